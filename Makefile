@@ -1,0 +1,124 @@
+# ringcast — plain Makefile.  `make run`, `make test`, `make bench`.
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+SANDBOX  ?= 1
+VERSION  := 0.1.0
+
+PKGS     := libevent jansson lmdb libseccomp sndfile portaudio-2.0
+WARN     := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+            -Wpointer-arith -Wcast-qual -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -pthread -I. -DRINGCAST_VERSION='"$(VERSION)"' \
+            -DRINGCAST_SANDBOX=$(SANDBOX) -MMD -MP
+LDLIBS_ALL = -lrt -lm -pthread
+
+# Debian packages the build, the tests and the JACK test need.
+DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
+            lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
+            libcriterion-dev jackd2 procps
+
+SHARED_SRC := $(wildcard shared/*.c)
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
+LIBSHARED  := $(BUILD)/libringcast.a
+
+# Programs: name, sources, libraries.
+CAPTURE_SRC  := $(wildcard capture/*.c)
+SESSIOND_SRC := $(wildcard sessiond/*.c)
+BROKER_SRC   := $(wildcard broker/*.c)
+SUPER_SRC    := $(wildcard supervisor/*.c)
+CLI_SRC      := $(wildcard cli/*.c)
+
+PROGS :=
+ifneq ($(CAPTURE_SRC),)
+PROGS += $(BUILD)/ringcast-capture
+endif
+ifneq ($(SESSIOND_SRC),)
+PROGS += $(BUILD)/ringcast-sessiond
+endif
+ifneq ($(BROKER_SRC),)
+PROGS += $(BUILD)/ringcast-broker
+endif
+ifneq ($(SUPER_SRC),)
+PROGS += $(BUILD)/ringcastd
+endif
+ifneq ($(CLI_SRC),)
+PROGS += $(BUILD)/ringcast
+endif
+
+LIBS_JSON  = $(shell pkg-config --libs jansson)
+LIBS_EVENT = $(shell pkg-config --libs libevent)
+LIBS_LMDB  = -llmdb
+LIBS_SECC  = $(shell pkg-config --libs libseccomp)
+LIBS_SND   = $(shell pkg-config --libs sndfile)
+LIBS_PA    = $(shell pkg-config --libs portaudio-2.0)
+LIBS_COMMON = $(LIBS_JSON) $(LIBS_SECC)
+
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test bench run install clean check-deps
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
+
+# Installs missing Debian packages (needs root or sudo); does nothing when
+# everything is present.
+deps:
+	@sh tools/deps.sh $(DEB_PKGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(LIBSHARED): $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/ringcast-capture: $(CAPTURE_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/ringcast-sessiond: $(SESSIOND_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/ringcast-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/ringcastd: $(SUPER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/ringcast: $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIBSHARED) | $(PROGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBSHARED) \
+		-lcriterion $(LIBS_PA) $(LIBS_SND) $(LIBS_LMDB) $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: bench/%.c $(LIBSHARED) | $(PROGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBSHARED) \
+		$(LIBS_COMMON) $(LDLIBS_ALL)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/run.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh $(BUILD)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/ringcast
+	install -m 755 $(filter-out $(BUILD)/ringcast-%,$(PROGS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(filter $(BUILD)/ringcast-%,$(PROGS)) $(DESTDIR)$(PREFIX)/libexec/ringcast/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

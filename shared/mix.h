@@ -1,0 +1,74 @@
+/* mix.h — one listener's mix: subscription, gains, pans, mutes, master. */
+#ifndef RINGCAST_MIX_H
+#define RINGCAST_MIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define MIX_MAX_CHANNELS	256
+#define MIX_GAIN_MAX		10.0f	/* linear, per channel */
+#define MIX_MASTER_MAX		5.0f	/* linear */
+
+struct mix {
+	uint32_t	nch;			/* channels that exist (the ring's) */
+	uint8_t		sub[MIX_MAX_CHANNELS];	/* 1 = subscribed */
+	float		gain[MIX_MAX_CHANNELS];	/* linear 0..10, default 1 */
+	float		pan[MIX_MAX_CHANNELS];	/* -1..+1, default 0 */
+	uint8_t		mute[MIX_MAX_CHANNELS];
+	float		master;			/* linear 0..5, default 1 */
+};
+
+/* Defaults: nothing subscribed, unity gains, centred, unmuted. */
+void	mix_init(struct mix *m, uint32_t nch);
+
+/*
+ * Apply the fields of an update_mix / subscribe object (any of "channels",
+ * "gains", "pans", "mutes", "master_gain").  All or nothing: on any invalid
+ * field (wrong type, channel out of range, value out of range or not finite)
+ * m is unchanged, err says why and -1 is returned.  Keys of gains/pans/mutes
+ * are channel numbers as strings.  Returns 0 on success.
+ */
+int	mix_apply_json(struct mix *m, const json_t *upd, char *err, size_t errlen);
+
+/*
+ * The mix as mix_state fields: "channels" (ascending), and "gains", "pans",
+ * "mutes" for every subscribed channel and every channel whose values differ
+ * from the defaults; "master_gain".  A new reference.
+ */
+json_t	*mix_to_json(const struct mix *m);
+/* Build a mix from such an object (a record or a mix_state); -1 on error. */
+int	mix_from_json(struct mix *m, uint32_t nch, const json_t *obj, char *err,
+	    size_t errlen);
+bool	mix_equal(const struct mix *a, const struct mix *b);
+
+/* Subscribed channels in ascending order into list; returns the count. */
+uint32_t mix_channels(const struct mix *m, uint32_t *list);
+/* The 32-bit mask words of the subscription (words = 1 for plain v2). */
+void	mix_mask(const struct mix *m, uint32_t *mask, uint32_t words);
+
+/* Precomputed per-channel coefficients of the server-side stereo mix. */
+struct mix_coeffs {
+	uint32_t	n;			/* channels taking part */
+	uint32_t	ch[MIX_MAX_CHANNELS];
+	float		left[MIX_MAX_CHANNELS];	/* gain * master * cos(...) */
+	float		right[MIX_MAX_CHANNELS];
+};
+
+/* Equal-power pan law: left = cos((pan+1)pi/4), right = sin((pan+1)pi/4). */
+void	mix_coeffs_build(const struct mix *m, struct mix_coeffs *c);
+/*
+ * Mix one period of the ring (frames x nch_in, frame-interleaved) into
+ * frames x 2 floats, soft-clipped (mix_soft_clip).  No allocation.
+ */
+void	mix_stereo(const struct mix_coeffs *c, const float *in, uint32_t nch_in,
+	    uint32_t frames, float *out);
+/* Select the subscribed channels of one period into frames x n floats. */
+void	mix_select(const uint32_t *list, uint32_t n, const float *in,
+	    uint32_t nch_in, uint32_t frames, float *out);
+/* Identity below 0.9; above, a smooth knee that approaches +-1. */
+float	mix_soft_clip(float x);
+
+#endif
