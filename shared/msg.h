@@ -28,6 +28,7 @@ enum msg_type {
 	MSG_SESSION_STATS,	/* JSON {"sent": n, "dropped": n, "lost": n, ...} */
 
 	/* supervisor -> sessiond */
+	MSG_SESSION_START,	/* JSON: the client's hello, saved mix, flags (first message) */
 	MSG_SESSION_MIX_SET,	/* JSON {"origin": "client"|"web", "mix": {...},
 				   "changed": {...}}: committed mix to apply */
 	MSG_SESSION_PROBE,	/* test only: attempt a forbidden syscall */
