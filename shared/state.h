@@ -1,0 +1,85 @@
+/* state.h — each listener's saved mix in LMDB (docs/STATE.md). */
+#ifndef RINGCAST_STATE_H
+#define RINGCAST_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "shared/mix.h"
+
+/*
+ * One environment in the state directory, two named databases:
+ *   "clients": key = identity (device_uuid, else client_id), value = compact
+ *              JSON {"v": 1, "name": ..., "mix": {...}, ...} (docs/STATE.md)
+ *   "meta":    key "schema_version" = "1" (ASCII), key "created" = unix ms
+ * Only the supervisor writes; `ringcast state` reads it while ringcastd runs.
+ */
+
+#define STATE_SCHEMA_VERSION	1
+#define STATE_ID_MAX		128
+#define STATE_MAX_IDS_DEFAULT	1000
+#define STATE_MAP_SIZE_DEFAULT	(64u << 20)
+#define STATE_RECORD_MAX	(64 * 1024)	/* a larger value is rejected */
+
+enum {
+	STATE_OK = 0,
+	STATE_NOTFOUND = 1,
+	STATE_ESYS = -1,	/* errno says why */
+	STATE_ELMDB = -2,	/* an LMDB call failed: state_lmdb_error() */
+	STATE_EFULL = -3,	/* map full: the change was not committed */
+	STATE_ESCHEMA = -4,	/* environment has another schema version */
+	STATE_ERECORD = -5,	/* a stored value does not decode */
+	STATE_EINVAL = -6,	/* bad identity or argument */
+};
+
+struct state_record {
+	char		id[STATE_ID_MAX];
+	char		name[128];		/* display name ("" = none) */
+	int32_t		order;			/* position in the engineer's list */
+	struct mix	mix;
+	uint64_t	first_seen_ms;		/* unix ms */
+	uint64_t	last_seen_ms;
+	uint32_t	reconnects;
+	char		last_exit[32];		/* "" until a session ended */
+};
+
+struct state;
+
+/*
+ * Open (creating dir and environment if missing, unless readonly) and check
+ * the schema; clears stale reader slots.  nch is the ring's channel count
+ * (records are clamped to it).  max_ids 0 = STATE_MAX_IDS_DEFAULT, map_size 0
+ * = STATE_MAP_SIZE_DEFAULT.  On error, err holds a sentence for the operator.
+ */
+int	state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
+	    size_t map_size, struct state **out, char *err, size_t errlen);
+void	state_close(struct state *s);
+
+/* 0 and *rec filled, STATE_NOTFOUND, or an error. */
+int	state_get(struct state *s, const char *id, struct state_record *rec);
+/*
+ * Store rec in one committed transaction (the caller acknowledges the change
+ * only after 0 is returned).  If this adds an identity beyond max_ids, the
+ * longest unseen other identity is evicted in the same transaction.
+ */
+int	state_put(struct state *s, const struct state_record *rec);
+int	state_del(struct state *s, const char *id);
+/* Call fn for every record in key order; stops early if fn returns non-zero. */
+int	state_each(struct state *s, int (*fn)(const struct state_record *, void *),
+	    void *arg);
+uint32_t state_count(struct state *s);
+
+/* Fresh record for a new identity: defaults, first/last seen = now_ms. */
+void	state_record_init(struct state_record *rec, const char *id, uint32_t nch,
+	    uint64_t now_ms);
+/* The record codec (what LMDB stores), also used by tools and fuzzing. */
+json_t	*state_record_json(const struct state_record *rec);
+int	state_record_decode(const void *data, size_t len, uint32_t nch,
+	    struct state_record *rec);
+
+const char *state_strerror(struct state *s, int err);
+
+#endif
