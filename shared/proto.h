@@ -32,6 +32,7 @@ enum {
 	PROTO_EFIELD = -5,	/* a field has the wrong type or range */
 	PROTO_ESHORT = -6,	/* audio payload shorter than its mask says */
 	PROTO_EDEPTH = -7,	/* JSON nested too deep */
+	PROTO_ENOMEM = -8,	/* out of memory while encoding */
 };
 const char *proto_strerror(int err);
 
