@@ -1,0 +1,1420 @@
+/* ringcast_listen.c — `ringcast listen`: a native v2 client that plays or records. */
+#define _GNU_SOURCE	/* ppoll */
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <portaudio.h>
+#include <sndfile.h>
+
+#include "cli/ringcast.h"
+#include "shared/log.h"
+#include "shared/mix.h"
+#include "shared/proto.h"
+
+#define LISTEN_HOST		"127.0.0.1"
+#define LISTEN_PORT		"5101"
+#define BACKOFF_FIRST_MS	1000	/* the app's schedule: 1 s, x1.5, cap 8 s */
+#define BACKOFF_CAP_MS		8000
+#define READ_TIMEOUT_MS		30000	/* the app's read timeout */
+#define CONNECT_TIMEOUT_MS	5000
+#define SEND_TIMEOUT_MS		5000
+#define BAD_MAGIC_LIMIT		3	/* in a row: the stream is broken */
+#define CHANNELS_MAX		(PROTO_MASK_WORDS_MAX * 32)
+#define RX_SIZE			(PROTO_HDR_LEN + PROTO_AUDIO_MAX)
+#define PACKET_FRAMES_MAX	8192
+#define SECONDS_MAX		1e7
+#define PLAY_RING_FRAMES	16384	/* stereo frames, a power of two */
+#define PLAY_MAX_MS		100	/* drop rather than let latency grow */
+#define PLAY_PREFILL_MS		20	/* buffered before (re)starting output */
+#define PLAY_DRAIN_MS		500
+#define WAV_FILES_MAX		1000
+
+/* What one connection attempt came to. */
+enum conn_result {
+	CONN_OK,	/* internal: keep going */
+	CONN_DONE,	/* --seconds reached or a signal: stop */
+	CONN_CLOSED,	/* the server closed the connection */
+	CONN_FAILED,	/* could not connect */
+	CONN_BROKEN,	/* protocol error, timeout, reset */
+	CONN_FATAL,	/* a local error no reconnect can fix */
+};
+
+enum wait_result { WAIT_TIMEOUT, WAIT_READY, WAIT_STOP, WAIT_ERR };
+
+struct listen_opts {
+	char		 host[256];
+	char		 port[16];
+	uint32_t	 chans[CHANNELS_MAX];	/* --channels, ascending */
+	uint32_t	 nchans;		/* 0: not given */
+	bool		 server_mix;
+	bool		 float32;
+	bool		 play;
+	bool		 once;
+	bool		 quiet;
+	bool		 rf;
+	uint32_t	 packet_frames;
+	const char	*out;
+	double		 seconds;		/* 0: endless */
+	const char	*name;
+	const char	*id;
+	int		 verbose;
+};
+
+struct listen_stats {
+	uint64_t	 packets;
+	uint64_t	 frames;
+	uint64_t	 lost;			/* periods missing from positions */
+	uint64_t	 reconnects;
+	uint64_t	 jit_n;
+	double		 jit_sum_ms;
+	double		 jit_max_ms;
+};
+
+/* One connection's view of the stream. */
+struct conn {
+	int		 fd;
+	bool		 ready;			/* handshake_response seen */
+	bool		 have_pos;
+	uint64_t	 pos;			/* last position seen */
+	uint64_t	 last_ns;		/* last audio arrival */
+	int		 bad_magic;		/* in a row */
+};
+
+/* Single producer (network loop), single consumer (PortAudio callback). */
+struct play_ring {
+	float		*data;			/* PLAY_RING_FRAMES x 2 */
+	_Atomic size_t	 head;			/* frames written */
+	_Atomic size_t	 tail;			/* frames read */
+	_Atomic uint64_t underruns;
+	size_t		 prefill;
+	bool		 primed;		/* callback-private */
+};
+
+struct play_sink {
+	bool		 pa_init;
+	PaStream	*stream;
+	uint32_t	 rate;
+	struct play_ring ring;
+	uint64_t	 dropped;		/* frames the ring had no room for */
+	uint64_t	 played;		/* by streams closed so far */
+	struct mix	 mix;			/* the latest mix_state */
+	bool		 coeffs_dirty;
+	float		 left[CHANNELS_MAX];	/* per received channel */
+	float		 right[CHANNELS_MAX];
+	float		*stereo;
+	size_t		 stereo_cap;		/* frames */
+};
+
+struct wav_sink {
+	SNDFILE		*sf;
+	int		 index;			/* files opened so far */
+	uint32_t	 rate;
+	uint32_t	 nch;
+	int16_t		*tmp;
+	size_t		 tmp_cap;		/* samples */
+};
+
+struct listen {
+	struct listen_opts	 o;
+	struct listen_stats	 s;
+	char			 client_id[37];
+	uint32_t		 mask_words;
+	uint32_t		 rate;		/* the server's sample rate */
+	uint32_t		 mask[PROTO_MASK_WORDS_MAX];	/* last seen */
+	uint32_t		 nch;
+	double			 audio_s;	/* seconds of audio accepted */
+	uint8_t			*rx;
+	size_t			 rxlen;
+	float			*pcm;
+	size_t			 pcm_cap;	/* samples */
+	struct wav_sink		 wav;
+	struct play_sink	 play;
+};
+
+static volatile sig_atomic_t stop_sig;
+static sigset_t wait_mask;	/* the mask during waits: INT, TERM open */
+
+static void
+note(const struct listen *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->o.quiet)
+		return;
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- signals and waiting ---- */
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_sig = 1;
+}
+
+/*
+ * SIGINT and SIGTERM stay blocked except inside ppoll, so a signal can only
+ * arrive while we wait and always cuts the wait short: no lost wake-ups.
+ */
+static int
+signals_init(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, &wait_mask) == -1)
+		return -1;
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	return 0;
+}
+
+/* Wait up to ms for ev on fd (fd < 0: just wait); a signal ends the wait. */
+static enum wait_result
+wait_fd(int fd, short ev, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = ev };
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000ull, t;
+	struct timespec ts;
+	int n;
+
+	while (!stop_sig && (t = now_ns()) < end) {
+		ts.tv_sec = (end - t) / 1000000000ull;
+		ts.tv_nsec = (end - t) % 1000000000ull;
+		n = ppoll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, &ts,
+		    &wait_mask);
+		if (n > 0)
+			return WAIT_READY;
+		if (n == -1 && errno != EINTR)
+			return WAIT_ERR;
+	}
+	return stop_sig ? WAIT_STOP : WAIT_TIMEOUT;
+}
+
+/* Sleep ms unless a signal comes first. */
+static enum wait_result
+wait_ms(int ms)
+{
+	return wait_fd(-1, 0, ms);
+}
+
+/* ---- options ---- */
+
+static void
+listen_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ringcast listen [-pq] [--channels LIST] [--server-mix] "
+	    "[--float32]\n"
+	    "                       [--packet-frames N] [--out FILE.wav] "
+	    "[--play]\n"
+	    "                       [--seconds N] [--once] [--name NAME] "
+	    "[--id UUID]\n"
+	    "                       [--rf] [-v] [HOST[:PORT]]\n"
+	    "Connects to a ringcast server (default %s:%s), plays or records "
+	    "what it\nsends, and prints a summary on exit.  See ringcast(1).\n",
+	    LISTEN_HOST, LISTEN_PORT);
+}
+
+/* "0,1,4-7" into an ascending list without duplicates. */
+static int
+parse_channels(const char *s, uint32_t *list, uint32_t *n)
+{
+	bool set[CHANNELS_MAX] = { false };
+	unsigned long a, b, c;
+	char *end;
+
+	do {
+		errno = 0;
+		a = b = strtoul(s, &end, 10);
+		if (end == s || errno != 0 || *s == '-' || *s == '+')
+			return -1;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || errno != 0 || *s == '-' || *s == '+')
+				return -1;
+		}
+		if (a > b || b >= CHANNELS_MAX)
+			return -1;
+		for (c = a; c <= b; c++)
+			set[c] = true;
+		s = end + 1;
+	} while (*end == ',');
+	if (*end != '\0')
+		return -1;
+	for (*n = 0, c = 0; c < CHANNELS_MAX; c++)
+		if (set[c])
+			list[(*n)++] = c;
+	return 0;
+}
+
+/* HOST, HOST:PORT, [V6], [V6]:PORT. */
+static int
+parse_target(const char *s, struct listen_opts *o)
+{
+	const char *colon, *host = s;
+	size_t hlen;
+
+	if (*s == '[') {
+		if ((colon = strchr(s, ']')) == NULL)
+			return -1;
+		host = s + 1;
+		hlen = colon - host;
+		colon = colon[1] == ':' ? colon + 1 :
+		    colon[1] == '\0' ? NULL : s;
+		if (colon == s)
+			return -1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon != NULL && strchr(s, ':') != colon)
+			return -1;	/* a bare IPv6 address needs brackets */
+		hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	}
+	if (hlen == 0 || hlen >= sizeof(o->host))
+		return -1;
+	memcpy(o->host, host, hlen);
+	o->host[hlen] = '\0';
+	if (colon != NULL) {
+		const char *p = colon + 1;
+		unsigned long port;
+
+		if (*p == '\0' || strspn(p, "0123456789") != strlen(p) ||
+		    strlen(p) > 5 || (port = strtoul(p, NULL, 10)) == 0 ||
+		    port > 65535)
+			return -1;
+		snprintf(o->port, sizeof(o->port), "%lu", port);
+	}
+	return 0;
+}
+
+/* A hello string field: printable, and short enough for the server. */
+static int
+check_text(const char *what, const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 127) {
+		warnx("%s must be 1 to 127 bytes", what);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			warnx("%s must not contain control characters", what);
+			return -1;
+		}
+	return 0;
+}
+
+static int
+parse_number(const char *what, const char *s, double lo, double hi,
+    double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(*v) ||
+	    *v < lo || *v > hi) {
+		warnx("%s: expected a number from %g to %g, got '%s'", what,
+		    lo, hi, s);
+		return -1;
+	}
+	return 0;
+}
+
+enum {
+	OPT_SERVER_MIX = 256, OPT_FLOAT32, OPT_PACKET_FRAMES, OPT_ONCE,
+	OPT_NAME, OPT_ID, OPT_RF,
+};
+
+static const struct option listen_longopts[] = {
+	{ "channels",		required_argument,	NULL, 'c' },
+	{ "server-mix",		no_argument,		NULL, OPT_SERVER_MIX },
+	{ "float32",		no_argument,		NULL, OPT_FLOAT32 },
+	{ "packet-frames",	required_argument,	NULL, OPT_PACKET_FRAMES },
+	{ "out",		required_argument,	NULL, 'o' },
+	{ "play",		no_argument,		NULL, 'p' },
+	{ "seconds",		required_argument,	NULL, 's' },
+	{ "once",		no_argument,		NULL, OPT_ONCE },
+	{ "name",		required_argument,	NULL, OPT_NAME },
+	{ "id",			required_argument,	NULL, OPT_ID },
+	{ "rf",			no_argument,		NULL, OPT_RF },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ NULL,			0,			NULL, 0 },
+};
+
+/* One option; -1 on a bad value (already reported), 1 for --help. */
+static int
+listen_opt(struct listen_opts *o, int ch, const char *arg)
+{
+	double v;
+
+	switch (ch) {
+	case 'c':
+		if (parse_channels(arg, o->chans, &o->nchans) == -1) {
+			warnx("--channels: expected a list like 0,1,4-7 of "
+			    "channels 0 to %d, got '%s'", CHANNELS_MAX - 1, arg);
+			return -1;
+		}
+		return 0;
+	case OPT_SERVER_MIX:	o->server_mix = true;	return 0;
+	case OPT_FLOAT32:	o->float32 = true;	return 0;
+	case 'p':		o->play = true;		return 0;
+	case OPT_ONCE:		o->once = true;		return 0;
+	case OPT_RF:		o->rf = true;		return 0;
+	case 'q':		o->quiet = true;	return 0;
+	case 'v':		o->verbose++;		return 0;
+	case 'o':		o->out = arg;		return 0;
+	case 'h':		return 1;
+	case OPT_PACKET_FRAMES:
+		if (parse_number("--packet-frames", arg, 1, PACKET_FRAMES_MAX,
+		    &v) == -1 || v != floor(v))
+			return -1;
+		o->packet_frames = (uint32_t)v;
+		return 0;
+	case 's':
+		if (parse_number("--seconds", arg, 0.001, SECONDS_MAX, &v) == -1)
+			return -1;
+		o->seconds = v;
+		return 0;
+	case OPT_NAME:
+		o->name = arg;
+		return check_text("--name", arg);
+	case OPT_ID:
+		o->id = arg;
+		return check_text("--id", arg);
+	default:
+		return -1;
+	}
+}
+
+/* Returns 0, -1 on a usage error, 1 when --help was printed. */
+static int
+listen_opts(struct listen_opts *o, int argc, char **argv)
+{
+	static char prog[] = "ringcast listen";
+	int ch, rc;
+
+	snprintf(o->host, sizeof(o->host), "%s", LISTEN_HOST);
+	snprintf(o->port, sizeof(o->port), "%s", LISTEN_PORT);
+	argv[0] = prog;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:o:ps:qvh", listen_longopts,
+	    NULL)) != -1)
+		if ((rc = listen_opt(o, ch, optarg)) != 0) {
+			listen_usage(rc == 1 ? stdout : stderr);
+			return rc;
+		}
+	if (argc - optind > 1) {
+		warnx("listen: too many arguments");
+		listen_usage(stderr);
+		return -1;
+	}
+	if (argc - optind == 1 && parse_target(argv[optind], o) == -1) {
+		warnx("listen: expected HOST[:PORT] or [ADDRESS]:PORT, got '%s'",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- connecting and sending ---- */
+
+/* A random UUID version 4, as the app makes one per launch. */
+static int
+uuid_v4(char out[37])
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -1;
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+/* Finish a non-blocking connect: 0, or -1 with errno set. */
+static int
+connect_wait(int fd)
+{
+	enum wait_result w;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	w = wait_fd(fd, POLLOUT, CONNECT_TIMEOUT_MS);
+	if (w == WAIT_STOP)
+		return -2;
+	if (w == WAIT_TIMEOUT) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (w == WAIT_ERR ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* One address: a connected non-blocking socket, -1, or -2 on a signal. */
+static int
+connect_one(const struct addrinfo *ai)
+{
+	int fd, on = 1, rc;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		rc = -1;
+		goto fail;
+	}
+	if ((rc = connect_wait(fd)) != 0)
+		goto fail;
+	/* Like the app: small packets go out at once; dead peers show. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	return fd;
+fail:
+	close(fd);
+	return rc;
+}
+
+static enum conn_result
+conn_connect(struct listen *l, int *fdp)
+{
+	struct addrinfo hints, *res, *ai;
+	int rc, fd = -1, saved = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(l->o.host, l->o.port, &hints, &res)) != 0) {
+		warnx("%s: %s", l->o.host, gai_strerror(rc));
+		return CONN_FAILED;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		if ((fd = connect_one(ai)) == -2)
+			break;
+		saved = errno;
+	}
+	freeaddrinfo(res);
+	if (fd == -2)
+		return CONN_DONE;
+	if (fd < 0) {
+		errno = saved;
+		warn("connect to %s port %s", l->o.host, l->o.port);
+		return CONN_FAILED;
+	}
+	*fdp = fd;
+	return CONN_OK;
+}
+
+static int
+send_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= n;
+		} else if (n == -1 && errno == EAGAIN) {
+			if (wait_fd(fd, POLLOUT, SEND_TIMEOUT_MS) != WAIT_READY)
+				return -1;
+		} else if (n == -1 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Encode and send one control message; consumes obj. */
+static int
+send_control(const struct listen *l, int fd, json_t *obj)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (obj == NULL)
+		return -1;
+	rc = proto_control_encode(obj, l->o.rf, &buf, &len);
+	json_decref(obj);
+	if (rc != PROTO_OK) {
+		warnx("cannot encode a control message: %s",
+		    proto_strerror(rc));
+		return -1;
+	}
+	rc = send_all(fd, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* The handshake, field for field as the app sends it, plus our options. */
+static json_t *
+hello_json(const struct listen *l)
+{
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b, s:b, s:b, s:s}",
+	    "type", "handshake", "client_id", l->client_id,
+	    "client_type", "linux", "protocol_version", PROTO_VERSION,
+	    "rf_mode", l->o.rf, "persistent", 1, "auto_reconnect", 1,
+	    "optimized", 1, "user_agent", "ringcast-listen/" RINGCAST_VERSION);
+	if (o == NULL)
+		return NULL;
+	if (l->o.id != NULL)
+		json_object_set_new(o, "device_uuid", json_string(l->o.id));
+	if (l->o.name != NULL)
+		json_object_set_new(o, "device_name", json_string(l->o.name));
+	if (l->o.float32)
+		json_object_set_new(o, "audio_format", json_string("float32"));
+	if (l->o.server_mix)
+		json_object_set_new(o, "server_mix", json_true());
+	if (l->o.packet_frames > 0)
+		json_object_set_new(o, "packet_frames",
+		    json_integer(l->o.packet_frames));
+	if (l->mask_words > 1)
+		json_object_set_new(o, "channel_mask_words",
+		    json_integer(l->mask_words));
+	return o;
+}
+
+static json_t *
+subscribe_json(const struct listen *l)
+{
+	json_t *o, *a;
+	uint32_t i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < l->o.nchans; i++)
+		json_array_append_new(a, json_integer(l->o.chans[i]));
+	if ((o = json_pack("{s:s, s:o}", "type", "update_mix", "channels",
+	    a)) == NULL)
+		return NULL;
+	return o;
+}
+
+/* The app sends only the handshake; we also subscribe when asked to. */
+static int
+send_hello(const struct listen *l, int fd)
+{
+	if (send_control(l, fd, hello_json(l)) == -1)
+		return -1;
+	if (l->o.nchans > 0 && send_control(l, fd, subscribe_json(l)) == -1)
+		return -1;
+	return 0;
+}
+
+/* ---- the WAV sink ---- */
+
+/*
+ * The first file is the path given; when the channel count or the rate
+ * changes mid-stream, the recording goes on in a new file with "-2", "-3",
+ * ... before the extension, because one WAV file has one layout.
+ */
+static void
+wav_path(const char *base, int index, char *out, size_t len)
+{
+	const char *slash = strrchr(base, '/');
+	const char *dot = strrchr(base, '.');
+
+	if (index == 1) {
+		snprintf(out, len, "%s", base);
+		return;
+	}
+	if (dot == NULL || (slash != NULL && dot < slash) || dot == base ||
+	    dot[-1] == '/')
+		dot = base + strlen(base);
+	snprintf(out, len, "%.*s-%d%s", (int)(dot - base), base, index, dot);
+}
+
+static int
+wav_open(struct listen *l, uint32_t nch, uint32_t rate)
+{
+	struct wav_sink *w = &l->wav;
+	char path[4096];
+	SF_INFO info;
+
+	if (w->index >= WAV_FILES_MAX) {
+		warnx("%s: too many layout changes, giving up", l->o.out);
+		return -1;
+	}
+	wav_path(l->o.out, ++w->index, path, sizeof(path));
+	memset(&info, 0, sizeof(info));
+	info.samplerate = rate;
+	info.channels = nch;
+	info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+	if ((w->sf = sf_open(path, SFM_WRITE, &info)) == NULL) {
+		warnx("%s: %s", path, sf_strerror(NULL));
+		return -1;
+	}
+	/* A file cut short by a crash or a kill stays a valid WAV. */
+	sf_command(w->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
+	sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+	w->nch = nch;
+	w->rate = rate;
+	if (w->index > 1)
+		note(l, "channel layout changed: recording %u channels to %s",
+		    nch, path);
+	return 0;
+}
+
+static void
+wav_close(struct wav_sink *w)
+{
+	if (w->sf != NULL)
+		sf_close(w->sf);
+	w->sf = NULL;
+}
+
+/* int16 streams are written as received, bit for bit. */
+static int
+wav_write_int16(struct wav_sink *w, const struct proto_audio *a,
+    uint32_t frames)
+{
+	size_t i, n = (size_t)frames * a->nch;
+	const uint8_t *p = a->samples;
+	int16_t *t;
+
+	if (n > w->tmp_cap) {
+		if ((t = realloc(w->tmp, n * sizeof(*t))) == NULL)
+			return -1;
+		w->tmp = t;
+		w->tmp_cap = n;
+	}
+	for (i = 0; i < n; i++)
+		w->tmp[i] = (int16_t)((uint16_t)p[2 * i] << 8 | p[2 * i + 1]);
+	return sf_writef_short(w->sf, w->tmp, frames) == frames ? 0 : -1;
+}
+
+static int
+wav_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
+{
+	struct wav_sink *w = &l->wav;
+	int rc;
+
+	if (w->sf != NULL && (w->nch != a->nch || w->rate != l->rate))
+		wav_close(w);
+	if (w->sf == NULL && wav_open(l, a->nch, l->rate) == -1)
+		return -1;
+	if (a->float32)
+		rc = sf_writef_float(w->sf, l->pcm, frames) == frames ? 0 : -1;
+	else
+		rc = wav_write_int16(w, a, frames);
+	if (rc == -1)
+		warnx("%s: write failed: %s", l->o.out, sf_strerror(w->sf));
+	return rc;
+}
+
+/* ---- the PortAudio sink ---- */
+
+/*
+ * The real-time callback: copies what the ring holds, pads with silence and
+ * counts underruns.  No locks, no allocation, no system calls.
+ */
+static int
+play_cb(const void *in, void *out, unsigned long n,
+    const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags fl, void *arg)
+{
+	struct play_ring *r = arg;
+	float *o = out;
+	size_t head, tail, avail, take = 0, i, at;
+
+	(void)in;
+	(void)ti;
+	(void)fl;
+	head = atomic_load_explicit(&r->head, memory_order_acquire);
+	tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	avail = head - tail;
+	if (r->primed || avail >= r->prefill) {
+		r->primed = true;
+		take = avail < n ? avail : n;
+		if (take < n) {
+			/* Start again only once the prefill is back. */
+			r->primed = false;
+			atomic_fetch_add_explicit(&r->underruns, 1,
+			    memory_order_relaxed);
+		}
+	}
+	for (i = 0; i < take; i++) {
+		at = (tail + i) & (PLAY_RING_FRAMES - 1);
+		o[2 * i] = r->data[2 * at];
+		o[2 * i + 1] = r->data[2 * at + 1];
+	}
+	memset(o + 2 * take, 0, (n - take) * 2 * sizeof(float));
+	atomic_store_explicit(&r->tail, tail + take, memory_order_release);
+	return paContinue;
+}
+
+/* Copy frames into the ring, or drop them all if latency would grow. */
+static void
+play_push(struct play_sink *p, const float *st, uint32_t frames)
+{
+	struct play_ring *r = &p->ring;
+	size_t head, tail, max, i, at;
+
+	head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	max = (size_t)p->rate * PLAY_MAX_MS / 1000;
+	if (max > PLAY_RING_FRAMES)
+		max = PLAY_RING_FRAMES;
+	if (head - tail + frames > max) {
+		p->dropped += frames;
+		return;
+	}
+	for (i = 0; i < frames; i++) {
+		at = (head + i) & (PLAY_RING_FRAMES - 1);
+		r->data[2 * at] = st[2 * i];
+		r->data[2 * at + 1] = st[2 * i + 1];
+	}
+	atomic_store_explicit(&r->head, head + frames, memory_order_release);
+}
+
+/* Before connecting: fail early and clearly when nothing can play. */
+static int
+play_init(struct play_sink *p)
+{
+	PaError e;
+
+	if ((p->ring.data = calloc(PLAY_RING_FRAMES * 2, sizeof(float))) ==
+	    NULL) {
+		warn("play");
+		return -1;
+	}
+	if ((e = Pa_Initialize()) != paNoError) {
+		warnx("play: cannot initialise PortAudio: %s",
+		    Pa_GetErrorText(e));
+		return -1;
+	}
+	p->pa_init = true;
+	if (Pa_GetDefaultOutputDevice() == paNoDevice) {
+		warnx("play: no audio output device available");
+		return -1;
+	}
+	mix_init(&p->mix, MIX_MAX_CHANNELS);
+	p->coeffs_dirty = true;
+	return 0;
+}
+
+static void
+play_stop(struct play_sink *p)
+{
+	if (p->stream == NULL)
+		return;
+	Pa_StopStream(p->stream);
+	Pa_CloseStream(p->stream);
+	p->stream = NULL;
+}
+
+/* Always stereo: the local mix (or the server's) goes to the device. */
+static int
+play_open(struct play_sink *p, uint32_t rate)
+{
+	PaError e;
+
+	play_stop(p);
+	p->played += atomic_load(&p->ring.tail);
+	atomic_store(&p->ring.head, 0);
+	atomic_store(&p->ring.tail, 0);
+	p->ring.primed = false;
+	p->ring.prefill = (size_t)rate * PLAY_PREFILL_MS / 1000;
+	p->rate = rate;
+	e = Pa_OpenDefaultStream(&p->stream, 0, 2, paFloat32, rate,
+	    paFramesPerBufferUnspecified, play_cb, &p->ring);
+	if (e == paNoError && (e = Pa_StartStream(p->stream)) != paNoError)
+		Pa_CloseStream(p->stream);
+	if (e != paNoError) {
+		p->stream = NULL;
+		warnx("play: cannot open the output at %u Hz: %s", rate,
+		    Pa_GetErrorText(e));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Coefficients for the received channels, from the latest mix_state, with
+ * the app's equal-power pan law.  Every received channel takes part, even
+ * if the mix_state has not caught up with the mask yet.
+ */
+static void
+play_coeffs(struct play_sink *p, const struct proto_audio *a,
+    uint32_t mask_words)
+{
+	struct mix m;
+	struct mix_coeffs c;
+	uint32_t pos[MIX_MAX_CHANNELS], i, n = 0, ch;
+
+	m = p->mix;
+	memset(m.sub, 0, sizeof(m.sub));
+	for (ch = 0; ch < mask_words * 32 && ch < MIX_MAX_CHANNELS; ch++)
+		if (a->mask[ch / 32] & (1u << (ch % 32))) {
+			m.sub[ch] = 1;
+			pos[ch] = n++;
+		}
+	mix_coeffs_build(&m, &c);
+	memset(p->left, 0, sizeof(p->left));
+	memset(p->right, 0, sizeof(p->right));
+	for (i = 0; i < c.n; i++)
+		if (m.sub[c.ch[i]]) {
+			p->left[pos[c.ch[i]]] = c.left[i];
+			p->right[pos[c.ch[i]]] = c.right[i];
+		}
+	p->coeffs_dirty = false;
+}
+
+static int
+play_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
+{
+	struct play_sink *p = &l->play;
+	const float *in = l->pcm;
+	uint32_t f, k, nch = a->nch;
+	float *st, left, right;
+
+	if ((p->stream == NULL || p->rate != l->rate) &&
+	    play_open(p, l->rate) == -1)
+		return -1;
+	if (frames > p->stereo_cap) {
+		if ((st = realloc(p->stereo, frames * 2 * sizeof(*st))) ==
+		    NULL)
+			return -1;
+		p->stereo = st;
+		p->stereo_cap = frames;
+	}
+	if (l->o.server_mix && nch == 2) {
+		play_push(p, in, frames);	/* already the server's mix */
+		return 0;
+	}
+	if (p->coeffs_dirty)
+		play_coeffs(p, a, l->mask_words);
+	for (f = 0; f < frames; f++, in += nch) {
+		left = right = 0;
+		for (k = 0; k < nch; k++) {
+			left += in[k] * p->left[k];
+			right += in[k] * p->right[k];
+		}
+		p->stereo[2 * f] = mix_soft_clip(left);
+		p->stereo[2 * f + 1] = mix_soft_clip(right);
+	}
+	play_push(p, p->stereo, frames);
+	return 0;
+}
+
+/* Let what is buffered play out, briefly, unless interrupted. */
+static void
+play_drain(struct play_sink *p)
+{
+	uint64_t end = now_ns() + PLAY_DRAIN_MS * 1000000ull;
+
+	while (p->stream != NULL && !stop_sig && now_ns() < end &&
+	    atomic_load(&p->ring.head) != atomic_load(&p->ring.tail))
+		if (wait_ms(10) == WAIT_STOP)
+			break;
+	play_stop(p);
+}
+
+static void
+play_free(struct play_sink *p)
+{
+	play_stop(p);
+	if (p->pa_init)
+		Pa_Terminate();
+	p->pa_init = false;
+	free(p->ring.data);
+	free(p->stereo);
+}
+
+/* A mix_state from the server: the local mix for --play. */
+static void
+play_mix_state(struct play_sink *p, const json_t *obj)
+{
+	struct mix m;
+	char err[256];
+
+	if (mix_from_json(&m, MIX_MAX_CHANNELS, obj, err, sizeof(err)) == -1) {
+		log_debug("mix_state not applied: %s", err);
+		return;
+	}
+	p->mix = m;
+	p->coeffs_dirty = true;
+}
+
+/* ---- the stream ---- */
+
+static bool
+listen_done(const struct listen *l)
+{
+	if (stop_sig)
+		return true;
+	return l->o.seconds > 0 && l->rate > 0 &&
+	    llround((l->o.seconds - l->audio_s) * l->rate) <= 0;
+}
+
+/* Frames of this packet still wanted under --seconds. */
+static uint32_t
+frames_wanted(const struct listen *l, uint32_t frames)
+{
+	long long left;
+
+	if (l->o.seconds <= 0)
+		return frames;
+	left = llround((l->o.seconds - l->audio_s) * l->rate);
+	if (left <= 0)
+		return 0;
+	return left < frames ? (uint32_t)left : frames;
+}
+
+static void
+on_handshake(struct listen *l, struct conn *c, const json_t *obj)
+{
+	json_int_t rate = json_integer_value(json_object_get(obj,
+	    "sample_rate"));
+
+	if (rate <= 0 || rate > 1000000) {
+		warnx("handshake_response without a usable sample_rate");
+		return;
+	}
+	l->rate = (uint32_t)rate;
+	c->ready = true;
+	note(l, "connected to %s port %s: %u Hz, block %lld frames, "
+	    "max %lld channels, mix restored: %s", l->o.host, l->o.port,
+	    l->rate,
+	    (long long)json_integer_value(json_object_get(obj,
+	    "server_blocksize")),
+	    (long long)json_integer_value(json_object_get(obj,
+	    "max_channels")),
+	    json_is_true(json_object_get(obj, "state_restored")) ? "yes" :
+	    "no");
+}
+
+static void
+on_mix_state(struct listen *l, const json_t *obj)
+{
+	const json_t *ch = json_object_get(obj, "channels"), *v;
+	char list[512] = "";
+	size_t i, n = 0;
+
+	json_array_foreach(ch, i, v)
+		if (n < sizeof(list) - 16)
+			n += snprintf(list + n, sizeof(list) - n, "%s%lld",
+			    i > 0 ? "," : "", (long long)json_integer_value(v));
+	note(l, "mix: channels [%s], master gain %.2f", list,
+	    json_number_value(json_object_get(obj, "master_gain")));
+	if (l->o.play)
+		play_mix_state(&l->play, obj);
+}
+
+static enum conn_result
+rx_control(struct listen *l, struct conn *c, const uint8_t *payload,
+    size_t len)
+{
+	enum proto_ctl t;
+	const char *msg;
+	json_t *obj;
+	int rc;
+
+	if ((rc = proto_control_parse(payload, len, &obj, &t)) != PROTO_OK) {
+		warnx("ignoring a bad control message: %s", proto_strerror(rc));
+		return CONN_OK;
+	}
+	switch (t) {
+	case PROTO_CTL_HANDSHAKE_RESPONSE:
+		on_handshake(l, c, obj);
+		break;
+	case PROTO_CTL_MIX_STATE:
+		on_mix_state(l, obj);
+		break;
+	case PROTO_CTL_ERROR:
+		msg = json_string_value(json_object_get(obj, "message"));
+		warnx("server: %s", msg != NULL ? msg : "error");
+		break;
+	default:
+		/* channel_update etc.: a mix_state follows each change. */
+		log_debug("ignoring %s", proto_ctl_name(t));
+		break;
+	}
+	json_decref(obj);
+	return c->ready || t != PROTO_CTL_HANDSHAKE_RESPONSE ? CONN_OK :
+	    CONN_BROKEN;
+}
+
+/* Lost periods from position gaps; jitter from arrival times. */
+static void
+stats_audio(struct listen *l, struct conn *c, const struct proto_audio *a,
+    uint64_t now)
+{
+	struct listen_stats *s = &l->s;
+	double d;
+
+	/* A position going backwards is a restarted server: resynchronise. */
+	if (c->have_pos && a->position > c->pos + a->frames)
+		s->lost += (a->position - c->pos - a->frames) / a->frames;
+	c->pos = a->position;
+	c->have_pos = true;
+	if (c->last_ns != 0) {
+		d = fabs((double)(now - c->last_ns) / 1e6 -
+		    a->frames * 1000.0 / l->rate);
+		s->jit_sum_ms += d;
+		s->jit_n++;
+		if (d > s->jit_max_ms)
+			s->jit_max_ms = d;
+	}
+	c->last_ns = now;
+	s->packets++;
+}
+
+static void
+mask_changed(struct listen *l, const struct proto_audio *a)
+{
+	char list[1024] = "";
+	size_t n = 0;
+	uint32_t ch;
+
+	memcpy(l->mask, a->mask, sizeof(l->mask));
+	if (l->nch != 0 && l->nch != a->nch)
+		note(l, "now receiving %u channels instead of %u", a->nch,
+		    l->nch);
+	l->nch = a->nch;
+	l->play.coeffs_dirty = true;
+	for (ch = 0; ch < l->mask_words * 32; ch++)
+		if (a->mask[ch / 32] & (1u << (ch % 32)) &&
+		    n < sizeof(list) - 8)
+			n += snprintf(list + n, sizeof(list) - n, "%s%u",
+			    n > 0 ? "," : "", ch);
+	log_debug("receiving channels %s", list);
+}
+
+static int
+pcm_decode(struct listen *l, const struct proto_audio *a, uint32_t frames)
+{
+	size_t i, n = (size_t)frames * a->nch;
+	float *p;
+
+	if (n > l->pcm_cap) {
+		if ((p = realloc(l->pcm, n * sizeof(*p))) == NULL) {
+			warn("listen");
+			return -1;
+		}
+		l->pcm = p;
+		l->pcm_cap = n;
+	}
+	for (i = 0; i < n; i++)
+		l->pcm[i] = proto_audio_sample(a, i);
+	return 0;
+}
+
+static enum conn_result
+rx_audio(struct listen *l, struct conn *c, const struct proto_hdr *h,
+    const uint8_t *payload, uint64_t now)
+{
+	struct proto_audio a;
+	uint32_t frames;
+	int rc;
+
+	if (!c->ready) {
+		log_debug("audio before handshake_response, ignored");
+		return CONN_OK;
+	}
+	if ((rc = proto_audio_decode(h, payload, l->mask_words, &a)) !=
+	    PROTO_OK) {
+		warnx("bad audio packet: %s", proto_strerror(rc));
+		return CONN_BROKEN;
+	}
+	if (a.nch == 0 || a.frames == 0)
+		return CONN_OK;
+	if ((frames = frames_wanted(l, a.frames)) == 0)
+		return CONN_DONE;
+	if (memcmp(a.mask, l->mask, l->mask_words * sizeof(uint32_t)) != 0)
+		mask_changed(l, &a);
+	stats_audio(l, c, &a, now);
+	if ((a.float32 || l->o.play) && pcm_decode(l, &a, frames) == -1)
+		return CONN_FATAL;
+	if (l->o.out != NULL && wav_write(l, &a, frames) == -1)
+		return CONN_FATAL;
+	if (l->o.play && play_write(l, &a, frames) == -1)
+		return CONN_FATAL;
+	l->s.frames += frames;
+	l->audio_s += (double)frames / l->rate;
+	return listen_done(l) ? CONN_DONE : CONN_OK;
+}
+
+static enum conn_result
+rx_message(struct listen *l, struct conn *c, const struct proto_hdr *h,
+    const uint8_t *payload, uint64_t now)
+{
+	switch (h->type) {
+	case PROTO_TYPE_AUDIO:
+		return rx_audio(l, c, h, payload, now);
+	case PROTO_TYPE_CONTROL:
+		return rx_control(l, c, payload, h->length);
+	default:
+		log_debug("ignoring message type %u", h->type);
+		return CONN_OK;
+	}
+}
+
+/* Handle every whole message in the receive buffer. */
+static enum conn_result
+rx_drain(struct listen *l, struct conn *c, uint64_t now)
+{
+	enum conn_result r = CONN_OK;
+	const uint8_t *payload;
+	struct proto_hdr h;
+	size_t off = 0, used;
+	int rc;
+
+	while (r == CONN_OK && off < l->rxlen) {
+		rc = proto_split(l->rx + off, l->rxlen - off, PROTO_AUDIO_MAX,
+		    &h, &payload, &used);
+		if (rc == PROTO_EMORE)
+			break;
+		if (rc == PROTO_EMAGIC) {
+			/* Like the app: skip a header's worth and try again. */
+			if (l->rxlen - off < PROTO_HDR_LEN)
+				break;
+			if (++c->bad_magic >= BAD_MAGIC_LIMIT) {
+				warnx("lost framing (%d bad magics in a row)",
+				    c->bad_magic);
+				return CONN_BROKEN;
+			}
+			off += PROTO_HDR_LEN;
+			continue;
+		}
+		if (rc != PROTO_OK) {
+			warnx("server sent a bad message: %s",
+			    proto_strerror(rc));
+			return CONN_BROKEN;
+		}
+		c->bad_magic = 0;
+		r = rx_message(l, c, &h, payload, now);
+		off += used;
+	}
+	memmove(l->rx, l->rx + off, l->rxlen - off);
+	l->rxlen -= off;
+	return r;
+}
+
+/* Read until the stream ends, breaks, or we are done. */
+static enum conn_result
+conn_stream(struct listen *l, struct conn *c)
+{
+	enum conn_result r;
+	enum wait_result w;
+	ssize_t n;
+
+	for (;;) {
+		if (listen_done(l))
+			return CONN_DONE;
+		w = wait_fd(c->fd, POLLIN, READ_TIMEOUT_MS);
+		if (w == WAIT_STOP)
+			return CONN_DONE;
+		if (w == WAIT_TIMEOUT) {
+			warnx("no data from the server for %d s",
+			    READ_TIMEOUT_MS / 1000);
+			return CONN_BROKEN;
+		}
+		n = recv(c->fd, l->rx + l->rxlen, RX_SIZE - l->rxlen, 0);
+		if (n == 0)
+			return CONN_CLOSED;
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n == -1) {
+			warn("receive");
+			return CONN_BROKEN;
+		}
+		l->rxlen += n;
+		if ((r = rx_drain(l, c, now_ns())) != CONN_OK)
+			return r;
+	}
+}
+
+/* One connection from connect to close; *ready says it got that far. */
+static enum conn_result
+conn_run(struct listen *l, bool *ready)
+{
+	struct conn c;
+	enum conn_result r;
+
+	memset(&c, 0, sizeof(c));
+	l->rxlen = 0;
+	*ready = false;
+	if ((r = conn_connect(l, &c.fd)) != CONN_OK)
+		return r;
+	if (send_hello(l, c.fd) == -1) {
+		if (!stop_sig)
+			warn("send the handshake");
+		r = stop_sig ? CONN_DONE : CONN_BROKEN;
+	} else
+		r = conn_stream(l, &c);
+	if (r == CONN_CLOSED)
+		note(l, "the server closed the connection%s",
+		    c.ready ? "" : " during the handshake");
+	close(c.fd);
+	*ready = c.ready;
+	return r;
+}
+
+/* Connect, stream, and reconnect like the app unless --once. */
+static int
+listen_loop(struct listen *l)
+{
+	uint32_t delay = BACKOFF_FIRST_MS;
+	enum conn_result r;
+	bool ready;
+
+	for (;;) {
+		r = conn_run(l, &ready);
+		if (r == CONN_DONE)
+			return CLI_OK;
+		if (r == CONN_FATAL)
+			return CLI_ERR;
+		if (l->o.once)
+			return r == CONN_CLOSED && ready ? CLI_OK : CLI_ERR;
+		if (ready)
+			delay = BACKOFF_FIRST_MS;
+		note(l, "reconnecting in %.1f s", delay / 1000.0);
+		if (wait_ms(delay) == WAIT_STOP)
+			return CLI_OK;
+		l->s.reconnects++;
+		delay = delay * 3 / 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS :
+		    delay * 3 / 2;
+	}
+}
+
+static void
+print_summary(const struct listen *l)
+{
+	const struct listen_stats *s = &l->s;
+
+	printf("packets: %llu\n", (unsigned long long)s->packets);
+	printf("frames: %llu\n", (unsigned long long)s->frames);
+	printf("lost periods: %llu\n", (unsigned long long)s->lost);
+	printf("jitter: mean %.3f ms, max %.3f ms\n",
+	    s->jit_n > 0 ? s->jit_sum_ms / s->jit_n : 0.0, s->jit_max_ms);
+	printf("reconnects: %llu\n", (unsigned long long)s->reconnects);
+	if (l->o.play)
+		printf("playback: %llu frames played, %llu underruns, "
+		    "%llu frames dropped\n", (unsigned long long)
+		    (l->play.played + atomic_load(&l->play.ring.tail)),
+		    (unsigned long long)atomic_load(&l->play.ring.underruns),
+		    (unsigned long long)l->play.dropped);
+	fflush(stdout);
+}
+
+static int
+listen_init(struct listen *l)
+{
+	uint32_t i;
+
+	l->mask_words = 1;
+	for (i = 0; i < l->o.nchans; i++)
+		if (l->o.chans[i] / 32 + 1 > l->mask_words)
+			l->mask_words = l->o.chans[i] / 32 + 1;
+	if (uuid_v4(l->client_id) == -1) {
+		warn("getrandom");
+		return -1;
+	}
+	if ((l->rx = malloc(RX_SIZE)) == NULL) {
+		warn("listen");
+		return -1;
+	}
+	if (signals_init() == -1) {
+		warn("signals");
+		return -1;
+	}
+	return l->o.play ? play_init(&l->play) : 0;
+}
+
+static void
+listen_free(struct listen *l)
+{
+	if (l->o.play)
+		play_free(&l->play);
+	wav_close(&l->wav);
+	free(l->wav.tmp);
+	free(l->pcm);
+	free(l->rx);
+	free(l);
+}
+
+int
+cmd_listen(int argc, char **argv)
+{
+	struct listen *l;
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		warn("listen");
+		return CLI_ERR;
+	}
+	if ((rc = listen_opts(&l->o, argc, argv)) != 0) {
+		free(l);
+		return rc == 1 ? CLI_OK : CLI_ERR;
+	}
+	log_init("ringcast", l->o.verbose);
+	if (listen_init(l) == -1)
+		rc = CLI_ERR;
+	else {
+		rc = listen_loop(l);
+		if (l->o.play)
+			play_drain(&l->play);
+		print_summary(l);
+	}
+	listen_free(l);
+	return rc;
+}
