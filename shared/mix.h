@@ -46,7 +46,11 @@ bool	mix_equal(const struct mix *a, const struct mix *b);
 
 /* Subscribed channels in ascending order into list; returns the count. */
 uint32_t mix_channels(const struct mix *m, uint32_t *list);
-/* The 32-bit mask words of the subscription (words = 1 for plain v2). */
+/*
+ * The 32-bit mask words of the subscription (words = 1 for plain v2).
+ * Channels at or beyond 32 * words are left out: a sender must send only
+ * the channels its mask holds.
+ */
 void	mix_mask(const struct mix *m, uint32_t *mask, uint32_t words);
 
 /* Precomputed per-channel coefficients of the server-side stereo mix. */
@@ -68,7 +72,10 @@ void	mix_stereo(const struct mix_coeffs *c, const float *in, uint32_t nch_in,
 /* Select the subscribed channels of one period into frames x n floats. */
 void	mix_select(const uint32_t *list, uint32_t n, const float *in,
 	    uint32_t nch_in, uint32_t frames, float *out);
-/* Identity below 0.9; above, a smooth knee that approaches +-1. */
+/*
+ * Identity for |x| <= 0.9; above, sign(x) * (0.9 + 0.1 tanh((|x| - 0.9) / 0.1)):
+ * same slope at the knee, monotonic, never beyond +-1.  NaN gives 0.
+ */
 float	mix_soft_clip(float x);
 
 #endif

@@ -130,8 +130,9 @@ size_t	proto_audio_size(uint32_t nch, uint32_t frames, bool float32,
 /*
  * Encode a whole audio message into out (proto_audio_size bytes):
  * position, mask words, then frames x nch samples (frame-interleaved, already
- * in ascending channel order) as int16 BE (scaled by 32767 after clipping to
- * +-1) or float32 BE.  Returns bytes written.
+ * in ascending channel order) as int16 BE (clipped to +-1, scaled by 32767,
+ * rounded half away from zero, NaN as 0) or float32 BE.  Returns bytes
+ * written.
  */
 size_t	proto_audio_encode(uint8_t *out, uint64_t position,
 	    const uint32_t *mask, uint32_t mask_words, const float *samples,
