@@ -222,7 +222,7 @@ put_channel(json_t *o, const struct mix *m, uint32_t c)
 	json_t *gains = json_object_get(o, "gains");
 	json_t *pans = json_object_get(o, "pans");
 	json_t *mutes = json_object_get(o, "mutes");
-	char k[8];
+	char k[12];
 
 	snprintf(k, sizeof(k), "%u", c);
 	if (m->sub[c] && json_array_append_new(json_object_get(o, "channels"),
