@@ -1,0 +1,275 @@
+/* sessiond.c — ringcast-sessiond: streams the ring to one client; start, loop, exit. */
+/*
+ * Peers: the supervisor on the parent channel (fd 3, shared/msg.h), the
+ * client on its socket (fd 4, Fichatech v2), the ring read-only (fd 5).
+ * One thread: wait for a period, turn it into this client's packet, send
+ * what the socket takes, service control, check the clocks.  Nothing here
+ * waits on the client, so a slow client only loses its own periods.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "shared/msg.h"
+#include "sessiond/sessiond.h"
+
+#define LINGER_MS	500	/* at most this long to flush a final error */
+
+static volatile sig_atomic_t terminate;
+
+struct options {
+	int		 parent_fd;
+	int		 client_fd;
+	int		 ring_fd;
+	const char	*ring_name;
+	int		 verbose;
+};
+
+uint64_t
+sess_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first reason wins: it is the one reported. */
+void
+sess_end(struct session *s, const char *reason)
+{
+	if (s->reason == NULL)
+		s->reason = reason;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	terminate = 1;
+}
+
+static void
+signals_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: the ring wait returns early on SIGTERM. */
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: ringcast-sessiond --parent-fd N --client-fd N "
+	    "(--ring-fd N | --ring NAME) [-v]\n");
+	exit(2);
+}
+
+static int
+parse_fd(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || v < 0 || v > INT_MAX)
+		errx(2, "bad descriptor: %s", arg);
+	return (int)v;
+}
+
+static void
+parse_args(int argc, char *argv[], struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "parent-fd",	required_argument, NULL, 'p' },
+		{ "client-fd",	required_argument, NULL, 'c' },
+		{ "ring-fd",	required_argument, NULL, 'f' },
+		{ "ring",	required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	*o = (struct options){ -1, -1, -1, NULL, 0 };
+	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p': o->parent_fd = parse_fd(optarg); break;
+		case 'c': o->client_fd = parse_fd(optarg); break;
+		case 'f': o->ring_fd = parse_fd(optarg); break;
+		case 'r': o->ring_name = optarg; break;
+		case 'v': o->verbose++; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || o->parent_fd < 0 || o->client_fd < 0 ||
+	    (o->ring_fd < 0) == (o->ring_name == NULL))
+		usage();
+}
+
+/* Map the ring read-only: a session can never write audio for others. */
+static void
+ring_open(struct session *s, const struct options *o)
+{
+	const struct ring_header *h;
+	int rc;
+
+	if (o->ring_fd >= 0) {
+		rc = ring_reader_open_fd(o->ring_fd, &s->ring);
+		close(o->ring_fd);
+	} else
+		rc = ring_reader_open(o->ring_name, &s->ring);
+	if (rc != RING_OK)
+		fatalx("ring: %s", ring_strerror(rc));
+	h = ring_reader_header(s->ring);
+	s->rate = h->rate;
+	s->nch = h->channels;
+	s->period = h->period_frames;
+}
+
+static void
+poll_peers(struct session *s)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = s->client_fd, .events = POLLIN },
+		{ .fd = s->parent_fd, .events = POLLIN },
+	};
+
+	if (poll(pfd, 2, 0) <= 0)
+		return;
+	if (pfd[1].revents)
+		sess_parent_input(s);
+	if (pfd[0].revents && s->reason == NULL)
+		sess_client_input(s);
+}
+
+static void
+check_clocks(struct session *s)
+{
+	uint64_t now = sess_now_ms();
+
+	if (s->q.len > 0 && now - s->progress_ms >= s->stall_ms)
+		sess_end(s, "stalled");
+	if (now >= s->next_stats_ms) {
+		sess_parent_stats(s);
+		s->next_stats_ms = now + SESS_STATS_MS;
+	}
+}
+
+static void
+loop(struct session *s)
+{
+	int rc;
+
+	while (s->reason == NULL) {
+		sess_audio_drain(s);
+		poll_peers(s);
+		sess_flush(s);
+		check_clocks(s);
+		if (s->reason != NULL)
+			break;
+		rc = ring_wait(s->ring, SESS_WAIT_MS);
+		if (terminate)
+			sess_end(s, "terminated");
+		else if (rc < 0 && errno != EINTR) {
+			log_warn("ring wait");
+			sess_end(s, "error");
+		}
+	}
+}
+
+/* Give a final error message a short, bounded chance to reach the client. */
+static void
+linger(struct session *s)
+{
+	struct pollfd pfd = { .fd = s->client_fd, .events = POLLOUT };
+	uint64_t end = sess_now_ms() + LINGER_MS;
+
+	while (s->q.len > 0 && sess_now_ms() < end) {
+		if (poll(&pfd, 1, (int)(end - sess_now_ms())) <= 0)
+			continue;
+		if (squeue_send(&s->q, s->client_fd) == -1)
+			break;
+	}
+}
+
+/* Set-up after START: every failure is the client's (a hello we refuse). */
+static int
+session_setup(struct session *s)
+{
+	char err[256];
+	int fl;
+
+	sess_net_setup(s);
+	if (sess_audio_init(s, err, sizeof(err)) == -1) {
+		log_info("client %s refused: %s", s->hello.client_id, err);
+		if (s->q.buf == NULL &&
+		    squeue_init(&s->q, PROTO_HDR_LEN + PROTO_CONTROL_MAX) == -1)
+			fatal("queue");
+		sess_send_error(s, err);
+		s->linger = true;
+		sess_end(s, "protocol");
+		return -1;
+	}
+	sess_audio_mix_changed(s);
+	sess_send_handshake(s);
+	sess_send_mix_state(s);
+	if (msg_send(s->parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
+		log_warn("MSG_CHILD_READY");
+	/* From now on nothing may block on the parent either. */
+	if ((fl = fcntl(s->parent_fd, F_GETFL)) == -1 ||
+	    fcntl(s->parent_fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		fatal("parent channel: O_NONBLOCK");
+	s->next_stats_ms = sess_now_ms() + SESS_STATS_MS;
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct session s;
+	struct options o;
+	char err[256];
+
+	parse_args(argc, argv, &o);
+	log_init("sessiond", o.verbose);
+	signals_setup();
+	s.parent_fd = o.parent_fd;
+	s.client_fd = o.client_fd;
+	ring_open(&s, &o);
+	if (sess_parent_start(&s, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		sess_end(&s, "error");
+	} else if (session_setup(&s) == 0) {
+		log_debug("client %s (%s) streaming", s.hello.client_id,
+		    s.persistent_id);
+		loop(&s);
+	}
+	if (s.linger)
+		linger(&s);
+	log_info("client %s: session ends (%s): sent %llu, dropped %llu, "
+	    "lost %llu", s.hello.client_id, s.reason,
+	    (unsigned long long)s.sent, (unsigned long long)s.dropped,
+	    (unsigned long long)s.lost);
+	sess_parent_exit(&s);
+	close(s.client_fd);
+	ring_reader_close(s.ring);
+	squeue_free(&s.q);
+	return 0;
+}

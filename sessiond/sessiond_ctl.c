@@ -1,0 +1,257 @@
+/* sessiond_ctl.c — control messages with the client: parse, validate, reply. */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/log.h"
+#include "sessiond/sessiond.h"
+
+static const char *const mix_fields[] = {
+	"channels", "gains", "pans", "mutes", "master_gain",
+};
+
+/* Queue one control message (steals obj); -1 if it could not be queued. */
+int
+sess_send_ctl(struct session *s, json_t *obj)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	bool was_empty = s->q.len == 0;
+	int rc = -1;
+
+	if (obj == NULL)
+		goto done;
+	if (proto_control_encode(obj, s->hello.rf_mode, &buf, &len) != PROTO_OK)
+		goto done;
+	/* Control may use the reserve above the audio budget. */
+	if (squeue_put(&s->q, buf, len, s->q.cap) == -1)
+		goto done;
+	if (was_empty)
+		s->progress_ms = sess_now_ms();
+	rc = 0;
+done:
+	if (rc == -1)
+		s->ctl_dropped++;
+	free(buf);
+	json_decref(obj);
+	return rc;
+}
+
+void
+sess_send_error(struct session *s, const char *message)
+{
+	sess_send_ctl(s, json_pack("{s:s, s:s}", "type", "error",
+	    "message", message));
+}
+
+void
+sess_send_handshake(struct session *s)
+{
+	sess_send_ctl(s, json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:b, s:b, "
+	    "s:b, s:i, s:f, s:b, s:b, s:s, s:b}",
+	    "type", "handshake_response",
+	    "server_version", RINGCAST_VERSION,
+	    "protocol_version", PROTO_VERSION,
+	    "sample_rate", (json_int_t)s->rate,
+	    "max_channels", (json_int_t)s->nch,
+	    "status", "ready_rf",
+	    "rf_mode", s->hello.rf_mode,
+	    "persistent", s->hello.persistent,
+	    "auto_reconnect_supported", 1,
+	    "server_blocksize", (json_int_t)s->pkt_frames,
+	    "latency_ms", 1000.0 * s->pkt_frames / s->rate,
+	    "web_controlled", 1,
+	    "state_restored", s->state_restored,
+	    "persistent_id", s->persistent_id,
+	    "is_reconnection", s->is_reconnection));
+}
+
+void
+sess_send_mix_state(struct session *s)
+{
+	json_t *o = mix_to_json(&s->mix);
+
+	if (o != NULL)
+		json_object_set_new(o, "type", json_string("mix_state"));
+	sess_send_ctl(s, o);
+}
+
+static void
+send_heartbeat_response(struct session *s)
+{
+	sess_send_ctl(s, json_pack("{s:s, s:I}", "type", "heartbeat_response",
+	    "clients_connected", s->clients_connected));
+}
+
+/* Without the mask extension a channel >= 32 cannot be sent: refuse it. */
+static int
+check_addressable(const struct session *s, const struct mix *m, char *err,
+    size_t errlen)
+{
+	uint32_t c;
+
+	if (s->hello.server_mix)
+		return 0;
+	for (c = 32 * s->mask_words; c < m->nch; c++) {
+		if (m->sub[c]) {
+			snprintf(err, errlen, "channel %u needs the "
+			    "channel_mask_words extension", c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * update_mix / subscribe: validate on a copy, then ask the parent to commit.
+ * The mix changes only when the parent answers MSG_SESSION_MIX_SET.
+ */
+static void
+mix_request(struct session *s, const json_t *msg)
+{
+	struct mix copy = s->mix;
+	char err[256];
+	json_t *fields, *v;
+	size_t i;
+
+	if ((fields = json_object()) == NULL)
+		return;
+	for (i = 0; i < sizeof(mix_fields) / sizeof(mix_fields[0]); i++)
+		if ((v = json_object_get(msg, mix_fields[i])) != NULL)
+			json_object_set(fields, mix_fields[i], v);
+	if (json_object_size(fields) == 0)
+		sess_send_mix_state(s);
+	else if (mix_apply_json(&copy, fields, err, sizeof(err)) == -1 ||
+	    check_addressable(s, &copy, err, sizeof(err)) == -1)
+		sess_send_error(s, err);
+	else if (sess_parent_mix_req(s, fields) == -1)
+		sess_send_error(s, "server busy: mix change not saved, "
+		    "try again");
+	json_decref(fields);
+}
+
+/* The framing is fine but the content is not: tell the client, then close. */
+static void
+protocol_error(struct session *s, const char *why)
+{
+	log_info("client %s: %s", s->hello.client_id, why);
+	sess_send_error(s, why);
+	s->linger = true;
+	sess_end(s, "protocol");
+}
+
+static void
+handle_control(struct session *s, const uint8_t *payload, size_t len)
+{
+	enum proto_ctl type;
+	json_t *obj;
+	int rc;
+
+	if ((rc = proto_control_parse(payload, len, &obj, &type)) != PROTO_OK) {
+		protocol_error(s, proto_strerror(rc));
+		return;
+	}
+	switch (type) {
+	case PROTO_CTL_SUBSCRIBE:
+	case PROTO_CTL_UPDATE_MIX:
+		mix_request(s, obj);
+		break;
+	case PROTO_CTL_HEARTBEAT:
+		send_heartbeat_response(s);
+		break;
+	case PROTO_CTL_GET_CLIENT_STATE:
+		sess_send_mix_state(s);
+		break;
+	default:
+		/* Newer clients may send more; a repeated handshake too. */
+		s->unknown++;
+		break;
+	}
+	json_decref(obj);
+}
+
+/* Split and handle every whole message in the input buffer. */
+static void
+parse_input(struct session *s)
+{
+	struct proto_hdr hdr;
+	const uint8_t *payload;
+	size_t off = 0, used;
+	int rc;
+
+	while (s->reason == NULL) {
+		rc = proto_split(s->in + off, s->in_len - off,
+		    PROTO_CONTROL_MAX, &hdr, &payload, &used);
+		if (rc == PROTO_EMORE)
+			break;
+		if (rc != PROTO_OK) {
+			protocol_error(s, proto_strerror(rc));
+			return;
+		}
+		if (hdr.type != PROTO_TYPE_CONTROL) {
+			protocol_error(s, "clients send only control messages");
+			return;
+		}
+		handle_control(s, payload, hdr.length);
+		off += used;
+	}
+	memmove(s->in, s->in + off, s->in_len - off);
+	s->in_len -= off;
+}
+
+/*
+ * Read what the client sent into the fixed buffer.  It holds one message of
+ * the largest size proto_split accepts, so a message either completes here
+ * or is refused as too big: input never grows without bound.
+ */
+void
+sess_client_input(struct session *s)
+{
+	ssize_t n;
+
+	n = recv(s->client_fd, s->in + s->in_len, sizeof(s->in) - s->in_len,
+	    MSG_DONTWAIT);
+	if (n == 0) {
+		sess_end(s, "closed");
+		return;
+	}
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			sess_end(s, sess_net_reason(errno));
+		return;
+	}
+	s->in_len += n;
+	parse_input(s);
+}
+
+static void
+send_channel_update(struct session *s, uint32_t c)
+{
+	sess_send_ctl(s, json_pack("{s:s, s:i, s:b, s:f, s:f, s:b}",
+	    "type", "channel_update",
+	    "channel", (json_int_t)c,
+	    "subscribed", s->mix.sub[c],
+	    "gain", (double)s->mix.gain[c],
+	    "pan", (double)s->mix.pan[c],
+	    "mute", s->mix.mute[c]));
+}
+
+/* Push what the engineer changed as the single-parameter updates the app knows. */
+void
+sess_send_updates(struct session *s, const struct mix *old)
+{
+	const struct mix *m = &s->mix;
+	uint32_t c;
+
+	for (c = 0; c < m->nch; c++)
+		if (old->sub[c] != m->sub[c] || old->gain[c] != m->gain[c] ||
+		    old->pan[c] != m->pan[c] || old->mute[c] != m->mute[c])
+			send_channel_update(s, c);
+	if (old->master != m->master)
+		sess_send_ctl(s, json_pack("{s:s, s:f}",
+		    "type", "master_gain_update",
+		    "master_gain", (double)m->master));
+}
