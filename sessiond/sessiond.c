@@ -165,7 +165,13 @@ check_clocks(struct session *s)
 	uint64_t now = sess_now_ms();
 
 	if (s->q.len > 0 && now - s->progress_ms >= s->stall_ms)
-		sess_end(s, "stalled");
+		sess_end(s, sess_net_stall_reason(s));
+	/* The supervisor replaced the ring: this mapping will stay silent. */
+	if (atomic_load_explicit(&ring_reader_header(s->ring)->writer_state,
+	    memory_order_relaxed) == RING_WRITER_REPLACED) {
+		log_warnx("ring replaced by one of another geometry");
+		sess_end(s, "error");
+	}
 	if (now >= s->next_stats_ms) {
 		sess_parent_stats(s);
 		s->next_stats_ms = now + SESS_STATS_MS;
@@ -255,7 +261,7 @@ main(int argc, char *argv[])
 	ring_open(&s, &o);
 	if (sess_parent_start(&s, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		sess_end(&s, "error");
+		sess_end(&s, terminate ? "terminated" : "error");
 	} else if (session_setup(&s) == 0) {
 		log_debug("client %s (%s) streaming", s.hello.client_id,
 		    s.persistent_id);

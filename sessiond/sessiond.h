@@ -43,6 +43,7 @@ ssize_t	squeue_send(struct squeue *q, int fd);
 struct session {
 	int			 parent_fd;
 	int			 client_fd;
+	bool			 is_tcp;
 	struct ring_reader	*ring;
 	uint32_t		 rate, nch, period;	/* from the ring header */
 
@@ -114,5 +115,6 @@ void	sess_parent_exit(struct session *s);
 /* sessiond_net.c: the client socket */
 void	sess_net_setup(struct session *s);
 const char *sess_net_reason(int err);
+const char *sess_net_stall_reason(const struct session *s);
 
 #endif

@@ -212,6 +212,11 @@ sess_client_input(struct session *s)
 {
 	ssize_t n;
 
+	/* parse_input leaves less than one whole message: cannot happen. */
+	if (s->in_len == sizeof(s->in)) {
+		protocol_error(s, "input buffer full");
+		return;
+	}
 	n = recv(s->client_fd, s->in + s->in_len, sizeof(s->in) - s->in_len,
 	    MSG_DONTWAIT);
 	if (n == 0) {

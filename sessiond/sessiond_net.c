@@ -73,8 +73,26 @@ sess_net_setup(struct session *s)
 	    fcntl(s->client_fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		fatal("client socket: O_NONBLOCK");
 	/* AF_UNIX clients (tests, local tools) have no TCP options. */
-	if (is_tcp(s->client_fd))
+	if ((s->is_tcp = is_tcp(s->client_fd)))
 		tcp_setup(s);
+}
+
+/*
+ * Data has waited for the stall limit: is the client alive but not reading
+ * (the kernel sees a closed receive window) or gone (our segments are being
+ * retransmitted, unacknowledged)?  The second is a dead peer, found before
+ * TCP_USER_TIMEOUT expires.
+ */
+const char *
+sess_net_stall_reason(const struct session *s)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (s->is_tcp && getsockopt(s->client_fd, IPPROTO_TCP, TCP_INFO, &ti,
+	    &len) == 0 && ti.tcpi_retransmits > 0)
+		return "timeout";
+	return "stalled";
 }
 
 /* The exit reason for a socket error. */

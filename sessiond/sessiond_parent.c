@@ -122,7 +122,7 @@ static void
 mix_set(struct session *s, const char *data)
 {
 	struct mix old = s->mix, m;
-	const char *origin;
+	const char *origin, *failed;
 	char err[256];
 	json_t *o;
 
@@ -135,11 +135,15 @@ mix_set(struct session *s, const char *data)
 		return;
 	}
 	origin = json_string_value(json_object_get(o, "origin"));
+	failed = json_string_value(json_object_get(o, "error"));
 	s->mix = m;
 	sess_audio_mix_changed(s);
 	sess_send_mix_state(s);
 	if (origin != NULL && strcmp(origin, "web") == 0)
 		sess_send_updates(s, &old);
+	/* The parent could not commit the client's change: say so. */
+	if (failed != NULL)
+		sess_send_error(s, failed);
 	json_decref(o);
 }
 

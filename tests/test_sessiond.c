@@ -486,6 +486,31 @@ Test(sessiond, nothing_sent_while_unsubscribed, .timeout = 30)
 	    "unsubscribed");
 }
 
+Test(sessiond, failed_commit_is_reported_to_the_client, .timeout = 30)
+{
+	struct mix m;
+	json_t *o;
+
+	ring_up("nocommit", 4, NULL);
+	mix_init(&m, 4);
+	open_session(0, su_app_hello(), NULL);
+	json_decref(ctl(S[0].client, "mix_state"));
+	cr_assert_eq(su_send_ctl(S[0].client, mix_of("{\"type\":\"update_mix\","
+	    "\"channels\":[1]}")), 0);
+	json_decref(parent_msg(&S[0], MSG_SESSION_MIX_REQ, WAIT_MS));
+	/* The supervisor could not commit: the unchanged mix and why. */
+	cr_assert_eq(su_parent_send(&S[0], MSG_SESSION_MIX_SET, json_pack(
+	    "{s:s, s:o, s:s}", "origin", "client", "mix", mix_to_json(&m),
+	    "error", "state store unavailable")), 0);
+	o = ctl(S[0].client, "mix_state");
+	cr_assert_eq(chanset(o), 0, "the mix changed without a commit");
+	json_decref(o);
+	o = ctl(S[0].client, NULL);
+	cr_assert_str_eq(jstr(o, "type"), "error");
+	cr_assert_str_eq(jstr(o, "message"), "state store unavailable");
+	json_decref(o);
+}
+
 /* ---- 3. continuity and content ---- */
 
 Test(sessiond, int16_content_and_continuity, .timeout = 60)
@@ -828,6 +853,24 @@ Test(sessiond, client_fin_ends_the_session, .timeout = 30)
 	json_decref(o);
 }
 
+Test(sessiond, client_reset_ends_the_session, .timeout = 30)
+{
+	struct linger lg = { 1, 0 };
+	json_t *o;
+
+	ring_up("rst", 4, NULL);
+	cr_assert_eq(su_open(&S[0], &R, su_app_hello(),
+	    mix_of("{\"channels\":[0]}"), 0, true, 0), 0);
+	json_decref(ctl(S[0].client, "mix_state"));
+	cr_assert_eq(setsockopt(S[0].client, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	close(S[0].client);
+	S[0].client = -1;
+	o = exit_report(&S[0], false, WAIT_MS);
+	cr_assert_str_eq(jstr(o, "reason"), "reset");
+	json_decref(o);
+}
+
 /* ---- 8. a restarted capture ---- */
 
 Test(sessiond, epoch_change_keeps_the_client, .timeout = 60)
@@ -845,6 +888,22 @@ Test(sessiond, epoch_change_keeps_the_client, .timeout = 60)
 	o = exit_report(&S[0], true, WAIT_MS);
 	cr_assert_str_eq(jstr(o, "reason"), "terminated");
 	cr_assert_eq(jint(o, "epochs"), 2);
+	json_decref(o);
+}
+
+Test(sessiond, replaced_ring_ends_the_session, .timeout = 30)
+{
+	struct ring_config other = { 48000, 2, 128, 0 };
+	struct ring_writer *w;
+	json_t *o;
+
+	ring_up("repl", 4, NULL);
+	open_session(0, su_app_hello(), "{\"channels\":[0]}");
+	/* A capture of another geometry replaces the object under the name. */
+	cr_assert_eq(ring_writer_open(R.name, &other, 1, &w), RING_OK);
+	o = exit_report(&S[0], false, WAIT_MS);
+	ring_writer_close(w);
+	cr_assert_str_eq(jstr(o, "reason"), "error");
 	json_decref(o);
 }
 
