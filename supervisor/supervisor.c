@@ -1,0 +1,490 @@
+/* supervisor.c — ringcastd, the supervisor: start, main loop, orderly stop. */
+/*
+ * Peers, each on its own channel (shared/msg.h):
+ *   capture   -> READY, CAPTURE_STATE
+ *   broker    -> READY, BROKER_CLIENT, BROKER_REQUEST;  <- BROKER_REPLY, BROKER_EVENT
+ *   sessiond  -> READY, SESSION_MIX_REQ, SESSION_STATS, CHILD_EXIT;
+ *             <- SESSION_START, SESSION_MIX_SET
+ * Start: check the configuration, bind both listeners, create the ring, start
+ * capture and broker, then open LMDB (no LMDB handle crosses those forks).
+ * Loop: libevent, one event per child channel, signals delivered into it.
+ * Stop (SIGTERM, SIGINT): close every channel and SIGTERM every child, SIGKILL
+ * what is left after a grace period, close LMDB, unlink the ring.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "shared/ring.h"
+#include "supervisor/supervisor.h"
+
+struct super sv;
+
+const char *const super_reasons[SUPER_REASONS] = {
+	"closed", "reset", "timeout", "stalled", "protocol", "parent",
+	"error", "terminated", "replaced", "killed", "shutdown", "other",
+};
+
+static const char *const progs[] = {
+	"ringcast-capture", "ringcast-broker", "ringcast-sessiond",
+};
+
+static struct event *kill_ev;
+static int exit_code;
+
+void
+super_count_disconnect(const char *reason)
+{
+	int i;
+
+	for (i = 0; i < SUPER_REASONS - 1; i++)
+		if (strcmp(reason, super_reasons[i]) == 0)
+			break;
+	sv.disconnects[i]++;
+}
+
+const char *
+super_prog(const char *name)
+{
+	static char buf[PATH_MAX + 64];
+
+	snprintf(buf, sizeof(buf), "%s/%s", sv.libexec, name);
+	return buf;
+}
+
+static bool
+has_progs(const char *dir)
+{
+	char path[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, progs[i]);
+		if (access(path, X_OK) == -1)
+			return false;
+	}
+	return true;
+}
+
+/* $RINGCAST_LIBEXEC, else next to ringcastd, else its ../libexec/ringcast. */
+static int
+find_libexec(char *err, size_t errlen)
+{
+	const char *env = getenv("RINGCAST_LIBEXEC");
+	char exe[PATH_MAX], alt[PATH_MAX];
+	ssize_t n;
+
+	if (env != NULL && *env != '\0') {
+		snprintf(sv.libexec, sizeof(sv.libexec), "%s", env);
+		if (has_progs(sv.libexec))
+			return 0;
+		snprintf(err, errlen, "RINGCAST_LIBEXEC=%s: ringcast-capture, "
+		    "-broker or -sessiond missing or not executable", env);
+		return -1;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) == -1) {
+		snprintf(err, errlen, "/proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	exe[n] = '\0';
+	snprintf(sv.libexec, sizeof(sv.libexec), "%s", dirname(exe));
+	if (has_progs(sv.libexec))
+		return 0;
+	if ((size_t)snprintf(alt, sizeof(alt), "%s/../libexec/ringcast",
+	    sv.libexec) >= sizeof(alt))
+		alt[0] = '\0';
+	if (alt[0] != '\0' && has_progs(alt)) {
+		snprintf(sv.libexec, sizeof(sv.libexec), "%s", alt);
+		return 0;
+	}
+	snprintf(err, errlen, "ringcast-capture, -broker and -sessiond not "
+	    "found next to ringcastd nor in ../libexec/ringcast (set "
+	    "RINGCAST_LIBEXEC)");
+	return -1;
+}
+
+static void
+format_addr(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, outlen, "?");
+		return;
+	}
+	snprintf(out, outlen, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, port);
+}
+
+static int
+listen_one(const struct addrinfo *ai)
+{
+	int fd, on = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Bound here, not in the broker: errors show at start, the backlog outlives it. */
+static int
+bind_listener(const char *what, const char *addr, char *bound, size_t blen,
+    char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], port[16];
+	int fd = -1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (config_split_addr(addr, host, sizeof(host), port, sizeof(port)) ||
+	    (rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: cannot resolve %s", what, addr);
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		fd = listen_one(ai);
+	freeaddrinfo(res);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: cannot listen on %s: %s", what, addr,
+		    errno == EADDRINUSE ? "address already in use" :
+		    strerror(errno));
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		format_addr((struct sockaddr *)&ss, sl, bound, blen);
+	return fd;
+}
+
+/* The sd_notify datagram, without libsystemd. */
+static void
+sd_notify(const char *text)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	size_t n;
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return;
+	n = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || n >= sizeof(sun.sun_path)) {
+		log_warnx("NOTIFY_SOCKET=%s: unusable", path);
+		return;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';	/* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    sendto(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT,
+	    (struct sockaddr *)&sun, offsetof(struct sockaddr_un, sun_path) +
+	    n) == -1)
+		log_warn("sd_notify %s", text);
+	if (fd != -1)
+		close(fd);
+}
+
+static void
+announce(void)
+{
+	char line[512];
+	int n;
+
+	sv.announced = true;
+	log_info("ready: native %s, http %s, %s %uch %u Hz %u frames",
+	    sv.native_addr, sv.http_addr, sv.cfg.source, sv.cfg.channels,
+	    sv.cfg.rate, sv.cfg.period);
+	sd_notify("READY=1");
+	if (sv.cfg.notify_fd < 0)
+		return;
+	/* The bound addresses first: with port 0 this is how a test learns them. */
+	n = snprintf(line, sizeof(line), "native %s\nhttp %s\nready\n",
+	    sv.native_addr, sv.http_addr);
+	if (write(sv.cfg.notify_fd, line, n) != n)
+		log_warn("notify fd %d", sv.cfg.notify_fd);
+	close(sv.cfg.notify_fd);
+	sv.cfg.notify_fd = -1;
+}
+
+void
+super_child_ready(struct child *c)
+{
+	if (c->kind == CHILD_CAPTURE)
+		service_ready(&sv.capture);
+	else if (c->kind == CHILD_BROKER)
+		service_ready(&sv.broker);
+	if (!sv.announced && !sv.stopping && sv.capture.child != NULL &&
+	    sv.capture.child->ready && sv.broker.child != NULL &&
+	    sv.broker.child->ready)
+		announce();
+}
+
+void
+super_child_gone(void)
+{
+	if (sv.stopping && child_count() == 0)
+		event_base_loopbreak(sv.base);
+}
+
+static uint64_t
+json_u64(const json_t *o, const char *key, uint64_t def)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ?
+	    (uint64_t)json_integer_value(v) : def;
+}
+
+void
+super_capture_state(const char *data)
+{
+	const char *state;
+	json_t *o;
+
+	if ((o = json_loads(data, 0, NULL)) == NULL) {
+		log_warnx("malformed MSG_CAPTURE_STATE");
+		return;
+	}
+	if ((state = json_string_value(json_object_get(o, "state"))) != NULL)
+		snprintf(sv.cap.state, sizeof(sv.cap.state), "%s", state);
+	sv.cap.epoch = json_u64(o, "epoch", sv.cap.epoch);
+	sv.cap.xruns = json_u64(o, "xruns", sv.cap.xruns);
+	sv.cap.overruns = json_u64(o, "overruns", sv.cap.overruns);
+	json_decref(o);
+}
+
+static void
+kill_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	log_warnx("%d children still running after %d ms: SIGKILL",
+	    child_count(), SUPER_STOP_GRACE_MS);
+	child_signal_all(SIGKILL);
+}
+
+static void
+stop(void)
+{
+	struct timeval tv = { SUPER_STOP_GRACE_MS / 1000,
+	    (SUPER_STOP_GRACE_MS % 1000) * 1000 };
+
+	if (sv.stopping)
+		return;
+	sv.stopping = true;
+	log_info("stopping %d children", child_count());
+	sd_notify("STOPPING=1");
+	service_stop(&sv.broker);
+	service_stop(&sv.capture);
+	session_stop_all();
+	if ((kill_ev = evtimer_new(sv.base, kill_cb, NULL)) == NULL ||
+	    evtimer_add(kill_ev, &tv) == -1)
+		child_signal_all(SIGKILL);
+	super_child_gone();
+}
+
+static void
+reload_report(const struct config *o, const struct config *n)
+{
+	if (strcmp(o->native, n->native) || strcmp(o->http, n->http) ||
+	    strcmp(o->state_dir, n->state_dir) || strcmp(o->ring, n->ring) ||
+	    strcmp(o->source, n->source) || strcmp(o->user, n->user) ||
+	    o->channels != n->channels || o->rate != n->rate ||
+	    o->period != n->period)
+		log_warnx("reload: listeners, state, ring, source, user and "
+		    "audio format changes take effect after a restart");
+}
+
+/* SIGHUP: what a running daemon can change; the rest waits for a restart. */
+static void
+reload(void)
+{
+	struct config c = sv.cfg;
+	char err[512];
+
+	if (config_reload(&c, err, sizeof(err)) == -1 ||
+	    config_check(&c, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; configuration unchanged", err);
+		return;
+	}
+	reload_report(&sv.cfg, &c);
+	log_init("ringcastd", c.verbose);
+	sv.cfg.verbose = c.verbose;
+	sv.cfg.max_clients = c.max_clients;
+	sv.cfg.stall_ms = c.stall_ms;
+	sv.cfg.user_timeout_ms = c.user_timeout_ms;
+	log_info("reload: verbose %d, max-clients %u, stall-ms %u, "
+	    "user-timeout-ms %u", c.verbose, c.max_clients, c.stall_ms,
+	    c.user_timeout_ms);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	switch (sig) {
+	case SIGCHLD:
+		child_reap();
+		break;
+	case SIGHUP:
+		if (!sv.stopping)
+			reload();
+		break;
+	default:
+		log_info("%s", strsignal(sig));
+		stop();
+		break;
+	}
+}
+
+static void
+signals_setup(void)
+{
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	struct event *ev;
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if ((ev = evsignal_new(sv.base, sigs[i], signal_cb, NULL)) ==
+		    NULL || evsignal_add(ev, NULL) == -1)
+			fatalx("cannot watch signal %d", sigs[i]);
+}
+
+/* The supervisor creates the ring; sessions get a read-only descriptor. */
+static int
+ring_setup(char *err, size_t errlen)
+{
+	struct ring_config rc = { sv.cfg.rate, sv.cfg.channels, sv.cfg.period,
+	    0 };
+	int r;
+
+	if ((r = ring_create(sv.cfg.ring, &rc)) != RING_OK) {
+		snprintf(err, errlen, "ring %s: %s%s%s", sv.cfg.ring,
+		    ring_strerror(r), r == RING_ESYS ? ": " : "",
+		    r == RING_ESYS ? strerror(errno) : "");
+		return -1;
+	}
+	if ((sv.ring_fd = shm_open(sv.cfg.ring, O_RDONLY | O_CLOEXEC, 0)) ==
+	    -1) {
+		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring,
+		    strerror(errno));
+		ring_unlink(sv.cfg.ring);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+check_notify_fd(void)
+{
+	if (sv.cfg.notify_fd < 0)
+		return;
+	if (fcntl(sv.cfg.notify_fd, F_SETFD, FD_CLOEXEC) == -1)
+		errx(1, "notify-fd %d: %s", sv.cfg.notify_fd, strerror(errno));
+}
+
+/* Everything that can fail on the operator's input, before any child runs. */
+static void
+setup(int argc, char *argv[])
+{
+	char err[1024];
+
+	if (config_load(&sv.cfg, argc, argv, err, sizeof(err)) == -1 ||
+	    config_check(&sv.cfg, err, sizeof(err)) == -1 ||
+	    find_libexec(err, sizeof(err)) == -1)
+		errx(1, "%s", err);
+	if (sv.cfg.check_only) {
+		printf("configuration OK\n");
+		exit(0);
+	}
+	check_notify_fd();
+	log_init("ringcastd", sv.cfg.verbose);
+	if (sv.cfg.user[0] != '\0' && !sv.cfg.drop)
+		log_info("not started as root: --user %s has no effect",
+		    sv.cfg.user);
+	if ((sv.base = event_base_new()) == NULL)
+		errx(1, "event_base_new failed");
+	if ((sv.native_fd = bind_listener("native", sv.cfg.native,
+	    sv.native_addr, sizeof(sv.native_addr), err, sizeof(err))) == -1 ||
+	    (sv.http_fd = bind_listener("http", sv.cfg.http, sv.http_addr,
+	    sizeof(sv.http_addr), err, sizeof(err))) == -1 ||
+	    ring_setup(err, sizeof(err)) == -1)
+		errx(1, "%s", err);
+}
+
+static void
+start(void)
+{
+	char err[1024];
+
+	sv.start_ms = now_ms();
+	signals_setup();
+	service_init(&sv.capture, "capture", CHILD_CAPTURE);
+	service_init(&sv.broker, "broker", CHILD_BROKER);
+	service_start(&sv.capture);
+	service_start(&sv.broker);
+	/* After those forks, so no LMDB handle crosses them. */
+	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
+	    &sv.state, err, sizeof(err)) != STATE_OK) {
+		log_warnx("state: %s", err);
+		exit_code = 1;
+		stop();
+		return;
+	}
+	log_info("ringcastd %s: ring %s, state %s, %u clients saved",
+	    RINGCAST_VERSION, sv.cfg.ring, sv.cfg.state_dir,
+	    state_count(sv.state));
+}
+
+int
+main(int argc, char *argv[])
+{
+	setup(argc, argv);
+	start();
+	if (event_base_dispatch(sv.base) == -1)
+		log_warnx("event loop failed");
+	if (sv.state != NULL)
+		state_close(sv.state);
+	close(sv.ring_fd);
+	if (ring_unlink(sv.cfg.ring) != RING_OK)
+		log_warn("unlink ring %s", sv.cfg.ring);
+	close(sv.native_fd);
+	close(sv.http_fd);
+	log_info("stopped");
+	return exit_code;
+}

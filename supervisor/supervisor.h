@@ -1,0 +1,215 @@
+/* supervisor.h — internal interface of ringcastd, the supervisor. */
+#ifndef RINGCAST_SUPERVISOR_H
+#define RINGCAST_SUPERVISOR_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "shared/mix.h"
+#include "shared/msg.h"
+#include "shared/proto.h"
+#include "shared/state.h"
+
+#define SUPER_NATIVE_DEFAULT	"0.0.0.0:5101"
+#define SUPER_HTTP_DEFAULT	"0.0.0.0:5100"
+#define SUPER_STATE_DEFAULT	"/var/lib/ringcast"
+#define SUPER_LIBEXEC_DEFAULT	"/usr/local/libexec/ringcast"
+#define SUPER_MAX_CLIENTS	256
+#define SUPER_STOP_GRACE_MS	3000	/* SIGTERM to SIGKILL at stop */
+#define SUPER_FLOOR_MS		1000	/* least time between two spawns */
+#define SUPER_STEADY_MS		1000	/* ready this long: a crash is no failure */
+#define SUPER_BACKOFF_CAP_MS	30000
+#define SUPER_LOOP_DEATHS	5	/* this many failures ... */
+#define SUPER_LOOP_WINDOW_MS	10000	/* ... within this: crash loop */
+
+/* ---- configuration (supervisor_config.c) ---- */
+
+struct config {
+	char		 file[PATH_MAX];	/* -f, "" for none */
+	char		 native[256];		/* HOST:PORT */
+	char		 http[256];
+	char		 state_dir[PATH_MAX];
+	char		 source[PATH_MAX];
+	char		 ring[64];
+	char		 user[64];		/* "" = children keep our uid */
+	uint32_t	 channels, rate, period;
+	uint32_t	 max_clients;
+	uint32_t	 stall_ms, user_timeout_ms;
+	int		 notify_fd;		/* -1 = none */
+	int		 verbose;
+	bool		 check_only;		/* -n */
+	/* resolved by config_check */
+	uid_t		 uid;
+	gid_t		 gid;
+	bool		 drop;			/* user set and we are root */
+};
+
+/* Command line, then the file it names, command line winning; 0 or -1 + err. */
+int	config_load(struct config *c, int argc, char *argv[], char *err,
+	    size_t errlen);
+/* Re-read the file with the same command line into c (for SIGHUP). */
+int	config_reload(struct config *c, char *err, size_t errlen);
+/* Everything that can be checked without binding or forking. */
+int	config_check(struct config *c, char *err, size_t errlen);
+/* Split HOST:PORT ("[v6]:port" too) into host and port strings. */
+int	config_split_addr(const char *addr, char *host, size_t hostlen,
+	    char *port, size_t portlen);
+void	config_usage(void);
+
+/* ---- the process table (supervisor_child.c) ---- */
+
+enum child_kind {
+	CHILD_CAPTURE,
+	CHILD_BROKER,
+	CHILD_SESSION,
+};
+
+struct client;
+
+struct child {
+	enum child_kind	 kind;
+	pid_t		 pid;
+	int		 chan;		/* our end of the channel, -1 once closed */
+	struct event	*ev;
+	bool		 ready;
+	uint64_t	 spawned_ms;	/* monotonic */
+	uint64_t	 ready_ms;
+	struct client	*client;	/* sessions: the listener it serves */
+	LIST_ENTRY(child) entry;
+};
+
+/* A restartable child (capture, broker): the s6-supervise state machine. */
+struct service {
+	const char	*name;
+	enum child_kind	 kind;
+	struct child	*child;		/* running, or NULL */
+	struct event	*restart_ev;
+	uint64_t	 last_spawn_ms;
+	uint32_t	 fails;		/* consecutive failures */
+	uint64_t	 deaths[SUPER_LOOP_DEATHS];	/* ring of failure times */
+	uint32_t	 ndeaths;
+	bool		 looping;	/* the crash-loop verdict was given */
+	uint64_t	 restarts;
+	bool		 ever_ready;
+	char		 last_exit[64];
+};
+
+const char *child_name(const struct child *c);
+/*
+ * fork + exec path with argv: the channel on fd 3, fds[i] on 4 + i, stdin
+ * /dev/null, every other descriptor closed.  NULL on failure (logged).
+ */
+struct child *child_spawn(enum child_kind kind, const char *path,
+	    char *const argv[], const int *fds, int nfds);
+int	child_send(struct child *c, uint32_t type, const char *text, int fd);
+int	child_send_json(struct child *c, uint32_t type, json_t *obj);
+/* Close our end of the channel: the child exits on EOF. */
+void	child_close(struct child *c);
+void	child_signal_all(int sig);
+int	child_count(void);
+/* Reap every exited child (SIGCHLD). */
+void	child_reap(void);
+/* Describe a wait status: "exit 1", "signal 9 (Killed)". */
+void	child_status_str(int status, char *buf, size_t len);
+uint64_t now_ms(void);		/* monotonic */
+uint64_t unix_ms(void);
+
+void	service_init(struct service *s, const char *name, enum child_kind kind);
+void	service_start(struct service *s);
+void	service_stop(struct service *s);
+/* The service's child became ready / exited. */
+void	service_ready(struct service *s);
+void	service_exited(struct service *s, int status);
+
+/* ---- listeners (supervisor_session.c) ---- */
+
+struct client {
+	char		 id[STATE_ID_MAX];
+	struct child	*child;		/* NULL once the session is gone */
+	struct proto_hello hello;
+	struct mix	 mix;		/* the last committed mix */
+	char		 remote[64];
+	uint64_t	 since_ms;	/* unix ms */
+	uint64_t	 sent, dropped, lost;
+	char		 reason[32];	/* why the session ended */
+	bool		 replaced;	/* a newer session took this identity */
+	TAILQ_ENTRY(client) entry;
+};
+TAILQ_HEAD(client_list, client);
+
+void	session_broker_client(int fd, const char *data);
+/* A session's message; -1 if it may not send it (the caller ends it). */
+int	session_dispatch(struct child *c, const struct msg *m);
+void	session_exited(struct child *c, int status);
+/* The connected client of identity id, or NULL. */
+struct client *session_find(const char *id);
+uint32_t session_count(void);
+/*
+ * Merge fields into id's mix, commit, and on success tell its session.  For
+ * a disconnected identity only the record changes.  Returns an HTTP-like
+ * status: 200, 400 (err says why), 404 (unknown id), 500 (not committed).
+ */
+int	session_mix_commit(const char *id, const json_t *fields,
+	    const char *origin, struct mix *out, char *err, size_t errlen);
+/* The /api/clients entry of a record and/or a connected client. */
+json_t	*session_entry(const struct state_record *rec, const struct client *cl);
+/* Append the entries of connected identities that have no record. */
+void	session_unsaved_entries(json_t *arr);
+uint64_t session_live_dropped(void);
+void	session_stop_all(void);
+
+/* ---- the broker's requests (supervisor_api.c) ---- */
+
+void	api_request(struct child *broker, const char *data);
+void	api_event(const char *event, json_t *data);
+
+/* ---- the whole daemon (supervisor.c) ---- */
+
+#define SUPER_REASONS	12
+
+struct super {
+	struct config		 cfg;
+	struct event_base	*base;
+	struct service		 capture;
+	struct service		 broker;
+	struct state		*state;		/* NULL until opened */
+	int			 native_fd, http_fd;
+	int			 ring_fd;	/* O_RDONLY, for sessions */
+	char			 native_addr[128];	/* as bound */
+	char			 http_addr[128];
+	char			 libexec[PATH_MAX];
+	uint64_t		 start_ms;
+	bool			 announced;	/* the ready line was logged */
+	bool			 stopping;
+
+	/* what capture reported last */
+	struct {
+		char		 state[32];
+		uint64_t	 epoch, xruns, overruns;
+	} cap;
+
+	/* counters for /metrics */
+	uint64_t		 connects;
+	uint64_t		 refused;
+	uint64_t		 done_sent, done_dropped;	/* ended sessions */
+	uint64_t		 disconnects[SUPER_REASONS];
+};
+
+extern struct super sv;
+
+extern const char *const super_reasons[SUPER_REASONS];
+void	super_count_disconnect(const char *reason);
+void	super_child_ready(struct child *c);
+void	super_child_gone(void);
+void	super_capture_state(const char *data);
+const char *super_prog(const char *name);
+
+#endif

@@ -1,0 +1,549 @@
+/* supervisor_child.c — the process table: spawn, channels, reap, restart with backoff. */
+#define _GNU_SOURCE	/* close_range, setresuid */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "supervisor/supervisor.h"
+
+#define CHAN_BATCH	64	/* messages per wake-up, so no child hogs the loop */
+#define SPAWN_FDS_MAX	4
+#define FD_PARK		16	/* sources are moved here before the dup2s */
+
+static LIST_HEAD(, child) children = LIST_HEAD_INITIALIZER(children);
+/* 64 KiB: one static buffer; the loop handles one message at a time. */
+static struct msg cm;
+
+uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+child_name(const struct child *c)
+{
+	switch (c->kind) {
+	case CHILD_CAPTURE:
+		return "capture";
+	case CHILD_BROKER:
+		return "broker";
+	case CHILD_SESSION:
+		return "sessiond";
+	}
+	return "child";
+}
+
+void
+child_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status 0x%x", status);
+}
+
+/* Broker and sessions parse network input: they run as --user when we are root. */
+static void
+drop_privileges(void)
+{
+	gid_t gid = sv.cfg.gid;
+
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(sv.cfg.uid, sv.cfg.uid, sv.cfg.uid) == -1) {
+		log_warn("cannot drop privileges to %s", sv.cfg.user);
+		_exit(126);
+	}
+}
+
+/* In the forked child: lay out the descriptors, drop privileges, exec. */
+static void __attribute__((noreturn))
+child_exec(enum child_kind kind, const char *path, char *const argv[],
+    int chan, const int *fds, int nfds)
+{
+	int park[1 + SPAWN_FDS_MAX], i, dn;
+	sigset_t none;
+
+	/* A source may sit on a target number: park them all above first. */
+	park[0] = fcntl(chan, F_DUPFD, FD_PARK);
+	for (i = 0; i < nfds; i++)
+		park[i + 1] = fcntl(fds[i], F_DUPFD, FD_PARK);
+	if ((dn = open("/dev/null", O_RDONLY)) == -1 || dup2(dn, 0) == -1)
+		_exit(127);
+	for (i = 0; i <= nfds; i++)
+		if (park[i] == -1 || dup2(park[i], MSG_PARENT_FD + i) == -1)
+			_exit(127);
+	close_range(MSG_PARENT_FD + nfds + 1, ~0U, 0);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (kind != CHILD_CAPTURE && sv.cfg.drop)
+		drop_privileges();
+	execv(path, argv);
+	log_warn("exec %s", path);
+	_exit(127);
+}
+
+static void	chan_cb(evutil_socket_t fd, short ev, void *arg);
+
+struct child *
+child_spawn(enum child_kind kind, const char *path, char *const argv[],
+    const int *fds, int nfds)
+{
+	struct child *c;
+	int pair[2];
+
+	if (nfds > SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("spawn %s", path);
+		return NULL;
+	}
+	c->kind = kind;
+	if (msg_channel(pair) == -1) {
+		log_warn("spawn %s: channel", path);
+		free(c);
+		return NULL;
+	}
+	/*
+	 * The LMDB environment may be open here.  The child never touches it:
+	 * it only rearranges descriptors and execs (the environment's
+	 * descriptor is close-on-exec and closed by close_range anyway).
+	 */
+	if ((c->pid = fork()) == -1) {
+		log_warn("spawn %s: fork", path);
+		close(pair[0]);
+		close(pair[1]);
+		free(c);
+		return NULL;
+	}
+	if (c->pid == 0)
+		child_exec(kind, path, argv, pair[1], fds, nfds);
+	close(pair[1]);
+	c->chan = pair[0];
+	c->spawned_ms = now_ms();
+	if (evutil_make_socket_nonblocking(c->chan) == -1 ||
+	    (c->ev = event_new(sv.base, c->chan, EV_READ | EV_PERSIST, chan_cb,
+	    c)) == NULL || event_add(c->ev, NULL) == -1)
+		fatalx("%s: cannot watch the channel", path);
+	LIST_INSERT_HEAD(&children, c, entry);
+	log_debug("%s[%d] started", child_name(c), (int)c->pid);
+	return c;
+}
+
+void
+child_close(struct child *c)
+{
+	if (c->chan == -1)
+		return;
+	event_free(c->ev);
+	c->ev = NULL;
+	close(c->chan);
+	c->chan = -1;
+}
+
+int
+child_send(struct child *c, uint32_t type, const char *text, int fd)
+{
+	if (c->chan == -1) {
+		errno = EPIPE;
+		return -1;
+	}
+	return msg_send(c->chan, type, text, text ? strlen(text) : 0, fd);
+}
+
+/* Steals obj. */
+int
+child_send_json(struct child *c, uint32_t type, json_t *obj)
+{
+	char *txt;
+	int rc = -1;
+
+	if (obj != NULL && (txt = json_dumps(obj, JSON_COMPACT)) != NULL) {
+		rc = child_send(c, type, txt, -1);
+		free(txt);
+	} else
+		errno = ENOMEM;
+	json_decref(obj);
+	return rc;
+}
+
+void
+child_signal_all(int sig)
+{
+	struct child *c;
+
+	LIST_FOREACH(c, &children, entry)
+		kill(c->pid, sig);
+}
+
+int
+child_count(void)
+{
+	struct child *c;
+	int n = 0;
+
+	LIST_FOREACH(c, &children, entry)
+		n++;
+	return n;
+}
+
+/* A message a child may not send, or a malformed one: end that child. */
+static void
+violation(struct child *c, const char *why)
+{
+	log_warnx("%s[%d]: %s %s: closing its channel", child_name(c),
+	    (int)c->pid, why, msg_name(cm.hdr.type));
+	if (cm.fd != -1)
+		close(cm.fd);
+	child_close(c);
+	kill(c->pid, SIGTERM);
+}
+
+static void
+ready(struct child *c)
+{
+	if (cm.hdr.len != 0) {
+		violation(c, "payload on");
+		return;
+	}
+	c->ready = true;
+	c->ready_ms = now_ms();
+	super_child_ready(c);
+}
+
+static void
+dispatch_service(struct child *c)
+{
+	switch (cm.hdr.type) {
+	case MSG_CHILD_READY:
+		ready(c);
+		return;
+	case MSG_CHILD_EXIT:
+		log_debug("%s[%d] says: %s", child_name(c), (int)c->pid,
+		    cm.data);
+		return;
+	case MSG_CAPTURE_STATE:
+		if (c->kind == CHILD_CAPTURE) {
+			super_capture_state(cm.data);
+			return;
+		}
+		break;
+	case MSG_BROKER_CLIENT:
+		if (c->kind == CHILD_BROKER && cm.fd != -1 && cm.hdr.len > 0) {
+			session_broker_client(cm.fd, cm.data);
+			return;
+		}
+		break;
+	case MSG_BROKER_REQUEST:
+		if (c->kind == CHILD_BROKER && cm.hdr.len > 0) {
+			api_request(c, cm.data);
+			return;
+		}
+		break;
+	}
+	violation(c, "unexpected");
+}
+
+static void
+dispatch(struct child *c)
+{
+	if (cm.fd != -1 && cm.hdr.type != MSG_BROKER_CLIENT) {
+		violation(c, "descriptor with");
+		return;
+	}
+	if (c->kind != CHILD_SESSION) {
+		dispatch_service(c);
+		return;
+	}
+	if (cm.hdr.type == MSG_CHILD_READY)
+		ready(c);
+	else if (session_dispatch(c, &cm) == -1)
+		violation(c, "unexpected or malformed");
+}
+
+/*
+ * Read what is waiting; EOF closes our end (the reap finishes the child).
+ * Returns 1 if a full batch was read and more may be waiting.
+ */
+static int
+chan_read(struct child *c)
+{
+	int i, rc;
+
+	for (i = 0; i < CHAN_BATCH; i++) {
+		if (c->chan == -1)
+			return 0;
+		rc = msg_recv(c->chan, &cm);
+		if (rc == 1) {
+			dispatch(c);
+			continue;
+		}
+		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (rc == -1)
+			log_warn("%s[%d] channel", child_name(c), (int)c->pid);
+		child_close(c);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+chan_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)chan_read(arg);
+}
+
+static void
+exited(struct child *c, int status)
+{
+	/* Its last words (MSG_CHILD_EXIT) may still be queued. */
+	while (chan_read(c) == 1)
+		;
+	child_close(c);
+	LIST_REMOVE(c, entry);
+	switch (c->kind) {
+	case CHILD_CAPTURE:
+		service_exited(&sv.capture, status);
+		break;
+	case CHILD_BROKER:
+		service_exited(&sv.broker, status);
+		break;
+	case CHILD_SESSION:
+		session_exited(c, status);
+		break;
+	}
+	free(c);
+	super_child_gone();
+}
+
+void
+child_reap(void)
+{
+	struct child *c;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		LIST_FOREACH(c, &children, entry)
+			if (c->pid == pid)
+				break;
+		if (c == NULL) {
+			log_debug("reaped unknown pid %d", (int)pid);
+			continue;
+		}
+		exited(c, status);
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_warn("waitpid");
+}
+
+/* ---- restartable services ---- */
+
+static struct child *
+spawn_capture(void)
+{
+	char rate[16], ch[16], period[16];
+	char *argv[16];
+	int n = 0;
+
+	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
+	snprintf(ch, sizeof(ch), "%u", sv.cfg.channels);
+	snprintf(period, sizeof(period), "%u", sv.cfg.period);
+	argv[n++] = "ringcast-capture";
+	argv[n++] = "--parent-fd";
+	argv[n++] = "3";
+	argv[n++] = "--ring";
+	argv[n++] = sv.cfg.ring;
+	argv[n++] = "--source";
+	argv[n++] = sv.cfg.source;
+	argv[n++] = "--rate";
+	argv[n++] = rate;
+	argv[n++] = "--channels";
+	argv[n++] = ch;
+	argv[n++] = "--period";
+	argv[n++] = period;
+	if (sv.cfg.verbose > 0)
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	return child_spawn(CHILD_CAPTURE, super_prog("ringcast-capture"), argv,
+	    NULL, 0);
+}
+
+static struct child *
+spawn_broker(void)
+{
+	char *argv[10];
+	int fds[2] = { sv.native_fd, sv.http_fd };
+	int n = 0;
+
+	argv[n++] = "ringcast-broker";
+	argv[n++] = "--parent-fd";
+	argv[n++] = "3";
+	argv[n++] = "--native-fd";
+	argv[n++] = "4";
+	argv[n++] = "--http-fd";
+	argv[n++] = "5";
+	if (sv.cfg.verbose > 0)
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	return child_spawn(CHILD_BROKER, super_prog("ringcast-broker"), argv,
+	    fds, 2);
+}
+
+/* Time from the last spawn to the next: the floor doubled per failure, capped. */
+static uint64_t
+backoff_ms(const struct service *s)
+{
+	uint64_t want = SUPER_BACKOFF_CAP_MS, since;
+
+	if (s->fails == 0)
+		return 0;
+	if (!s->looping && s->fails <= 6)
+		want = (uint64_t)SUPER_FLOOR_MS << (s->fails - 1);
+	if (want > SUPER_BACKOFF_CAP_MS)
+		want = SUPER_BACKOFF_CAP_MS;
+	since = now_ms() - s->last_spawn_ms;
+	return want > since ? want - since : 0;
+}
+
+static void
+schedule(struct service *s)
+{
+	uint64_t ms = backoff_ms(s);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms > 0)
+		log_info("%s: next start in %llu ms", s->name,
+		    (unsigned long long)ms);
+	evtimer_add(s->restart_ev, &tv);
+}
+
+static void
+spawn(struct service *s)
+{
+	if (s->last_spawn_ms != 0)
+		s->restarts++;
+	s->last_spawn_ms = now_ms();
+	s->child = s->kind == CHILD_CAPTURE ? spawn_capture() : spawn_broker();
+	if (s->child != NULL)
+		return;
+	s->fails++;
+	schedule(s);
+}
+
+static void
+restart_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	if (!sv.stopping)
+		spawn(arg);
+}
+
+void
+service_init(struct service *s, const char *name, enum child_kind kind)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->kind = kind;
+	if ((s->restart_ev = evtimer_new(sv.base, restart_cb, s)) == NULL)
+		fatalx("%s: evtimer_new", name);
+}
+
+void
+service_start(struct service *s)
+{
+	spawn(s);
+}
+
+void
+service_stop(struct service *s)
+{
+	evtimer_del(s->restart_ev);
+	if (s->child == NULL)
+		return;
+	child_close(s->child);
+	kill(s->child->pid, SIGTERM);
+}
+
+void
+service_ready(struct service *s)
+{
+	s->ever_ready = true;
+	if (s->restarts > 0)
+		log_info("%s[%d] ready (restart %llu)", s->name,
+		    (int)s->child->pid, (unsigned long long)s->restarts);
+}
+
+/* Five failures inside the window: say so once; retries go on at the cap. */
+static void
+tally(struct service *s, uint64_t now)
+{
+	uint64_t oldest;
+
+	s->deaths[s->ndeaths++ % SUPER_LOOP_DEATHS] = now;
+	if (s->ndeaths < SUPER_LOOP_DEATHS || s->looping)
+		return;
+	oldest = s->deaths[s->ndeaths % SUPER_LOOP_DEATHS];
+	if (now - oldest > SUPER_LOOP_WINDOW_MS)
+		return;
+	s->looping = true;
+	log_warnx("%s: permanent failure: %d failures within %d s; retrying "
+	    "every %d s", s->name, SUPER_LOOP_DEATHS,
+	    SUPER_LOOP_WINDOW_MS / 1000, SUPER_BACKOFF_CAP_MS / 1000);
+}
+
+void
+service_exited(struct service *s, int status)
+{
+	struct child *c = s->child;
+	uint64_t now = now_ms();
+	bool steady;
+
+	child_status_str(status, s->last_exit, sizeof(s->last_exit));
+	s->child = NULL;
+	if (sv.stopping) {
+		log_info("%s[%d] stopped (%s)", s->name, (int)c->pid,
+		    s->last_exit);
+		return;
+	}
+	steady = c->ready && now - c->ready_ms > SUPER_STEADY_MS;
+	log_warnx("%s[%d] ended (%s) after %llu ms%s", s->name, (int)c->pid,
+	    s->last_exit, (unsigned long long)(now - c->spawned_ms),
+	    steady ? "" : ", not steady");
+	if (steady) {
+		s->fails = 0;
+		s->looping = false;
+	} else {
+		s->fails++;
+		tally(s, now);
+	}
+	schedule(s);
+}

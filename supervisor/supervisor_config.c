@@ -1,0 +1,428 @@
+/* supervisor_config.c — ringcastd's command line and configuration file. */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/ring.h"
+#include "supervisor/supervisor.h"
+
+#define LINE_MAX_LEN	4096
+#define CLI_MAX		64
+
+enum ktype { K_STR, K_U32, K_INT };
+
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;
+	size_t		 size;		/* K_STR: buffer size */
+	long		 min, max;	/* K_U32, K_INT */
+	const char	*arg;		/* for the usage text */
+};
+
+#define STR(f)	K_STR, offsetof(struct config, f), \
+		sizeof(((struct config *)0)->f), 0, 0
+#define U32(f, lo, hi)	K_U32, offsetof(struct config, f), 0, lo, hi
+#define INT(f, lo, hi)	K_INT, offsetof(struct config, f), 0, lo, hi
+
+/* The long options and the file's keys are the same table. */
+static const struct key keys[] = {
+	{ "native",		STR(native),		"HOST:PORT" },
+	{ "http",		STR(http),		"HOST:PORT" },
+	{ "state",		STR(state_dir),		"DIR" },
+	{ "source",		STR(source),		"tone|wav:PATH|portaudio:DEV" },
+	{ "channels",		U32(channels, 1, RING_MAX_CHANNELS), "N" },
+	{ "rate",		U32(rate, 8000, 384000),	"HZ" },
+	{ "period",		U32(period, 16, RING_MAX_PERIOD), "FRAMES" },
+	{ "user",		STR(user),		"NAME" },
+	{ "max-clients",	U32(max_clients, 1, 65536), "N" },
+	{ "ring",		STR(ring),		"NAME" },
+	{ "stall-ms",		U32(stall_ms, 100, 600000), "MS" },
+	{ "user-timeout-ms",	U32(user_timeout_ms, 100, 600000), "MS" },
+	{ "notify-fd",		INT(notify_fd, 0, 1 << 20), "N" },
+	{ "verbose",		INT(verbose, 0, 2),	NULL },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+#define KEY_VERBOSE	(NKEYS - 1)
+
+/* The command line, kept so that a reload applies it over the file again. */
+static struct {
+	size_t		 key;
+	const char	*val;
+} cli[CLI_MAX];
+static size_t ncli;
+static int cli_verbose;
+
+static void
+defaults(struct config *c)
+{
+	const char *file = c->file;
+	char saved[PATH_MAX];
+	bool check = c->check_only;
+
+	snprintf(saved, sizeof(saved), "%s", file);
+	memset(c, 0, sizeof(*c));
+	snprintf(c->file, sizeof(c->file), "%s", saved);
+	c->check_only = check;
+	snprintf(c->native, sizeof(c->native), "%s", SUPER_NATIVE_DEFAULT);
+	snprintf(c->http, sizeof(c->http), "%s", SUPER_HTTP_DEFAULT);
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", SUPER_STATE_DEFAULT);
+	snprintf(c->source, sizeof(c->source), "tone");
+	snprintf(c->ring, sizeof(c->ring), "%s", RING_NAME_DEFAULT);
+	c->channels = 8;
+	c->rate = 48000;
+	c->period = 64;
+	c->max_clients = SUPER_MAX_CLIENTS;
+	c->stall_ms = 3000;
+	c->user_timeout_ms = 4000;
+	c->notify_fd = -1;
+}
+
+static int
+set_number(struct config *c, const struct key *k, const char *val, char *err,
+    size_t errlen)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (k - keys == (long)KEY_VERBOSE && (strcmp(val, "yes") == 0 ||
+	    strcmp(val, "no") == 0)) {
+		v = val[0] == 'y';
+		end = (char *)(uintptr_t)val + strlen(val);
+	}
+	if (errno != 0 || end == val || *end != '\0' || v < k->min ||
+	    v > k->max) {
+		snprintf(err, errlen, "%s: \"%s\" is not a number %ld..%ld",
+		    k->name, val, k->min, k->max);
+		return -1;
+	}
+	if (k->type == K_U32)
+		*(uint32_t *)(void *)((char *)c + k->off) = (uint32_t)v;
+	else
+		*(int *)(void *)((char *)c + k->off) = (int)v;
+	return 0;
+}
+
+static int
+set_key(struct config *c, const struct key *k, const char *val, char *err,
+    size_t errlen)
+{
+	if (k->type != K_STR)
+		return set_number(c, k, val, err, errlen);
+	if (*val == '\0' || strlen(val) >= k->size) {
+		snprintf(err, errlen, "%s: value %s", k->name, *val == '\0' ?
+		    "is empty" : "is too long");
+		return -1;
+	}
+	memcpy((char *)c + k->off, val, strlen(val) + 1);
+	return 0;
+}
+
+static const struct key *
+key_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "key = value", a comment from a '#' that starts the line or follows a blank. */
+static int
+parse_line(struct config *c, char *line, char *err, size_t errlen)
+{
+	const struct key *k;
+	char *p, *eq, *key, *val;
+
+	for (p = line; *p != '\0'; p++)
+		if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	if (*trim(line) == '\0')
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL) {
+		snprintf(err, errlen, "expected \"key = value\"");
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	if ((k = key_find(key)) == NULL) {
+		snprintf(err, errlen, "unknown key \"%s\"", key);
+		return -1;
+	}
+	return set_key(c, k, val, err, errlen);
+}
+
+static int
+read_file(struct config *c, char *err, size_t errlen)
+{
+	char line[LINE_MAX_LEN], why[256];
+	FILE *f;
+	int n = 0, rc = 0;
+
+	if ((f = fopen(c->file, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", c->file, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(why, sizeof(why), "line too long");
+			rc = -1;
+		} else
+			rc = parse_line(c, line, why, sizeof(why));
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		rc = -1;
+	}
+	if (rc == -1)
+		snprintf(err, errlen, "%s:%d: %s", c->file, n, why);
+	fclose(f);
+	return rc;
+}
+
+/* Defaults, then the file, then the command line. */
+static int
+apply(struct config *c, char *err, size_t errlen)
+{
+	size_t i;
+
+	defaults(c);
+	if (c->file[0] != '\0' && read_file(c, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < ncli; i++)
+		if (set_key(c, &keys[cli[i].key], cli[i].val, err,
+		    errlen) == -1)
+			return -1;
+	if (cli_verbose > 0)
+		c->verbose = cli_verbose;
+	return 0;
+}
+
+void
+config_usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: ringcastd [-hnv] [-f file]");
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].arg != NULL)
+			fprintf(stderr, "%s[--%s %s]", i % 3 == 0 ?
+			    "\n\t" : " ", keys[i].name, keys[i].arg);
+	fprintf(stderr, "\n");
+}
+
+static int
+parse_argv(struct config *c, int argc, char *argv[], char *err, size_t errlen)
+{
+	static struct option longopts[NKEYS + 5];
+	size_t i;
+	int ch;
+
+	for (i = 0; i < NKEYS; i++)
+		longopts[i] = (struct option){ keys[i].name,
+		    i == KEY_VERBOSE ? no_argument : required_argument, NULL,
+		    256 + (int)i };
+	longopts[i++] = (struct option){ "config", required_argument, NULL, 'f' };
+	longopts[i++] = (struct option){ "check", no_argument, NULL, 'n' };
+	longopts[i++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[i] = (struct option){ NULL, 0, NULL, 0 };
+	while ((ch = getopt_long(argc, argv, "f:hnv", longopts, NULL)) != -1) {
+		if (ch == 'f') {
+			if (strlen(optarg) >= sizeof(c->file)) {
+				snprintf(err, errlen, "-f: path too long");
+				return -1;
+			}
+			snprintf(c->file, sizeof(c->file), "%s", optarg);
+		} else if (ch == 'n')
+			c->check_only = true;
+		else if (ch == 'v' || ch == 256 + (int)KEY_VERBOSE)
+			cli_verbose++;
+		else if (ch >= 256 && ncli < CLI_MAX)
+			cli[ncli++] = (typeof(cli[0])){ ch - 256, optarg };
+		else if (ch == 'h') {
+			config_usage();
+			exit(0);
+		} else {
+			config_usage();
+			exit(1);
+		}
+	}
+	if (optind != argc) {
+		snprintf(err, errlen, "unexpected argument \"%s\"",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(struct config *c, int argc, char *argv[], char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	ncli = 0;
+	cli_verbose = 0;
+	if (parse_argv(c, argc, argv, err, errlen) == -1)
+		return -1;
+	return apply(c, err, errlen);
+}
+
+int
+config_reload(struct config *c, char *err, size_t errlen)
+{
+	return apply(c, err, errlen);
+}
+
+int
+config_split_addr(const char *addr, char *host, size_t hostlen, char *port,
+    size_t portlen)
+{
+	const char *colon, *h = addr;
+	size_t hl;
+
+	if ((colon = strrchr(addr, ':')) == NULL || colon[1] == '\0')
+		return -1;
+	hl = colon - addr;
+	if (addr[0] == '[') {
+		if (hl < 2 || addr[hl - 1] != ']')
+			return -1;
+		h = addr + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostlen || strlen(colon + 1) >= portlen)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(port, portlen, "%s", colon + 1);
+	return 0;
+}
+
+static int
+check_addr(const char *what, const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res;
+	char host[256], port[16], *end;
+	long p;
+	int rc;
+
+	if (config_split_addr(addr, host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		snprintf(err, errlen, "%s: \"%s\" is not HOST:PORT", what, addr);
+		return -1;
+	}
+	p = strtol(port, &end, 10);
+	if (*end != '\0' || p < 0 || p > 65535) {
+		snprintf(err, errlen, "%s: bad port \"%s\"", what, port);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: %s: %s", what, host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int
+check_source(const char *src, char *err, size_t errlen)
+{
+	if (strcmp(src, "tone") == 0)
+		return 0;
+	if (strncmp(src, "portaudio:", 10) == 0 && src[10] != '\0')
+		return 0;
+	if (strncmp(src, "wav:", 4) == 0 && src[4] != '\0') {
+		if (access(src + 4, R_OK) == 0)
+			return 0;
+		snprintf(err, errlen, "source: %s: %s", src + 4,
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(err, errlen, "source: \"%s\" is not tone, wav:PATH or "
+	    "portaudio:DEVICE", src);
+	return -1;
+}
+
+static int
+check_user(struct config *c, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	c->drop = false;
+	if (c->user[0] == '\0')
+		return 0;
+	errno = 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		snprintf(err, errlen, "user: unknown user \"%s\"%s%s", c->user,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	c->drop = geteuid() == 0;
+	return 0;
+}
+
+static int
+check_ring(const struct config *c, char *err, size_t errlen)
+{
+	struct ring_config rc = { c->rate, c->channels, c->period, 0 };
+
+	if (c->ring[0] != '/' || strchr(c->ring + 1, '/') != NULL ||
+	    c->ring[1] == '\0') {
+		snprintf(err, errlen, "ring: \"%s\" must be /NAME", c->ring);
+		return -1;
+	}
+	if (c->channels > MIX_MAX_CHANNELS || ring_config_check(&rc) != RING_OK) {
+		snprintf(err, errlen, "rate %u, %u channels, period %u: %s",
+		    c->rate, c->channels, c->period,
+		    ring_strerror(RING_ECONFIG));
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_check(struct config *c, char *err, size_t errlen)
+{
+	if (check_addr("native", c->native, err, errlen) == -1 ||
+	    check_addr("http", c->http, err, errlen) == -1 ||
+	    check_source(c->source, err, errlen) == -1 ||
+	    check_ring(c, err, errlen) == -1 ||
+	    check_user(c, err, errlen) == -1)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,456 @@
+/* supervisor_session.c — listeners: one sessiond each, their mixes and their records. */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "supervisor/supervisor.h"
+
+static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
+
+struct client *
+session_find(const char *id)
+{
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		if (!cl->replaced && strcmp(cl->id, id) == 0)
+			return cl;
+	return NULL;
+}
+
+uint32_t
+session_count(void)
+{
+	struct client *cl;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		if (!cl->replaced)
+			n++;
+	return n;
+}
+
+/* Best effort, never blocking: a refused client learns why, then is closed. */
+static void
+refuse(int fd, const struct proto_hello *h, const char *why)
+{
+	uint8_t *buf;
+	size_t len;
+	json_t *o;
+
+	log_info("client %s refused: %s", h->client_id, why);
+	o = json_pack("{s:s, s:s}", "type", "error", "message", why);
+	if (o != NULL && proto_control_encode(o, h->rf_mode, &buf,
+	    &len) == PROTO_OK) {
+		(void)!send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(buf);
+	}
+	json_decref(o);
+	sv.refused++;
+}
+
+/* The saved record of id, or a fresh one; *found says which. */
+static void
+record_load(const char *id, const struct proto_hello *h,
+    struct state_record *rec, bool *found)
+{
+	int rc = state_get(sv.state, id, rec);
+
+	*found = rc == STATE_OK;
+	if (rc != STATE_OK && rc != STATE_NOTFOUND)
+		log_warnx("client %s: saved state unusable, starting afresh: "
+		    "%s", id, state_strerror(sv.state, rc));
+	if (!*found)
+		state_record_init(rec, id, sv.cfg.channels, unix_ms());
+	else
+		rec->reconnects++;
+	rec->last_seen_ms = unix_ms();
+	if (h->name[0] != '\0')
+		snprintf(rec->name, sizeof(rec->name), "%s", h->name);
+	if ((rc = state_put(sv.state, rec)) != STATE_OK)
+		log_warnx("client %s: record not saved: %s", id,
+		    state_strerror(sv.state, rc));
+}
+
+static json_t *
+start_msg(const struct client *cl, bool found)
+{
+	return json_pack("{s:o, s:o, s:s, s:b, s:b, s:s, s:i, s:i, s:i}",
+	    "hello", proto_hello_json(&cl->hello),
+	    "mix", mix_to_json(&cl->mix),
+	    "persistent_id", cl->id,
+	    "state_restored", found,
+	    "is_reconnection", found,
+	    "remote", cl->remote,
+	    "clients_connected", (json_int_t)session_count(),
+	    "stall_ms", (json_int_t)sv.cfg.stall_ms,
+	    "user_timeout_ms", (json_int_t)sv.cfg.user_timeout_ms);
+}
+
+static struct child *
+spawn_session(int fd)
+{
+	char *argv[10];
+	int fds[2] = { fd, sv.ring_fd };
+	int n = 0;
+
+	argv[n++] = "ringcast-sessiond";
+	argv[n++] = "--parent-fd";
+	argv[n++] = "3";
+	argv[n++] = "--client-fd";
+	argv[n++] = "4";
+	argv[n++] = "--ring-fd";
+	argv[n++] = "5";
+	if (sv.cfg.verbose > 0)
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	return child_spawn(CHILD_SESSION, super_prog("ringcast-sessiond"),
+	    argv, fds, 2);
+}
+
+/* The app reconnected before its old session noticed: the new one takes over. */
+static void
+replace(struct client *old)
+{
+	log_info("client %s: new connection from %s replaces session[%d]",
+	    old->id, old->remote, (int)old->child->pid);
+	old->replaced = true;
+	snprintf(old->reason, sizeof(old->reason), "replaced");
+	child_close(old->child);
+}
+
+static void
+client_start(int fd, const struct proto_hello *h, const char *remote)
+{
+	struct state_record rec;
+	struct client *cl, *old;
+	bool found;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		log_warn("client %s", h->client_id);
+		return;
+	}
+	snprintf(cl->id, sizeof(cl->id), "%s", proto_hello_identity(h));
+	cl->hello = *h;
+	snprintf(cl->remote, sizeof(cl->remote), "%s", remote);
+	cl->since_ms = unix_ms();
+	record_load(cl->id, h, &rec, &found);
+	cl->mix = rec.mix;
+	if ((old = session_find(cl->id)) != NULL)
+		replace(old);
+	if ((cl->child = spawn_session(fd)) == NULL) {
+		free(cl);
+		return;
+	}
+	cl->child->client = cl;
+	TAILQ_INSERT_TAIL(&clients, cl, entry);
+	if (child_send_json(cl->child, MSG_SESSION_START, start_msg(cl,
+	    found)) == -1) {
+		log_warn("client %s: MSG_SESSION_START", cl->id);
+		child_close(cl->child);
+	}
+	sv.connects++;
+	log_info("client %s (%s, %s) from %s: session[%d]%s", cl->id,
+	    h->client_id, h->name[0] ? h->name : "unnamed", remote,
+	    (int)cl->child->pid, found ? ", saved mix restored" : "");
+	api_event("client_connected", session_entry(NULL, cl));
+}
+
+/* MSG_BROKER_CLIENT: a native client whose handshake the broker validated. */
+void
+session_broker_client(int fd, const char *data)
+{
+	struct proto_hello h;
+	const char *kind, *remote;
+	json_t *o;
+
+	if ((o = json_loads(data, 0, NULL)) == NULL ||
+	    (kind = json_string_value(json_object_get(o, "kind"))) == NULL) {
+		log_warnx("malformed MSG_BROKER_CLIENT");
+		goto done;
+	}
+	if ((remote = json_string_value(json_object_get(o, "remote"))) == NULL)
+		remote = "?";
+	if (sv.stopping)
+		goto done;
+	if (strcmp(kind, "native") != 0) {
+		log_info("%s client from %s: not served by this version", kind,
+		    remote);
+		goto done;
+	}
+	if (!json_is_object(json_object_get(o, "hello")) ||
+	    proto_hello_parse(json_object_get(o, "hello"), &h) != PROTO_OK) {
+		log_warnx("MSG_BROKER_CLIENT from %s: invalid hello", remote);
+		goto done;
+	}
+	if (session_find(proto_hello_identity(&h)) == NULL &&
+	    session_count() >= sv.cfg.max_clients)
+		refuse(fd, &h, "server full: too many listeners");
+	else
+		client_start(fd, &h, remote);
+done:
+	json_decref(o);
+	close(fd);	/* the session has its own copy */
+}
+
+static int
+tell_session(struct client *cl, const char *origin)
+{
+	if (cl->child == NULL || child_send_json(cl->child,
+	    MSG_SESSION_MIX_SET, json_pack("{s:s, s:o}", "origin", origin,
+	    "mix", mix_to_json(&cl->mix))) == 0)
+		return 0;
+	/* A session that does not read its channel is stuck: end it. */
+	log_warn("client %s: MSG_SESSION_MIX_SET", cl->id);
+	child_close(cl->child);
+	return -1;
+}
+
+int
+session_mix_commit(const char *id, const json_t *fields, const char *origin,
+    struct mix *out, char *err, size_t errlen)
+{
+	struct client *cl = session_find(id);
+	struct state_record rec;
+	struct mix m;
+	int rc;
+
+	rc = state_get(sv.state, id, &rec);
+	if (rc == STATE_NOTFOUND && cl == NULL) {
+		snprintf(err, errlen, "no such client");
+		return 404;
+	}
+	if (rc != STATE_OK && rc != STATE_NOTFOUND && cl == NULL) {
+		snprintf(err, errlen, "%s", state_strerror(sv.state, rc));
+		return 500;
+	}
+	/* Forgotten, or unreadable, while connected: save it anew. */
+	if (rc != STATE_OK) {
+		state_record_init(&rec, id, sv.cfg.channels, unix_ms());
+		snprintf(rec.name, sizeof(rec.name), "%s", cl->hello.name);
+	}
+	m = cl != NULL ? cl->mix : rec.mix;
+	if (mix_apply_json(&m, fields, err, errlen) == -1)
+		return 400;
+	rec.mix = m;
+	if (cl != NULL)
+		rec.last_seen_ms = unix_ms();
+	if ((rc = state_put(sv.state, &rec)) != STATE_OK) {
+		snprintf(err, errlen, "not saved: %s",
+		    state_strerror(sv.state, rc));
+		return 500;
+	}
+	/* Committed: only now may the session apply and confirm it. */
+	if (cl != NULL) {
+		cl->mix = m;
+		tell_session(cl, origin);
+	}
+	if (out != NULL)
+		*out = m;
+	api_event("mix", json_pack("{s:s, s:s, s:o}", "id", id, "origin",
+	    origin, "mix", mix_to_json(&m)));
+	return 200;
+}
+
+static int
+mix_request(struct client *cl, const char *data)
+{
+	char err[256];
+	json_t *o;
+	int rc;
+
+	if ((o = json_loads(data, 0, NULL)) == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	if ((rc = session_mix_commit(cl->id, o, "client", NULL, err,
+	    sizeof(err))) != 200)
+		log_warnx("client %s: mix change refused (%d): %s", cl->id, rc,
+		    err);
+	json_decref(o);
+	return 0;
+}
+
+static uint64_t
+get_u64(const json_t *o, const char *key, uint64_t def)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return def;
+	return (uint64_t)json_integer_value(v);
+}
+
+/* STATS and EXIT carry the session's counters; EXIT also why it ends. */
+static int
+counters(struct client *cl, const char *data, bool last)
+{
+	const char *reason;
+	json_t *o;
+
+	if ((o = json_loads(data, 0, NULL)) == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	cl->sent = get_u64(o, "sent", cl->sent);
+	cl->dropped = get_u64(o, "dropped", cl->dropped);
+	cl->lost = get_u64(o, "lost", cl->lost);
+	reason = json_string_value(json_object_get(o, "reason"));
+	if (last && reason != NULL && cl->reason[0] == '\0')
+		snprintf(cl->reason, sizeof(cl->reason), "%s", reason);
+	json_decref(o);
+	return 0;
+}
+
+int
+session_dispatch(struct child *c, const struct msg *m)
+{
+	struct client *cl = c->client;
+
+	switch (m->hdr.type) {
+	case MSG_SESSION_MIX_REQ:
+		return mix_request(cl, m->data);
+	case MSG_SESSION_STATS:
+		return counters(cl, m->data, false);
+	case MSG_CHILD_EXIT:
+		return counters(cl, m->data, true);
+	default:
+		return -1;
+	}
+}
+
+static void
+exit_reason(struct client *cl, int status)
+{
+	if (cl->reason[0] != '\0')
+		return;
+	if (sv.stopping)
+		snprintf(cl->reason, sizeof(cl->reason), "shutdown");
+	else if (WIFSIGNALED(status))
+		snprintf(cl->reason, sizeof(cl->reason), "killed");
+	else
+		snprintf(cl->reason, sizeof(cl->reason), "error");
+}
+
+/* Record how the listener left; a forgotten identity stays forgotten. */
+static void
+record_exit(const struct client *cl)
+{
+	struct state_record rec;
+	int rc;
+
+	if (sv.state == NULL || state_get(sv.state, cl->id, &rec) != STATE_OK)
+		return;
+	rec.last_seen_ms = unix_ms();
+	snprintf(rec.last_exit, sizeof(rec.last_exit), "%s", cl->reason);
+	if ((rc = state_put(sv.state, &rec)) != STATE_OK)
+		log_warnx("client %s: exit not recorded: %s", cl->id,
+		    state_strerror(sv.state, rc));
+}
+
+void
+session_exited(struct child *c, int status)
+{
+	struct client *cl = c->client;
+	char how[64];
+
+	child_status_str(status, how, sizeof(how));
+	exit_reason(cl, status);
+	log_info("client %s: session[%d] ended: %s (%s), sent %llu, dropped "
+	    "%llu", cl->id, (int)c->pid, cl->reason, how,
+	    (unsigned long long)cl->sent, (unsigned long long)cl->dropped);
+	sv.done_sent += cl->sent;
+	sv.done_dropped += cl->dropped;
+	super_count_disconnect(cl->reason);
+	record_exit(cl);
+	api_event("client_disconnected", json_pack("{s:s, s:s}", "id", cl->id,
+	    "reason", cl->reason));
+	TAILQ_REMOVE(&clients, cl, entry);
+	free(cl);
+}
+
+/* Sum of a counter over the sessions still running. */
+uint64_t
+session_live_dropped(void)
+{
+	struct client *cl;
+	uint64_t n = 0;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		n += cl->dropped;
+	return n;
+}
+
+static void
+entry_times(json_t *o, const struct state_record *rec, const struct client *cl)
+{
+	json_object_set_new(o, "connected_since", cl ?
+	    json_integer((json_int_t)cl->since_ms) : json_null());
+	json_object_set_new(o, "last_seen", json_integer((json_int_t)(rec ?
+	    rec->last_seen_ms : unix_ms())));
+	json_object_set_new(o, "first_seen", rec ?
+	    json_integer((json_int_t)rec->first_seen_ms) : json_null());
+	json_object_set_new(o, "reconnects", json_integer(rec ?
+	    (json_int_t)rec->reconnects : 0));
+}
+
+json_t *
+session_entry(const struct state_record *rec, const struct client *cl)
+{
+	const char *name = rec ? rec->name : cl->hello.name;
+	json_t *o = mix_to_json(cl ? &cl->mix : &rec->mix);
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "id", json_string(rec ? rec->id : cl->id));
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "connected", json_boolean(cl != NULL));
+	json_object_set_new(o, "saved", json_boolean(rec != NULL));
+	json_object_set_new(o, "pid", cl && cl->child ?
+	    json_integer(cl->child->pid) : json_null());
+	json_object_set_new(o, "remote", cl ? json_string(cl->remote) :
+	    json_null());
+	entry_times(o, rec, cl);
+	json_object_set_new(o, "periods_sent", json_integer(cl ?
+	    (json_int_t)cl->sent : 0));
+	json_object_set_new(o, "periods_dropped", json_integer(cl ?
+	    (json_int_t)cl->dropped : 0));
+	json_object_set_new(o, "last_exit", rec && rec->last_exit[0] ?
+	    json_string(rec->last_exit) : json_null());
+	return o;
+}
+
+/* Entries of connected clients whose identity has no record. */
+void
+session_unsaved_entries(json_t *arr)
+{
+	struct state_record rec;
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		if (!cl->replaced && state_get(sv.state, cl->id, &rec) !=
+		    STATE_OK)
+			json_array_append_new(arr, session_entry(NULL, cl));
+}
+
+void
+session_stop_all(void)
+{
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &clients, entry) {
+		if (cl->reason[0] == '\0')
+			snprintf(cl->reason, sizeof(cl->reason), "shutdown");
+		if (cl->child != NULL) {
+			child_close(cl->child);
+			kill(cl->child->pid, SIGTERM);
+		}
+	}
+}
