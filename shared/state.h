@@ -2,6 +2,8 @@
 #ifndef RINGCAST_STATE_H
 #define RINGCAST_STATE_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,9 +18,16 @@
  *              JSON {"v": 1, "name": ..., "mix": {...}, ...} (docs/STATE.md)
  *   "meta":    key "schema_version" = "1" (ASCII), key "created" = unix ms
  * Only the supervisor writes; `ringcast state` reads it while ringcastd runs.
+ *
+ * No LMDB handle may cross a fork: a process opens its own struct state
+ * after its last fork, or its children must not touch the inherited one
+ * (they exec at once).  A struct state is used by one thread, and the
+ * callback of state_each must not call other state functions (each call
+ * ends its own transaction; a nested one is a bug LMDB reports).
  */
 
 #define STATE_SCHEMA_VERSION	1
+#define STATE_RECORD_VERSION	1	/* the "v" of each clients value */
 #define STATE_ID_MAX		128
 #define STATE_MAX_IDS_DEFAULT	1000
 #define STATE_MAP_SIZE_DEFAULT	(64u << 20)
@@ -28,7 +37,7 @@ enum {
 	STATE_OK = 0,
 	STATE_NOTFOUND = 1,
 	STATE_ESYS = -1,	/* errno says why */
-	STATE_ELMDB = -2,	/* an LMDB call failed: state_lmdb_error() */
+	STATE_ELMDB = -2,	/* an LMDB call failed: state_strerror() */
 	STATE_EFULL = -3,	/* map full: the change was not committed */
 	STATE_ESCHEMA = -4,	/* environment has another schema version */
 	STATE_ERECORD = -5,	/* a stored value does not decode */
@@ -52,7 +61,8 @@ struct state;
  * Open (creating dir and environment if missing, unless readonly) and check
  * the schema; clears stale reader slots.  nch is the ring's channel count
  * (records are clamped to it).  max_ids 0 = STATE_MAX_IDS_DEFAULT, map_size 0
- * = STATE_MAP_SIZE_DEFAULT.  On error, err holds a sentence for the operator.
+ * = STATE_MAP_SIZE_DEFAULT; a readonly open ignores map_size and uses the
+ * writer's.  On error, err holds a sentence for the operator.
  */
 int	state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
 	    size_t map_size, struct state **out, char *err, size_t errlen);
@@ -81,5 +91,20 @@ int	state_record_decode(const void *data, size_t len, uint32_t nch,
 	    struct state_record *rec);
 
 const char *state_strerror(struct state *s, int err);
+
+/* 1..127 bytes of printable ASCII: what an identity (a key) may be. */
+bool	state_id_valid(const char *id);
+/*
+ * Clear reader slots left by dead processes (a killed `ringcast state`),
+ * which would otherwise keep old pages from reuse.  state_open and
+ * state_put do this too.  Returns the number cleared or an error.
+ */
+int	state_reader_check(struct state *s);
+/*
+ * Whether another process has the environment in dir open (ringcastd, or
+ * a reader): 1 with *pid set to one of them, 0 if none, -1 (errno) if it
+ * cannot be told.  Call it without holding the environment open yourself.
+ */
+int	state_busy(const char *dir, pid_t *pid);
 
 #endif

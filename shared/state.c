@@ -1,0 +1,1006 @@
+/* state.c — each listener's saved mix in LMDB: open, schema, records, bounds. */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "shared/log.h"
+#include "shared/state.h"
+
+/*
+ * Environment flags, and why:
+ * - no MDB_NOSYNC / MDB_NOMETASYNC: a change is acknowledged only after its
+ *   commit, and the commit must then survive a crash of the machine, not
+ *   only of the process (writes are at human speed, fsync cost is moot);
+ * - no MDB_NOTLS: every state call begins and ends its transaction in the
+ *   one thread that owns the struct state, so thread-bound reader slots are
+ *   never shared; LMDB then reports a nested read transaction as the bug
+ *   it is (MDB_BAD_RSLOT) instead of letting it pin old pages;
+ * - no MDB_NOLOCK, even read-only: ringcastd writes while readers read.
+ */
+#define STATE_MAXDBS		2
+#define STATE_FILE_MODE		0660	/* readers need write access to lock.mdb */
+#define STATE_DIR_MODE		0750
+#define STATE_JSON_INT_MAX	9007199254740991LL	/* 2^53 - 1 */
+#define STATE_JSON_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+struct state {
+	MDB_env		*env;
+	MDB_dbi		 clients;
+	MDB_dbi		 meta;
+	bool		 readonly;
+	uint32_t	 nch;
+	uint32_t	 max_ids;
+	char		 dir[PATH_MAX];
+	char		 err[512];		/* the last error, for state_strerror */
+};
+
+/* One identity met while choosing whom to evict. */
+struct victim {
+	uint64_t	 seen;
+	MDB_val		 key;			/* a copy, owned */
+};
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* An LMDB failure as a state error: map full is its own, errno-class too. */
+static int
+lmdb_fail(struct state *s, int mrc, const char *what)
+{
+	if (mrc == MDB_MAP_FULL) {
+		seterr(s->err, sizeof(s->err), "state map of %s is full "
+		    "(%s): the change was not saved; forget unused listeners "
+		    "or raise the map size", s->dir, what);
+		return STATE_EFULL;
+	}
+	seterr(s->err, sizeof(s->err), "%s: %s: %s", s->dir, what,
+	    mdb_strerror(mrc));
+	if (mrc > 0) {
+		errno = mrc;
+		return STATE_ESYS;
+	}
+	return STATE_ELMDB;
+}
+
+static MDB_val
+key_of(const char *k)
+{
+	MDB_val v = { .mv_size = strlen(k), .mv_data = (void *)(uintptr_t)k };
+
+	return v;
+}
+
+static bool
+is_printable_ascii(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* Free text (names): UTF-8 (jansson checks it) without control bytes. */
+static bool
+has_no_controls(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+bool
+state_id_valid(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return false;
+	n = strnlen(id, STATE_ID_MAX);
+	return n > 0 && n < STATE_ID_MAX && is_printable_ascii(id, n);
+}
+
+/* ---- the record codec ---- */
+
+void
+state_record_init(struct state_record *rec, const char *id, uint32_t nch,
+    uint64_t now_ms)
+{
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->id, sizeof(rec->id), "%s", id);
+	mix_init(&rec->mix, nch);
+	rec->first_seen_ms = now_ms;
+	rec->last_seen_ms = now_ms;
+}
+
+static bool
+terminated(const char *buf, size_t size)
+{
+	return memchr(buf, '\0', size) != NULL;
+}
+
+json_t *
+state_record_json(const struct state_record *rec)
+{
+	json_t *mix;
+
+	if (rec->mix.nch > MIX_MAX_CHANNELS ||
+	    !terminated(rec->id, sizeof(rec->id)) ||
+	    !terminated(rec->name, sizeof(rec->name)) ||
+	    !terminated(rec->last_exit, sizeof(rec->last_exit)))
+		return NULL;
+	if ((mix = mix_to_json(&rec->mix)) == NULL)
+		return NULL;
+	/* json_pack takes the mix reference ("o"), even when it fails. */
+	return json_pack("{s:i, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:s}",
+	    "v", STATE_RECORD_VERSION, "id", rec->id, "name", rec->name,
+	    "order", (int)rec->order, "mix", mix,
+	    "first_seen", (json_int_t)rec->first_seen_ms,
+	    "last_seen", (json_int_t)rec->last_seen_ms,
+	    "reconnects", (json_int_t)rec->reconnects,
+	    "last_exit", rec->last_exit);
+}
+
+/* An integer field within [lo, hi]; absent gives dflt. */
+static int
+get_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
+    json_int_t dflt, json_int_t *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi) {
+		seterr(err, errlen, "%s: not an integer %lld..%lld", key,
+		    (long long)lo, (long long)hi);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* A string field that fits dst; ident: printable ASCII, else no controls. */
+static int
+get_text(const json_t *o, const char *key, bool required, bool ident,
+    char *dst, size_t dstlen, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+	size_t n;
+
+	if (v == NULL && !required)
+		return 0;
+	if (!json_is_string(v)) {
+		seterr(err, errlen, "%s: missing or not a string", key);
+		return -1;
+	}
+	n = json_string_length(v);
+	if (n >= dstlen || (ident ? !is_printable_ascii(json_string_value(v),
+	    n) : !has_no_controls(json_string_value(v), n))) {
+		seterr(err, errlen, "%s: longer than %zu bytes or has "
+		    "characters it may not have", key, dstlen - 1);
+		return -1;
+	}
+	memcpy(dst, json_string_value(v), n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Channels at or beyond the ring's count are dropped, back to defaults. */
+static void
+mix_clamp(struct mix *m, uint32_t nch)
+{
+	struct mix d;
+
+	if (nch > MIX_MAX_CHANNELS)
+		nch = MIX_MAX_CHANNELS;
+	mix_init(&d, MIX_MAX_CHANNELS);
+	memcpy(m->sub + nch, d.sub + nch, MIX_MAX_CHANNELS - nch);
+	memcpy(m->gain + nch, d.gain + nch, (MIX_MAX_CHANNELS - nch) *
+	    sizeof(float));
+	memcpy(m->pan + nch, d.pan + nch, (MIX_MAX_CHANNELS - nch) *
+	    sizeof(float));
+	memcpy(m->mute + nch, d.mute + nch, MIX_MAX_CHANNELS - nch);
+	m->nch = nch;
+}
+
+static int
+get_mix(const json_t *o, uint32_t nch, struct mix *m, char *err,
+    size_t errlen)
+{
+	char why[200];
+
+	/* Decoded at full width so a record outlives a smaller ring. */
+	if (mix_from_json(m, MIX_MAX_CHANNELS, json_object_get(o, "mix"), why,
+	    sizeof(why)) == -1) {
+		seterr(err, errlen, "mix: %s", why);
+		return -1;
+	}
+	mix_clamp(m, nch);
+	return 0;
+}
+
+static int
+get_numbers(const json_t *o, struct state_record *r, char *err,
+    size_t errlen)
+{
+	json_int_t order, first, last, rec;
+
+	if (get_int(o, "order", INT32_MIN, INT32_MAX, 0, &order, err,
+	    errlen) == -1 ||
+	    get_int(o, "first_seen", 0, STATE_JSON_INT_MAX, 0, &first, err,
+	    errlen) == -1 ||
+	    get_int(o, "last_seen", 0, STATE_JSON_INT_MAX, 0, &last, err,
+	    errlen) == -1 ||
+	    get_int(o, "reconnects", 0, UINT32_MAX, 0, &rec, err,
+	    errlen) == -1)
+		return -1;
+	r->order = (int32_t)order;
+	r->first_seen_ms = (uint64_t)first;
+	r->last_seen_ms = (uint64_t)last;
+	r->reconnects = (uint32_t)rec;
+	return 0;
+}
+
+static int
+record_fields(const json_t *o, uint32_t nch, struct state_record *r,
+    char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, "v");
+
+	if (!json_is_integer(v) || json_integer_value(v) !=
+	    STATE_RECORD_VERSION) {
+		seterr(err, errlen, "v: not %d", STATE_RECORD_VERSION);
+		return -1;
+	}
+	if (get_text(o, "id", true, true, r->id, sizeof(r->id), err,
+	    errlen) == -1 || r->id[0] == '\0') {
+		seterr(err, errlen, "id: not 1..%d bytes of printable ASCII",
+		    STATE_ID_MAX - 1);
+		return -1;
+	}
+	if (get_text(o, "name", false, false, r->name, sizeof(r->name), err,
+	    errlen) == -1 ||
+	    get_text(o, "last_exit", false, true, r->last_exit,
+	    sizeof(r->last_exit), err, errlen) == -1 ||
+	    get_numbers(o, r, err, errlen) == -1)
+		return -1;
+	return get_mix(o, nch, &r->mix, err, errlen);
+}
+
+/* Total: any bytes give a record or STATE_ERECORD, and err says why. */
+static int
+record_decode(const void *data, size_t len, uint32_t nch,
+    struct state_record *rec, char *err, size_t errlen)
+{
+	struct state_record r;
+	json_error_t je;
+	json_t *o;
+	int rc = STATE_ERECORD;
+
+	if (data == NULL || len == 0 || len > STATE_RECORD_MAX) {
+		seterr(err, errlen, "value of %zu bytes (1..%d allowed)", len,
+		    STATE_RECORD_MAX);
+		return STATE_ERECORD;
+	}
+	if ((o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		seterr(err, errlen, "not JSON: %s", je.text);
+		return STATE_ERECORD;
+	}
+	memset(&r, 0, sizeof(r));
+	if (!json_is_object(o))
+		seterr(err, errlen, "not a JSON object");
+	else if (record_fields(o, nch, &r, err, errlen) == 0) {
+		*rec = r;
+		rc = STATE_OK;
+	}
+	json_decref(o);
+	return rc;
+}
+
+int
+state_record_decode(const void *data, size_t len, uint32_t nch,
+    struct state_record *rec)
+{
+	return record_decode(data, len, nch, rec, NULL, 0);
+}
+
+/* What state_put stores: compact JSON that is known to decode again. */
+static int
+record_encode(struct state *s, const struct state_record *rec, char **text,
+    size_t *len)
+{
+	struct state_record check;
+	char why[256];
+	json_t *o;
+
+	*text = NULL;
+	if (!state_id_valid(rec->id)) {
+		seterr(s->err, sizeof(s->err), "identity is not 1..%d bytes "
+		    "of printable ASCII", STATE_ID_MAX - 1);
+		return STATE_EINVAL;
+	}
+	o = state_record_json(rec);
+	*text = o != NULL ? json_dumps(o, STATE_JSON_FLAGS) : NULL;
+	json_decref(o);
+	if (*text == NULL) {
+		seterr(s->err, sizeof(s->err), "record of %s cannot be "
+		    "encoded (name not UTF-8?)", rec->id);
+		return STATE_EINVAL;
+	}
+	*len = strlen(*text);
+	if (record_decode(*text, *len, MIX_MAX_CHANNELS, &check, why,
+	    sizeof(why)) != STATE_OK) {
+		seterr(s->err, sizeof(s->err), "record of %s is invalid: %s",
+		    rec->id, why);
+		free(*text);
+		*text = NULL;
+		return STATE_EINVAL;
+	}
+	return STATE_OK;
+}
+
+/* ---- transactions ---- */
+
+/* A reader whose map is smaller than the writer's grows it and retries. */
+static int
+txn_begin(struct state *s, unsigned int flags, MDB_txn **txn)
+{
+	int mrc;
+
+	mrc = mdb_txn_begin(s->env, NULL, flags, txn);
+	if (mrc == MDB_MAP_RESIZED) {
+		if ((mrc = mdb_env_set_mapsize(s->env, 0)) == 0)
+			mrc = mdb_txn_begin(s->env, NULL, flags, txn);
+	}
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "mdb_txn_begin");
+	return STATE_OK;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- open ---- */
+
+static int
+dir_prepare(const char *dir, bool readonly, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT || readonly) {
+			seterr(err, errlen, "state directory %s: %s", dir,
+			    errno == ENOENT ? "does not exist" : strerror(errno));
+			return STATE_ESYS;
+		}
+		if (mkdir(dir, STATE_DIR_MODE) == -1 && errno != EEXIST) {
+			seterr(err, errlen, "cannot create state directory %s: "
+			    "%s", dir, strerror(errno));
+			return STATE_ESYS;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		seterr(err, errlen, "state directory %s is not a directory",
+		    dir);
+		return STATE_ESYS;
+	}
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (readonly && stat(path, &st) == -1) {
+		seterr(err, errlen, "%s holds no state (%s: %s); ringcastd "
+		    "creates it when it first starts", dir, path,
+		    strerror(errno));
+		return STATE_ESYS;
+	}
+	return STATE_OK;
+}
+
+/* mdb_env_open's failure, said for an operator. */
+static int
+open_fail(struct state *s, int mrc, char *err, size_t errlen)
+{
+	int rc = lmdb_fail(s, mrc, "mdb_env_open");
+
+	if (mrc == EACCES || mrc == EPERM)
+		seterr(err, errlen, "cannot open the state in %s: %s. Reading "
+		    "needs read access to data.mdb and read-write access to "
+		    "lock.mdb (LMDB's reader table, which ringcastd shares "
+		    "while it runs): run as ringcastd's user or root",
+		    s->dir, strerror(mrc));
+	else if (mrc == MDB_INVALID)
+		seterr(err, errlen, "%s/data.mdb is not an LMDB environment",
+		    s->dir);
+	else
+		seterr(err, errlen, "cannot open the state in %s: %s", s->dir,
+		    mdb_strerror(mrc));
+	return rc;
+}
+
+static bool
+env_exists(const struct state *s)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", s->dir);
+	return stat(path, &st) == 0;
+}
+
+/*
+ * map_size is a floor: a new environment gets it, an existing one grows to
+ * it but keeps a larger size another run gave it (LMDB cannot shrink a map
+ * below its data, and the CLI must not reshape ringcastd's).
+ */
+static int
+map_floor(struct state *s, size_t map_size, bool existed)
+{
+	MDB_envinfo info;
+	int mrc;
+
+	if (!existed)
+		return 0;
+	if ((mrc = mdb_env_info(s->env, &info)) != 0)
+		return mrc;
+	if (info.me_mapsize >= map_size)
+		return 0;
+	return mdb_env_set_mapsize(s->env, map_size);
+}
+
+static int
+env_open(struct state *s, size_t map_size, char *err, size_t errlen)
+{
+	bool existed = env_exists(s);
+	int mrc;
+
+	if ((mrc = mdb_env_create(&s->env)) != 0) {
+		s->env = NULL;
+		goto fail;
+	}
+	if ((mrc = mdb_env_set_maxdbs(s->env, STATE_MAXDBS)) != 0)
+		goto fail;
+	if (!s->readonly && !existed &&
+	    (mrc = mdb_env_set_mapsize(s->env, map_size)) != 0)
+		goto fail;
+	if ((mrc = mdb_env_open(s->env, s->dir, s->readonly ? MDB_RDONLY : 0,
+	    STATE_FILE_MODE)) != 0)
+		return open_fail(s, mrc, err, errlen);
+	if (!s->readonly && (mrc = map_floor(s, map_size, existed)) != 0)
+		goto fail;
+	return STATE_OK;
+fail:
+	seterr(err, errlen, "%s: setting up LMDB: %s", s->dir,
+	    mdb_strerror(mrc));
+	return lmdb_fail(s, mrc, "setting up LMDB");
+}
+
+static int
+meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t value)
+{
+	char buf[24];
+	MDB_val k = key_of(key), v;
+
+	v.mv_size = (size_t)snprintf(buf, sizeof(buf), "%llu",
+	    (unsigned long long)value);
+	v.mv_data = buf;
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int
+schema_write(struct state *s, MDB_txn *txn)
+{
+	int mrc;
+
+	if ((mrc = meta_put(txn, s->meta, "schema_version",
+	    STATE_SCHEMA_VERSION)) != 0 ||
+	    (mrc = meta_put(txn, s->meta, "created", now_ms())) != 0)
+		return lmdb_fail(s, mrc, "writing the schema version");
+	log_info("new state in %s, schema version %d", s->dir,
+	    STATE_SCHEMA_VERSION);
+	return STATE_OK;
+}
+
+/* The stored schema_version must be ours; a new environment gets it. */
+static int
+schema_check(struct state *s, MDB_txn *txn)
+{
+	MDB_val k = key_of("schema_version"), v;
+	char buf[16];
+	int mrc;
+
+	mrc = mdb_get(txn, s->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND && !s->readonly)
+		return schema_write(s, txn);
+	if (mrc == MDB_NOTFOUND) {
+		seterr(s->err, sizeof(s->err), "%s has no schema version: not "
+		    "ringcast state", s->dir);
+		return STATE_ESCHEMA;
+	}
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "reading the schema version");
+	snprintf(buf, sizeof(buf), "%.*s", v.mv_size < sizeof(buf) ?
+	    (int)v.mv_size : (int)sizeof(buf) - 1, (const char *)v.mv_data);
+	if (v.mv_size >= sizeof(buf) || strspn(buf, "0123456789") !=
+	    v.mv_size || atoi(buf) != STATE_SCHEMA_VERSION) {
+		seterr(s->err, sizeof(s->err), "state in %s has schema version "
+		    "\"%s\"; this ringcast reads version %d (see STATE.md)",
+		    s->dir, buf, STATE_SCHEMA_VERSION);
+		return STATE_ESCHEMA;
+	}
+	return STATE_OK;
+}
+
+static int
+dbis_open(struct state *s, MDB_txn *txn)
+{
+	unsigned int flags = s->readonly ? 0 : MDB_CREATE;
+	int mrc;
+
+	if ((mrc = mdb_dbi_open(txn, "meta", flags, &s->meta)) != 0 ||
+	    (mrc = mdb_dbi_open(txn, "clients", flags, &s->clients)) != 0) {
+		if (mrc == MDB_NOTFOUND) {
+			seterr(s->err, sizeof(s->err), "%s has no \"meta\" and "
+			    "\"clients\" databases: not ringcast state", s->dir);
+			return STATE_ESCHEMA;
+		}
+		return lmdb_fail(s, mrc, "mdb_dbi_open");
+	}
+	return STATE_OK;
+}
+
+/* Committed even when read-only: that keeps the database handles. */
+static int
+schema_open(struct state *s)
+{
+	MDB_txn *txn;
+	int rc, mrc;
+
+	if ((rc = txn_begin(s, s->readonly ? MDB_RDONLY : 0, &txn)) !=
+	    STATE_OK)
+		return rc;
+	if ((rc = dbis_open(s, txn)) != STATE_OK)
+		goto abort;
+	if ((rc = schema_check(s, txn)) != STATE_OK)
+		goto abort;
+	if ((mrc = mdb_txn_commit(txn)) != 0)
+		return lmdb_fail(s, mrc, "mdb_txn_commit");
+	return STATE_OK;
+abort:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+state_reader_check(struct state *s)
+{
+	int mrc, dead = 0;
+
+	if ((mrc = mdb_reader_check(s->env, &dead)) != 0)
+		return lmdb_fail(s, mrc, "mdb_reader_check");
+	if (dead > 0)
+		log_info("cleared %d stale reader slot%s in %s", dead,
+		    dead == 1 ? "" : "s", s->dir);
+	return dead;
+}
+
+int
+state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
+    size_t map_size, struct state **out, char *err, size_t errlen)
+{
+	struct state *s;
+	int rc;
+
+	*out = NULL;
+	if (dir == NULL || dir[0] == '\0' || strlen(dir) >= PATH_MAX - 16) {
+		seterr(err, errlen, "state directory: empty or too long");
+		return STATE_EINVAL;
+	}
+	if ((rc = dir_prepare(dir, readonly, err, errlen)) != STATE_OK)
+		return rc;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		seterr(err, errlen, "state: %s", strerror(errno));
+		return STATE_ESYS;
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->readonly = readonly;
+	s->nch = nch > MIX_MAX_CHANNELS ? MIX_MAX_CHANNELS : nch;
+	s->max_ids = max_ids != 0 ? max_ids : STATE_MAX_IDS_DEFAULT;
+	if ((rc = env_open(s, map_size != 0 ? map_size :
+	    STATE_MAP_SIZE_DEFAULT, err, errlen)) != STATE_OK)
+		goto fail;
+	if ((rc = state_reader_check(s)) < 0 || (rc = schema_open(s)) !=
+	    STATE_OK) {
+		seterr(err, errlen, "%s", s->err);
+		goto fail;
+	}
+	*out = s;
+	return STATE_OK;
+fail:
+	state_close(s);
+	return rc;
+}
+
+void
+state_close(struct state *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s);
+}
+
+/* ---- records ---- */
+
+static int
+id_check(struct state *s, const char *id)
+{
+	s->err[0] = '\0';
+	if (state_id_valid(id))
+		return STATE_OK;
+	seterr(s->err, sizeof(s->err), "identity is not 1..%d bytes of "
+	    "printable ASCII", STATE_ID_MAX - 1);
+	return STATE_EINVAL;
+}
+
+/* A stored value as a record; the key it is stored under must be its id. */
+static int
+value_decode(struct state *s, const MDB_val *k, const MDB_val *v,
+    struct state_record *rec)
+{
+	char why[256];
+
+	if (record_decode(v->mv_data, v->mv_size, s->nch, rec, why,
+	    sizeof(why)) != STATE_OK) {
+		seterr(s->err, sizeof(s->err), "record \"%.*s\" in %s: %s",
+		    (int)(k->mv_size < 128 ? k->mv_size : 128),
+		    (const char *)k->mv_data, s->dir, why);
+		return STATE_ERECORD;
+	}
+	if (strlen(rec->id) != k->mv_size ||
+	    memcmp(rec->id, k->mv_data, k->mv_size) != 0) {
+		seterr(s->err, sizeof(s->err), "record \"%s\" in %s is stored "
+		    "under another key", rec->id, s->dir);
+		return STATE_ERECORD;
+	}
+	return STATE_OK;
+}
+
+int
+state_get(struct state *s, const char *id, struct state_record *rec)
+{
+	MDB_val k, v;
+	MDB_txn *txn;
+	int rc, mrc;
+
+	if ((rc = id_check(s, id)) != STATE_OK)
+		return rc;
+	if ((rc = txn_begin(s, MDB_RDONLY, &txn)) != STATE_OK)
+		return rc;
+	k = key_of(id);
+	mrc = mdb_get(txn, s->clients, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		rc = STATE_NOTFOUND;
+	else if (mrc != 0)
+		rc = lmdb_fail(s, mrc, "mdb_get");
+	else
+		rc = value_decode(s, &k, &v, rec);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static int
+victim_cmp(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+
+	if (x->seen != y->seen)
+		return x->seen < y->seen ? -1 : 1;
+	return 0;
+}
+
+/* Every identity with its last_seen; one that does not decode counts as 0. */
+static int
+victims_collect(struct state *s, MDB_txn *txn, struct victim *vs, size_t max,
+    size_t *n)
+{
+	struct state_record *rec;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int mrc;
+
+	*n = 0;
+	if ((rec = malloc(sizeof(*rec))) == NULL)
+		return lmdb_fail(s, ENOMEM, "eviction");
+	if ((mrc = mdb_cursor_open(txn, s->clients, &cur)) != 0) {
+		free(rec);
+		return lmdb_fail(s, mrc, "mdb_cursor_open");
+	}
+	while (*n < max && (mrc = mdb_cursor_get(cur, &k, &v, *n == 0 ?
+	    MDB_FIRST : MDB_NEXT)) == 0) {
+		vs[*n].seen = value_decode(s, &k, &v, rec) == STATE_OK ?
+		    rec->last_seen_ms : 0;
+		vs[*n].key.mv_size = k.mv_size;
+		if ((vs[*n].key.mv_data = malloc(k.mv_size)) == NULL) {
+			mrc = ENOMEM;
+			break;
+		}
+		memcpy(vs[(*n)++].key.mv_data, k.mv_data, k.mv_size);
+	}
+	mdb_cursor_close(cur);
+	free(rec);
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		return lmdb_fail(s, mrc, "collecting identities to evict");
+	return STATE_OK;
+}
+
+/* Delete the `count` identities seen longest ago, in txn. */
+static int
+evict(struct state *s, MDB_txn *txn, size_t entries, size_t count)
+{
+	struct victim *vs;
+	size_t n = 0, i;
+	int rc, mrc = 0;
+
+	if ((vs = calloc(entries, sizeof(*vs))) == NULL)
+		return lmdb_fail(s, ENOMEM, "eviction");
+	if ((rc = victims_collect(s, txn, vs, entries, &n)) == STATE_OK) {
+		qsort(vs, n, sizeof(*vs), victim_cmp);
+		for (i = 0; i < count && i < n && mrc == 0; i++) {
+			log_info("evicting \"%.*s\" (at most %u identities)",
+			    (int)vs[i].key.mv_size, (char *)vs[i].key.mv_data,
+			    s->max_ids);
+			mrc = mdb_del(txn, s->clients, &vs[i].key, NULL);
+		}
+		if (mrc != 0)
+			rc = lmdb_fail(s, mrc, "evicting");
+	}
+	for (i = 0; i < n; i++)
+		free(vs[i].key.mv_data);
+	free(vs);
+	return rc;
+}
+
+/* A new identity beyond max_ids makes room by evicting others first. */
+static int
+make_room(struct state *s, MDB_txn *txn, const char *id)
+{
+	MDB_val k = key_of(id), v;
+	MDB_stat st;
+	int mrc;
+
+	if ((mrc = mdb_get(txn, s->clients, &k, &v)) == 0)
+		return STATE_OK;
+	if (mrc != MDB_NOTFOUND)
+		return lmdb_fail(s, mrc, "mdb_get");
+	if ((mrc = mdb_stat(txn, s->clients, &st)) != 0)
+		return lmdb_fail(s, mrc, "mdb_stat");
+	if (st.ms_entries < s->max_ids)
+		return STATE_OK;
+	return evict(s, txn, st.ms_entries, st.ms_entries - s->max_ids + 1);
+}
+
+static int
+writable(struct state *s)
+{
+	s->err[0] = '\0';
+	if (!s->readonly)
+		return STATE_OK;
+	seterr(s->err, sizeof(s->err), "state in %s is open read-only", s->dir);
+	return STATE_EINVAL;
+}
+
+/* 0 means committed: only then may the caller acknowledge the change. */
+int
+state_put(struct state *s, const struct state_record *rec)
+{
+	MDB_val k, v;
+	MDB_txn *txn;
+	char *text;
+	int rc, mrc;
+
+	if ((rc = writable(s)) != STATE_OK)
+		return rc;
+	if ((rc = record_encode(s, rec, &text, &v.mv_size)) != STATE_OK)
+		return rc;
+	(void)state_reader_check(s);
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		goto out;
+	if ((rc = make_room(s, txn, rec->id)) != STATE_OK)
+		goto abort;
+	k = key_of(rec->id);
+	v.mv_data = text;
+	if ((mrc = mdb_put(txn, s->clients, &k, &v, 0)) != 0) {
+		rc = lmdb_fail(s, mrc, "mdb_put");
+		goto abort;
+	}
+	/* A failed commit has freed the transaction and changed nothing. */
+	if ((mrc = mdb_txn_commit(txn)) != 0)
+		rc = lmdb_fail(s, mrc, "mdb_txn_commit");
+	goto out;
+abort:
+	mdb_txn_abort(txn);
+out:
+	free(text);
+	return rc;
+}
+
+int
+state_del(struct state *s, const char *id)
+{
+	MDB_txn *txn;
+	MDB_val k;
+	int rc, mrc;
+
+	if ((rc = writable(s)) != STATE_OK || (rc = id_check(s, id)) !=
+	    STATE_OK)
+		return rc;
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	k = key_of(id);
+	if ((mrc = mdb_del(txn, s->clients, &k, NULL)) != 0) {
+		mdb_txn_abort(txn);
+		if (mrc == MDB_NOTFOUND)
+			return STATE_NOTFOUND;
+		return lmdb_fail(s, mrc, "mdb_del");
+	}
+	if ((mrc = mdb_txn_commit(txn)) != 0)
+		return lmdb_fail(s, mrc, "mdb_txn_commit");
+	return STATE_OK;
+}
+
+/* Records that do not decode are skipped with a warning, not fatal. */
+int
+state_each(struct state *s, int (*fn)(const struct state_record *, void *),
+    void *arg)
+{
+	struct state_record *rec;
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, mrc;
+	MDB_cursor_op op = MDB_FIRST;
+
+	s->err[0] = '\0';
+	if ((rec = malloc(sizeof(*rec))) == NULL)
+		return lmdb_fail(s, ENOMEM, "state_each");
+	if ((rc = txn_begin(s, MDB_RDONLY, &txn)) != STATE_OK)
+		goto out;
+	if ((mrc = mdb_cursor_open(txn, s->clients, &cur)) != 0) {
+		rc = lmdb_fail(s, mrc, "mdb_cursor_open");
+		goto abort;
+	}
+	while (rc == STATE_OK && (mrc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (value_decode(s, &k, &v, rec) != STATE_OK)
+			log_warnx("skipped: %s", s->err);
+		else
+			rc = fn(rec, arg);
+	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = lmdb_fail(s, mrc, "mdb_cursor_get");
+	else if (rc == STATE_OK)
+		s->err[0] = '\0';
+	mdb_cursor_close(cur);
+abort:
+	mdb_txn_abort(txn);
+out:
+	free(rec);
+	return rc;
+}
+
+uint32_t
+state_count(struct state *s)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int mrc;
+
+	s->err[0] = '\0';
+	if (txn_begin(s, MDB_RDONLY, &txn) != STATE_OK)
+		return 0;
+	if ((mrc = mdb_stat(txn, s->clients, &st)) != 0) {
+		(void)lmdb_fail(s, mrc, "mdb_stat");
+		st.ms_entries = 0;
+	}
+	mdb_txn_abort(txn);
+	return st.ms_entries > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)st.ms_entries;
+}
+
+/* ---- misc ---- */
+
+const char *
+state_strerror(struct state *s, int err)
+{
+	switch (err) {
+	case STATE_OK:
+		return "no error";
+	case STATE_NOTFOUND:
+		return "no saved state for that identity";
+	}
+	if (s != NULL && s->err[0] != '\0')
+		return s->err;
+	switch (err) {
+	case STATE_ESYS:
+		return strerror(errno);
+	case STATE_EFULL:
+		return "state map full: the change was not saved";
+	case STATE_ESCHEMA:
+		return "state has another schema version";
+	case STATE_ERECORD:
+		return "a stored record does not decode";
+	case STATE_EINVAL:
+		return "invalid identity or argument";
+	}
+	return "LMDB error";
+}
+
+/*
+ * LMDB holds a shared lock on byte 0 of lock.mdb for as long as a process
+ * has the environment open (an exclusive one while it is the only user),
+ * so a test for a conflicting write lock tells whether anyone else has it.
+ * Our own probe descriptor is closed at once: closing it would drop every
+ * fcntl lock this process holds on the file, hence "not open yourself".
+ */
+int
+state_busy(const char *dir, pid_t *pid)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+	    .l_start = 0, .l_len = 1 };
+	char path[PATH_MAX];
+	int fd, rc;
+
+	*pid = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/lock.mdb", dir) >=
+	    sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	rc = fcntl(fd, F_GETLK, &fl);
+	close(fd);
+	if (rc == -1)
+		return -1;
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	*pid = fl.l_pid;
+	return 1;
+}
