@@ -1,0 +1,92 @@
+/* capture.h — ringcast-capture internals: the process state and its sources. */
+#ifndef RINGCAST_CAPTURE_H
+#define RINGCAST_CAPTURE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "shared/ring.h"
+
+#define CAPTURE_RATE		48000u
+#define CAPTURE_CHANNELS	8u	/* tone default */
+#define CAPTURE_PERIOD		64u
+#define CAPTURE_LATE_PERIODS	4u	/* paced sources: behind by more = overrun */
+#define CAPTURE_RT_PRIO		70	/* SCHED_FIFO priority of the audio thread */
+
+struct capture;
+
+/*
+ * A source, in the order capture.c calls it:
+ *   open   validate, settle the geometry (rate, channels), allocate (may log)
+ *   start  the ring is open: start producing periods
+ *   check  once a second from the main thread: 0, or -1 if the source died
+ *   stop   no period is published after it returns
+ *   close  free everything
+ */
+struct capture_source {
+	const char	*kind;
+	int		(*open)(struct capture *);
+	int		(*start)(struct capture *);
+	int		(*check)(struct capture *);
+	void		(*stop)(struct capture *);
+	void		(*close)(struct capture *);
+};
+
+/* Paced sources fill one period (channels x period, interleaved) at frame. */
+typedef void (*capture_fill_fn)(struct capture *, float *dst, uint64_t frame);
+
+struct capture_pace {
+	pthread_t		 thr;
+	capture_fill_fn		 fill;
+	atomic_int		 stop;
+	int			 running;
+};
+
+struct capture {
+	/* options */
+	const char		*ring_name;
+	const char		*source_arg;	/* "tone", "wav:PATH", "portaudio:DEV" */
+	const char		*source_spec;	/* after the "kind:" prefix */
+	uint32_t		 rate;
+	uint32_t		 channels;	/* 0: the source's default */
+	uint32_t		 period;
+	uint32_t		 slots;
+	int			 parent_fd;
+	int			 notify_fd;
+	int			 verbose;
+
+	const struct capture_source *src;
+	char			 desc[512];	/* what was opened, for logs and state */
+	struct ring_config	 cfg;
+	struct ring_writer	*w;
+
+	/* Written by the audio side only. */
+	uint64_t		 seq;		/* next period the writer publishes */
+	int			 first_done;
+
+	/* Audio side -> main thread: one eventfd write per event. */
+	int			 event_fd;
+	atomic_int		 ready;		/* the first period is published */
+	atomic_int		 failed;	/* a helper thread gave up */
+
+	struct capture_pace	 pace;
+	void			*priv;		/* the source's own state */
+};
+
+extern const struct capture_source capture_tone;
+extern const struct capture_source capture_wav;
+extern const struct capture_source capture_pa;
+
+/* capture.c: real-time safe (one non-blocking eventfd write, first time only). */
+void	capture_published(struct capture *);
+void	capture_wake(struct capture *);
+
+/* capture_pace.c: the clock thread of the tone and wav sources. */
+int	capture_pace_start(struct capture *, capture_fill_fn);
+void	capture_pace_stop(struct capture *);
+
+/* capture_pa.c */
+int	capture_pa_list(int verbose);
+
+#endif
