@@ -14,6 +14,7 @@ struct cli_cmd {
 /* One line per subcommand; `state` and `status` go here when they land. */
 static const struct cli_cmd cmds[] = {
 	{ "listen",	cmd_listen,	"connect to a server and play or record" },
+	{ "state",	cmd_state,	"list, show, export or forget saved mixes" },
 };
 
 static void

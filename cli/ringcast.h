@@ -8,6 +8,7 @@
  * line to the table in ringcast.c.
  */
 int	cmd_listen(int argc, char **argv);
+int	cmd_state(int argc, char **argv);
 
 /* Exit status of a subcommand. */
 #define CLI_OK		0

@@ -850,3 +850,263 @@ Test(state, crash_durability, .timeout = 180)
 		state_close(s);
 	}
 }
+
+/* ---- `ringcast state` ---- */
+
+/* Starts `ringcast state ARGS...` with stdout and stderr into *outfd. */
+static pid_t
+cli_start(const char *const *args, int *outfd)
+{
+	char *argv[16];
+	int p[2], n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)(uintptr_t)tu_prog("ringcast");
+	argv[n++] = (char *)(uintptr_t)"state";
+	for (; *args != NULL && n < 15; args++)
+		argv[n++] = (char *)(uintptr_t)*args;
+	argv[n] = NULL;
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	*outfd = p[0];
+	return pid;
+}
+
+/* Collects the output until EOF and the exit status (-1: killed by us). */
+static int
+cli_finish(pid_t pid, int fd, char *out, size_t outlen)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t end = tu_now_ms() + WAIT_MS;
+	size_t have = 0;
+	ssize_t n;
+	int st;
+
+	while (tu_now_ms() < end && have + 1 < outlen) {
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((n = read(fd, out + have, outlen - 1 - have)) <= 0)
+			break;
+		have += (size_t)n;
+	}
+	out[have] = '\0';
+	close(fd);
+	if ((st = tu_wait_exit(pid, WAIT_MS)) == -1) {
+		tu_stop(pid, 100);
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+cli_run(const char *const *args, char *out, size_t outlen)
+{
+	int fd;
+	pid_t pid = cli_start(args, &fd);
+
+	return cli_finish(pid, fd, out, outlen);
+}
+
+/* A loopback TCP socket, listening or (refusing) only bound; its port. */
+static int
+tcp_socket(bool listening, char *hostport, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int fd;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	if (listening)
+		cr_assert_eq(listen(fd, 4), 0);
+	snprintf(hostport, len, "127.0.0.1:%u", ntohs(a.sin_port));
+	return fd;
+}
+
+/* Accepts one request, keeps its head in req, answers reply, closes. */
+static bool
+serve_one(int lfd, char *req, size_t reqlen, const char *reply)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	size_t have = 0;
+	ssize_t n;
+	int fd;
+
+	req[0] = '\0';
+	if (poll(&pfd, 1, WAIT_MS) != 1 || (fd = accept(lfd, NULL, NULL)) == -1)
+		return false;
+	pfd.fd = fd;
+	while (strstr(req, "\r\n\r\n") == NULL && have + 1 < reqlen &&
+	    poll(&pfd, 1, WAIT_MS) == 1) {
+		if ((n = read(fd, req + have, reqlen - 1 - have)) <= 0)
+			break;
+		have += (size_t)n;
+		req[have] = '\0';
+	}
+	(void)!write(fd, reply, strlen(reply));
+	close(fd);
+	return strstr(req, "\r\n\r\n") != NULL;
+}
+
+static void
+cli_fixture(struct state *s)
+{
+	struct state_record r;
+
+	rec_full(&r, "a", 1767671704881ull);
+	put_ok(s, &r);
+	rec_full(&r, "b c", 1767671704881ull);
+	snprintf(r.name, sizeof(r.name), "Bass");
+	put_ok(s, &r);
+}
+
+/* Read while this process holds the environment open for writing. */
+Test(state, cli_list_show_export)
+{
+	struct state *s = open_rw(0, 0);
+	char out[65536], refused[64];
+	int rfd = tcp_socket(false, refused, sizeof(refused));
+	json_t *j;
+
+	cli_fixture(s);
+	cr_assert_eq(cli_run((const char *const[]){ "-d", dir, "--http", refused,
+	    "list", NULL }, out, sizeof(out)), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "ID"), "%s", out);
+	cr_expect_not_null(strstr(out, "b c "), "%s", out);
+	cr_expect_not_null(strstr(out, "Bass"), "%s", out);
+	cr_expect_not_null(strstr(out, "0,3,6,9,12,15,18,21,24,27,30"), "%s",
+	    out);
+	cr_expect_not_null(strstr(out, "CONN unknown"), "%s", out);
+
+	cr_assert_eq(cli_run((const char *const[]){ "-d", dir, "show", "b c",
+	    NULL }, out, sizeof(out)), 0, "%s", out);
+	cr_assert_not_null(j = json_loads(out, 0, NULL), "%s", out);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "id")), "b c");
+	cr_expect_eq(json_integer_value(json_object_get(j, "reconnects")),
+	    4000000000ll);
+	json_decref(j);
+
+	cr_assert_eq(cli_run((const char *const[]){ "-d", dir, "export", NULL },
+	    out, sizeof(out)), 0, "%s", out);
+	cr_assert_not_null(j = json_loads(out, 0, NULL), "%s", out);
+	cr_expect_eq(json_array_size(j), 2);
+	json_decref(j);
+
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "show", "zz",
+	    NULL }, out, sizeof(out)), 1);
+	cr_expect_not_null(strstr(out, "no saved state"), "%s", out);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", "/nonexistent/rc",
+	    "list", NULL }, out, sizeof(out)), 1);
+	cr_expect_not_null(strstr(out, "does not exist"), "%s", out);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "frob", NULL },
+	    out, sizeof(out)), 1);
+	close(rfd);
+	state_close(s);
+}
+
+/* CONN comes from the daemon's /api/clients, page by page. */
+Test(state, cli_list_connected)
+{
+	struct state *s = open_rw(0, 0);
+	char out[65536], req[4096], http[64];
+	int lfd = tcp_socket(true, http, sizeof(http)), fd;
+	pid_t pid;
+
+	cli_fixture(s);
+	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
+	    "list", NULL }, &fd);
+	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 200 OK\r\n\r\n"
+	    "{\"clients\":[{\"id\":\"a\",\"connected\":true}],\"next\":1}"));
+	cr_expect_eq(strncmp(req, "GET /api/clients?offset=0 HTTP/1.0\r\n",
+	    36), 0, "%s", req);
+	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 200 OK\r\n\r\n"
+	    "{\"clients\":[{\"id\":\"b c\",\"connected\":false}],\"next\":null}"));
+	cr_expect_eq(strncmp(req, "GET /api/clients?offset=1 ", 26), 0, "%s",
+	    req);
+	cr_assert_eq(cli_finish(pid, fd, out, sizeof(out)), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "\na  "), "%s", out);
+	cr_expect_not_null(strstr(out, "yes"), "%s", out);
+	cr_expect_not_null(strstr(out, "no "), "%s", out);
+	cr_expect_null(strstr(out, "unknown"), "%s", out);
+	close(lfd);
+	state_close(s);
+}
+
+/* forget goes through the daemon, which alone writes; the CLI writes nothing. */
+Test(state, cli_forget_via_daemon)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record r;
+	char out[4096], req[4096], http[64];
+	int lfd = tcp_socket(true, http, sizeof(http)), fd;
+	pid_t pid;
+
+	cli_fixture(s);
+	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
+	    "--offline", "forget", "b c", NULL }, &fd);
+	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 200 OK\r\n"
+	    "Content-Type: application/json\r\n\r\n{\"deleted\":true}"));
+	cr_expect_eq(strncmp(req, "DELETE /api/clients/b%20c HTTP/1.0\r\n", 36),
+	    0, "%s", req);
+	cr_expect_eq(cli_finish(pid, fd, out, sizeof(out)), 0, "%s", out);
+	cr_expect_eq(state_get(s, "b c", &r), STATE_OK, "the CLI wrote");
+
+	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
+	    "forget", "gone", NULL }, &fd);
+	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 404 Not Found\r\n"
+	    "\r\n{\"error\":\"no such client\"}"));
+	cr_expect_eq(cli_finish(pid, fd, out, sizeof(out)), 1, "%s", out);
+	cr_expect_not_null(strstr(out, "no saved state"), "%s", out);
+
+	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
+	    "forget", "a", NULL }, &fd);
+	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 500 Internal\r\n"
+	    "\r\n{\"error\":\"state map full\"}"));
+	cr_expect_eq(cli_finish(pid, fd, out, sizeof(out)), 1, "%s", out);
+	cr_expect_not_null(strstr(out, "500: state map full"), "%s", out);
+	close(lfd);
+	state_close(s);
+}
+
+/* With no daemon answering: refused without --offline, done with it. */
+Test(state, cli_forget_offline)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record r;
+	char out[4096], refused[64], want[64];
+	int rfd = tcp_socket(false, refused, sizeof(refused));
+
+	cli_fixture(s);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "forget", "a", NULL }, out, sizeof(out)), 1);
+	cr_expect_not_null(strstr(out, "--offline"), "%s", out);
+	/* This process has it open: the CLI must not write behind it. */
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "--offline", "forget", "a", NULL }, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "open in process %d", (int)getpid());
+	cr_expect_not_null(strstr(out, want), "%s", out);
+	cr_expect_eq(state_get(s, "a", &r), STATE_OK);
+	state_close(s);
+
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "--offline", "forget", "a", NULL }, out, sizeof(out)), 0,
+	    "%s", out);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "--offline", "forget", "a", NULL }, out, sizeof(out)), 1);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "forget", "bad\x01id", NULL }, out, sizeof(out)), 1);
+	s = open_ro();
+	cr_expect_eq(state_get(s, "a", &r), STATE_NOTFOUND);
+	cr_expect_eq(state_get(s, "b c", &r), STATE_OK);
+	state_close(s);
+	close(rfd);
+}
