@@ -425,7 +425,7 @@ backoff_ms(const struct service *s)
 
 	if (s->fails == 0)
 		return 0;
-	if (!s->looping && s->fails <= 6)
+	if (s->fails <= 6)
 		want = (uint64_t)SUPER_FLOOR_MS << (s->fails - 1);
 	if (want > SUPER_BACKOFF_CAP_MS)
 		want = SUPER_BACKOFF_CAP_MS;
@@ -502,30 +502,37 @@ service_ready(struct service *s)
 		    (int)s->child->pid, (unsigned long long)s->restarts);
 }
 
-/* Five failures inside the window: say so once; retries go on at the cap. */
+/*
+ * The crash-loop verdict: five failed starts in a row, or five deaths of any
+ * kind within the window.  Said once, until a child stays up longer than
+ * the window.  It changes no delay: failed starts already back off to the
+ * cap, and a child that had been running fine is restarted at once, since
+ * listeners are waiting for it.
+ */
 static void
 tally(struct service *s, uint64_t now)
 {
 	uint64_t oldest;
+	bool burst;
 
 	s->deaths[s->ndeaths++ % SUPER_LOOP_DEATHS] = now;
-	if (s->ndeaths < SUPER_LOOP_DEATHS || s->looping)
-		return;
 	oldest = s->deaths[s->ndeaths % SUPER_LOOP_DEATHS];
-	if (now - oldest > SUPER_LOOP_WINDOW_MS)
+	burst = s->ndeaths >= SUPER_LOOP_DEATHS &&
+	    now - oldest <= SUPER_LOOP_WINDOW_MS;
+	if (s->looping || (!burst && s->fails < SUPER_LOOP_DEATHS))
 		return;
 	s->looping = true;
-	log_warnx("%s: permanent failure: %d failures within %d s; retrying "
-	    "every %d s", s->name, SUPER_LOOP_DEATHS,
-	    SUPER_LOOP_WINDOW_MS / 1000, SUPER_BACKOFF_CAP_MS / 1000);
+	log_warnx("%s: permanent failure: %s; retrying every %d s", s->name,
+	    burst ? "5 deaths within 10 s" : "5 failed starts in a row",
+	    SUPER_BACKOFF_CAP_MS / 1000);
 }
 
 void
 service_exited(struct service *s, int status)
 {
 	struct child *c = s->child;
-	uint64_t now = now_ms();
-	bool steady;
+	uint64_t now = now_ms(), up = c->ready ? now - c->ready_ms : 0;
+	bool steady = c->ready && up > SUPER_STEADY_MS;
 
 	child_status_str(status, s->last_exit, sizeof(s->last_exit));
 	s->child = NULL;
@@ -534,16 +541,15 @@ service_exited(struct service *s, int status)
 		    s->last_exit);
 		return;
 	}
-	steady = c->ready && now - c->ready_ms > SUPER_STEADY_MS;
 	log_warnx("%s[%d] ended (%s) after %llu ms%s", s->name, (int)c->pid,
 	    s->last_exit, (unsigned long long)(now - c->spawned_ms),
 	    steady ? "" : ", not steady");
-	if (steady) {
-		s->fails = 0;
+	s->fails = steady ? 0 : s->fails + 1;
+	if (c->ready && up > SUPER_LOOP_WINDOW_MS && s->looping) {
+		log_info("%s: had been up %llu s: back to normal restarts",
+		    s->name, (unsigned long long)up / 1000);
 		s->looping = false;
-	} else {
-		s->fails++;
-		tally(s, now);
 	}
+	tally(s, now);
 	schedule(s);
 }
