@@ -19,6 +19,7 @@
 #include "shared/msg.h"
 #include "shared/proto.h"
 #include "shared/ring.h"
+#include "shared/tone.h"
 #include "tests/testutil.h"
 
 /*
@@ -41,15 +42,14 @@ struct su_ring {
 	bool			 running;
 };
 
-/* The default signal: a different sine per channel, amplitude 0.5. */
-static inline float
-su_sine(uint32_t ch, uint64_t frame, void *arg)
-{
-	double hz = 200.0 + 50.0 * ch;
+#define SU_RATE		48000
 
+/* The default signal: the capture's built-in tone (shared/tone.h). */
+static inline float
+su_tone(uint32_t ch, uint64_t frame, void *arg)
+{
 	(void)arg;
-	return (float)(0.5 * sin(2.0 * M_PI * hz * (double)(frame % 48000) /
-	    48000.0));
+	return tone_sample(ch, frame, SU_RATE);
 }
 
 static inline uint64_t
@@ -124,8 +124,8 @@ su_ring_start(struct su_ring *r, const char *tag, uint32_t channels,
 {
 	memset(r, 0, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "%s", tu_name(tag));
-	r->cfg = (struct ring_config){ 48000, channels, period, 0 };
-	r->fn = fn ? fn : su_sine;
+	r->cfg = (struct ring_config){ SU_RATE, channels, period, 0 };
+	r->fn = fn ? fn : su_tone;
 	r->arg = arg;
 	if ((r->buf = calloc((size_t)channels * period, sizeof(float))) == NULL)
 		return -1;
@@ -149,6 +149,35 @@ su_ring_destroy(struct su_ring *r)
 	ring_unlink(r->name);
 	free(r->buf);
 	r->buf = NULL;
+}
+
+/*
+ * The real ringcast-capture on its tone, writing the ring NAME (created if
+ * missing, SU_RATE Hz): its pid once it published a period, or -1.
+ */
+static inline pid_t
+su_capture_start(const char *ring, uint32_t channels, uint32_t period)
+{
+	char ch[16], per[16], rate[16];
+	char *argv[] = { (char *)(uintptr_t)tu_prog("ringcast-capture"),
+	    "--ring", (char *)(uintptr_t)ring, "--source", "tone",
+	    "--rate", rate, "--channels", ch, "--period", per,
+	    "--notify-fd", "3", NULL };
+	pid_t pid;
+	int rfd, ok;
+
+	snprintf(ch, sizeof(ch), "%u", channels);
+	snprintf(per, sizeof(per), "%u", period);
+	snprintf(rate, sizeof(rate), "%u", SU_RATE);
+	if ((pid = tu_spawn(argv, 3, &rfd)) == -1)
+		return -1;
+	ok = tu_wait_text(rfd, "ready", 10000);
+	close(rfd);
+	if (!ok) {
+		tu_stop(pid, 2000);
+		return -1;
+	}
+	return pid;
 }
 
 /* ---- a session: the test is its parent and its client ---- */

@@ -14,6 +14,7 @@
 #define SESS_USER_TIMEOUT	4000	/* the session's default */
 
 static struct su_ring R;
+static pid_t CAP;		/* a real ringcast-capture, when one runs */
 static struct su_sess S[NSESS];
 static struct su_reader RD;
 static bool reader_on;
@@ -39,8 +40,13 @@ teardown(void)
 	reader_on = false;
 	for (i = 0; i < NSESS; i++)
 		su_close(&S[i]);
+	if (CAP > 0)
+		tu_stop(CAP, 2000);
+	CAP = 0;
 	if (R.buf != NULL)
 		su_ring_destroy(&R);
+	else if (R.name[0] != '\0')
+		ring_unlink(R.name);
 }
 
 TestSuite(sessiond, .init = setup, .fini = teardown);
@@ -171,7 +177,7 @@ check_content(const struct proto_audio *a, const uint32_t *list, uint32_t n)
 	cr_assert_eq(a->nch, n);
 	for (i = 0; i < a->frames; i++) {
 		for (k = 0; k < n; k++) {
-			want = su_sine(list[k], base + i, NULL);
+			want = su_tone(list[k], base + i, NULL);
 			got = proto_audio_sample(a, (size_t)i * n + k);
 			if (a->float32)
 				cr_assert_float_eq(got, want, 1e-7, "frame %" PRIu64
@@ -607,7 +613,7 @@ mix_signal(uint32_t ch, uint64_t frame, void *arg)
 	if (ch == 0)
 		return 0.5f;
 	if (ch == 1)
-		return su_sine(1, frame, NULL) * 0.6f;	/* +-0.3 */
+		return su_tone(1, frame, NULL) * 0.6f;	/* +-0.3 */
 	return 0.0f;
 }
 
@@ -904,6 +910,33 @@ Test(sessiond, replaced_ring_ends_the_session, .timeout = 30)
 	o = exit_report(&S[0], false, WAIT_MS);
 	ring_writer_close(w);
 	cr_assert_str_eq(jstr(o, "reason"), "error");
+	json_decref(o);
+}
+
+/* The real capture, killed and started again: the session follows it. */
+Test(sessiond, capture_restart_keeps_the_client, .timeout = 60)
+{
+	static const uint32_t list[] = { 2, 5 };
+	json_t *o;
+	int i;
+
+	snprintf(R.name, sizeof(R.name), "%s", tu_name("cap"));
+	CAP = su_capture_start(R.name, 8, 64);
+	cr_assert_gt(CAP, 0, "ringcast-capture did not start");
+	cr_assert_eq(su_open(&S[0], &R, su_app_hello(),
+	    mix_of("{\"channels\":[2,5]}"), 0, false, 0), 0);
+	check_stream(S[0].client, 1, list, 2, false, 64, 200);
+	for (i = 0; i < 2; i++) {
+		kill(CAP, SIGKILL);
+		cr_assert_neq(tu_wait_exit(CAP, WAIT_MS), -1);
+		CAP = su_capture_start(R.name, 8, 64);
+		cr_assert_gt(CAP, 0, "ringcast-capture did not restart");
+		/* Same tone, same positions: content checks hold across it. */
+		check_stream(S[0].client, 1, list, 2, false, 64, 300);
+	}
+	o = exit_report(&S[0], true, WAIT_MS);
+	cr_assert_str_eq(jstr(o, "reason"), "terminated");
+	cr_assert_eq(jint(o, "epochs"), 2);
 	json_decref(o);
 }
 
