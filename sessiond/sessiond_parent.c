@@ -202,9 +202,9 @@ counters(const struct session *s, char *buf, size_t len)
 {
 	return snprintf(buf, len, "\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64
 	    ",\"lost\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"unknown\":%" PRIu64
-	    ",\"bytes\":%" PRIu64 ",\"queued_bytes\":%zu",
-	    s->sent, s->dropped, s->lost, s->epochs, s->unknown, s->bytes,
-	    s->q.len);
+	    ",\"bytes\":%" PRIu64 ",\"queued_bytes\":%zu,\"ctl_dropped\":%"
+	    PRIu64, s->sent, s->dropped, s->lost, s->epochs, s->unknown,
+	    s->bytes, s->q.len, s->ctl_dropped);
 }
 
 /* Periodic: a full channel just skips one (the next carries the totals). */
