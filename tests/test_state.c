@@ -1,5 +1,6 @@
 /* test_state.c — the LMDB state module: records, bounds, crashes, and `ringcast state`. */
 #define _GNU_SOURCE	/* nftw flags */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -19,6 +20,18 @@
 #define WAIT_MS		20000	/* generous: a shared, noisy VM */
 
 static char dir[PATH_MAX];
+
+/* fork(), where a child dies with the test even if the test is killed. */
+static pid_t
+fork_child(void)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    getppid() != parent))
+		_exit(99);
+	return pid;
+}
 
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -583,7 +596,7 @@ Test(state, concurrent_reader)
 	put_ok(s, &r);
 	cr_assert_eq(pipe2(up, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(down, O_CLOEXEC), 0);
-	cr_assert_neq(pid = fork(), -1);
+	cr_assert_neq(pid = fork_child(), -1);
 	if (pid == 0) {
 		struct state *ro;
 		char err[512];
@@ -628,7 +641,7 @@ stale_reader(void)
 	pid_t pid;
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_neq(pid = fork(), -1);
+	cr_assert_neq(pid = fork_child(), -1);
 	if (pid == 0) {
 		MDB_env *env;
 		MDB_txn *txn;
@@ -700,7 +713,7 @@ Test(state, stale_reader_cleared_at_open)
 	state_close(s);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	cr_assert_neq(holder = fork(), -1);
+	cr_assert_neq(holder = fork_child(), -1);
 	if (holder == 0) {
 		char err[512], c;
 
@@ -735,7 +748,7 @@ Test(state, busy)
 	cr_expect_eq(state_busy(dir, &who), 0);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	cr_assert_neq(holder = fork(), -1);
+	cr_assert_neq(holder = fork_child(), -1);
 	if (holder == 0) {
 		char err[512], c;
 
@@ -813,7 +826,7 @@ Test(state, crash_durability, .timeout = 180)
 	for (round = 0; round < 3; round++) {
 		memset(acked, 0, sizeof(acked));
 		cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-		cr_assert_neq(pid = fork(), -1);
+		cr_assert_neq(pid = fork_child(), -1);
 		if (pid == 0) {
 			char err[512], line[32];
 
@@ -867,7 +880,7 @@ cli_start(const char *const *args, int *outfd)
 		argv[n++] = (char *)(uintptr_t)*args;
 	argv[n] = NULL;
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_neq(pid = fork(), -1);
+	cr_assert_neq(pid = fork_child(), -1);
 	if (pid == 0) {
 		dup2(p[1], 1);
 		dup2(p[1], 2);
