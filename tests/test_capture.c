@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <sys/socket.h>
 
+#include <dirent.h>
 #include <math.h>
 
 #include <criterion/criterion.h>
@@ -28,20 +29,39 @@ static int nrings;
 static char files[4][128];
 static int nfiles;
 
+/* A killed jackd leaves its objects in /dev/shm: remove those of our server. */
+static void
+jack_shm_cleanup(void)
+{
+	char tag[64], path[512];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(tag, sizeof(tag), "rc-test-%d-jack", (int)getpid());
+	if ((d = opendir("/dev/shm")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, tag) != NULL) {
+			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
 static void
 teardown(void)
 {
 	int i;
 
-	for (i = 0; i < nkids; i++)
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-		}
+	/* Reverse order: clients before the JACK server they use. */
+	for (i = nkids - 1; i >= 0; i--)
+		if (kids[i] > 0)
+			tu_stop(kids[i], 2000);
 	for (i = 0; i < nrings; i++)
 		ring_unlink(rings[i]);
 	for (i = 0; i < nfiles; i++)
 		unlink(files[i]);
+	jack_shm_cleanup();
 	nkids = nrings = nfiles = 0;
 }
 
@@ -233,7 +253,10 @@ reader_next(struct reader *rd, struct ring_period *info, uint64_t *lost)
 	int rc;
 
 	while ((rc = ring_read(rd->r, rd->buf, info, lost)) == RING_READ_AGAIN) {
-		cr_assert(tu_now_ms() < end, "no period within 10 s");
+		cr_assert(tu_now_ms() < end, "no period within 10 s (writer "
+		    "%d %s)", (int)atomic_load(&rd->h->writer_pid),
+		    kill(atomic_load(&rd->h->writer_pid), 0) == 0 ? "alive" :
+		    "gone");
 		ring_wait(rd->r, 1000);
 	}
 	return rc;
@@ -354,6 +377,41 @@ Test(capture, period_rate_follows_the_clock, .timeout = 60)
 	rate = (double)(s1 - s0) * 1e9 / (double)(t1 - t0);
 	cr_assert(rate > 0.8 * RATE / PERIOD && rate < 1.2 * RATE / PERIOD,
 	    "%.1f periods/s, want %u", rate, RATE / PERIOD);
+	capture_stop_ok(pid);
+	reader_close(&rd);
+}
+
+Test(capture, stall_counts_overruns_and_does_not_burst, .timeout = 60)
+{
+	const char *ring = ring_name("stall");
+	const char *args[] = { "--source", "tone", "--channels", "2", NULL };
+	struct timespec stall = { 0, 500 * 1000 * 1000 };
+	struct ring_period info;
+	struct reader rd;
+	uint64_t t0, s0, lost, over;
+	double secs, burst_free;
+	pid_t pid;
+
+	pid = capture_start(ring, args);
+	reader_open(&rd, ring);
+	s0 = atomic_load(&rd.h->write_seq);
+	t0 = tu_now_ns();
+	/* The stimulus: the whole capture frozen for half a second. */
+	cr_assert_eq(kill(pid, SIGSTOP), 0);
+	nanosleep(&stall, NULL);
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	do
+		reader_next(&rd, &info, &lost);
+	while (tu_now_ns() - t0 < 800000000ull);
+	secs = (double)(tu_now_ns() - t0) / 1e9;
+	over = atomic_load(&rd.h->overruns);
+	/* 0.5 s is 375 periods; a burst would publish all of them now. */
+	cr_assert(over >= 200 && over <= 1000, "overruns %llu",
+	    (unsigned long long)over);
+	burst_free = (secs - 0.5) * RATE / PERIOD;
+	cr_assert(atomic_load(&rd.h->write_seq) - s0 < burst_free + 150,
+	    "%llu periods in %.2f s with a 0.5 s stall: the backlog was burst",
+	    (unsigned long long)(atomic_load(&rd.h->write_seq) - s0), secs);
 	capture_stop_ok(pid);
 	reader_close(&rd);
 }
@@ -604,4 +662,180 @@ Test(capture, parent_channel_ready_state_and_eof, .timeout = 60)
 	st = tu_wait_exit(pid, STOP_MS);
 	forget(pid);
 	cr_assert(exited(st, 0), "no clean exit on parent EOF (status %d)", st);
+}
+
+/* ---- PortAudio through a private JACK server (dummy driver) ---- */
+
+struct jack {
+	char	server[64];
+	char	metro[64];
+	char	log[128];
+	pid_t	jackd;
+	pid_t	metro_pid;
+};
+
+static void
+log_file(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return;
+	read_all(fd, buf, sizeof(buf), 1000);
+	close(fd);
+	cr_log_error("%s:\n%s", path, buf);
+}
+
+/*
+ * A server of our own name: parallel runs do not meet, and the name holds
+ * "rc-test-" so tests/run.sh can kill a leftover.  Clients find it through
+ * JACK_DEFAULT_SERVER; none may start a server on its own.
+ */
+static void
+jack_start(struct jack *j)
+{
+	char out[4096];
+	char *argv[] = { "jackd", "-n", j->server, "--no-realtime", "-d",
+	    "dummy", "-r", "48000", "-p", "64", NULL };
+	char *wait[] = { "jack_wait", "-w", "-s", j->server, "-t", "20", NULL };
+	int fd, st;
+
+	snprintf(j->server, sizeof(j->server), "rc-test-%d-jack", (int)getpid());
+	snprintf(j->metro, sizeof(j->metro), "rc-test-%d-metro", (int)getpid());
+	snprintf(j->log, sizeof(j->log), "%s", tmp_path("jackd.log"));
+	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
+	setenv("JACK_NO_START_SERVER", "1", 1);
+	setenv("JACK_DEFAULT_SERVER", j->server, 1);
+	fd = open(j->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0);
+	j->jackd = spawn(argv, NULL, NULL, 0, fd);
+	close(fd);
+	st = run_prog(wait, out, sizeof(out), 25000);
+	if (!exited(st, 0)) {
+		log_file(j->log);
+		cr_assert_fail("jackd did not come up (jack_wait status %d): %s",
+		    st, out);
+	}
+}
+
+/* The n-th port in jack_lsp's list that starts with prefix, or 0. */
+static int
+find_port(const char *lsp, const char *prefix, int n, char *port,
+    size_t len)
+{
+	const char *line = lsp, *nl;
+
+	for (; *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = line + strlen(line);
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && n-- == 0) {
+			snprintf(port, len, "%.*s", (int)(nl - line), line);
+			return 1;
+		}
+		if (*nl == '\0')
+			break;
+	}
+	return 0;
+}
+
+/*
+ * JACK has no event for "a client registered its ports" that a shell tool
+ * can wait on, so poll its port list, briefly, up to a deadline.
+ */
+static void
+jack_find_ports(char *metro, char *in0, char *in1, size_t len,
+    const char *metro_name)
+{
+	char *lsp[] = { "jack_lsp", NULL };
+	char out[8192], prefix[80];
+	struct timespec gap = { 0, 20 * 1000 * 1000 };
+	uint64_t end = tu_now_ms() + 15000;
+
+	snprintf(prefix, sizeof(prefix), "%s:", metro_name);
+	for (;;) {
+		cr_assert(exited(run_prog(lsp, out, sizeof(out), 10000), 0),
+		    "jack_lsp: %s", out);
+		if (find_port(out, prefix, 0, metro, len) &&
+		    find_port(out, "ringcast-capture:", 0, in0, len) &&
+		    find_port(out, "ringcast-capture:", 1, in1, len))
+			return;
+		cr_assert(tu_now_ms() < end, "ports missing:\n%s", out);
+		nanosleep(&gap, NULL);
+	}
+}
+
+static void
+jack_connect(const char *from, const char *to)
+{
+	char *argv[] = { "jack_connect", (char *)(uintptr_t)from,
+	    (char *)(uintptr_t)to, NULL };
+	char out[4096];
+
+	cr_assert(exited(run_prog(argv, out, sizeof(out), 10000), 0),
+	    "jack_connect %s %s: %s", from, to, out);
+}
+
+/* Loudest sample and periods per second over about 1.5 s of the ring. */
+static void
+measure(struct reader *rd, float *peak, double *rate)
+{
+	struct ring_period info;
+	uint64_t t0 = tu_now_ns(), s0 = atomic_load(&rd->h->write_seq), lost;
+	size_t i, n = ring_period_floats(rd->h);
+
+	*peak = 0.0f;
+	do {
+		if (reader_next(rd, &info, &lost) != RING_READ_OK)
+			continue;
+		for (i = 0; i < n; i++)
+			if (fabsf(rd->buf[i]) > *peak)
+				*peak = fabsf(rd->buf[i]);
+	} while (tu_now_ns() - t0 < 1500000000ull);
+	*rate = (double)(atomic_load(&rd->h->write_seq) - s0) * 1e9 /
+	    (double)(tu_now_ns() - t0);
+}
+
+Test(capture, portaudio_through_jack_dummy, .timeout = 120)
+{
+	const char *ring = ring_name("jack");
+	const char *args[] = { "--source", "portaudio:system", "--channels",
+	    "2", NULL };
+	const char *list[] = { "--list-devices", NULL };
+	char metro[128], in0[128], in1[128], out[8192];
+	struct jack j;
+	struct reader rd;
+	double rate;
+	float peak;
+	pid_t pid;
+
+	memset(&j, 0, sizeof(j));
+	jack_start(&j);
+	cr_assert(exited(run_capture(list, out, sizeof(out)), 0), "%s", out);
+	cr_assert(strstr(out, "\tsystem\tJACK") != NULL, "%s", out);
+	{
+		char *margv[] = { "jack_metro", "-n", j.metro, "-b", "600",
+		    "-D", "50", NULL };
+		int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		j.metro_pid = spawn(margv, NULL, NULL, 0, dn);
+		close(dn);
+	}
+	pid = capture_start(ring, args);
+	jack_find_ports(metro, in0, in1, sizeof(metro), j.metro);
+	jack_connect(metro, in0);
+	jack_connect(metro, in1);
+	reader_open(&rd, ring);
+	cr_assert_eq(rd.h->channels, 2);
+	measure(&rd, &peak, &rate);
+	cr_assert(peak > 0.05f, "the metronome is not in the ring (peak %f)",
+	    peak);
+	cr_assert(rate > 0.8 * RATE / PERIOD && rate < 1.2 * RATE / PERIOD,
+	    "%.1f periods/s, want %u", rate, RATE / PERIOD);
+	capture_stop_ok(pid);
+	tu_stop(j.metro_pid, STOP_MS);
+	forget(j.metro_pid);
+	tu_stop(j.jackd, STOP_MS);
+	forget(j.jackd);
+	reader_close(&rd);
 }
