@@ -1,0 +1,245 @@
+/* broker.c — ringcast-broker: accepts native and HTTP clients; start, loop, exit. */
+/*
+ * Peers: the supervisor on the parent channel (fd 3, shared/msg.h); native
+ * clients on the listener it passed as fd 4 (Fichatech v2, until their
+ * handshake is read: then they go to the supervisor); HTTP clients on fd 5,
+ * whose /api and /metrics requests the supervisor answers.  One libevent
+ * loop; nothing in it waits on a client or on the supervisor.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "shared/msg.h"
+#include "broker/broker.h"
+
+#define PARENT_BURST	64	/* messages read per wake-up, for fairness */
+
+static int parent_fd = -1;
+
+int
+broker_send(uint32_t type, const json_t *obj, int fd)
+{
+	char *s;
+	int rc;
+
+	if ((s = json_dumps(obj, JSON_COMPACT)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = msg_send(parent_fd, type, s, strlen(s), fd);
+	free(s);
+	return rc;
+}
+
+void
+broker_addr_str(const struct sockaddr *sa, socklen_t len, char *buf,
+    size_t buflen)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET && len >= sizeof(*sin) &&
+	    inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)) != NULL)
+		snprintf(buf, buflen, "%s:%u", ip, ntohs(sin->sin_port));
+	else if (sa->sa_family == AF_INET6 && len >= sizeof(*sin6) &&
+	    inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip)) != NULL)
+		snprintf(buf, buflen, "[%s]:%u", ip, ntohs(sin6->sin6_port));
+	else if (sa->sa_family == AF_UNIX)
+		snprintf(buf, buflen, "local");
+	else
+		snprintf(buf, buflen, "unknown");
+}
+
+void
+broker_tv(struct timeval *tv, int ms)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: ringcast-broker --parent-fd N --native-fd N "
+	    "--http-fd N [--handshake-ms MS]\n"
+	    "\t[--max-clients N] [--max-pending-per-addr N] "
+	    "[--request-ms MS] [-v]\n");
+	exit(2);
+}
+
+static int
+parse_num(const char *arg, int lo, int hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || v < lo || v > hi)
+		errx(2, "bad %s: %s (%d..%d)", what, arg, lo, hi);
+	return (int)v;
+}
+
+static void
+parse_args(int argc, char *argv[], struct broker_config *c)
+{
+	static const struct option longopts[] = {
+		{ "parent-fd",		required_argument, NULL, 'p' },
+		{ "native-fd",		required_argument, NULL, 'n' },
+		{ "http-fd",		required_argument, NULL, 'h' },
+		{ "handshake-ms",	required_argument, NULL, 's' },
+		{ "max-clients",	required_argument, NULL, 'c' },
+		{ "max-pending-per-addr", required_argument, NULL, 'a' },
+		{ "request-ms",		required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	*c = (struct broker_config){ -1, -1, -1, BROKER_HANDSHAKE_MS,
+	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0 };
+	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p': c->parent_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
+		case 'n': c->native_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
+		case 'h': c->http_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
+		case 's': c->handshake_ms = parse_num(optarg, 1, BROKER_MS_MAX,
+		    "--handshake-ms"); break;
+		case 'c': c->max_clients = parse_num(optarg, 1, 65536,
+		    "--max-clients"); break;
+		case 'a': c->max_per_addr = parse_num(optarg, 1, 65536,
+		    "--max-pending-per-addr"); break;
+		case 'r': c->request_ms = parse_num(optarg, 1, BROKER_MS_MAX,
+		    "--request-ms"); break;
+		case 'v': c->verbose++; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || c->parent_fd < 0 || c->native_fd < 0 ||
+	    c->http_fd < 0)
+		usage();
+}
+
+/* A message from the supervisor: anything it should not send is fatal. */
+static void
+parent_dispatch(struct msg *m)
+{
+	if (m->fd != -1)
+		fatalx("%s carried a descriptor", msg_name(m->hdr.type));
+	switch (m->hdr.type) {
+	case MSG_BROKER_REPLY:
+		if (m->hdr.len == 0)
+			fatalx("empty MSG_BROKER_REPLY");
+		http_reply(m->data);
+		break;
+	case MSG_BROKER_EVENT:
+		if (m->hdr.len == 0)
+			fatalx("empty MSG_BROKER_EVENT");
+		http_event(m->data);
+		break;
+	default:
+		fatalx("unexpected message %s (%u)", msg_name(m->hdr.type),
+		    m->hdr.type);
+	}
+}
+
+static void
+parent_read(evutil_socket_t fd, short what, void *arg)
+{
+	static struct msg m;
+	struct event_base *base = arg;
+	int i, rc;
+
+	(void)what;
+	for (i = 0; i < PARENT_BURST; i++) {
+		if ((rc = msg_recv(fd, &m)) == 1) {
+			parent_dispatch(&m);
+			continue;
+		}
+		if (rc == 0) {
+			log_debug("parent channel closed");
+			event_base_loopbreak(base);
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			fatal("parent channel");
+		return;
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_debug("signal %d", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static void
+signals_setup(struct event_base *base)
+{
+	static struct event *ev[2];
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if ((ev[0] = evsignal_new(base, SIGTERM, on_signal, base)) == NULL ||
+	    (ev[1] = evsignal_new(base, SIGINT, on_signal, base)) == NULL ||
+	    evsignal_add(ev[0], NULL) == -1 || evsignal_add(ev[1], NULL) == -1)
+		fatalx("signal events");
+}
+
+static void
+parent_setup(struct event_base *base, int fd)
+{
+	struct event *ev;
+	int fl;
+
+	/* A busy supervisor must never stall the loop: sends may fail. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		fatal("parent channel: O_NONBLOCK");
+	parent_fd = fd;
+	if ((ev = event_new(base, fd, EV_READ | EV_PERSIST, parent_read,
+	    base)) == NULL || event_add(ev, NULL) == -1)
+		fatalx("parent channel event");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct broker_config cfg;
+	struct event_base *base;
+
+	parse_args(argc, argv, &cfg);
+	log_init("broker", cfg.verbose);
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	signals_setup(base);
+	parent_setup(base, cfg.parent_fd);
+	native_init(base, &cfg);
+	http_init(base, &cfg);
+	if (msg_send(parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
+		fatal("MSG_CHILD_READY");
+	log_debug("serving: handshake %d ms, %d pending (%d per address), "
+	    "request %d ms", cfg.handshake_ms, cfg.max_clients,
+	    cfg.max_per_addr, cfg.request_ms);
+	if (event_base_dispatch(base) == -1)
+		fatalx("event loop");
+	log_debug("exiting");
+	return 0;
+}

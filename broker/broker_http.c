@@ -1,0 +1,590 @@
+/* broker_http.c — HTTP front end: routes, the supervisor's API, request deadlines. */
+/*
+ * evhttp parses; every /api/... and /metrics request becomes a
+ * MSG_BROKER_REQUEST and waits at most BROKER_REPLY_MS for the supervisor's
+ * MSG_BROKER_REPLY (then 503).  evhttp only times out idle reads, so each
+ * connection also gets a whole-request deadline, request_ms from the
+ * accept: a client trickling its request is cut off then.  Every response
+ * closes its connection, so that one deadline covers the only request.
+ * At most max_clients connections are open: beyond that the listener rests
+ * and new clients wait in the kernel's backlog.
+ */
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "shared/log.h"
+#include "shared/msg.h"
+#include "shared/proto.h"
+#include "broker/broker.h"
+
+#define HTTP_BODY_MAX		(64 * 1024)
+#define HTTP_HEADERS_MAX	(8 * 1024)
+#define HTTP_URI_MAX		1024	/* the supervisor's path buffer */
+#define HTTP_JSON_DEPTH		PROTO_JSON_DEPTH
+#define HTTP_ALL_METHODS	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
+    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
+    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
+    EVHTTP_REQ_PATCH)
+
+/* One open connection, until evhttp closes it. */
+struct hconn {
+	TAILQ_ENTRY(hconn)	 entry;
+	struct bufferevent	*bev;
+	struct evhttp_connection *evcon;	/* NULL until adopted */
+	struct event		*deadline;	/* adoption, then the deadline */
+};
+
+/* One request waiting for the supervisor. */
+struct hreq {
+	TAILQ_ENTRY(hreq)	 entry;
+	json_int_t		 id;
+	struct evhttp_request	*req;
+	struct event		*timer;
+};
+
+struct route {
+	const char	*path;
+	bool		 prefix;
+	int		 methods;	/* EVHTTP_REQ_* it serves */
+	void		(*serve)(struct evhttp_request *);	/* NULL: 404 */
+};
+
+static void	serve_api(struct evhttp_request *);
+
+static const struct route routes[] = {
+	{ "/api/events", false, EVHTTP_REQ_GET, NULL },	/* SSE: issue 5 */
+	{ "/api/", true, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE,
+	    serve_api },
+	{ "/metrics", false, EVHTTP_REQ_GET, serve_api },
+	{ "/stream.wav", false, EVHTTP_REQ_GET, NULL },	/* issue 5 */
+	{ "/", true, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, NULL },	/* web UI */
+};
+
+static struct {
+	struct event_base	*base;
+	const struct broker_config *cfg;
+	struct evhttp		*http;
+	struct evconnlistener	*lev;
+	struct event		*resume_ev;
+	bool			 listening;
+	bool			 paused;	/* out of descriptors */
+	time_t			 last_pause_log;
+	TAILQ_HEAD(, hconn)	 conns;
+	int			 nconns;
+	struct hconn		*freeing;	/* see conn_deadline */
+	TAILQ_HEAD(, hreq)	 reqs;
+	int			 nreqs;
+	json_int_t		 next_id;
+	unsigned long long	 events;	/* MSG_BROKER_EVENTs seen */
+} hs = {
+	.conns = TAILQ_HEAD_INITIALIZER(hs.conns),
+	.reqs = TAILQ_HEAD_INITIALIZER(hs.reqs),
+};
+
+/* ---- responses ---- */
+
+static void
+reply_send(struct evhttp_request *req, int status, const char *ctype,
+    const char *data, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf;
+
+	if ((buf = evbuffer_new()) == NULL || evbuffer_add(buf, data, len)) {
+		log_warnx("out of memory");
+		evbuffer_free(buf);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	/* evhttp refuses a value with CR or LF: fall back to plain text. */
+	if (evhttp_add_header(h, "Content-Type", ctype) == -1)
+		evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Connection", "close");
+	evhttp_send_reply(req, status, NULL, buf);
+	evbuffer_free(buf);
+}
+
+static void
+reply_json(struct evhttp_request *req, int status, const json_t *body)
+{
+	static const char oom[] = "{\"error\":\"out of memory\"}";
+	char *s;
+
+	if (body == NULL ||
+	    (s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+		reply_send(req, 500, "application/json", oom, sizeof(oom) - 1);
+		return;
+	}
+	reply_send(req, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+static void
+reply_error(struct evhttp_request *req, int status, const char *message)
+{
+	json_t *o = json_pack("{s:s}", "error", message);
+
+	reply_json(req, status, o);
+	json_decref(o);
+}
+
+/* ---- connections and their whole-request deadline ---- */
+
+/* Rest the listener while out of descriptors or at the connection cap. */
+static void
+listener_update(void)
+{
+	bool on = !hs.paused && hs.nconns < hs.cfg->max_clients;
+
+	if (on == hs.listening)
+		return;
+	if ((on ? evconnlistener_enable(hs.lev) :
+	    evconnlistener_disable(hs.lev)) == -1)
+		fatalx("HTTP listener");
+	hs.listening = on;
+}
+
+static void
+conn_free(struct hconn *c)
+{
+	if (hs.freeing == c)
+		hs.freeing = NULL;
+	event_free(c->deadline);
+	TAILQ_REMOVE(&hs.conns, c, entry);
+	hs.nconns--;
+	free(c);
+	listener_update();
+}
+
+static void
+conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_free(arg);
+}
+
+/*
+ * evhttp gives no handle on a connection before its first request is whole.
+ * Once the accept callback has returned, the bufferevent made in conn_new
+ * has the evhttp_connection as its callback argument: take it to learn of
+ * the close and to cut the connection at its deadline.  If evhttp has
+ * already dropped the connection (out of memory), the bufferevent has no
+ * callbacks left; our reference kept it valid until here.
+ */
+static void
+conn_adopt(struct hconn *c)
+{
+	bufferevent_event_cb eventcb;
+	struct timeval tv;
+	void *arg;
+
+	bufferevent_getcb(c->bev, NULL, NULL, &eventcb, &arg);
+	if (eventcb == NULL || arg == NULL) {
+		bufferevent_decref(c->bev);
+		conn_free(c);
+		return;
+	}
+	c->evcon = arg;
+	if (evhttp_connection_get_bufferevent(c->evcon) != c->bev)
+		fatalx("libevent: HTTP connection not found");
+	evhttp_connection_set_closecb(c->evcon, conn_closed, c);
+	bufferevent_decref(c->bev);
+	broker_tv(&tv, hs.cfg->request_ms);
+	if (evtimer_add(c->deadline, &tv) == -1)
+		fatalx("HTTP deadline timer");
+}
+
+static void
+conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->evcon == NULL) {
+		conn_adopt(c);
+		return;
+	}
+	log_debug("HTTP request deadline: connection closed");
+	/* conn_closed frees c; should evhttp not call it, free c here. */
+	hs.freeing = c;
+	evhttp_connection_free(c->evcon);
+	if (hs.freeing == c)
+		conn_free(c);
+}
+
+/* evhttp's bufferevent factory: our hook on every accepted connection. */
+static struct bufferevent *
+conn_new(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev;
+	struct hconn *c;
+
+	(void)arg;
+	/* No BEV_OPT_CLOSE_ON_FREE: evhttp closes the socket itself. */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->deadline = evtimer_new(base, conn_deadline, c)) == NULL) {
+		log_warnx("out of memory: HTTP connection has no deadline");
+		free(c);
+		return bev;
+	}
+	c->bev = bev;
+	bufferevent_incref(bev);	/* until conn_adopt */
+	TAILQ_INSERT_TAIL(&hs.conns, c, entry);
+	hs.nconns++;
+	listener_update();
+	event_active(c->deadline, EV_TIMEOUT, 0);
+	return bev;
+}
+
+/* The whole request is in: from here BROKER_REPLY_MS bounds it. */
+static void
+conn_request_done(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct hconn *c;
+
+	TAILQ_FOREACH(c, &hs.conns, entry)
+		if (c->evcon == evcon && evcon != NULL) {
+			evtimer_del(c->deadline);
+			return;
+		}
+}
+
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	hs.paused = false;
+	listener_update();
+}
+
+/* Out of descriptors: the listener stays readable, so rest it a moment. */
+static void
+accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct timeval tv;
+	time_t now = time(NULL);
+
+	(void)lev;
+	(void)arg;
+	if (now != hs.last_pause_log) {
+		log_warn("HTTP accept: pausing %d ms", BROKER_PAUSE_MS);
+		hs.last_pause_log = now;
+	}
+	hs.paused = true;
+	listener_update();
+	broker_tv(&tv, BROKER_PAUSE_MS);
+	if (evtimer_add(hs.resume_ev, &tv) == -1)
+		fatalx("HTTP listener timer");
+}
+
+/* ---- requests for the supervisor ---- */
+
+static void
+hreq_free(struct hreq *r)
+{
+	TAILQ_REMOVE(&hs.reqs, r, entry);
+	hs.nreqs--;
+	event_free(r->timer);
+	free(r);
+}
+
+static void
+hreq_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct hreq *r = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("request %lld: no reply from the supervisor in %d ms",
+	    (long long)r->id, BROKER_REPLY_MS);
+	reply_error(r->req, 503, "supervisor busy");
+	hreq_free(r);
+}
+
+static struct hreq *
+hreq_new(struct evhttp_request *req)
+{
+	struct hreq *r;
+	struct timeval tv;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->timer = evtimer_new(hs.base, hreq_timeout, r)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	broker_tv(&tv, BROKER_REPLY_MS);
+	if (evtimer_add(r->timer, &tv) == -1) {
+		event_free(r->timer);
+		free(r);
+		return NULL;
+	}
+	r->id = ++hs.next_id;
+	r->req = req;
+	TAILQ_INSERT_TAIL(&hs.reqs, r, entry);
+	hs.nreqs++;
+	return r;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:	return "GET";
+	case EVHTTP_REQ_POST:	return "POST";
+	case EVHTTP_REQ_DELETE:	return "DELETE";
+	case EVHTTP_REQ_HEAD:	return "HEAD";
+	case EVHTTP_REQ_PUT:	return "PUT";
+	case EVHTTP_REQ_PATCH:	return "PATCH";
+	default:		return "OTHER";
+	}
+}
+
+/*
+ * jansson recurses without a depth limit, so measure the nesting first: one
+ * pass over the brackets outside strings.
+ */
+static bool
+json_depth_ok(const char *p, size_t len)
+{
+	bool in_str = false, esc = false;
+	int depth = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (p[i] == '\\')
+				esc = true;
+			else if (p[i] == '"')
+				in_str = false;
+		} else if (p[i] == '"')
+			in_str = true;
+		else if ((p[i] == '{' || p[i] == '[') &&
+		    ++depth > HTTP_JSON_DEPTH)
+			return false;
+		else if ((p[i] == '}' || p[i] == ']') && depth > 0)
+			depth--;
+	}
+	return true;
+}
+
+static bool
+is_json_type(const char *ct)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	return strncasecmp(ct, json, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* A POST body: one JSON object or array.  0, or an HTTP status and why. */
+static int
+body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *ct, *p;
+	size_t n = evbuffer_get_length(in);
+	json_error_t jerr;
+
+	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	if (ct != NULL && !is_json_type(ct)) {
+		snprintf(why, len, "the body must be application/json");
+		return 415;
+	}
+	if (n == 0 || (p = (const char *)evbuffer_pullup(in, -1)) == NULL) {
+		snprintf(why, len, "a JSON body is required");
+		return 400;
+	}
+	if (!json_depth_ok(p, n)) {
+		snprintf(why, len, "invalid JSON: nested too deep");
+		return 400;
+	}
+	if ((*out = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		snprintf(why, len, "invalid JSON: %s", jerr.text);
+		return 400;
+	}
+	return 0;
+}
+
+/* Pass the request on; the reply (or hreq_timeout) answers the client. */
+static void
+forward(struct evhttp_request *req, json_t *body)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct hreq *r;
+	json_t *o;
+
+	if ((r = hreq_new(req)) == NULL) {
+		reply_error(req, 503, "out of memory");
+		return;
+	}
+	o = json_pack("{s:I, s:s, s:s, s:O?}", "id", r->id, "method",
+	    method_name(cmd), "path", evhttp_request_get_uri(req), "body",
+	    body);
+	if (o == NULL)
+		reply_error(req, 400, "the request is not valid UTF-8");
+	else if (broker_send(MSG_BROKER_REQUEST, o, -1) == -1) {
+		log_warn("MSG_BROKER_REQUEST");
+		if (errno == EMSGSIZE)
+			reply_error(req, 413, "request too large");
+		else
+			reply_error(req, 503, "supervisor busy");
+	} else
+		r = NULL;	/* now waiting for the reply */
+	if (r != NULL)
+		hreq_free(r);
+	json_decref(o);
+}
+
+static void
+serve_api(struct evhttp_request *req)
+{
+	json_t *body = NULL;
+	char why[256];
+	int status;
+
+	if (hs.nreqs >= hs.cfg->max_clients) {
+		reply_error(req, 503, "too many requests");
+		return;
+	}
+	if (strlen(evhttp_request_get_uri(req)) > HTTP_URI_MAX) {
+		reply_error(req, 414, "URI too long");
+		return;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	    (status = body_json(req, &body, why, sizeof(why))) != 0) {
+		reply_error(req, status, why);
+		return;
+	}
+	forward(req, body);
+	json_decref(body);
+}
+
+static const struct route *
+route_find(const char *path)
+{
+	size_t i, n;
+
+	if (path == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		n = strlen(routes[i].path);
+		if (routes[i].prefix ? strncmp(path, routes[i].path, n) == 0 :
+		    strcmp(path, routes[i].path) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	const struct route *r;
+
+	(void)arg;
+	conn_request_done(req);
+	r = route_find(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)));
+	if (r == NULL || r->serve == NULL)
+		reply_error(req, 404, "not found");
+	else if ((evhttp_request_get_command(req) & r->methods) == 0)
+		reply_error(req, 405, "method not allowed");
+	else
+		r->serve(req);
+}
+
+/* ---- messages from the supervisor ---- */
+
+void
+http_reply(const char *data)
+{
+	json_int_t id, status;
+	const json_t *body;
+	const char *ctype;
+	struct hreq *r;
+	json_t *o;
+
+	if ((o = json_loads(data, 0, NULL)) == NULL ||
+	    json_unpack(o, "{s:I, s:I}", "id", &id, "status", &status) == -1 ||
+	    status < 100 || status > 599)
+		fatalx("malformed MSG_BROKER_REPLY");
+	TAILQ_FOREACH(r, &hs.reqs, entry)
+		if (r->id == id)
+			break;
+	if (r == NULL) {
+		log_debug("reply to request %lld came too late", (long long)id);
+		json_decref(o);
+		return;
+	}
+	body = json_object_get(o, "body");
+	ctype = json_string_value(json_object_get(o, "content_type"));
+	if (json_is_string(body))
+		reply_send(r->req, (int)status, ctype != NULL ? ctype :
+		    "text/plain; charset=utf-8", json_string_value(body),
+		    json_string_length(body));
+	else
+		reply_json(r->req, (int)status, body != NULL ? body :
+		    json_null());
+	hreq_free(r);
+	json_decref(o);
+}
+
+/* For /api/events subscribers (issue 5): counted until then. */
+void
+http_event(const char *data)
+{
+	hs.events++;
+	log_debug("event %llu: %.80s", hs.events, data);
+}
+
+void
+http_init(struct event_base *base, const struct broker_config *cfg)
+{
+	struct evhttp_bound_socket *bound;
+	struct timeval tv;
+
+	hs.base = base;
+	hs.cfg = cfg;
+	if (evutil_make_socket_nonblocking(cfg->http_fd) == -1)
+		fatal("HTTP listener: O_NONBLOCK");
+	if ((hs.http = evhttp_new(base)) == NULL ||
+	    (hs.resume_ev = evtimer_new(base, accept_resume, NULL)) == NULL)
+		fatalx("evhttp_new");
+	evhttp_set_max_body_size(hs.http, HTTP_BODY_MAX);
+	evhttp_set_max_headers_size(hs.http, HTTP_HEADERS_MAX);
+	/* Idle reads and slow writes; conn_deadline bounds the whole. */
+	broker_tv(&tv, cfg->request_ms);
+	evhttp_set_timeout_tv(hs.http, &tv);
+	/* We answer 405 ourselves, as JSON (evhttp would say 501). */
+	evhttp_set_allowed_methods(hs.http, HTTP_ALL_METHODS);
+	evhttp_set_bevcb(hs.http, conn_new, NULL);
+	evhttp_set_gencb(hs.http, on_request, NULL);
+	if ((bound = evhttp_accept_socket_with_handle(hs.http,
+	    cfg->http_fd)) == NULL)
+		fatalx("HTTP listener");
+	hs.lev = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(hs.lev, accept_error);
+	hs.listening = true;
+}
