@@ -217,6 +217,17 @@ ring_unlink(const char *name)
 	return shm_unlink(name) == -1 ? RING_ESYS : RING_OK;
 }
 
+/*
+ * Fault the whole ring in now, so that neither the real-time writer nor a
+ * session's send loop takes a page fault (for the writer, a page
+ * allocation) on its first lap.  Best effort: without it pages fault lazily.
+ */
+static void
+prefault(const void *p, size_t len, int advice)
+{
+	(void)madvise((void *)(uintptr_t)p, len, advice);
+}
+
 /* Map an object read-write and validate it; fills in the mapping and its size. */
 static int
 map_rw(int fd, uint8_t **mapp, size_t *sizep)
@@ -265,6 +276,7 @@ writer_attach(int fd, const struct ring_config *cfg, struct ring_writer **out)
 	}
 	w->slots = w->map + h->header_size;
 	w->floats = (size_t)h->channels * h->period_frames;
+	prefault(w->map, h->map_size, MADV_POPULATE_WRITE);
 	/* A restarted writer continues the sequence in a new epoch. */
 	ws = atomic_load_explicit(&h->write_seq, memory_order_acquire);
 	w->next = ws;
@@ -472,6 +484,8 @@ ring_reader_open_fd(int fd, struct ring_reader **out)
 		munmap(p, st.st_size);
 		return RING_ESYS;
 	}
+	prefault(p, ((const struct ring_header *)p)->map_size,
+	    MADV_POPULATE_READ);
 	r->map = p;
 	r->map_size = st.st_size;
 	h = r->h = p;
@@ -599,6 +613,15 @@ ring_read(struct ring_reader *r, float *dst, struct ring_period *info,
 	return RING_READ_OK;
 }
 
+/* Is a period after the cursor published, or has the writer restarted? */
+static int
+readable(const struct ring_reader *r, uint64_t *ws)
+{
+	*ws = atomic_load_explicit(&r->h->write_seq, memory_order_acquire);
+	return *ws > r->next || atomic_load_explicit(&r->h->epoch,
+	    memory_order_acquire) != r->epoch;
+}
+
 int
 ring_wait(struct ring_reader *r, int timeout_ms)
 {
@@ -618,16 +641,15 @@ ring_wait(struct ring_reader *r, int timeout_ms)
 		dl = &deadline;
 	}
 	for (;;) {
-		ws = atomic_load_explicit(&h->write_seq, memory_order_acquire);
-		if (ws > r->next || atomic_load_explicit(&h->epoch,
-		    memory_order_acquire) != r->epoch)
+		if (readable(r, &ws))
 			return 1;
 		/* Sleeps only while the futex word still equals ws. */
 		rc = syscall(SYS_futex, &h->futex, FUTEX_WAIT_BITSET,
 		    (uint32_t)ws, dl, NULL, FUTEX_BITSET_MATCH_ANY);
 		if (rc == -1) {
+			/* A publish may race the deadline: 0 means none. */
 			if (errno == ETIMEDOUT)
-				return 0;
+				return readable(r, &ws);
 			if (errno == EINTR)
 				return RING_ESYS;
 			if (errno != EAGAIN)
