@@ -1,6 +1,7 @@
 /* test_ring.c — the shared-memory ring: layout, seqlock, lapping, epochs, waits, meters. */
 #define _GNU_SOURCE	/* pipe2, gettid */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -954,4 +955,44 @@ Test(ring, seek_live)
 	get_ok(&p, 5);
 	cr_assert_eq(ring_reader_lost(p.r), 0);
 	pair_close(&p);
+}
+
+static long
+minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt;
+}
+
+/* Attaching faults the ring in: no page fault on the real-time paths. */
+Test(ring, first_lap_takes_no_page_faults)
+{
+	struct ring_config c = { T_RATE, 8, 256, 64 };	/* 8 KiB slots */
+	const char *name = rname("fault");
+	static float x[8 * 256], y[8 * 256];
+	struct ring_writer *w;
+	struct ring_reader *r;
+	struct ring_period info;
+	uint64_t lost;
+	long before;
+	int i;
+
+	cr_assert_eq(ring_create(name, &c), RING_OK);
+	cr_assert_eq(ring_writer_open(name, &c, 0, &w), RING_OK);
+	cr_assert_eq(ring_reader_open(name, &r), RING_OK);
+	memset(x, 0, sizeof(x));
+	memset(y, 0, sizeof(y));
+	ring_writer_write(w, x, 0);	/* first calls: code, stack */
+	cr_assert_eq(ring_read(r, y, &info, &lost), RING_READ_OK);
+	before = minflt();
+	for (i = 1; i < 64; i++) {
+		ring_writer_write(w, x, 0);
+		cr_assert_eq(ring_read(r, y, &info, &lost), RING_READ_OK);
+	}
+	cr_assert(minflt() - before < 4, "%ld page faults in the first lap",
+	    minflt() - before);
+	ring_reader_close(r);
+	ring_writer_close(w);
 }
