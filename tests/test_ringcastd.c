@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <sys/un.h>
 
+#include <pwd.h>
+
 #include <criterion/criterion.h>
 
 #include "tests/v2client.h"
@@ -826,4 +828,42 @@ Test(ringcastd, crash_loop_verdict_after_backoff, .timeout = 120)
 	check(tu_now_ms() - t0 >= 10000, "restarts not backed off: %llu ms",
 	    (unsigned long long)(tu_now_ms() - t0));
 	close(p[0]);
+}
+
+/* ---- privileges ---- */
+
+/* The real uid of pid from /proc, or -1. */
+static long
+proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	long uid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Uid: %ld", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+Test(ringcastd, network_children_drop_to_user, .timeout = 120)
+{
+	const char *extra[] = { "--user", "nobody", NULL };
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root");
+	cr_assert_not_null(pw = getpwnam("nobody"), "no user nobody");
+	daemon_up("user", extra);
+	steady(0, "user-0");
+	check(proc_uid(child_pid("broker")) == (long)pw->pw_uid,
+	    "broker not running as nobody");
+	check(proc_uid(session_pid("user-0")) == (long)pw->pw_uid,
+	    "session not running as nobody");
+	check(proc_uid(child_pid("capture")) == 0, "capture lost root");
+	listeners_flowing(1, 100);
 }
