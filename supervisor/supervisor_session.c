@@ -200,12 +200,17 @@ done:
 	close(fd);	/* the session has its own copy */
 }
 
+/* The committed mix to the session; with error, a change that was not saved. */
 static int
-tell_session(struct client *cl, const char *origin)
+tell_session(struct client *cl, const char *origin, const char *error)
 {
+	json_t *o = json_pack("{s:s, s:o}", "origin", origin, "mix",
+	    mix_to_json(&cl->mix));
+
+	if (o != NULL && error != NULL)
+		json_object_set_new(o, "error", json_string(error));
 	if (cl->child == NULL || child_send_json(cl->child,
-	    MSG_SESSION_MIX_SET, json_pack("{s:s, s:o}", "origin", origin,
-	    "mix", mix_to_json(&cl->mix))) == 0)
+	    MSG_SESSION_MIX_SET, o) == 0)
 		return 0;
 	/* A session that does not read its channel is stuck: end it. */
 	log_warn("client %s: MSG_SESSION_MIX_SET", cl->id);
@@ -250,7 +255,7 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 	/* Committed: only now may the session apply and confirm it. */
 	if (cl != NULL) {
 		cl->mix = m;
-		tell_session(cl, origin);
+		tell_session(cl, origin, NULL);
 	}
 	if (out != NULL)
 		*out = m;
@@ -259,10 +264,14 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 	return 200;
 }
 
+/*
+ * A client's change: committed and confirmed, or refused with the mix
+ * unchanged and the reason, which the session passes on to the client.
+ */
 static int
 mix_request(struct client *cl, const char *data)
 {
-	char err[256];
+	char err[256], why[300];
 	json_t *o;
 	int rc;
 
@@ -271,9 +280,12 @@ mix_request(struct client *cl, const char *data)
 		return -1;
 	}
 	if ((rc = session_mix_commit(cl->id, o, "client", NULL, err,
-	    sizeof(err))) != 200)
+	    sizeof(err))) != 200) {
 		log_warnx("client %s: mix change refused (%d): %s", cl->id, rc,
 		    err);
+		snprintf(why, sizeof(why), "mix change not saved: %s", err);
+		tell_session(cl, "client", why);
+	}
 	json_decref(o);
 	return 0;
 }
