@@ -24,7 +24,10 @@ for t in "$build"/tests/test_*; do
 		status=1
 	else
 		passed=$((passed + p)); failed=$((failed + f)); crashed=$((crashed + c))
-		[ "$rc" -eq 0 ] || status=1
+		if [ "$rc" -ne 0 ]; then
+			echo "$name: exit status $rc"
+			status=1
+		fi
 	fi
 	rm -f "$out"
 	# Nothing a test started may outlive it.
