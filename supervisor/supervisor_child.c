@@ -99,7 +99,9 @@ child_exec(enum child_kind kind, const char *path, char *const argv[],
 		if (park[i] == -1 || dup2(park[i], MSG_PARENT_FD + i) == -1)
 			_exit(127);
 	close_range(MSG_PARENT_FD + nfds + 1, ~0U, 0);
-	signal(SIGPIPE, SIG_DFL);
+	/* Our handlers would wake the parent's loop: default them, then unblock. */
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (kind != CHILD_CAPTURE && sv.cfg.drop)
@@ -116,6 +118,7 @@ child_spawn(enum child_kind kind, const char *path, char *const argv[],
     const int *fds, int nfds)
 {
 	struct child *c;
+	sigset_t all, old;
 	int pair[2];
 
 	if (nfds > SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
@@ -133,16 +136,18 @@ child_spawn(enum child_kind kind, const char *path, char *const argv[],
 	 * it only rearranges descriptors and execs (the environment's
 	 * descriptor is close-on-exec and closed by close_range anyway).
 	 */
-	if ((c->pid = fork()) == -1) {
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((c->pid = fork()) == 0)
+		child_exec(kind, path, argv, pair[1], fds, nfds);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(pair[1]);
+	if (c->pid == -1) {
 		log_warn("spawn %s: fork", path);
 		close(pair[0]);
-		close(pair[1]);
 		free(c);
 		return NULL;
 	}
-	if (c->pid == 0)
-		child_exec(kind, path, argv, pair[1], fds, nfds);
-	close(pair[1]);
 	c->chan = pair[0];
 	c->spawned_ms = now_ms();
 	if (evutil_make_socket_nonblocking(c->chan) == -1 ||

@@ -1,6 +1,7 @@
 /* supervisor_config.c — ringcastd's command line and configuration file. */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -415,10 +416,32 @@ check_ring(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Created if missing (by state_open); what exists must be a directory. */
+static int
+check_state(const struct config *c, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(c->state_dir, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "state: %s: %s", c->state_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state: %s is not a directory",
+		    c->state_dir);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_check(struct config *c, char *err, size_t errlen)
 {
 	if (check_addr("native", c->native, err, errlen) == -1 ||
+	    check_state(c, err, errlen) == -1 ||
 	    check_addr("http", c->http, err, errlen) == -1 ||
 	    check_source(c->source, err, errlen) == -1 ||
 	    check_ring(c, err, errlen) == -1 ||

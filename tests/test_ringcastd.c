@@ -576,6 +576,7 @@ Test(ringcastd, check_mode_reports_clearly, .timeout = 60)
 	expect_check("native = localhost\n", NULL, 1, "HOST:PORT");
 	expect_check("user = rc-test-no-such-user\n", NULL, 1,
 	    "unknown user");
+	expect_check("state = /etc/passwd\n", NULL, 1, "not a directory");
 	/* The command line wins over the file. */
 	expect_check("native = localhost\n", "127.0.0.1:5101", 0,
 	    "configuration OK");
