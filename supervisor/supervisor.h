@@ -21,7 +21,6 @@
 #define SUPER_NATIVE_DEFAULT	"0.0.0.0:5101"
 #define SUPER_HTTP_DEFAULT	"0.0.0.0:5100"
 #define SUPER_STATE_DEFAULT	"/var/lib/ringcast"
-#define SUPER_LIBEXEC_DEFAULT	"/usr/local/libexec/ringcast"
 #define SUPER_MAX_CLIENTS	256
 #define SUPER_STOP_GRACE_MS	3000	/* SIGTERM to SIGKILL at stop */
 #define SUPER_FLOOR_MS		1000	/* least time between two spawns */
