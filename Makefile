@@ -117,6 +117,12 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/ringcast
 	install -m 755 $(filter-out $(BUILD)/ringcast-%,$(PROGS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(filter $(BUILD)/ringcast-%,$(PROGS)) $(DESTDIR)$(PREFIX)/libexec/ringcast/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/ringcast
+	install -m 644 docs/ringcast.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 docs/ringcast.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 docs/ringcastd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 docs/ringcast.conf.example docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ringcast/
 
 clean:
 	rm -rf $(BUILD)
