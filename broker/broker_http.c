@@ -33,7 +33,6 @@
 #define HTTP_BODY_MAX		(64 * 1024)
 #define HTTP_HEADERS_MAX	(8 * 1024)
 #define HTTP_URI_MAX		1024	/* the supervisor's path buffer */
-#define HTTP_JSON_DEPTH		PROTO_JSON_DEPTH
 #define HTTP_ALL_METHODS	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
     EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
@@ -359,36 +358,6 @@ method_name(enum evhttp_cmd_type cmd)
 	}
 }
 
-/*
- * jansson recurses without a depth limit, so measure the nesting first: one
- * pass over the brackets outside strings.
- */
-static bool
-json_depth_ok(const char *p, size_t len)
-{
-	bool in_str = false, esc = false;
-	int depth = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (p[i] == '\\')
-				esc = true;
-			else if (p[i] == '"')
-				in_str = false;
-		} else if (p[i] == '"')
-			in_str = true;
-		else if ((p[i] == '{' || p[i] == '[') &&
-		    ++depth > HTTP_JSON_DEPTH)
-			return false;
-		else if ((p[i] == '}' || p[i] == ']') && depth > 0)
-			depth--;
-	}
-	return true;
-}
-
 static bool
 is_json_type(const char *ct)
 {
@@ -418,7 +387,7 @@ body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
 		snprintf(why, len, "a JSON body is required");
 		return 400;
 	}
-	if (!json_depth_ok(p, n)) {
+	if (proto_json_depth_check(p, n) != PROTO_OK) {
 		snprintf(why, len, "invalid JSON: nested too deep");
 		return 400;
 	}

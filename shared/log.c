@@ -117,3 +117,15 @@ fatalx_(const char *func, const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+void
+errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

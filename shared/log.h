@@ -3,6 +3,7 @@
 #define RINGCAST_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /*
  * Lines go to stderr as "<proc>[pid]: <func>: message".  log_init() names the
@@ -24,6 +25,10 @@ void	fatal_(const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 void	fatalx_(const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Format an error sentence into a caller's buffer (NULL or 0: ignored). */
+void	errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #define log_warn(...)	log_warn_(__func__, __VA_ARGS__)
 #define log_warnx(...)	log_warnx_(__func__, __VA_ARGS__)

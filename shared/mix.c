@@ -5,25 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/log.h"
 #include "shared/mix.h"
 
 enum field { F_GAIN, F_PAN, F_MUTE };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void
 mix_init(struct mix *m, uint32_t nch)
@@ -84,13 +70,13 @@ apply_channels(struct mix *m, const json_t *v, char *err, size_t errlen)
 	size_t i;
 
 	if (!json_is_array(v)) {
-		seterr(err, errlen, "channels: not an array");
+		errbuf_set(err, errlen, "channels: not an array");
 		return -1;
 	}
 	json_array_foreach(v, i, e) {
 		c = json_is_integer(e) ? json_integer_value(e) : -1;
 		if (c < 0 || c >= (json_int_t)m->nch) {
-			seterr(err, errlen, "channels[%zu]: not a channel number "
+			errbuf_set(err, errlen, "channels[%zu]: not a channel number "
 			    "0..%d", i, (int)m->nch - 1);
 			return -1;
 		}
@@ -140,17 +126,17 @@ apply_map(struct mix *m, const char *name, enum field f, const json_t *v,
 	uint32_t ch;
 
 	if (!json_is_object(v)) {
-		seterr(err, errlen, "%s: not an object", name);
+		errbuf_set(err, errlen, "%s: not an object", name);
 		return -1;
 	}
 	json_object_foreach((json_t *)(uintptr_t)v, k, e) {
 		if (parse_key(k, m->nch, &ch) == -1) {
-			seterr(err, errlen, "%s: key \"%.16s\" is not a channel "
+			errbuf_set(err, errlen, "%s: key \"%.16s\" is not a channel "
 			    "number 0..%d", name, k, (int)m->nch - 1);
 			return -1;
 		}
 		if (apply_value(m, f, ch, e) == -1) {
-			seterr(err, errlen, "%s[%u]: not %s", name, ch,
+			errbuf_set(err, errlen, "%s[%u]: not %s", name, ch,
 			    field_range[f]);
 			return -1;
 		}
@@ -171,7 +157,7 @@ mix_apply_json(struct mix *m, const json_t *upd, char *err, size_t errlen)
 	size_t i;
 
 	if (!json_is_object(upd)) {
-		seterr(err, errlen, "mix: not an object");
+		errbuf_set(err, errlen, "mix: not an object");
 		return -1;
 	}
 	if ((v = json_object_get(upd, "channels")) != NULL &&
@@ -183,7 +169,7 @@ mix_apply_json(struct mix *m, const json_t *upd, char *err, size_t errlen)
 			return -1;
 	if ((v = json_object_get(upd, "master_gain")) != NULL) {
 		if (get_number(v, 0.0, MIX_MASTER_MAX, &d) == -1) {
-			seterr(err, errlen, "master_gain: not a number 0..5");
+			errbuf_set(err, errlen, "master_gain: not a number 0..5");
 			return -1;
 		}
 		t.master = (float)d;

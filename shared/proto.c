@@ -163,9 +163,10 @@ proto_now_ms(void)
  * first: one linear pass over brackets outside strings.  Also refuses raw NUL
  * bytes, which no valid JSON text contains.
  */
-static int
-json_depth_check(const uint8_t *p, size_t len)
+int
+proto_json_depth_check(const void *text, size_t len)
 {
+	const uint8_t *p = text;
 	int depth = 0;
 	bool in_str = false, esc = false;
 	size_t i;
@@ -213,7 +214,7 @@ proto_control_parse(const uint8_t *payload, size_t len, json_t **obj,
 	*obj = NULL;
 	if (len > PROTO_CONTROL_MAX)
 		return PROTO_ETOOBIG;
-	if ((rc = json_depth_check(payload, len)) != PROTO_OK)
+	if ((rc = proto_json_depth_check(payload, len)) != PROTO_OK)
 		return rc;
 	o = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL)

@@ -90,6 +90,13 @@ int	proto_control_parse(const uint8_t *payload, size_t len, json_t **obj,
 	    enum proto_ctl *type);
 
 /*
+ * Check that JSON text nests at most PROTO_JSON_DEPTH levels and holds no NUL
+ * byte, in one linear pass, before a recursive parser sees it: PROTO_OK,
+ * PROTO_EDEPTH or PROTO_EJSON.
+ */
+int	proto_json_depth_check(const void *text, size_t len);
+
+/*
  * Encode a control message (header + compact JSON) into a new malloc'd
  * buffer.  Adds "timestamp" if missing; rf sets flag 0x80 and "rf_mode".
  */

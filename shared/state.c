@@ -51,33 +51,18 @@ struct victim {
 	MDB_val		 key;			/* a copy, owned */
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* An LMDB failure as a state error: map full is its own, errno-class too. */
 static int
 lmdb_fail(struct state *s, int mrc, const char *what)
 {
 	if (mrc == MDB_MAP_FULL) {
-		seterr(s->err, sizeof(s->err), "state map of %s is full "
+		errbuf_set(s->err, sizeof(s->err), "state map of %s is full "
 		    "(%s): the change was not saved; forget unused listeners "
 		    "or raise the map size", s->dir, what);
 		return STATE_EFULL;
 	}
-	seterr(s->err, sizeof(s->err), "%s: %s: %s", s->dir, what,
+	errbuf_set(s->err, sizeof(s->err), "%s: %s: %s", s->dir, what,
 	    mdb_strerror(mrc));
 	if (mrc > 0) {
 		errno = mrc;
@@ -182,7 +167,7 @@ get_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < lo ||
 	    json_integer_value(v) > hi) {
-		seterr(err, errlen, "%s: not an integer %lld..%lld", key,
+		errbuf_set(err, errlen, "%s: not an integer %lld..%lld", key,
 		    (long long)lo, (long long)hi);
 		return -1;
 	}
@@ -201,13 +186,13 @@ get_text(const json_t *o, const char *key, bool required, bool ident,
 	if (v == NULL && !required)
 		return 0;
 	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s: missing or not a string", key);
+		errbuf_set(err, errlen, "%s: missing or not a string", key);
 		return -1;
 	}
 	n = json_string_length(v);
 	if (n >= dstlen || (ident ? !is_printable_ascii(json_string_value(v),
 	    n) : !has_no_controls(json_string_value(v), n))) {
-		seterr(err, errlen, "%s: longer than %zu bytes or has "
+		errbuf_set(err, errlen, "%s: longer than %zu bytes or has "
 		    "characters it may not have", key, dstlen - 1);
 		return -1;
 	}
@@ -243,7 +228,7 @@ get_mix(const json_t *o, uint32_t nch, struct mix *m, char *err,
 	/* Decoded at full width so a record outlives a smaller ring. */
 	if (mix_from_json(m, MIX_MAX_CHANNELS, json_object_get(o, "mix"), why,
 	    sizeof(why)) == -1) {
-		seterr(err, errlen, "mix: %s", why);
+		errbuf_set(err, errlen, "mix: %s", why);
 		return -1;
 	}
 	mix_clamp(m, nch);
@@ -280,12 +265,12 @@ record_fields(const json_t *o, uint32_t nch, struct state_record *r,
 
 	if (!json_is_integer(v) || json_integer_value(v) !=
 	    STATE_RECORD_VERSION) {
-		seterr(err, errlen, "v: not %d", STATE_RECORD_VERSION);
+		errbuf_set(err, errlen, "v: not %d", STATE_RECORD_VERSION);
 		return -1;
 	}
 	if (get_text(o, "id", true, true, r->id, sizeof(r->id), err,
 	    errlen) == -1 || r->id[0] == '\0') {
-		seterr(err, errlen, "id: not 1..%d bytes of printable ASCII",
+		errbuf_set(err, errlen, "id: not 1..%d bytes of printable ASCII",
 		    STATE_ID_MAX - 1);
 		return -1;
 	}
@@ -309,17 +294,17 @@ record_decode(const void *data, size_t len, uint32_t nch,
 	int rc = STATE_ERECORD;
 
 	if (data == NULL || len == 0 || len > STATE_RECORD_MAX) {
-		seterr(err, errlen, "value of %zu bytes (1..%d allowed)", len,
+		errbuf_set(err, errlen, "value of %zu bytes (1..%d allowed)", len,
 		    STATE_RECORD_MAX);
 		return STATE_ERECORD;
 	}
 	if ((o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		seterr(err, errlen, "not JSON: %s", je.text);
+		errbuf_set(err, errlen, "not JSON: %s", je.text);
 		return STATE_ERECORD;
 	}
 	memset(&r, 0, sizeof(r));
 	if (!json_is_object(o))
-		seterr(err, errlen, "not a JSON object");
+		errbuf_set(err, errlen, "not a JSON object");
 	else if (record_fields(o, nch, &r, err, errlen) == 0) {
 		*rec = r;
 		rc = STATE_OK;
@@ -346,7 +331,7 @@ record_encode(struct state *s, const struct state_record *rec, char **text,
 
 	*text = NULL;
 	if (!state_id_valid(rec->id)) {
-		seterr(s->err, sizeof(s->err), "identity is not 1..%d bytes "
+		errbuf_set(s->err, sizeof(s->err), "identity is not 1..%d bytes "
 		    "of printable ASCII", STATE_ID_MAX - 1);
 		return STATE_EINVAL;
 	}
@@ -354,14 +339,14 @@ record_encode(struct state *s, const struct state_record *rec, char **text,
 	*text = o != NULL ? json_dumps(o, STATE_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (*text == NULL) {
-		seterr(s->err, sizeof(s->err), "record of %s cannot be "
+		errbuf_set(s->err, sizeof(s->err), "record of %s cannot be "
 		    "encoded (name not UTF-8?)", rec->id);
 		return STATE_EINVAL;
 	}
 	*len = strlen(*text);
 	if (record_decode(*text, *len, MIX_MAX_CHANNELS, &check, why,
 	    sizeof(why)) != STATE_OK) {
-		seterr(s->err, sizeof(s->err), "record of %s is invalid: %s",
+		errbuf_set(s->err, sizeof(s->err), "record of %s is invalid: %s",
 		    rec->id, why);
 		free(*text);
 		*text = NULL;
@@ -407,24 +392,24 @@ dir_prepare(const char *dir, bool readonly, char *err, size_t errlen)
 
 	if (stat(dir, &st) == -1) {
 		if (errno != ENOENT || readonly) {
-			seterr(err, errlen, "state directory %s: %s", dir,
+			errbuf_set(err, errlen, "state directory %s: %s", dir,
 			    errno == ENOENT ? "does not exist" : strerror(errno));
 			return STATE_ESYS;
 		}
 		if (mkdir(dir, STATE_DIR_MODE) == -1 && errno != EEXIST) {
-			seterr(err, errlen, "cannot create state directory %s: "
+			errbuf_set(err, errlen, "cannot create state directory %s: "
 			    "%s", dir, strerror(errno));
 			return STATE_ESYS;
 		}
 	} else if (!S_ISDIR(st.st_mode)) {
 		errno = ENOTDIR;
-		seterr(err, errlen, "state directory %s is not a directory",
+		errbuf_set(err, errlen, "state directory %s is not a directory",
 		    dir);
 		return STATE_ESYS;
 	}
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (readonly && stat(path, &st) == -1) {
-		seterr(err, errlen, "%s holds no state (%s: %s); ringcastd "
+		errbuf_set(err, errlen, "%s holds no state (%s: %s); ringcastd "
 		    "creates it when it first starts", dir, path,
 		    strerror(errno));
 		return STATE_ESYS;
@@ -439,16 +424,16 @@ open_fail(struct state *s, int mrc, char *err, size_t errlen)
 	int rc = lmdb_fail(s, mrc, "mdb_env_open");
 
 	if (mrc == EACCES || mrc == EPERM)
-		seterr(err, errlen, "cannot open the state in %s: %s. Reading "
+		errbuf_set(err, errlen, "cannot open the state in %s: %s. Reading "
 		    "needs read access to data.mdb and read-write access to "
 		    "lock.mdb (LMDB's reader table, which ringcastd shares "
 		    "while it runs): run as ringcastd's user or root",
 		    s->dir, strerror(mrc));
 	else if (mrc == MDB_INVALID)
-		seterr(err, errlen, "%s/data.mdb is not an LMDB environment",
+		errbuf_set(err, errlen, "%s/data.mdb is not an LMDB environment",
 		    s->dir);
 	else
-		seterr(err, errlen, "cannot open the state in %s: %s", s->dir,
+		errbuf_set(err, errlen, "cannot open the state in %s: %s", s->dir,
 		    mdb_strerror(mrc));
 	return rc;
 }
@@ -505,7 +490,7 @@ env_open(struct state *s, size_t map_size, char *err, size_t errlen)
 		goto fail;
 	return STATE_OK;
 fail:
-	seterr(err, errlen, "%s: setting up LMDB: %s", s->dir,
+	errbuf_set(err, errlen, "%s: setting up LMDB: %s", s->dir,
 	    mdb_strerror(mrc));
 	return lmdb_fail(s, mrc, "setting up LMDB");
 }
@@ -548,7 +533,7 @@ schema_check(struct state *s, MDB_txn *txn)
 	if (mrc == MDB_NOTFOUND && !s->readonly)
 		return schema_write(s, txn);
 	if (mrc == MDB_NOTFOUND) {
-		seterr(s->err, sizeof(s->err), "%s has no schema version: not "
+		errbuf_set(s->err, sizeof(s->err), "%s has no schema version: not "
 		    "ringcast state", s->dir);
 		return STATE_ESCHEMA;
 	}
@@ -558,7 +543,7 @@ schema_check(struct state *s, MDB_txn *txn)
 	    (int)v.mv_size : (int)sizeof(buf) - 1, (const char *)v.mv_data);
 	if (v.mv_size >= sizeof(buf) || strspn(buf, "0123456789") !=
 	    v.mv_size || atoi(buf) != STATE_SCHEMA_VERSION) {
-		seterr(s->err, sizeof(s->err), "state in %s has schema version "
+		errbuf_set(s->err, sizeof(s->err), "state in %s has schema version "
 		    "\"%s\"; this ringcast reads version %d (see STATE.md)",
 		    s->dir, buf, STATE_SCHEMA_VERSION);
 		return STATE_ESCHEMA;
@@ -575,7 +560,7 @@ dbis_open(struct state *s, MDB_txn *txn)
 	if ((mrc = mdb_dbi_open(txn, "meta", flags, &s->meta)) != 0 ||
 	    (mrc = mdb_dbi_open(txn, "clients", flags, &s->clients)) != 0) {
 		if (mrc == MDB_NOTFOUND) {
-			seterr(s->err, sizeof(s->err), "%s has no \"meta\" and "
+			errbuf_set(s->err, sizeof(s->err), "%s has no \"meta\" and "
 			    "\"clients\" databases: not ringcast state", s->dir);
 			return STATE_ESCHEMA;
 		}
@@ -628,13 +613,13 @@ state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
 
 	*out = NULL;
 	if (dir == NULL || dir[0] == '\0' || strlen(dir) >= PATH_MAX - 16) {
-		seterr(err, errlen, "state directory: empty or too long");
+		errbuf_set(err, errlen, "state directory: empty or too long");
 		return STATE_EINVAL;
 	}
 	if ((rc = dir_prepare(dir, readonly, err, errlen)) != STATE_OK)
 		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		seterr(err, errlen, "state: %s", strerror(errno));
+		errbuf_set(err, errlen, "state: %s", strerror(errno));
 		return STATE_ESYS;
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
@@ -646,7 +631,7 @@ state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
 		goto fail;
 	if ((rc = state_reader_check(s)) < 0 || (rc = schema_open(s)) !=
 	    STATE_OK) {
-		seterr(err, errlen, "%s", s->err);
+		errbuf_set(err, errlen, "%s", s->err);
 		goto fail;
 	}
 	*out = s;
@@ -674,7 +659,7 @@ id_check(struct state *s, const char *id)
 	s->err[0] = '\0';
 	if (state_id_valid(id))
 		return STATE_OK;
-	seterr(s->err, sizeof(s->err), "identity is not 1..%d bytes of "
+	errbuf_set(s->err, sizeof(s->err), "identity is not 1..%d bytes of "
 	    "printable ASCII", STATE_ID_MAX - 1);
 	return STATE_EINVAL;
 }
@@ -688,14 +673,14 @@ value_decode(struct state *s, const MDB_val *k, const MDB_val *v,
 
 	if (record_decode(v->mv_data, v->mv_size, s->nch, rec, why,
 	    sizeof(why)) != STATE_OK) {
-		seterr(s->err, sizeof(s->err), "record \"%.*s\" in %s: %s",
+		errbuf_set(s->err, sizeof(s->err), "record \"%.*s\" in %s: %s",
 		    (int)(k->mv_size < 128 ? k->mv_size : 128),
 		    (const char *)k->mv_data, s->dir, why);
 		return STATE_ERECORD;
 	}
 	if (strlen(rec->id) != k->mv_size ||
 	    memcmp(rec->id, k->mv_data, k->mv_size) != 0) {
-		seterr(s->err, sizeof(s->err), "record \"%s\" in %s is stored "
+		errbuf_set(s->err, sizeof(s->err), "record \"%s\" in %s is stored "
 		    "under another key", rec->id, s->dir);
 		return STATE_ERECORD;
 	}
@@ -822,7 +807,7 @@ writable(struct state *s)
 	s->err[0] = '\0';
 	if (!s->readonly)
 		return STATE_OK;
-	seterr(s->err, sizeof(s->err), "state in %s is open read-only", s->dir);
+	errbuf_set(s->err, sizeof(s->err), "state in %s is open read-only", s->dir);
 	return STATE_EINVAL;
 }
 

@@ -10,8 +10,11 @@ for t in "$build"/tests/test_*; do
 	name=$(basename "$t")
 	echo "=== $name"
 	out=$(mktemp)
-	# setsid: one process group per program, so leftovers can be killed.
-	setsid timeout -k 10 900 "$t" --jobs=1 --verbose=0 >"$out" 2>&1
+	# setsid: one session per program, so its leftovers (and only its) can
+	# be killed afterwards.
+	setsid -w timeout -k 10 900 "$t" --jobs=1 --verbose=0 >"$out" 2>&1 &
+	sid=$!
+	wait $sid
 	rc=$?
 	cat "$out"
 	line=$(grep 'Synthesis:' "$out" | tail -n 1)
@@ -31,7 +34,7 @@ for t in "$build"/tests/test_*; do
 	fi
 	rm -f "$out"
 	# Nothing a test started may outlive it.
-	pkill -KILL -f "rc-test-" 2>/dev/null || true
+	pkill -KILL -s "$sid" 2>/dev/null || true
 done
 failed=$((failed + crashed))
 echo "tests: $passed passed, $failed failed"
