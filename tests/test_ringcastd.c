@@ -231,7 +231,7 @@ Test(ringcastd, isolation_under_churn, .timeout = 300)
 	listeners_flowing(4, 300);
 	for (i = 0; i < 4; i++)
 		v2r_stop(&R[i]);
-	cr_log_warn("isolation: %d sessions came and went; steady listeners' "
+	cr_log_info("isolation: %d sessions came and went; steady listeners' "
 	    "worst arrival gap %.1f ms", CHURN, worst_gap_ms(4));
 	for (i = 0; i < 4; i++) {
 		check(!atomic_load(&R[i].failed), "listener %d failed", i);
@@ -363,7 +363,7 @@ Test(ringcastd, acknowledged_changes_survive_sigkill, .timeout = 180)
 	e = client_entry(id, &st);
 	check(e != NULL, "GET the record: %d", st);
 	stored = acked_k(e);
-	cr_log_warn("SIGKILL during a burst: %d acknowledged (last %d), "
+	cr_log_info("SIGKILL during a burst: %d acknowledged (last %d), "
 	    "stored %d", acks, last, stored);
 	check(stored >= last, "acknowledged change %d lost (stored %d)", last,
 	    stored);
@@ -389,7 +389,7 @@ Test(ringcastd, capture_sigkill_resumes_audio, .timeout = 180)
 	check(kill(old, SIGKILL) == 0, "kill capture");
 	/* A second of audio after the kill: the new capture is feeding them. */
 	listeners_flowing(2, 750);
-	cr_log_warn("capture SIGKILL: longest silence at the listeners %.1f "
+	cr_log_info("capture SIGKILL: longest silence at the listeners %.1f "
 	    "ms", worst_gap_ms(2));
 	check(worst_gap_ms(2) < 1000, "audio took too long to resume");
 	for (i = 0; i < 2; i++) {
@@ -430,7 +430,7 @@ Test(ringcastd, broker_sigkill_spares_streams, .timeout = 180)
 	check(json_integer_value(json_object_get(o, "sessions")) == 3,
 	    "sessions != 3");
 	json_decref(o);
-	cr_log_warn("broker SIGKILL: listeners' worst gap %.1f ms",
+	cr_log_info("broker SIGKILL: listeners' worst gap %.1f ms",
 	    worst_gap_ms(2));
 }
 
@@ -782,7 +782,7 @@ Test(ringcastd, reconnect_latency, .timeout = 300)
 		v2_close(&C[0]);
 	}
 	qsort(t, 100, sizeof(t[0]), cmp_u64);
-	cr_log_warn("TCP connect to first audio with the restored mix, 100 "
+	cr_log_info("TCP connect to first audio with the restored mix, 100 "
 	    "reconnects: p50 %.2f ms, p99 %.2f ms", t[49] / 1e6, t[98] / 1e6);
 }
 
