@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +20,28 @@
 
 #ifndef BUILD_DIR
 #define BUILD_DIR "build"
+/*
+ * Wait until *count has grown by n (a reader thread increments it and
+ * broadcasts cv under mu), *failed is set, or timeout_ms passes: 1 or 0.
+ */
+static inline int
+tu_wait_count(pthread_mutex_t *mu, pthread_cond_t *cv, atomic_ullong *count,
+    atomic_int *failed, uint64_t n, int timeout_ms)
+{
+	uint64_t want = atomic_load(count) + n;
+	uint64_t end = tu_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct timespec ts = { end / 1000000000ull, end % 1000000000ull };
+	int ok;
+
+	pthread_mutex_lock(mu);
+	while (atomic_load(count) < want && !atomic_load(failed) &&
+	    pthread_cond_timedwait(cv, mu, &ts) == 0)
+		;
+	ok = atomic_load(count) >= want;
+	pthread_mutex_unlock(mu);
+	return ok;
+}
+
 #endif
 
 static inline uint64_t
@@ -155,6 +179,28 @@ tu_stop(pid_t pid, int grace_ms)
 		return st;
 	kill(pid, SIGKILL);
 	return tu_wait_exit(pid, 5000);
+}
+
+/*
+ * Wait until *count has grown by n (a reader thread increments it and
+ * broadcasts cv under mu), *failed is set, or timeout_ms passes: 1 or 0.
+ */
+static inline int
+tu_wait_count(pthread_mutex_t *mu, pthread_cond_t *cv, atomic_ullong *count,
+    atomic_int *failed, uint64_t n, int timeout_ms)
+{
+	uint64_t want = atomic_load(count) + n;
+	uint64_t end = tu_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct timespec ts = { end / 1000000000ull, end % 1000000000ull };
+	int ok;
+
+	pthread_mutex_lock(mu);
+	while (atomic_load(count) < want && !atomic_load(failed) &&
+	    pthread_cond_timedwait(cv, mu, &ts) == 0)
+		;
+	ok = atomic_load(count) >= want;
+	pthread_mutex_unlock(mu);
+	return ok;
 }
 
 #endif

@@ -504,18 +504,8 @@ v2r_stop(struct v2r *r)
 static inline int
 v2r_wait(struct v2r *r, uint64_t n, int timeout_ms)
 {
-	uint64_t want = atomic_load(&r->packets) + n;
-	uint64_t end = tu_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	struct timespec ts = { end / 1000000000ull, end % 1000000000ull };
-	int ok;
-
-	pthread_mutex_lock(&r->mu);
-	while (atomic_load(&r->packets) < want && !atomic_load(&r->failed) &&
-	    pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
-		;
-	ok = atomic_load(&r->packets) >= want;
-	pthread_mutex_unlock(&r->mu);
-	return ok;
+	return tu_wait_count(&r->mu, &r->cv, &r->packets, &r->failed, n,
+	    timeout_ms);
 }
 
 /* ---- HTTP/1.1 with Connection: close ---- */
