@@ -233,6 +233,8 @@ main(int argc, char *argv[])
 	parent_setup(base, cfg.parent_fd);
 	native_init(base, &cfg);
 	http_init(base, &cfg);
+	events_init(base, &cfg);
+	static_init(&cfg);
 	if (msg_send(parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
 		fatal("MSG_CHILD_READY");
 	log_debug("serving: handshake %d ms, %d pending (%d per address), "

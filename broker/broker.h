@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <event2/http.h>
 #include <jansson.h>
 
 #define BROKER_HANDSHAKE_MS	2000	/* whole handshake, from accept */
@@ -52,5 +53,26 @@ void	http_init(struct event_base *base, const struct broker_config *cfg);
 /* MSG_BROKER_REPLY / MSG_BROKER_EVENT payloads (NUL-terminated JSON). */
 void	http_reply(const char *data);
 void	http_event(const char *data);
+/* A JSON {"error": message} response (Connection: close), for every route. */
+void	http_error(struct evhttp_request *req, int status, const char *message);
+/* A response with this body and Content-Type (Connection: close). */
+void	http_send(struct evhttp_request *req, int status, const char *ctype,
+	    const void *data, size_t len);
+
+/* ---- broker_events.c: GET /api/events, server-sent events ---- */
+
+void	events_init(struct event_base *base, const struct broker_config *cfg);
+void	events_serve(struct evhttp_request *req);
+/* One MSG_BROKER_EVENT payload {"event": name, "data": {...}} to fan out. */
+void	events_publish(const char *data);
+
+/* ---- broker_wav.c: GET /stream.wav, handed to a session ---- */
+
+void	wav_serve(struct evhttp_request *req);
+
+/* ---- broker_static.c: the web UI's files ---- */
+
+void	static_init(const struct broker_config *cfg);
+void	static_serve(struct evhttp_request *req);
 
 #endif

@@ -64,12 +64,12 @@ struct route {
 static void	serve_api(struct evhttp_request *);
 
 static const struct route routes[] = {
-	{ "/api/events", false, EVHTTP_REQ_GET, NULL },	/* SSE: issue 5 */
+	{ "/api/events", false, EVHTTP_REQ_GET, events_serve },
 	{ "/api/", true, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE,
 	    serve_api },
 	{ "/metrics", false, EVHTTP_REQ_GET, serve_api },
-	{ "/stream.wav", false, EVHTTP_REQ_GET, NULL },	/* issue 5 */
-	{ "/", true, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, NULL },	/* web UI */
+	{ "/stream.wav", false, EVHTTP_REQ_GET, wav_serve },
+	{ "/", true, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, static_serve },
 };
 
 static struct {
@@ -520,12 +520,24 @@ http_reply(const char *data)
 	json_decref(o);
 }
 
-/* For /api/events subscribers (issue 5): counted until then. */
 void
 http_event(const char *data)
 {
 	hs.events++;
-	log_debug("event %llu: %.80s", hs.events, data);
+	events_publish(data);
+}
+
+void
+http_error(struct evhttp_request *req, int status, const char *message)
+{
+	reply_error(req, status, message);
+}
+
+void
+http_send(struct evhttp_request *req, int status, const char *ctype,
+    const void *data, size_t len)
+{
+	reply_send(req, status, ctype, data, len);
 }
 
 void
