@@ -26,12 +26,14 @@ enum msg_type {
 	/* sessiond -> supervisor */
 	MSG_SESSION_MIX_REQ,	/* JSON: update_mix fields the client sent */
 	MSG_SESSION_STATS,	/* JSON {"sent": n, "dropped": n, "lost": n, ...} */
+	MSG_SESSION_METERS,	/* JSON {"peak": [..], "rms": [..]}: post-mix levels */
 
 	/* supervisor -> sessiond */
 	MSG_SESSION_START,	/* JSON: the client's hello, saved mix, flags (first message) */
 	MSG_SESSION_MIX_SET,	/* JSON {"origin": "client"|"web", "mix": {...},
 				   "changed": {...}}: committed mix to apply */
 	MSG_SESSION_PROBE,	/* test only: attempt a forbidden syscall */
+	MSG_CHILD_PROBE,	/* test only, to broker/capture: the same */
 
 	/* broker -> supervisor */
 	MSG_BROKER_CLIENT,	/* fd + JSON {"kind", "remote", "hello"} */
