@@ -1,0 +1,386 @@
+/* sandbox.c — privilege drop, resource limits and seccomp allow-lists per process role. */
+#define _GNU_SOURCE	/* setresuid, getresuid */
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <linux/futex.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#if RINGCAST_SANDBOX
+#include <seccomp.h>
+#endif
+
+#include "shared/log.h"
+#include "shared/sandbox.h"
+
+#define MIB	(1024ul * 1024)
+
+static struct {
+	bool	set;
+	uid_t	uid;
+	gid_t	gid;
+	char	dir[PATH_MAX];	/* "" = no chroot */
+} drop;
+
+static bool active;
+
+static unsigned long
+parse_id(const char *s, char **end)
+{
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, end, 10);
+	if (errno != 0 || *end == s || *s == '-' || v >= UINT32_MAX)
+		errx(2, "--drop: bad id in \"%s\"", s);
+	return v;
+}
+
+void
+sandbox_drop_arg(const char *arg)
+{
+	char *end;
+
+	drop.uid = (uid_t)parse_id(arg, &end);
+	if (*end != ':')
+		errx(2, "--drop: UID:GID[:DIR] expected, got \"%s\"", arg);
+	drop.gid = (gid_t)parse_id(end + 1, &end);
+	drop.dir[0] = '\0';
+	if (*end == ':') {
+		if (end[1] != '/' || strlen(end + 1) >= sizeof(drop.dir))
+			errx(2, "--drop: the directory must be absolute");
+		strcpy(drop.dir, end + 1);
+	} else if (*end != '\0')
+		errx(2, "--drop: UID:GID[:DIR] expected, got \"%s\"", arg);
+	drop.set = true;
+}
+
+/* chroot while still root; then groups, gid, uid; then prove it sticks. */
+static void
+drop_privileges(void)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	if (drop.dir[0] != '\0' && (chroot(drop.dir) == -1 || chdir("/") == -1))
+		fatal("chroot %s", drop.dir);
+	if (setgroups(1, &drop.gid) == -1 ||
+	    setresgid(drop.gid, drop.gid, drop.gid) == -1 ||
+	    setresuid(drop.uid, drop.uid, drop.uid) == -1)
+		fatal("cannot drop to %u:%u", (unsigned)drop.uid,
+		    (unsigned)drop.gid);
+	if (getresuid(&r, &e, &s) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    r != drop.uid || e != drop.uid || s != drop.uid ||
+	    rg != drop.gid || eg != drop.gid || sg != drop.gid)
+		fatalx("ids did not change to %u:%u", (unsigned)drop.uid,
+		    (unsigned)drop.gid);
+	/* Neither way back may work (uid 0 as the target is refused earlier). */
+	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
+		fatalx("could regain root after the drop");
+}
+
+static void
+limit(int res, const char *name, rlim_t v)
+{
+	struct rlimit rl = { v, v }, cur;
+
+	/* Never raise: an operator's tighter limit wins. */
+	if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+	    cur.rlim_max < v)
+		rl.rlim_cur = rl.rlim_max = cur.rlim_max;
+	if (setrlimit(res, &rl) == -1)
+		fatal("setrlimit %s", name);
+}
+
+/*
+ * Sized to the role.  No RLIMIT_FSIZE: stderr may be a log file, and a
+ * write past it would kill the process with SIGXFSZ; the seccomp lists and
+ * the chroot keep these processes from opening files anyway.  No
+ * RLIMIT_AS: the ring's shared mapping is counted there and its size is
+ * the operator's choice; RLIMIT_DATA counts private memory only.
+ */
+static void
+limits(enum sandbox_role role, unsigned nofile)
+{
+	limit(RLIMIT_CORE, "core", 0);
+	switch (role) {
+	case SANDBOX_SESSIOND:
+		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
+		limit(RLIMIT_NPROC, "nproc", 0);
+		limit(RLIMIT_MEMLOCK, "memlock", 0);
+		limit(RLIMIT_DATA, "data", 256 * MIB);
+		break;
+	case SANDBOX_BROKER:
+		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 1024);
+		limit(RLIMIT_NPROC, "nproc", 0);
+		limit(RLIMIT_MEMLOCK, "memlock", 0);
+		limit(RLIMIT_DATA, "data", 1024 * MIB);
+		break;
+	case SANDBOX_CAPTURE:
+		/* Audio libraries open devices and start threads: no NPROC. */
+		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 256);
+		limit(RLIMIT_RTPRIO, "rtprio", 90);
+		break;
+	}
+}
+
+void
+sandbox_prepare(enum sandbox_role role, unsigned nofile)
+{
+	if (drop.set && geteuid() == 0)
+		drop_privileges();
+	else if (drop.set)
+		log_info("not root: --drop ignored");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	/* Processes of the same user (other sessions) may not ptrace us. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE");
+	limits(role, nofile);
+}
+
+bool
+sandbox_active(void)
+{
+	return active;
+}
+
+#if RINGCAST_SANDBOX
+
+struct rule {
+	int	nr;
+	const char *why;	/* documentation only */
+};
+
+#define R(name, why)	{ SCMP_SYS(name), why }
+
+/* What every role does once running: memory, time, signals, its channels. */
+static const struct rule common[] = {
+	R(read, "channels, sockets"), R(write, "stderr log lines, channels"),
+	R(readv, "libraries' socket reads"), R(writev, "libraries' writes"),
+	R(close, "finished descriptors"),
+	R(sendmsg, "parent channel (SEQPACKET)"),
+	R(recvmsg, "parent channel"),
+	R(sendto, "sockets"), R(recvfrom, "sockets"),
+	R(poll, "event waits"), R(ppoll, "event waits"),
+	R(fcntl, "O_NONBLOCK, descriptor flags"),
+	R(brk, "malloc"), R(munmap, "free"), R(mremap, "realloc"),
+	R(madvise, "malloc trimming"),
+	R(clock_gettime, "clocks"), R(clock_nanosleep, "pacing"),
+	R(nanosleep, "pacing"), R(gettimeofday, "clocks"),
+	R(getpid, "log lines"), R(gettid, "libraries"),
+	R(rt_sigreturn, "signal handlers"), R(rt_sigprocmask, "signals"),
+	R(rt_sigaction, "signals"),
+	R(restart_syscall, "after a stop/continue"),
+	R(exit, "threads"), R(exit_group, "exit"),
+	R(getrandom, "malloc, hash seeds"),
+};
+
+static const struct rule sessiond[] = {
+	R(getsockopt, "TCP_INFO: is a stalled client alive?"),
+	R(setsockopt, "socket tuning"),
+	R(ioctl, "SIOCOUTQ: bytes the client has not taken"),
+	R(shutdown, "closing the client"),
+};
+
+static const struct rule broker[] = {
+	R(epoll_wait, "libevent"), R(epoll_pwait, "libevent"),
+	R(epoll_ctl, "libevent"),
+	R(accept, "listeners"), R(accept4, "listeners"),
+	R(getsockname, "evhttp"), R(getpeername, "client addresses"),
+	R(setsockopt, "accepted sockets"), R(getsockopt, "evhttp"),
+	R(shutdown, "closing clients"),
+	R(ioctl, "libevent FIONREAD"),
+};
+
+static const struct rule capture[] = {
+	R(lseek, "WAV source: loop to the start"),
+	R(pread64, "WAV source"),
+	R(sched_yield, "threads"),
+	R(fstat, "WAV source (stdio)"), R(newfstatat, "WAV source (stdio)"),
+};
+
+static int
+add_list(scmp_filter_ctx ctx, const struct rule *r, size_t n)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r[i].nr, 0)) < 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Only wait and wake, with or without the private and realtime flags:
+ * requeue and wake-op could move other readers' waits on the shared ring
+ * word away, and any reader of the ring can reach that word.
+ */
+static int
+add_futex(scmp_filter_ctx ctx)
+{
+	static const int ops[] = { FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET,
+	    FUTEX_WAKE_BITSET };
+	const uint64_t mask = (uint32_t)~(FUTEX_PRIVATE_FLAG |
+	    FUTEX_CLOCK_REALTIME);
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(futex),
+		    1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, ops[i]))) < 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * No executable memory after start-up: an attempt gets EPERM (a library
+ * loading a module late fails cleanly), everything else is allowed.
+ */
+static int
+add_memory(scmp_filter_ctx ctx)
+{
+	static const int calls[] = { SCMP_SYS(mmap), SCMP_SYS(mprotect) };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++) {
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), calls[i], 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC))) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Opening files is answered EPERM rather than killing: a library may
+ * legitimately try (a locale, a timezone) and handles the error.  Anything
+ * else outside the lists kills the whole process with SIGSYS.
+ */
+static int
+add_denials(scmp_filter_ctx ctx)
+{
+	static const int calls[] = { SCMP_SYS(open), SCMP_SYS(openat),
+	    SCMP_SYS(openat2) };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), calls[i],
+		    0)) < 0)
+			return rc;
+	return 0;
+}
+
+#define N(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int
+build(scmp_filter_ctx ctx, enum sandbox_role role)
+{
+	int rc;
+
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0 ||
+	    (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
+	    (rc = add_list(ctx, common, N(common))) < 0 ||
+	    (rc = add_futex(ctx)) < 0 || (rc = add_memory(ctx)) < 0 ||
+	    (rc = add_denials(ctx)) < 0)
+		return rc;
+	switch (role) {
+	case SANDBOX_SESSIOND:
+		return add_list(ctx, sessiond, N(sessiond));
+	case SANDBOX_BROKER:
+		return add_list(ctx, broker, N(broker));
+	case SANDBOX_CAPTURE:
+		return add_list(ctx, capture, N(capture));
+	}
+	return -EINVAL;
+}
+
+void
+sandbox_enter(enum sandbox_role role)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	/* Only the native architecture: a 32-bit call is killed (BADARCH). */
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatalx("seccomp_init failed");
+	if ((rc = build(ctx, role)) < 0 || (rc = seccomp_load(ctx)) < 0) {
+		seccomp_release(ctx);
+		fatalx("seccomp: %s", strerror(-rc));
+	}
+	seccomp_release(ctx);
+	active = true;
+}
+
+#else	/* the null sandbox: sanitizers and debuggers need what it forbids */
+
+void
+sandbox_enter(enum sandbox_role role)
+{
+	(void)role;
+	log_debug("built without a seccomp sandbox (SANDBOX=0)");
+}
+
+#endif
+
+static void
+try_syscall(const char *name)
+{
+	char *const argv[] = { "sh", "-c", "exit 0", NULL }, *const envp[] = {
+	    NULL };
+	int fd = -1;
+
+	errno = 0;
+	if (strcmp(name, "open") == 0)
+		fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	else if (strcmp(name, "socket") == 0)
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	else if (strcmp(name, "execve") == 0)
+		(void)execve("/bin/sh", argv, envp);
+	else {
+		log_warnx("probe: unknown syscall \"%s\"", name);
+		return;
+	}
+	if (fd >= 0) {
+		close(fd);
+		log_warnx("probe %s: allowed (sandbox hole)", name);
+	} else
+		log_warn("probe %s refused", name);
+}
+
+void
+sandbox_probe(const char *text)
+{
+	json_t *o;
+	const char *name;
+
+	if ((o = json_loads(text, 0, NULL)) == NULL ||
+	    (name = json_string_value(json_object_get(o, "syscall"))) == NULL) {
+		log_warnx("probe: malformed request");
+		json_decref(o);
+		return;
+	}
+	if (!active)
+		log_warnx("probe %s: no sandbox in place, not attempted", name);
+	else
+		try_syscall(name);
+	json_decref(o);
+}
