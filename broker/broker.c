@@ -24,6 +24,7 @@
 
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/sandbox.h"
 #include "broker/broker.h"
 
 #define PARENT_BURST	64	/* messages read per wake-up, for fairness */
@@ -78,7 +79,7 @@ usage(void)
 	fprintf(stderr, "usage: ringcast-broker --parent-fd N --native-fd N "
 	    "--http-fd N [--handshake-ms MS]\n"
 	    "\t[--max-clients N] [--max-pending-per-addr N] "
-	    "[--request-ms MS] [-v]\n");
+	    "[--request-ms MS] [--drop UID:GID[:DIR]] [-v]\n");
 	exit(2);
 }
 
@@ -106,6 +107,7 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 		{ "max-clients",	required_argument, NULL, 'c' },
 		{ "max-pending-per-addr", required_argument, NULL, 'a' },
 		{ "request-ms",		required_argument, NULL, 'r' },
+		{ "drop",		required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -125,6 +127,7 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 		    "--max-pending-per-addr"); break;
 		case 'r': c->request_ms = parse_num(optarg, 1, BROKER_MS_MAX,
 		    "--request-ms"); break;
+		case 'D': sandbox_drop_arg(optarg); break;
 		case 'v': c->verbose++; break;
 		default: usage();
 		}
@@ -150,6 +153,10 @@ parent_dispatch(struct msg *m)
 		if (m->hdr.len == 0)
 			fatalx("empty MSG_BROKER_EVENT");
 		http_event(m->data);
+		break;
+	case MSG_CHILD_PROBE:
+		/* Test only: the supervisor sends it with --test-probes. */
+		sandbox_probe(m->data);
 		break;
 	default:
 		fatalx("unexpected message %s (%u)", msg_name(m->hdr.type),
@@ -235,6 +242,9 @@ main(int argc, char *argv[])
 	http_init(base, &cfg);
 	events_init(base, &cfg);
 	static_init(&cfg);
+	/* Web assets are loaded: nothing more is needed from the filesystem. */
+	sandbox_prepare(SANDBOX_BROKER, (unsigned)cfg.max_clients * 2 + 64);
+	sandbox_enter(SANDBOX_BROKER);
 	if (msg_send(parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
 		fatal("MSG_CHILD_READY");
 	log_debug("serving: handshake %d ms, %d pending (%d per address), "

@@ -28,6 +28,7 @@
 
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/sandbox.h"
 #include "capture/capture.h"
 
 #define STATE_MS	1000	/* MSG_CAPTURE_STATE interval */
@@ -303,6 +304,11 @@ parent_input(struct capture *c, int *status)
 	}
 	if (m.fd >= 0)
 		close(m.fd);
+	if (m.hdr.type == MSG_CHILD_PROBE) {
+		/* Test only: the supervisor sends it with --test-probes. */
+		sandbox_probe(m.data);
+		return 0;
+	}
 	log_warnx("unexpected %s from the parent", msg_name(m.hdr.type));
 	*status = 1;
 	return -1;
@@ -391,11 +397,26 @@ setup_fds(struct capture *c)
 	return 0;
 }
 
+/*
+ * The built-in sources need nothing new once started: they get the
+ * seccomp list.  Audio libraries (PortAudio with ALSA or JACK) open
+ * devices, load plugins and start threads whenever they like: no list.
+ */
+static void
+confine(struct capture *c)
+{
+	if (strcmp(c->src->kind, "tone") == 0 || strcmp(c->src->kind, "wav") == 0)
+		sandbox_enter(SANDBOX_CAPTURE);
+	else
+		log_info("%s source: no seccomp list", c->src->kind);
+}
+
 static int
 run(struct capture *c, const sigset_t *mask)
 {
 	int status;
 
+	sandbox_prepare(SANDBOX_CAPTURE, 0);
 	if (setup_fds(c) == -1 || c->src->open(c) == -1)
 		return 1;
 	if (ring_setup(c) == -1) {
@@ -406,7 +427,12 @@ run(struct capture *c, const sigset_t *mask)
 	    "(%u slots, epoch %u)", c->desc, c->rate, c->channels, c->period,
 	    c->ring_name, c->cfg.slot_count,
 	    atomic_load(&ring_writer_header(c->w)->epoch));
-	status = c->src->start(c) == -1 ? 1 : loop(c, mask);
+	if (c->src->start(c) == -1)
+		status = 1;
+	else {
+		confine(c);
+		status = loop(c, mask);
+	}
 	c->src->stop(c);
 	log_info("stopping after %" PRIu64 " periods%s", c->seq,
 	    terminate ? " (signal)" : "");

@@ -21,6 +21,7 @@
 
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/sandbox.h"
 #include "sessiond/sessiond.h"
 
 #define LINGER_MS	500	/* at most this long to flush a final error */
@@ -78,7 +79,7 @@ static __attribute__((noreturn)) void
 usage(void)
 {
 	fprintf(stderr, "usage: ringcast-sessiond --parent-fd N --client-fd N "
-	    "(--ring-fd N | --ring NAME) [-v]\n");
+	    "(--ring-fd N | --ring NAME)\n\t[--drop UID:GID[:DIR]] [-v]\n");
 	exit(2);
 }
 
@@ -103,6 +104,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "client-fd",	required_argument, NULL, 'c' },
 		{ "ring-fd",	required_argument, NULL, 'f' },
 		{ "ring",	required_argument, NULL, 'r' },
+		{ "drop",	required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -114,6 +116,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'c': o->client_fd = parse_fd(optarg); break;
 		case 'f': o->ring_fd = parse_fd(optarg); break;
 		case 'r': o->ring_name = optarg; break;
+		case 'D': sandbox_drop_arg(optarg); break;
 		case 'v': o->verbose++; break;
 		default: usage();
 		}
@@ -259,12 +262,14 @@ main(int argc, char *argv[])
 	s.parent_fd = o.parent_fd;
 	s.client_fd = o.client_fd;
 	ring_open(&s, &o);
+	sandbox_prepare(SANDBOX_SESSIOND, 0);
 	if (sess_parent_start(&s, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sess_end(&s, terminate ? "terminated" : "error");
 	} else if (session_setup(&s) == 0) {
 		log_debug("client %s (%s) streaming", s.hello.client_id,
 		    s.persistent_id);
+		sandbox_enter(SANDBOX_SESSIOND);
 		loop(&s);
 	}
 	if (s.linger)

@@ -10,6 +10,7 @@
 
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/sandbox.h"
 #include "sessiond/sessiond.h"
 
 #define START_TIMEOUT_MS	10000
@@ -153,6 +154,10 @@ dispatch(struct session *s)
 	switch (pm.hdr.type) {
 	case MSG_SESSION_MIX_SET:
 		mix_set(s, pm.data);
+		break;
+	case MSG_SESSION_PROBE:
+		/* Test only: the supervisor sends it with --test-probes. */
+		sandbox_probe(pm.data);
 		break;
 	default:
 		/* An unexpected type means the channel is out of step. */

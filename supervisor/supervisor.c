@@ -37,7 +37,8 @@ struct super sv;
 
 const char *const super_reasons[SUPER_REASONS] = {
 	"closed", "reset", "timeout", "stalled", "protocol", "parent",
-	"error", "terminated", "replaced", "killed", "shutdown", "other",
+	"error", "terminated", "replaced", "killed", "shutdown", "sandbox",
+	"other",
 };
 
 static const char *const progs[] = {

@@ -39,12 +39,14 @@ struct config {
 	char		 source[PATH_MAX];
 	char		 ring[64];
 	char		 user[64];		/* "" = children keep our uid */
+	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
 	int		 notify_fd;		/* -1 = none */
 	int		 verbose;
 	bool		 check_only;		/* -n */
+	bool		 test_probes;		/* --test-probes (tests only) */
 	/* resolved by config_check */
 	uid_t		 uid;
 	gid_t		 gid;
@@ -116,6 +118,9 @@ void	child_signal_all(int sig);
 int	child_count(void);
 /* Reap every exited child (SIGCHLD). */
 void	child_reap(void);
+/* Test only (--test-probes): a probe to "broker", "capture", "session:ID". */
+int	child_probe(const char *target, const char *syscall, char *err,
+	    size_t errlen);
 /* Describe a wait status: "exit 1", "signal 9 (Killed)". */
 void	child_status_str(int status, char *buf, size_t len);
 uint64_t now_ms(void);		/* monotonic */
@@ -172,7 +177,7 @@ void	api_event(const char *event, json_t *data);
 
 /* ---- the whole daemon (supervisor.c) ---- */
 
-#define SUPER_REASONS	12
+#define SUPER_REASONS	13
 
 struct super {
 	struct config		 cfg;
@@ -200,6 +205,7 @@ struct super {
 	uint64_t		 refused;
 	uint64_t		 done_sent, done_dropped;	/* ended sessions */
 	uint64_t		 disconnects[SUPER_REASONS];
+	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
 };
 
 extern struct super sv;

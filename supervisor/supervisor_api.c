@@ -74,6 +74,32 @@ get_status(struct reply *r)
 	    "sessions", (int)session_count(),
 	    "max_clients", (int)sv.cfg.max_clients,
 	    "saved", (int)state_count(sv.state)));
+	if (r->status == 200)
+		json_object_set_new(r->body, "sandbox_violations",
+		    json_integer((json_int_t)sv.sandbox_violations));
+}
+
+/* Test only: POST /api/test/probe {"target": "…", "syscall": "…"}. */
+static void
+post_probe(struct reply *r, const json_t *body)
+{
+	const char *target = json_string_value(json_object_get(body, "target"));
+	const char *call = json_string_value(json_object_get(body, "syscall"));
+	char err[256];
+	int status;
+
+	if (target == NULL || call == NULL) {
+		reply_error(r, 400, "target and syscall strings expected");
+		return;
+	}
+	if ((status = child_probe(target, call, err, sizeof(err))) != 202) {
+		reply_error(r, status, err);
+		return;
+	}
+	reply_json(r, json_pack("{s:s, s:s}", "target", target, "syscall",
+	    call));
+	if (r->status == 200)
+		r->status = 202;
 }
 
 /* Records in key order from offset, as many as fit one reply. */
@@ -231,6 +257,10 @@ metrics_text(FILE *f)
 	    (unsigned long long)sv.capture.restarts);
 	fprintf(f, "ringcast_child_restarts_total{child=\"broker\"} %llu\n",
 	    (unsigned long long)sv.broker.restarts);
+	metric(f, "ringcast_sandbox_violations_total", "counter",
+	    "Children killed by their seccomp list (SIGSYS).");
+	fprintf(f, "ringcast_sandbox_violations_total %llu\n",
+	    (unsigned long long)sv.sandbox_violations);
 }
 
 static void
@@ -341,6 +371,9 @@ route(struct reply *r, const char *method, char *path, const json_t *body)
 		get_clients(r, query);
 	else if (strcmp(path, "/metrics") == 0 && get)
 		get_metrics(r);
+	else if (strcmp(path, "/api/test/probe") == 0 && sv.cfg.test_probes &&
+	    strcmp(method, "POST") == 0)
+		post_probe(r, body);
 	else if (strcmp(path, "/api/status") == 0 ||
 	    strcmp(path, "/api/clients") == 0 || strcmp(path, "/metrics") == 0)
 		reply_error(r, 405, "method not allowed");

@@ -1,8 +1,10 @@
 /* supervisor_child.c — the process table: spawn, channels, reap, restart with backoff. */
-#define _GNU_SOURCE	/* close_range, setresuid */
+#define _GNU_SOURCE	/* close_range */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -68,17 +70,86 @@ child_status_str(int status, char *buf, size_t len)
 		snprintf(buf, len, "status 0x%x", status);
 }
 
-/* Broker and sessions parse network input: they run as --user when we are root. */
-static void
-drop_privileges(void)
+/* "" when broker and sessions are not chrooted. */
+static const char *
+chroot_path(void)
 {
-	gid_t gid = sv.cfg.gid;
+	static char dir[PATH_MAX + 8];
 
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(sv.cfg.uid, sv.cfg.uid, sv.cfg.uid) == -1) {
-		log_warn("cannot drop privileges to %s", sv.cfg.user);
-		_exit(126);
+	if (strcmp(sv.cfg.chroot_dir, "none") == 0)
+		return "";
+	if (sv.cfg.chroot_dir[0] != '\0')
+		return sv.cfg.chroot_dir;
+	snprintf(dir, sizeof(dir), "%s/empty", sv.cfg.state_dir);
+	return dir;
+}
+
+/*
+ * The chroot of broker and sessions: created root-owned 0755 if missing;
+ * what exists must be a root-owned directory nobody else can write, and
+ * empty.  Checked once; -1 (logged) if it is not fit.
+ */
+static int
+chroot_check(void)
+{
+	static int checked;
+	const char *dir = chroot_path();
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (checked || dir[0] == '\0')
+		return 0;
+	/* The default lives in the state directory, not created yet at start. */
+	if (sv.cfg.chroot_dir[0] == '\0' && mkdir(sv.cfg.state_dir, 0750) == -1 &&
+	    errno != EEXIST) {
+		log_warn("state directory %s", sv.cfg.state_dir);
+		return -1;
 	}
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("chroot %s", dir);
+		return -1;
+	}
+	if (lstat(dir, &st) == -1 || (d = opendir(dir)) == NULL) {
+		log_warn("chroot %s", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) ||
+	    n > 0) {
+		log_warnx("chroot %s: must be an empty directory owned by root "
+		    "and writable by no one else", dir);
+		return -1;
+	}
+	checked = 1;
+	return 0;
+}
+
+/*
+ * Broker and sessions parse network input: as root, we have them drop to
+ * --user themselves after exec, when they can still chroot.  argv with
+ * "--drop UID:GID[:DIR]" appended, in the forked child.
+ */
+static char *const *
+drop_argv(char *const argv[])
+{
+	static char spec[PATH_MAX + 80];
+	static char *av[64];
+	int n = 0;
+
+	while (argv[n] != NULL && n < 61) {
+		av[n] = argv[n];
+		n++;
+	}
+	snprintf(spec, sizeof(spec), "%u:%u%s%s", (unsigned)sv.cfg.uid,
+	    (unsigned)sv.cfg.gid, chroot_path()[0] ? ":" : "", chroot_path());
+	av[n++] = "--drop";
+	av[n++] = spec;
+	av[n] = NULL;
+	return av;
 }
 
 /* In the forked child: lay out the descriptors, drop privileges, exec. */
@@ -105,7 +176,7 @@ child_exec(enum child_kind kind, const char *path, char *const argv[],
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (kind != CHILD_CAPTURE && sv.cfg.drop)
-		drop_privileges();
+		argv = drop_argv(argv);
 	execv(path, argv);
 	log_warn("exec %s", path);
 	_exit(127);
@@ -121,6 +192,8 @@ child_spawn(enum child_kind kind, const char *path, char *const argv[],
 	sigset_t all, old;
 	int pair[2];
 
+	if (kind != CHILD_CAPTURE && sv.cfg.drop && chroot_check() == -1)
+		return NULL;
 	if (nfds > SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("spawn %s", path);
 		return NULL;
@@ -325,12 +398,28 @@ chan_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)chan_read(arg);
 }
 
+/*
+ * SIGSYS is how a seccomp list kills: the child tried a system call its
+ * role may not make.  Said loudly and counted; it is restarted (broker,
+ * capture) or recorded (a session's reason is "sandbox") as any death.
+ */
+static void
+sandbox_violation(const struct child *c, int status)
+{
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+		return;
+	sv.sandbox_violations++;
+	log_warnx("%s[%d]: sandbox violation: killed by SIGSYS", child_name(c),
+	    (int)c->pid);
+}
+
 static void
 exited(struct child *c, int status)
 {
 	/* Its last words (MSG_CHILD_EXIT) may still be queued. */
 	while (chan_read(c) == 1)
 		;
+	sandbox_violation(c, status);
 	child_close(c);
 	LIST_REMOVE(c, entry);
 	switch (c->kind) {
@@ -367,6 +456,43 @@ child_reap(void)
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
+}
+
+/*
+ * Test only (--test-probes): have a sandboxed child attempt a forbidden
+ * system call.  target: "broker", "capture" or "session:ID".  Returns an
+ * HTTP-like status, err saying why when it is not 202.
+ */
+int
+child_probe(const char *target, const char *syscall, char *err, size_t errlen)
+{
+	struct child *c = NULL;
+	struct client *cl;
+	json_t *o;
+
+	if (!sv.cfg.test_probes) {
+		errbuf_set(err, errlen, "probes need --test-probes");
+		return 403;
+	}
+	if (strcmp(target, "broker") == 0)
+		c = sv.broker.child;
+	else if (strcmp(target, "capture") == 0)
+		c = sv.capture.child;
+	else if (strncmp(target, "session:", 8) == 0 &&
+	    (cl = session_find(target + 8)) != NULL)
+		c = cl->child;
+	if (c == NULL || c->chan == -1) {
+		errbuf_set(err, errlen, "no such process: %s", target);
+		return 404;
+	}
+	o = json_pack("{s:s}", "syscall", syscall);
+	if (child_send_json(c, c->kind == CHILD_SESSION ? MSG_SESSION_PROBE :
+	    MSG_CHILD_PROBE, o) == -1) {
+		errbuf_set(err, errlen, "%s: %s", target, strerror(errno));
+		return 503;
+	}
+	log_info("probe %s sent to %s[%d]", syscall, child_name(c), (int)c->pid);
+	return 202;
 }
 
 /* ---- restartable services ---- */

@@ -49,6 +49,7 @@ static const struct key keys[] = {
 	{ "ring",		STR(ring),		"NAME" },
 	{ "stall-ms",		U32(stall_ms, 100, 600000), "MS" },
 	{ "user-timeout-ms",	U32(user_timeout_ms, 100, 600000), "MS" },
+	{ "chroot",		STR(chroot_dir),	"DIR|none" },
 	{ "notify-fd",		INT(notify_fd, 0, 1 << 20), "N" },
 	{ "verbose",		INT(verbose, 0, 2),	NULL },
 };
@@ -62,6 +63,7 @@ static struct {
 } cli[CLI_MAX];
 static size_t ncli;
 static int cli_verbose;
+static bool cli_test_probes;	/* test only: never from the file */
 
 static void
 defaults(struct config *c)
@@ -226,6 +228,7 @@ apply(struct config *c, char *err, size_t errlen)
 			return -1;
 	if (cli_verbose > 0)
 		c->verbose = cli_verbose;
+	c->test_probes = cli_test_probes;
 	return 0;
 }
 
@@ -245,7 +248,7 @@ config_usage(void)
 static int
 parse_argv(struct config *c, int argc, char *argv[], char *err, size_t errlen)
 {
-	static struct option longopts[NKEYS + 5];
+	static struct option longopts[NKEYS + 6];
 	size_t i;
 	int ch;
 
@@ -256,6 +259,7 @@ parse_argv(struct config *c, int argc, char *argv[], char *err, size_t errlen)
 	longopts[i++] = (struct option){ "config", required_argument, NULL, 'f' };
 	longopts[i++] = (struct option){ "check", no_argument, NULL, 'n' };
 	longopts[i++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[i++] = (struct option){ "test-probes", no_argument, NULL, 'T' };
 	longopts[i] = (struct option){ NULL, 0, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "f:hnv", longopts, NULL)) != -1) {
 		if (ch == 'f') {
@@ -266,6 +270,8 @@ parse_argv(struct config *c, int argc, char *argv[], char *err, size_t errlen)
 			snprintf(c->file, sizeof(c->file), "%s", optarg);
 		} else if (ch == 'n')
 			c->check_only = true;
+		else if (ch == 'T')
+			cli_test_probes = true;
 		else if (ch == 'v' || ch == 256 + (int)KEY_VERBOSE)
 			cli_verbose++;
 		else if (ch >= 256 && ncli < CLI_MAX)
@@ -292,6 +298,7 @@ config_load(struct config *c, int argc, char *argv[], char *err, size_t errlen)
 	memset(c, 0, sizeof(*c));
 	ncli = 0;
 	cli_verbose = 0;
+	cli_test_probes = false;
 	if (parse_argv(c, argc, argv, err, errlen) == -1)
 		return -1;
 	return apply(c, err, errlen);

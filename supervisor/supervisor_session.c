@@ -345,6 +345,8 @@ exit_reason(struct client *cl, int status)
 		return;
 	if (sv.stopping)
 		snprintf(cl->reason, sizeof(cl->reason), "shutdown");
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(cl->reason, sizeof(cl->reason), "sandbox");
 	else if (WIFSIGNALED(status))
 		snprintf(cl->reason, sizeof(cl->reason), "killed");
 	else
