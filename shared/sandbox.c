@@ -218,7 +218,6 @@ static const struct rule broker[] = {
 
 static const struct rule capture[] = {
 	R(lseek, "WAV source: loop to the start"),
-	R(pread64, "WAV source"),
 };
 
 static int

@@ -339,8 +339,10 @@ confined(pid_t pid, const char *what, bool filtered)
 	    what, (int)pid);
 	check(proc_status(pid, "Seccomp") == (filtered ? 2 : 0),
 	    "%s[%d]: Seccomp %ld", what, (int)pid, proc_status(pid, "Seccomp"));
-	check(proc_maps(pid, NULL, NULL) == 0, "%s[%d]: an rwx mapping", what,
-	    (int)pid);
+	/* Not dumpable: only root may read its maps. */
+	if (geteuid() == 0)
+		check(proc_maps(pid, NULL, NULL) == 0, "%s[%d]: an rwx mapping",
+		    what, (int)pid);
 }
 
 /* Broker and sessions as nobody, chrooted to <state>/empty. */
@@ -379,12 +381,12 @@ Test(sandbox, children_confined_from_outside, .timeout = 180)
 	confined(cap, "capture (tone)", on);
 	confined(brk, "broker", on);
 	snprintf(shm, sizeof(shm), "/dev/shm%s", D.ring);
-	for (i = 0; i < 2; i++) {
-		confined(s[i], "sessiond", on);
+	for (i = 0; i < 2 && geteuid() == 0; i++)
 		check(proc_maps(s[i], shm, perms) == 0 &&
 		    strcmp(perms, "r--s") == 0, "session ring mapped \"%s\"",
 		    perms);
-	}
+	for (i = 0; i < 2; i++)
+		confined(s[i], "sessiond", on);
 	check(proc_maps(D.pid, NULL, NULL) == 0, "ringcastd: an rwx mapping");
 	if (!on)
 		cr_log_info("built with SANDBOX=0: no seccomp filter expected");
