@@ -89,8 +89,9 @@ drop_privileges(void)
 	    rg != drop.gid || eg != drop.gid || sg != drop.gid)
 		fatalx("ids did not change to %u:%u", (unsigned)drop.uid,
 		    (unsigned)drop.gid);
-	/* Neither way back may work (uid 0 as the target is refused earlier). */
-	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
+	/* Neither way back may work (unless root was asked for: --user root). */
+	if (drop.uid != 0 &&
+	    (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1))
 		fatalx("could regain root after the drop");
 }
 
