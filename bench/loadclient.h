@@ -1,0 +1,415 @@
+/* loadclient.h — an epoll load client: hundreds of v2 connections, per-packet on-time and lost-period accounting. */
+#ifndef RINGCAST_LOADCLIENT_H
+#define RINGCAST_LOADCLIENT_H
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "bench/benchutil.h"
+#include "shared/proto.h"
+
+/*
+ * One thread owns an epoll set and every connection in it.  Reads are large
+ * (LC_BUF) and parse whole messages in place; nothing is allocated per
+ * packet.  A packet is on time when it is read within deadline_ns of the
+ * moment its last period was published (the time source says when that
+ * was: the ring slot's CLOCK_MONOTONIC timestamp, or the baseline's table).
+ * Periods missing from the position sequence count as lost, not on time.
+ */
+
+#define LC_BUF		(64 * 1024)
+#define LC_MAXCONN	2048
+#define LC_EVENTS	256
+
+enum lc_state { LC_HELLO, LC_STREAM, LC_DEAD };
+
+/* The publish time (CLOCK_MONOTONIC ns) of the period ending at position; 0 if unknown. */
+typedef uint64_t (*lc_time_fn)(void *arg, uint64_t position);
+
+struct lc_conn {
+	int		fd;
+	int		state;		/* enum lc_state */
+	uint32_t	len;		/* bytes buffered */
+	uint64_t	last_pos;	/* 0: none yet */
+	/* counters of the current window */
+	uint64_t	periods;	/* received */
+	uint64_t	ontime;		/* received on time */
+	uint64_t	lost;		/* missing from the positions */
+	uint64_t	streaming_ns;	/* first audio seen */
+	uint8_t		buf[LC_BUF];
+};
+
+struct lc {
+	int		 ep;
+	pthread_t	 thr;
+	atomic_int	 stop;
+	atomic_int	 running;
+	uint32_t	 period_frames;		/* frames per ring period */
+	uint32_t	 packet_frames;		/* frames per packet */
+	uint64_t	 deadline_ns;
+	lc_time_fn	 time_of;
+	void		*time_arg;
+	pthread_mutex_t	 mu;		/* guards counters against lc_take */
+	struct lc_conn	*conn[LC_MAXCONN];
+	atomic_int	 nconn;
+	atomic_int	 nstream;	/* connections that saw audio */
+	atomic_int	 nhello;	/* handshakes answered */
+	atomic_int	 ndead;
+	uint64_t	 max_late_ns;	/* worst lateness in the window */
+};
+
+/* Totals of a window over all connections. */
+struct lc_totals {
+	uint64_t	periods, ontime, lost, max_late_ns;
+	int		conns, dead;
+};
+
+static inline int
+lc_send_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;	/* control only: a few hundred bytes */
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static inline int
+lc_send_ctl(int fd, json_t *obj)	/* steals obj */
+{
+	uint8_t *buf;
+	size_t len;
+	int rc = -1;
+
+	if (obj != NULL && proto_control_encode(obj, false, &buf, &len) ==
+	    PROTO_OK) {
+		rc = lc_send_all(fd, buf, len);
+		free(buf);
+	}
+	json_decref(obj);
+	return rc;
+}
+
+/* The deployed app's handshake plus the packet_frames extension. */
+static inline int
+lc_send_hello(int fd, int id, uint32_t packet_frames)
+{
+	char cid[64];
+	json_t *o;
+
+	snprintf(cid, sizeof(cid), "bench-%d-%d", (int)getpid(), id);
+	o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b, s:b, s:b, s:s, s:i}",
+	    "type", "handshake", "client_id", cid, "client_type", "android",
+	    "protocol_version", 2, "rf_mode", 0, "persistent", 0,
+	    "auto_reconnect", 0, "optimized", 1, "device_name", "bench",
+	    "packet_frames", (int)packet_frames);
+	return lc_send_ctl(fd, o);
+}
+
+/* Subscribe channels 0..7 (int16, the default format). */
+static inline int
+lc_send_mix(int fd)
+{
+	return lc_send_ctl(fd, json_pack("{s:s, s:[i,i,i,i,i,i,i,i]}",
+	    "type", "update_mix", "channels", 0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline int
+lc_tcp_connect(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd, one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Count one audio packet; called with lc->mu held. */
+static inline void
+lc_account(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
+    const uint8_t *payload, uint64_t now)
+{
+	struct proto_audio a;
+	uint64_t k, pub, late;
+
+	if (proto_audio_decode(h, payload, 1, &a) != PROTO_OK) {
+		c->state = LC_DEAD;
+		return;
+	}
+	k = a.frames / lc->period_frames;
+	if (k == 0)
+		k = 1;
+	if (c->last_pos != 0 && a.position > c->last_pos + a.frames)
+		c->lost += (a.position - c->last_pos - a.frames) /
+		    lc->period_frames;
+	c->last_pos = a.position;
+	c->periods += k;
+	pub = lc->time_of(lc->time_arg, a.position);
+	if (pub == 0)
+		return;		/* overwritten long ago: late */
+	late = now > pub ? now - pub : 0;
+	if (late <= lc->deadline_ns)
+		c->ontime += k;
+	if (late > lc->max_late_ns)
+		lc->max_late_ns = late;
+}
+
+/* Handle one whole message. */
+static inline void
+lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
+    const uint8_t *payload, uint64_t now)
+{
+	enum proto_ctl t;
+	json_t *o;
+
+	if (h->type == PROTO_TYPE_AUDIO) {
+		if (c->streaming_ns == 0) {
+			c->streaming_ns = now;
+			atomic_fetch_add(&lc->nstream, 1);
+		}
+		lc_account(lc, c, h, payload, now);
+		return;
+	}
+	if (c->state != LC_HELLO ||
+	    proto_control_parse(payload, h->length, &o, &t) != PROTO_OK)
+		return;
+	if (t == PROTO_CTL_HANDSHAKE_RESPONSE) {
+		atomic_fetch_add(&lc->nhello, 1);
+		c->state = lc_send_mix(c->fd) == 0 ? LC_STREAM : LC_DEAD;
+	} else if (t == PROTO_CTL_ERROR)
+		c->state = LC_DEAD;
+	json_decref(o);
+}
+
+/* Read what is there and parse every whole message; -1 when closed. */
+static inline int
+lc_readable(struct lc *lc, struct lc_conn *c)
+{
+	struct proto_hdr h;
+	const uint8_t *payload;
+	size_t used, off = 0;
+	uint64_t now;
+	ssize_t n;
+	int rc;
+
+	n = read(c->fd, c->buf + c->len, LC_BUF - c->len);
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		return -1;
+	if (n < 0)
+		return 0;
+	now = bu_now_ns();	/* one clock read per read: the arrival time */
+	c->len += (uint32_t)n;
+	pthread_mutex_lock(&lc->mu);
+	while ((rc = proto_split(c->buf + off, c->len - off,
+	    LC_BUF - PROTO_HDR_LEN, &h, &payload, &used)) == PROTO_OK) {
+		lc_message(lc, c, &h, payload, now);
+		off += used;
+	}
+	pthread_mutex_unlock(&lc->mu);
+	if (rc != PROTO_EMORE || c->state == LC_DEAD)
+		return -1;
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= (uint32_t)off;
+	return 0;
+}
+
+static inline void
+lc_drop(struct lc *lc, struct lc_conn *c)
+{
+	epoll_ctl(lc->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->state = LC_DEAD;
+	atomic_fetch_add(&lc->ndead, 1);
+}
+
+static inline void *
+lc_thread(void *arg)
+{
+	struct lc *lc = arg;
+	struct epoll_event ev[LC_EVENTS];
+	struct lc_conn *c;
+	int n;
+
+	while (!atomic_load(&lc->stop)) {
+		n = epoll_wait(lc->ep, ev, LC_EVENTS, 50);
+		for (int i = 0; i < n; i++) {
+			c = ev[i].data.ptr;
+			if (c->fd >= 0 && lc_readable(lc, c) == -1)
+				lc_drop(lc, c);
+		}
+	}
+	return NULL;
+}
+
+static inline int
+lc_init(struct lc *lc, uint32_t period_frames, uint32_t packet_frames,
+    uint64_t deadline_ns, lc_time_fn time_of, void *time_arg)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->period_frames = period_frames;
+	lc->packet_frames = packet_frames;
+	lc->deadline_ns = deadline_ns;
+	lc->time_of = time_of;
+	lc->time_arg = time_arg;
+	pthread_mutex_init(&lc->mu, NULL);
+	if ((lc->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	if (pthread_create(&lc->thr, NULL, lc_thread, lc) != 0) {
+		close(lc->ep);
+		return -1;
+	}
+	atomic_store(&lc->running, 1);
+	return 0;
+}
+
+/*
+ * Watch fd; hello: it is a v2 server and we still owe the handshake (already
+ * sent by lc_connect) — else it streams at once (the baseline).
+ */
+static inline int
+lc_add_fd(struct lc *lc, int fd, bool hello)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct lc_conn *c;
+	int i = atomic_load(&lc->nconn);
+
+	if (i >= LC_MAXCONN || (c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->fd = fd;
+	c->state = hello ? LC_HELLO : LC_STREAM;
+	ev.data.ptr = c;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	lc->conn[i] = c;
+	atomic_store(&lc->nconn, i + 1);
+	if (epoll_ctl(lc->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		return -1;
+	return 0;
+}
+
+/* Connect one v2 client to port and send its handshake. */
+static inline int
+lc_connect(struct lc *lc, int port)
+{
+	int fd, id = atomic_load(&lc->nconn);
+
+	if ((fd = lc_tcp_connect(port)) == -1)
+		return -1;
+	if (lc_send_hello(fd, id, lc->packet_frames) == -1 ||
+	    lc_add_fd(lc, fd, true) == -1) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connect up to n clients, keeping at most window handshakes unanswered: the
+ * broker admits only a few pending handshakes per source address.
+ */
+static inline int
+lc_connect_many(struct lc *lc, int port, int n, int window, int timeout_ms)
+{
+	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
+
+	while (atomic_load(&lc->nconn) < n) {
+		if (atomic_load(&lc->nconn) - atomic_load(&lc->nhello) -
+		    atomic_load(&lc->ndead) >= window) {
+			if (bu_now_ms() >= end)
+				return -1;
+			usleep(1000);	/* the loop thread counts answers */
+			continue;
+		}
+		if (lc_connect(lc, port) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Wait until want connections stream audio (or died); 0, or -1 on timeout. */
+static inline int
+lc_wait_streaming(struct lc *lc, int want, int timeout_ms)
+{
+	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
+
+	/* The count is the loop thread's: polling it is the readiness wait. */
+	while (atomic_load(&lc->nstream) + atomic_load(&lc->ndead) < want) {
+		if (bu_now_ms() >= end)
+			return -1;
+		usleep(5000);
+	}
+	return atomic_load(&lc->ndead) > 0 ? -1 : 0;
+}
+
+/* Sum the window's counters and start a new window. */
+static inline void
+lc_take(struct lc *lc, struct lc_totals *t)
+{
+	int n = atomic_load(&lc->nconn);
+
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_lock(&lc->mu);
+	for (int i = 0; i < n; i++) {
+		struct lc_conn *c = lc->conn[i];
+
+		t->periods += c->periods;
+		t->ontime += c->ontime;
+		t->lost += c->lost;
+		c->periods = c->ontime = c->lost = 0;
+		t->conns++;
+		t->dead += c->state == LC_DEAD;
+	}
+	t->max_late_ns = lc->max_late_ns;
+	lc->max_late_ns = 0;
+	pthread_mutex_unlock(&lc->mu);
+}
+
+/* Stop the thread and close every connection (a FIN each). */
+static inline void
+lc_free(struct lc *lc)
+{
+	int n = atomic_load(&lc->nconn);
+
+	if (atomic_load(&lc->running)) {
+		atomic_store(&lc->stop, 1);
+		pthread_join(lc->thr, NULL);
+		atomic_store(&lc->running, 0);
+	}
+	for (int i = 0; i < n; i++) {
+		if (lc->conn[i]->fd >= 0)
+			close(lc->conn[i]->fd);
+		free(lc->conn[i]);
+		lc->conn[i] = NULL;
+	}
+	atomic_store(&lc->nconn, 0);
+	if (lc->ep >= 0)
+		close(lc->ep);
+	lc->ep = -1;
+	pthread_mutex_destroy(&lc->mu);
+}
+
+#endif
