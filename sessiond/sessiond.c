@@ -181,19 +181,37 @@ check_clocks(struct session *s)
 	}
 }
 
+/*
+ * The client and parent sockets are polled at most every SESS_POLL_MS, not on
+ * every period: at 64-frame periods a poll per wake-up was a third of a
+ * session's system calls.  Control still answers within a few milliseconds.
+ */
+#define SESS_POLL_MS	4
+
+/* Periods still missing from the packet being built: sleep until then. */
+static uint32_t
+periods_needed(const struct session *s)
+{
+	return s->pkt_periods > s->acc ? s->pkt_periods - s->acc : 1;
+}
+
 static void
 loop(struct session *s)
 {
+	uint64_t next_poll = 0, now;
 	int rc;
 
 	while (s->reason == NULL) {
 		sess_audio_drain(s);
-		poll_peers(s);
+		if ((now = sess_now_ms()) >= next_poll) {
+			poll_peers(s);
+			next_poll = now + SESS_POLL_MS;
+		}
 		sess_flush(s);
 		check_clocks(s);
 		if (s->reason != NULL)
 			break;
-		rc = ring_wait(s->ring, SESS_WAIT_MS);
+		rc = ring_wait_for(s->ring, periods_needed(s), SESS_WAIT_MS);
 		if (terminate)
 			sess_end(s, "terminated");
 		else if (rc < 0 && errno != EINTR) {

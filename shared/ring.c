@@ -405,8 +405,12 @@ ring_writer_publish(struct ring_writer *w, uint64_t timestamp_ns)
 	    memory_order_relaxed);
 	atomic_store_explicit(&h->futex, (uint32_t)(n + 1),
 	    memory_order_release);
-	/* One wake for all sleepers, whatever their number. */
-	syscall(SYS_futex, &h->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	/*
+	 * One wake for all sleepers, whatever their number: those waiting for
+	 * any period (bit 0, or every bit) and those waiting for this count.
+	 */
+	syscall(SYS_futex, &h->futex, FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL,
+	    RING_WAKE_ANY | ring_wake_bit(n + 1));
 }
 
 void
@@ -613,23 +617,35 @@ ring_read(struct ring_reader *r, float *dst, struct ring_period *info,
 	return RING_READ_OK;
 }
 
-/* Is a period after the cursor published, or has the writer restarted? */
+int
+ring_wait(struct ring_reader *r, int timeout_ms)
+{
+	return ring_wait_for(r, 1, timeout_ms);
+}
+
+/* Are count periods after the cursor published, or has the writer restarted? */
 static int
-readable(const struct ring_reader *r, uint64_t *ws)
+readable_count(const struct ring_reader *r, uint32_t count, uint64_t *ws)
 {
 	*ws = atomic_load_explicit(&r->h->write_seq, memory_order_acquire);
-	return *ws > r->next || atomic_load_explicit(&r->h->epoch,
+	return *ws >= r->next + count || atomic_load_explicit(&r->h->epoch,
 	    memory_order_acquire) != r->epoch;
 }
 
 int
-ring_wait(struct ring_reader *r, int timeout_ms)
+ring_wait_for(struct ring_reader *r, uint32_t count, int timeout_ms)
 {
 	const struct ring_header *h = r->h;
 	struct timespec deadline, *dl = NULL;
+	uint32_t bits;
 	uint64_t ws;
 	long rc;
 
+	if (count == 0)
+		count = 1;
+	/* One period: any publish.  More: only the publish that completes them. */
+	bits = count == 1 ? FUTEX_BITSET_MATCH_ANY :
+	    ring_wake_bit(r->next + count);
 	if (timeout_ms >= 0) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += timeout_ms / 1000;
@@ -641,15 +657,15 @@ ring_wait(struct ring_reader *r, int timeout_ms)
 		dl = &deadline;
 	}
 	for (;;) {
-		if (readable(r, &ws))
+		if (readable_count(r, count, &ws))
 			return 1;
 		/* Sleeps only while the futex word still equals ws. */
 		rc = syscall(SYS_futex, &h->futex, FUTEX_WAIT_BITSET,
-		    (uint32_t)ws, dl, NULL, FUTEX_BITSET_MATCH_ANY);
+		    (uint32_t)ws, dl, NULL, bits);
 		if (rc == -1) {
 			/* A publish may race the deadline: 0 means none. */
 			if (errno == ETIMEDOUT)
-				return readable(r, &ws);
+				return readable_count(r, count, &ws);
 			if (errno == EINTR)
 				return RING_ESYS;
 			if (errno != EAGAIN)

@@ -170,6 +170,23 @@ int	ring_read(struct ring_reader *r, float *dst, struct ring_period *info,
  * RING_ESYS (errno EINTR on a signal).
  */
 int	ring_wait(struct ring_reader *r, int timeout_ms);
+/*
+ * Sleep until count periods after the cursor are published (or the writer
+ * restarted), or timeout_ms passes; the same results as ring_wait, which is
+ * ring_wait_for(r, 1, timeout_ms).  A reader that sends k periods at a time
+ * wakes once per k periods instead of every period: the writer's wake
+ * carries bit RING_WAKE_ANY plus the bit of the new write_seq modulo
+ * RING_WAKE_PHASES, and such a reader sleeps on the bit of the count it
+ * needs (a count RING_WAKE_PHASES or more apart wakes early and sleeps on).
+ */
+#define RING_WAKE_ANY		1u
+#define RING_WAKE_PHASES	16u
+static inline uint32_t
+ring_wake_bit(uint64_t write_seq)
+{
+	return 2u << (write_seq % RING_WAKE_PHASES);
+}
+int	ring_wait_for(struct ring_reader *r, uint32_t count, int timeout_ms);
 /* Move the cursor to the live edge (the next period to be published). */
 void	ring_reader_seek_live(struct ring_reader *r);
 uint64_t ring_reader_cursor(const struct ring_reader *r);
