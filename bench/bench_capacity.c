@@ -19,12 +19,12 @@
 #define C_PERIOD_NS	(1000000000ull * C_PERIOD / C_RATE)
 #define C_SLACK_NS	5000000ull		/* on time: packet + 5 ms */
 #define C_TARGET	99.0			/* on-time % a step must keep */
-#define C_MAXSTEP	16
+#define C_MAXSTEP	20
 #define C_MAXRUN	3
 #define C_BSLOTS	512			/* baseline publish times kept */
 
-static const int steps[] = { 25, 50, 100, 150, 200, 250, 300, 400, 500, 600,
-    800, 1000 };
+static const int steps[] = { 25, 50, 75, 100, 125, 150, 175, 200, 250, 300,
+    350, 400, 500, 600 };
 #define NSTEPS	((int)(sizeof(steps) / sizeof(steps[0])))
 
 enum impl { RINGCAST, BASELINE, NIMPL };
@@ -450,7 +450,9 @@ sweep(enum impl impl, uint32_t frames, struct sweep *sw)
 		return;
 	}
 	for (int i = 0; i < NSTEPS && sw->ns < C_MAXSTEP; i++) {
-		if (bu_now_ms() >= end)
+		/* A step takes its settle time and window, plus its connects. */
+		if (bu_now_ms() + (uint64_t)(settle_ms + window_ms + 500) >=
+		    end)
 			break;
 		st = &sw->s[sw->ns++];
 		if (sut_grow(&u, &lc, steps[i]) == -1 ||
@@ -605,15 +607,15 @@ int
 main(void)
 {
 	int quick = bu_quick(), nrun = quick ? 1 : C_MAXRUN;
-	int budget_ms = quick ? 45000 : 240000;
+	int budget_ms = quick ? 45000 : 240000, left;
+	uint64_t end;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	raise_nofile();
 	window_ms = quick ? 1000 : 2000;
 	settle_ms = quick ? 300 : 500;
-	/* Every sweep gets an equal share; stopping a sweep costs ~1 s. */
-	sweep_ms = budget_ms / (nrun * NSIZES * NIMPL) - 1000;
+	end = bu_now_ms() + (uint64_t)budget_ms;
 	bell = mmap(NULL, sizeof(*bell), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (bell == MAP_FAILED) {
@@ -622,8 +624,16 @@ main(void)
 	}
 	for (int r = 0; r < nrun; r++)
 		for (int z = 0; z < NSIZES; z++)
-			for (int m = 0; m < NIMPL; m++)
+			for (int m = 0; m < NIMPL; m++) {
+				/* An equal share of what is left; stopping costs ~1 s. */
+				left = nrun * NSIZES * NIMPL -
+				    (r * NSIZES + z) * NIMPL - m;
+				sweep_ms = (int)((int64_t)(end - bu_now_ms()) /
+				    left) - 1000;
+				if (sweep_ms < 0)
+					sweep_ms = 0;
 				sweep(m, sizes[z], &result[r][z][m]);
+			}
 	report(nrun);
 	return 0;
 }
