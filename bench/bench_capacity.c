@@ -54,6 +54,7 @@ struct sweep {
 
 static struct sweep result[C_MAXRUN][NSIZES][NIMPL];
 static int window_ms, settle_ms, sweep_ms;
+static int broken;		/* a set-up failed: the exit status says so */
 
 /* ---- time of a period: the ring ---- */
 
@@ -446,6 +447,7 @@ sweep(enum impl impl, uint32_t frames, struct sweep *sw)
 	if (sut_start(&u, &lc) == -1) {
 		fprintf(stderr, "bench_capacity: %s would not start\n",
 		    impl_name[impl]);
+		broken = 1;
 		sut_stop(&u, &lc);
 		return;
 	}
@@ -635,5 +637,5 @@ main(void)
 				sweep(m, sizes[z], &result[r][z][m]);
 			}
 	report(nrun);
-	return 0;
+	return broken;
 }
