@@ -23,9 +23,15 @@
 #define C_MAXRUN	3
 #define C_BSLOTS	512			/* baseline publish times kept */
 
-static const int steps[] = { 25, 50, 75, 100, 125, 150, 175, 200, 250, 300,
-    350, 400, 500, 600 };
-#define NSTEPS	((int)(sizeof(steps) / sizeof(steps[0])))
+/*
+ * N per packet size, fine where each one's limit lies on a 2-core machine:
+ * a sweep's time share buys about six steps.  0 ends a list.
+ */
+#define NSTEPS	12
+static const int steps_of[2][NSTEPS] = {
+	{ 25, 50, 75, 100, 125, 150, 175, 200, 250, 300, 400, 0 },
+	{ 50, 100, 150, 200, 250, 300, 350, 400, 500, 600, 0, 0 },
+};
 
 enum impl { RINGCAST, BASELINE, NIMPL };
 static const char *impl_name[NIMPL] = { "ringcast", "baseline" };
@@ -435,8 +441,10 @@ dump_log(const struct bu_daemon *d)
 
 /* Step N up until on-time falls below the target, the list ends or time runs out. */
 static void
-sweep(enum impl impl, uint32_t frames, struct sweep *sw)
+sweep(enum impl impl, int z, struct sweep *sw)
 {
+	const int *steps = steps_of[z];
+	uint32_t frames = sizes[z];
 	struct sut u = { .impl = impl, .frames = frames, .lfd = -1 };
 	struct lc lc = { .ep = -1 };
 	uint64_t end = bu_now_ms() + (uint64_t)sweep_ms;
@@ -451,7 +459,8 @@ sweep(enum impl impl, uint32_t frames, struct sweep *sw)
 		sut_stop(&u, &lc);
 		return;
 	}
-	for (int i = 0; i < NSTEPS && sw->ns < C_MAXSTEP; i++) {
+	for (int i = 0; i < NSTEPS && steps[i] > 0 && sw->ns < C_MAXSTEP;
+	    i++) {
 		/* A step takes its settle time and window, plus its connects. */
 		if (bu_now_ms() + (uint64_t)(settle_ms + window_ms + 500) >=
 		    end)
@@ -525,8 +534,8 @@ print_rows(int nrun, int z, int m)
 	struct step s;
 	int k;
 
-	for (int i = 0; i < NSTEPS; i++) {
-		if ((k = step_median(nrun, z, m, steps[i], &s)) == 0)
+	for (int i = 0; i < NSTEPS && steps_of[z][i] > 0; i++) {
+		if ((k = step_median(nrun, z, m, steps_of[z][i], &s)) == 0)
 			continue;
 		snprintf(c[0], 32, "%s", impl_name[m]);
 		snprintf(c[1], 32, "%u", sizes[z]);
@@ -634,7 +643,7 @@ main(void)
 				    left) - 1000;
 				if (sweep_ms < 0)
 					sweep_ms = 0;
-				sweep(m, sizes[z], &result[r][z][m]);
+				sweep(m, z, &result[r][z][m]);
 			}
 	report(nrun);
 	return broken;
