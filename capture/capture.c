@@ -47,7 +47,8 @@ usage(int status)
 	    "[--source tone|wav:PATH|portaudio:NAME|INDEX]\n"
 	    "                        [--rate HZ] [--channels N] "
 	    "[--period FRAMES] [--slots N]\n"
-	    "                        [--parent-fd N] [--notify-fd N] [-v]\n"
+	    "                        [--parent-fd N] [--notify-fd N] "
+	    "[--drop UID:GID[,GID...]] [-v]\n"
 	    "       ringcast-capture --list-devices\n");
 	exit(status);
 }
@@ -112,6 +113,7 @@ parse_opt(struct capture *c, int ch, int *list)
 		break;
 	case 'P': c->parent_fd = parse_fd("parent-fd", optarg); break;
 	case 'n': c->notify_fd = parse_fd("notify-fd", optarg); break;
+	case 'D': sandbox_drop_arg(optarg); break;
 	case 'l': *list = 1; break;
 	case 'v': c->verbose++; break;
 	case 'h': usage(0);
@@ -131,6 +133,7 @@ parse_args(int argc, char *argv[], struct capture *c, int *list)
 		{ "slots",	  required_argument, NULL, 'S' },
 		{ "parent-fd",	  required_argument, NULL, 'P' },
 		{ "notify-fd",	  required_argument, NULL, 'n' },
+		{ "drop",	  required_argument, NULL, 'D' },
 		{ "list-devices", no_argument,	     NULL, 'l' },
 		{ "help",	  no_argument,	     NULL, 'h' },
 		{ NULL, 0, NULL, 0 }

@@ -4,9 +4,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <linux/capability.h>
 #include <linux/futex.h>
 
 #include <err.h>
@@ -29,11 +31,13 @@
 #include "shared/sandbox.h"
 
 #define MIB	(1024ul * 1024)
+#define CAPTURE_RTPRIO_LIMIT	90
 
 static struct {
 	bool	set;
 	uid_t	uid;
-	gid_t	gid;
+	gid_t	groups[SANDBOX_GROUPS_MAX];	/* [0] is the gid */
+	int	ngroups;
 	char	dir[PATH_MAX];	/* "" = no chroot */
 } drop;
 
@@ -58,38 +62,81 @@ sandbox_drop_arg(const char *arg)
 
 	drop.uid = (uid_t)parse_id(arg, &end);
 	if (*end != ':')
-		errx(2, "--drop: UID:GID[:DIR] expected, got \"%s\"", arg);
-	drop.gid = (gid_t)parse_id(end + 1, &end);
+		errx(2, "--drop: UID:GID[,GID...][:DIR] expected, got \"%s\"",
+		    arg);
+	drop.ngroups = 0;
+	do {
+		if (drop.ngroups == SANDBOX_GROUPS_MAX)
+			errx(2, "--drop: more than %d groups", SANDBOX_GROUPS_MAX);
+		drop.groups[drop.ngroups++] = (gid_t)parse_id(end + 1, &end);
+	} while (*end == ',');
 	drop.dir[0] = '\0';
 	if (*end == ':') {
 		if (end[1] != '/' || strlen(end + 1) >= sizeof(drop.dir))
 			errx(2, "--drop: the directory must be absolute");
 		strcpy(drop.dir, end + 1);
 	} else if (*end != '\0')
-		errx(2, "--drop: UID:GID[:DIR] expected, got \"%s\"", arg);
+		errx(2, "--drop: UID:GID[,GID...][:DIR] expected, got \"%s\"",
+		    arg);
 	drop.set = true;
+}
+
+/*
+ * Capture's one privilege: SCHED_FIFO for the audio thread.  The narrow
+ * way is an RLIMIT_RTPRIO only root may raise, raised before the drop; a
+ * host that denies even root that (no CAP_SYS_RESOURCE, e.g. a container)
+ * gets CAP_SYS_NICE kept across the drop instead, and nothing else.
+ */
+static bool
+keep_realtime(void)
+{
+	struct rlimit rt = { CAPTURE_RTPRIO_LIMIT, CAPTURE_RTPRIO_LIMIT };
+
+	if (setrlimit(RLIMIT_RTPRIO, &rt) == 0)
+		return false;
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_KEEPCAPS");
+	return true;
+}
+
+static void
+keep_only_sys_nice(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = 1u << CAP_SYS_NICE;
+	if (syscall(SYS_capset, &h, d) == -1)
+		fatal("capset CAP_SYS_NICE");
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_KEEPCAPS");
+	log_info("RLIMIT_RTPRIO cannot be raised here: keeping CAP_SYS_NICE");
 }
 
 /* chroot while still root; then groups, gid, uid; then prove it sticks. */
 static void
-drop_privileges(void)
+drop_privileges(enum sandbox_role role)
 {
+	bool keepcaps = role == SANDBOX_CAPTURE && keep_realtime();
 	uid_t r, e, s;
-	gid_t rg, eg, sg;
+	gid_t rg, eg, sg, gid = drop.groups[0];
 
 	if (drop.dir[0] != '\0' && (chroot(drop.dir) == -1 || chdir("/") == -1))
 		fatal("chroot %s", drop.dir);
-	if (setgroups(1, &drop.gid) == -1 ||
-	    setresgid(drop.gid, drop.gid, drop.gid) == -1 ||
+	if (setgroups((size_t)drop.ngroups, drop.groups) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
 	    setresuid(drop.uid, drop.uid, drop.uid) == -1)
 		fatal("cannot drop to %u:%u", (unsigned)drop.uid,
-		    (unsigned)drop.gid);
+		    (unsigned)gid);
 	if (getresuid(&r, &e, &s) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
 	    r != drop.uid || e != drop.uid || s != drop.uid ||
-	    rg != drop.gid || eg != drop.gid || sg != drop.gid)
+	    rg != gid || eg != gid || sg != gid)
 		fatalx("ids did not change to %u:%u", (unsigned)drop.uid,
-		    (unsigned)drop.gid);
+		    (unsigned)gid);
 	/* Neither way back may work (unless root was asked for: --user root). */
+	if (keepcaps)
+		keep_only_sys_nice();
 	if (drop.uid != 0 &&
 	    (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1))
 		fatalx("could regain root after the drop");
@@ -135,7 +182,7 @@ limits(enum sandbox_role role, unsigned nofile)
 	case SANDBOX_CAPTURE:
 		/* Audio libraries open devices and start threads: no NPROC. */
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 256);
-		limit(RLIMIT_RTPRIO, "rtprio", 90);
+		limit(RLIMIT_RTPRIO, "rtprio", CAPTURE_RTPRIO_LIMIT);
 		break;
 	}
 }
@@ -151,7 +198,7 @@ sandbox_prepare(enum sandbox_role role, unsigned nofile)
 	json_object_seed(0);
 	tzset();
 	if (drop.set && geteuid() == 0)
-		drop_privileges();
+		drop_privileges(role);
 	else if (drop.set)
 		log_info("not root: --drop ignored");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)

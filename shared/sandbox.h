@@ -23,7 +23,13 @@ enum sandbox_role {
 	SANDBOX_SESSIOND,
 };
 
-/* Parse "--drop UID:GID[:DIR]"; exits 2 with a message if malformed. */
+#define SANDBOX_GROUPS_MAX	32
+
+/*
+ * Parse "--drop UID:GID[,GID...][:DIR]": the first GID is the group, the
+ * rest supplementary groups (capture: e.g. "audio" for the sound devices;
+ * broker and sessions get none).  Exits 2 with a message if malformed.
+ */
 void	sandbox_drop_arg(const char *arg);
 /*
  * Drop (if --drop was given), no_new_privs, dumpable 0, rlimits.  nofile is

@@ -386,7 +386,10 @@ signals_setup(void)
 			fatalx("cannot watch signal %d", sigs[i]);
 }
 
-/* The supervisor creates the ring; sessions get a read-only descriptor. */
+/*
+ * The supervisor creates the ring, owned by the user capture runs as;
+ * sessions get a read-only descriptor.
+ */
 static int
 ring_setup(char *err, size_t errlen)
 {
@@ -404,6 +407,13 @@ ring_setup(char *err, size_t errlen)
 	    -1) {
 		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring,
 		    strerror(errno));
+		ring_unlink(sv.cfg.ring);
+		return -1;
+	}
+	/* Capture runs as --user too: the ring is its to write. */
+	if (sv.cfg.drop && fchown(sv.ring_fd, sv.cfg.uid, sv.cfg.gid) == -1) {
+		snprintf(err, errlen, "ring %s: chown to %s: %s", sv.cfg.ring,
+		    sv.cfg.user, strerror(errno));
 		ring_unlink(sv.cfg.ring);
 		return -1;
 	}

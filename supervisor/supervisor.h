@@ -16,6 +16,7 @@
 #include "shared/mix.h"
 #include "shared/msg.h"
 #include "shared/proto.h"
+#include "shared/sandbox.h"
 #include "shared/state.h"
 
 #define SUPER_NATIVE_DEFAULT	"0.0.0.0:5101"
@@ -50,6 +51,8 @@ struct config {
 	/* resolved by config_check */
 	uid_t		 uid;
 	gid_t		 gid;
+	gid_t		 groups[SANDBOX_GROUPS_MAX];	/* capture's: the user's */
+	int		 ngroups;
 	bool		 drop;			/* user set and we are root */
 };
 

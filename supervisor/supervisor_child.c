@@ -129,23 +129,33 @@ chroot_check(void)
 }
 
 /*
- * Broker and sessions parse network input: as root, we have them drop to
- * --user themselves after exec, when they can still chroot.  argv with
- * "--drop UID:GID[:DIR]" appended, in the forked child.
+ * Every child drops to --user itself after exec (as root it can still
+ * chroot then): argv with "--drop UID:GID[,GID...][:DIR]" appended, in the
+ * forked child.  Broker and sessions parse network input: the group alone
+ * and the empty chroot.  Capture keeps the user's groups (the sound
+ * devices' group) and the filesystem (devices, plugins, the ring).
  */
 static char *const *
-drop_argv(char *const argv[])
+drop_argv(enum child_kind kind, char *const argv[])
 {
-	static char spec[PATH_MAX + 80];
+	static char spec[PATH_MAX + 80 + SANDBOX_GROUPS_MAX * 12];
 	static char *av[64];
-	int n = 0;
+	size_t len;
+	int n = 0, i;
 
 	while (argv[n] != NULL && n < 61) {
 		av[n] = argv[n];
 		n++;
 	}
-	snprintf(spec, sizeof(spec), "%u:%u%s%s", (unsigned)sv.cfg.uid,
-	    (unsigned)sv.cfg.gid, chroot_path()[0] ? ":" : "", chroot_path());
+	len = (size_t)snprintf(spec, sizeof(spec), "%u:%u", (unsigned)sv.cfg.uid,
+	    (unsigned)sv.cfg.gid);
+	if (kind == CHILD_CAPTURE) {
+		/* groups[0] is gid itself. */
+		for (i = 1; i < sv.cfg.ngroups; i++)
+			len += (size_t)snprintf(spec + len, sizeof(spec) - len,
+			    ",%u", (unsigned)sv.cfg.groups[i]);
+	} else if (chroot_path()[0])
+		snprintf(spec + len, sizeof(spec) - len, ":%s", chroot_path());
 	av[n++] = "--drop";
 	av[n++] = spec;
 	av[n] = NULL;
@@ -175,8 +185,8 @@ child_exec(enum child_kind kind, const char *path, char *const argv[],
 		signal(i, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (kind != CHILD_CAPTURE && sv.cfg.drop)
-		argv = drop_argv(argv);
+	if (sv.cfg.drop)
+		argv = drop_argv(kind, argv);
 	execv(path, argv);
 	log_warn("exec %s", path);
 	_exit(127);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -400,6 +401,13 @@ check_user(struct config *c, char *err, size_t errlen)
 	}
 	c->uid = pw->pw_uid;
 	c->gid = pw->pw_gid;
+	/* Capture keeps the user's groups (e.g. audio); getgrouplist puts gid first. */
+	c->ngroups = SANDBOX_GROUPS_MAX;
+	if (getgrouplist(c->user, c->gid, c->groups, &c->ngroups) == -1) {
+		snprintf(err, errlen, "user: \"%s\" is in more than %d groups",
+		    c->user, SANDBOX_GROUPS_MAX);
+		return -1;
+	}
 	c->drop = geteuid() == 0;
 	return 0;
 }

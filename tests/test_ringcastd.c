@@ -865,6 +865,7 @@ Test(ringcastd, network_children_drop_to_user, .timeout = 120)
 	    "broker not running as nobody");
 	check(proc_uid(session_pid("user-0")) == (long)pw->pw_uid,
 	    "session not running as nobody");
-	check(proc_uid(child_pid("capture")) == 0, "capture lost root");
+	check(proc_uid(child_pid("capture")) == (long)pw->pw_uid,
+	    "capture not running as nobody");
 	listeners_flowing(1, 100);
 }

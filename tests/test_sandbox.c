@@ -3,9 +3,11 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <spawn.h>
 
 #include <criterion/criterion.h>
@@ -251,6 +253,39 @@ proc_ids_are(pid_t pid, const char *field, unsigned want)
 	return r;
 }
 
+/* Whether one of pid's threads runs SCHED_FIFO (stat field 41, policy). */
+static bool
+proc_fifo_thread(pid_t pid)
+{
+	char path[320], line[1024], *p;
+	struct dirent *de;
+	bool r = false;
+	int policy, i;
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return false;
+	while (!r && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid,
+		    de->d_name);
+		if (de->d_name[0] == '.' || (f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (p = strrchr(line, ')')) != NULL) {
+			/* Fields 3.. follow ") "; policy is the 41st. */
+			for (i = 2; i < 41 && p != NULL; i++)
+				p = strchr(p + 1, ' ');
+			r = p != NULL && sscanf(p, " %d", &policy) == 1 &&
+			    policy == SCHED_FIFO;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return r;
+}
+
 static bool
 proc_groups_are(pid_t pid, unsigned gid)
 {
@@ -397,7 +432,9 @@ Test(sandbox, children_confined_from_outside, .timeout = 180)
 	dropped(brk, "broker");
 	dropped(s[0], "plain session");
 	dropped(s[1], "server-mix session");
-	check(proc_ids_are(cap, "Uid", 0), "capture keeps the daemon's user");
+	check(proc_ids_are(cap, "Uid", nobody.pw_uid), "capture: Uid");
+	check(proc_ids_are(cap, "Gid", nobody.pw_gid), "capture: Gid");
+	check(proc_fifo_thread(cap), "capture: no SCHED_FIFO audio thread");
 	for (i = 0; i < 2; i++)
 		check(v2r_wait(&R[i], 50, WAIT_MS), "listener %d stalled", i);
 }
