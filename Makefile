@@ -60,8 +60,20 @@ TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test bench run install clean check-deps
-all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
+# Fuzzing: libFuzzer harnesses built with clang (make fuzz), and the same
+# harnesses built with gcc + ASan/UBSan as replayers of the seed corpora and
+# the kept crashing inputs (part of every build; tests/test_fuzz_replay.c).
+FUZZ_PKGS    := clang-14 libclang-rt-14-dev
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIBSRC  := shared/proto.c shared/mix.c shared/state.c shared/log.c
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
+
+.PHONY: all deps test bench run install clean check-deps fuzz fuzz-seeds
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(REPLAY_BINS)
 
 # Installs missing Debian packages (needs root or sudo); does nothing when
 # everything is present.
@@ -100,6 +112,30 @@ $(BUILD)/bench/%: bench/%.c $(LIBSHARED) | $(PROGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBSHARED) \
 		$(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIBSRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -std=gnu11 -I. -DRINGCAST_SANDBOX=0 \
+		-fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_LIBSRC) \
+		$(LIBS_JSON) $(LIBS_LMDB) -lm
+
+$(BUILD)/fuzz-replay/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(FUZZ_LIBSRC)
+	@mkdir -p $(dir $@)
+	$(CC) -g -O1 -std=gnu11 $(WARN) -I. -DRINGCAST_SANDBOX=0 $(FUZZ_SAN) \
+		-o $@ $< fuzz/replay.c $(FUZZ_LIBSRC) $(LIBS_JSON) $(LIBS_LMDB) -lm
+
+# make fuzz FUZZ_SECONDS=N: every harness N seconds, a table, exit 1 on a crash.
+fuzz:
+	@sh tools/deps.sh $(DEB_PKGS) $(FUZZ_PKGS)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@sh fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
+
+# Rewrites fuzz/corpus from the real encoders.
+fuzz-seeds:
+	@mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu11 $(WARN) -I. -o $(BUILD)/fuzz-seeds fuzz/seeds.c \
+		$(FUZZ_LIBSRC) $(LIBS_JSON) $(LIBS_LMDB) -lm
+	$(BUILD)/fuzz-seeds fuzz/corpus
 
 test: deps
 	@$(MAKE) --no-print-directory all

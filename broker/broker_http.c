@@ -375,7 +375,6 @@ body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *ct, *p;
 	size_t n = evbuffer_get_length(in);
-	json_error_t jerr;
 
 	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Content-Type");
@@ -387,14 +386,8 @@ body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
 		snprintf(why, len, "a JSON body is required");
 		return 400;
 	}
-	if (proto_json_depth_check(p, n) != PROTO_OK) {
-		snprintf(why, len, "invalid JSON: nested too deep");
+	if (proto_json_body(p, n, out, why, len) != PROTO_OK)
 		return 400;
-	}
-	if ((*out = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		snprintf(why, len, "invalid JSON: %s", jerr.text);
-		return 400;
-	}
 	return 0;
 }
 

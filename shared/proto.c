@@ -192,6 +192,26 @@ proto_json_depth_check(const void *text, size_t len)
 	return PROTO_OK;
 }
 
+int
+proto_json_body(const void *text, size_t len, json_t **out, char *why,
+    size_t whylen)
+{
+	json_error_t jerr;
+	int rc;
+
+	if ((rc = proto_json_depth_check(text, len)) != PROTO_OK) {
+		snprintf(why, whylen, "invalid JSON: %s", rc == PROTO_EDEPTH ?
+		    "nested too deep" : "a NUL byte");
+		return rc;
+	}
+	if ((*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		snprintf(why, whylen, "invalid JSON: %s", jerr.text);
+		return PROTO_EJSON;
+	}
+	return PROTO_OK;
+}
+
 static enum proto_ctl
 ctl_lookup(const char *s)
 {

@@ -97,6 +97,14 @@ int	proto_control_parse(const uint8_t *payload, size_t len, json_t **obj,
 int	proto_json_depth_check(const void *text, size_t len);
 
 /*
+ * An HTTP API body: the depth check, then one JSON value with no duplicate
+ * keys.  PROTO_OK with *out a new reference, or an error with why filled
+ * ("invalid JSON: ...").
+ */
+int	proto_json_body(const void *text, size_t len, json_t **out, char *why,
+	    size_t whylen);
+
+/*
  * Encode a control message (header + compact JSON) into a new malloc'd
  * buffer.  Adds "timestamp" if missing; rf sets flag 0x80 and "rf_mode".
  */

@@ -1,0 +1,134 @@
+/* seeds.c — writes the seed corpora from the real encoders (make fuzz-seeds). */
+#include <sys/stat.h>
+
+#include <string.h>
+
+#include "shared/mix.h"
+#include "shared/proto.h"
+#include "shared/state.h"
+
+static const char *dir;
+
+static void
+put(const char *target, const char *name, const void *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, target);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, target, name);
+	if ((f = fopen(path, "wb")) == NULL || fwrite(p, 1, n, f) != n) {
+		perror(path);
+		exit(1);
+	}
+	fclose(f);
+}
+
+static const char *const controls[][2] = {
+	{ "handshake", "{\"type\":\"handshake\",\"timestamp\":1767671704881,"
+	    "\"client_id\":\"3f2b8c1e-6a0d-4a43-9d7e-2f1c5b9e8a10\","
+	    "\"client_type\":\"android\",\"protocol_version\":2,"
+	    "\"rf_mode\":true,\"persistent\":true,\"auto_reconnect\":true,"
+	    "\"optimized\":true,\"device_uuid\":\"a1b2c3d4\","
+	    "\"device_name\":\"Pixel 7\",\"num_channels\":32}" },
+	{ "handshake-ext", "{\"type\":\"handshake\",\"client_id\":\"c1\","
+	    "\"client_type\":\"ringcast\",\"protocol_version\":2,"
+	    "\"rf_mode\":false,\"persistent\":false,\"auto_reconnect\":false,"
+	    "\"optimized\":false,\"audio_format\":\"float32\","
+	    "\"server_mix\":true,\"packet_frames\":256,"
+	    "\"channel_mask_words\":2,\"name\":\"IEM 1\"}" },
+	{ "subscribe", "{\"type\":\"subscribe\",\"client_id\":\"c1\","
+	    "\"channels\":[0,1,2,31],\"rf_mode\":true,\"persistent\":true}" },
+	{ "update_mix", "{\"type\":\"update_mix\",\"timestamp\":1,"
+	    "\"channels\":[1,5],\"gains\":{\"1\":0.5,\"5\":2.0},"
+	    "\"pans\":{\"1\":-0.25},\"mutes\":{\"5\":true},"
+	    "\"master_gain\":1.5,\"rf_mode\":true}" },
+	{ "heartbeat", "{\"type\":\"heartbeat\",\"timestamp\":1767671704881}" },
+	{ "get_client_state", "{\"type\":\"get_client_state\"}" },
+};
+
+static const char *const bodies[][2] = {
+	{ "mix", "{\"channels\":[0,1],\"gains\":{\"0\":0.7},\"master_gain\":1}" },
+	{ "mix-mute", "{\"mutes\":{\"3\":true},\"pans\":{\"3\":1}}" },
+	{ "name", "{\"name\":\"Drummer IEM\",\"order\":3}" },
+	{ "channels", "{\"names\":[\"Kick\",\"Snare\",\"Vox\"]}" },
+	{ "channel", "{\"channel\":2,\"name\":\"Bass DI\"}" },
+	{ "probe", "{\"target\":\"broker\",\"syscall\":\"open\"}" },
+	{ "array", "[1,2,{\"a\":[true,false,null]}]" },
+};
+
+static void
+controls_and_frames(void)
+{
+	static float s[64 * 8];
+	static uint8_t pkt[PROTO_HDR_LEN + 8 + 32 + sizeof(s) * 2];
+	uint32_t mask[2] = { 0x8000000fu, 0x1 };
+	uint8_t *msg;
+	size_t i, n;
+	json_t *o;
+
+	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
+		put("hello", controls[i][0], controls[i][1],
+		    strlen(controls[i][1]));
+		o = json_loads(controls[i][1], 0, NULL);
+		if (o == NULL || proto_control_encode(o, false, &msg, &n) !=
+		    PROTO_OK)
+			exit(1);
+		put("proto", controls[i][0], msg, n);
+		free(msg);
+		json_decref(o);
+	}
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		s[i] = (float)i / (float)(sizeof(s) / sizeof(s[0])) - 0.5f;
+	n = proto_audio_encode(pkt, 4096, mask, 1, s, 5, 16, false, true, 7);
+	put("proto", "audio-int16", pkt, n);
+	n = proto_audio_encode(pkt, 8192, mask, 2, s, 6, 8, true, false, 9);
+	put("proto", "audio-float32-2words", pkt, n);
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		put("api", bodies[i][0], bodies[i][1], strlen(bodies[i][1]));
+}
+
+static void
+put_record(const struct state_record *r, const char *name)
+{
+	json_t *j = state_record_json(r);
+	char *txt = json_dumps(j, JSON_COMPACT);
+
+	put("state", name, txt, strlen(txt));
+	free(txt);
+	json_decref(j);
+}
+
+static void
+records(void)
+{
+	struct state_record r;
+
+	state_record_init(&r, "device-a1b2c3d4", 32, 1767671704881ull);
+	put_record(&r, "record-new");
+	snprintf(r.name, sizeof(r.name), "Drums IEM");
+	r.order = 2;
+	r.reconnects = 7;
+	r.mix.sub[0] = r.mix.sub[3] = 1;
+	r.mix.gain[3] = 0.5f;
+	r.mix.pan[0] = -1.0f;
+	r.mix.mute[3] = 1;
+	r.mix.master = 2.0f;
+	snprintf(r.last_exit, sizeof(r.last_exit), "stalled");
+	put_record(&r, "record-mix");
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: seeds DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	mkdir(dir, 0755);
+	controls_and_frames();
+	records();
+	return 0;
+}
