@@ -44,6 +44,9 @@ struct config {
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
+	/* The broker's limits; 0 = its defaults (broker/broker.h). */
+	uint32_t	 handshake_ms, request_ms;
+	uint32_t	 max_pending, max_pending_per_addr;
 	int		 notify_fd;		/* -1 = none */
 	int		 verbose;
 	bool		 check_only;		/* -n */

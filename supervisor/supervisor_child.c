@@ -540,8 +540,21 @@ spawn_capture(void)
 static struct child *
 spawn_broker(void)
 {
-	char *argv[10];
+	static const struct {
+		const char	*opt;
+		size_t		 off;
+	} limits[] = {
+		{ "--handshake-ms", offsetof(struct config, handshake_ms) },
+		{ "--request-ms", offsetof(struct config, request_ms) },
+		{ "--max-clients", offsetof(struct config, max_pending) },
+		{ "--max-pending-per-addr",
+		    offsetof(struct config, max_pending_per_addr) },
+	};
+	static char val[4][16];
+	char *argv[20];
 	int fds[2] = { sv.native_fd, sv.http_fd };
+	uint32_t v;
+	size_t i;
 	int n = 0;
 
 	argv[n++] = "ringcast-broker";
@@ -551,6 +564,16 @@ spawn_broker(void)
 	argv[n++] = "4";
 	argv[n++] = "--http-fd";
 	argv[n++] = "5";
+	/* Only what the operator set: the broker knows its defaults. */
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		v = *(const uint32_t *)(const void *)((const char *)&sv.cfg +
+		    limits[i].off);
+		if (v == 0)
+			continue;
+		snprintf(val[i], sizeof(val[i]), "%u", v);
+		argv[n++] = (char *)(uintptr_t)limits[i].opt;
+		argv[n++] = val[i];
+	}
 	if (sv.cfg.verbose > 0)
 		argv[n++] = "-v";
 	argv[n] = NULL;
