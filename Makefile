@@ -159,6 +159,10 @@ install: all
 	install -m 644 docs/ringcast.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/ringcastd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 docs/ringcast.conf.example docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ringcast/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/ringcastd.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/ringcastd.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/ringcastd.service
 
 clean:
 	rm -rf $(BUILD)
