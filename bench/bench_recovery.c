@@ -1,0 +1,463 @@
+/* bench_recovery.c — recovery: reconnect to first audio with the restored mix, stalled and vanished clients ended, capture SIGKILL gap. */
+#define _GNU_SOURCE	/* pipe2, strcasestr */
+#include <sys/resource.h>
+
+#include "bench/benchclient.h"
+#include "shared/mix.h"
+
+#define NCH		8
+#define MAXRUN		3
+#define RECONNECTS	200
+#define KILLS		3
+#define STALL_MS	3000		/* ringcastd's defaults, passed explicitly */
+#define UTO_MS		4000
+#define LIMIT_MS	5000		/* the target: ended within 5 s */
+#define WAIT_MS		10000
+#define PERIODS_S	750		/* 64-frame packets a second at 48 kHz */
+
+/* One run's figures; -1 where not measured. */
+struct run {
+	double	rc_p50, rc_p99, rc_max;	/* reconnect to audio, ms */
+	double	stall_ms, vanish_ms;	/* client stops / vanishes to session end */
+	double	cap_gap_ms;		/* median of KILLS capture SIGKILLs */
+	int	rc_bad;			/* reconnects without the restored mix */
+	char	stall_why[32], vanish_why[32];
+};
+
+static struct run res[MAXRUN];
+static struct bu_daemon daemon_now;	/* for the watchdog */
+static char nft_table[64];		/* set while the drop rule is in place */
+static int vanish_skipped;		/* 1: not root, 2: nft failed */
+
+/* Run nft with these arguments (NULL-terminated); 0 on success. */
+static int
+nft(const char *const *args)
+{
+	const char *argv[16] = { "nft" };
+	int n = 1, st, dn;
+	pid_t pid;
+
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		dn = open("/dev/null", O_WRONLY);
+		dup2(dn, 1);
+		dup2(dn, 2);
+		execvp("nft", (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void
+nft_remove(void)
+{
+	const char *const del[] = { "delete", "table", "inet", nft_table,
+	    NULL };
+
+	if (nft_table[0] != '\0')
+		(void)nft(del);
+	nft_table[0] = '\0';
+}
+
+/*
+ * Every packet to or from the client's port is dropped on loopback: the
+ * peer vanishes as a phone leaving the Wi-Fi does, no FIN, no RST.
+ */
+static int
+nft_drop_port(int port)
+{
+	char chain[160], rule_s[64], rule_d[64];
+	const char *const add_t[] = { "add", "table", "inet", nft_table, NULL };
+	const char *const add_c[] = { "add", "chain", "inet", nft_table, "in",
+	    chain, NULL };
+	const char *const add_s[] = { "add", "rule", "inet", nft_table, "in",
+	    rule_s, NULL };
+	const char *const add_d[] = { "add", "rule", "inet", nft_table, "in",
+	    rule_d, NULL };
+
+	snprintf(nft_table, sizeof(nft_table), "rcbench_%d", (int)getpid());
+	snprintf(chain, sizeof(chain), "{ type filter hook input priority "
+	    "-300; policy accept; }");
+	snprintf(rule_s, sizeof(rule_s), "tcp sport %d drop", port);
+	snprintf(rule_d, sizeof(rule_d), "tcp dport %d drop", port);
+	if (nft(add_t) == -1) {
+		nft_table[0] = '\0';
+		return -1;
+	}
+	if (nft(add_c) == -1 || nft(add_s) == -1 || nft(add_d) == -1) {
+		nft_remove();
+		return -1;
+	}
+	return 0;
+}
+
+/* The watchdog: past the budget, end the daemon's group, lift the rule, fail. */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	if (daemon_now.pid > 0)
+		kill(-daemon_now.pid, SIGKILL);
+	nft_remove();
+	_exit(2);
+}
+
+/* ---- reconnect to first audio ---- */
+
+static json_t *
+saved_fields(void)
+{
+	return json_pack("{s:[ii], s:{s:f}, s:{s:f}, s:f}", "channels", 1, 2,
+	    "gains", "1", 0.5, "pans", "2", -0.25, "master_gain", 0.8);
+}
+
+/*
+ * One reconnect as rec-1: restored, the mix_state before any audio is the
+ * saved mix, and the first packet carries the saved channels.  Its time
+ * from connect() to that packet in ns, or 0.
+ */
+static uint64_t
+reconnect_once(int port, const struct mix *want, uint32_t mask)
+{
+	struct proto_audio a;
+	struct mix got;
+	char err[128];
+	bool audio = false, ok;
+	uint64_t t0 = bu_now_ns(), t;
+	json_t *hr = NULL, *ms = NULL;
+	struct bc c;
+
+	if (bc_open(&c, port, "rec-1", WAIT_MS) == -1)
+		return 0;
+	ok = (hr = bc_recv_ctl(&c, "handshake_response", WAIT_MS, &audio)) !=
+	    NULL && json_is_true(json_object_get(hr, "state_restored")) &&
+	    (ms = bc_recv_ctl(&c, "mix_state", WAIT_MS, &audio)) != NULL &&
+	    !audio && mix_from_json(&got, NCH, ms, err, sizeof(err)) == 0 &&
+	    mix_equal(&got, want) &&
+	    bc_recv_audio(&c, &a, WAIT_MS) == 1 && a.mask[0] == mask;
+	t = bu_now_ns() - t0;
+	json_decref(hr);
+	json_decref(ms);
+	bc_close(&c);
+	return ok ? t : 0;
+}
+
+static int
+reconnects(const struct bu_daemon *d, struct run *r)
+{
+	double v[RECONNECTS];
+	struct mix want;
+	char err[128];
+	json_t *f = saved_fields();
+	struct bc c;
+	uint64_t t;
+	int n = 0;
+
+	mix_init(&want, NCH);
+	if (mix_apply_json(&want, f, err, sizeof(err)) != 0 ||
+	    bc_join(&c, d->native_port, "rec-1", f, WAIT_MS) == -1) {
+		fprintf(stderr, "bench_recovery: cannot save a mix\n");
+		return -1;
+	}
+	bc_close(&c);
+	for (int i = 0; i < RECONNECTS; i++) {
+		if ((t = reconnect_once(d->native_port, &want, 0x6)) == 0)
+			r->rc_bad++;
+		else
+			v[n++] = (double)t / 1e6;
+	}
+	r->rc_p50 = bu_percentile(v, (size_t)n, 50);
+	r->rc_p99 = bu_percentile(v, (size_t)n, 99);
+	r->rc_max = bu_percentile(v, (size_t)n, 100);
+	return n > 0 ? 0 : -1;
+}
+
+/* ---- a client that stops reading, one that vanishes ---- */
+
+struct ender {
+	struct bc	c;
+	const char	*id;
+	int		pidfd;
+	uint64_t	t0_ns, ended_ns;
+};
+
+/* Join streaming 8 channels, read a packet, hold the session's pidfd. */
+static int
+ender_up(const struct bu_daemon *d, struct ender *e, const char *id)
+{
+	struct proto_audio a;
+	pid_t pid;
+
+	e->id = id;
+	e->pidfd = -1;
+	if (bc_join(&e->c, d->native_port, id, bc_channels(NCH), WAIT_MS) ==
+	    -1)
+		return -1;
+	if (bc_recv_audio(&e->c, &a, WAIT_MS) != 1 ||
+	    (pid = bc_session_pid(d->http_port, id)) <= 0 ||
+	    (e->pidfd = bc_pidfd(pid)) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+ender_down(struct ender *e)
+{
+	if (e->pidfd >= 0)
+		close(e->pidfd);
+	e->pidfd = -1;
+	bc_reset(&e->c);
+}
+
+/* The reason the supervisor recorded for id's last exit, once it has. */
+static void
+exit_reason(const struct bu_daemon *d, const char *id, char *out,
+    size_t len)
+{
+	char path[128];
+	json_t *o;
+	int st;
+
+	snprintf(out, len, "?");
+	snprintf(path, sizeof(path), "/api/clients/%s", id);
+	/* The exit is reaped and recorded a moment after the pidfd fires. */
+	for (int i = 0; i < 100; i++) {
+		o = bc_http(d->http_port, "GET", path, NULL, &st);
+		if (st == 200 && json_is_false(json_object_get(o,
+		    "connected"))) {
+			snprintf(out, len, "%s", json_string_value(
+			    json_object_get(o, "last_exit")) ?: "?");
+			json_decref(o);
+			return;
+		}
+		json_decref(o);
+		usleep(20000);
+	}
+}
+
+/* Wait for both sessions' ends (either may be absent: pidfd -1). */
+static void
+wait_ends(struct ender *e, int n, int timeout_ms)
+{
+	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
+	struct pollfd p[2];
+	int left;
+
+	for (;;) {
+		left = 0;
+		for (int i = 0; i < n; i++) {
+			p[i] = (struct pollfd){ .fd = e[i].ended_ns ? -1 :
+			    e[i].pidfd, .events = POLLIN };
+			left += p[i].fd >= 0;
+		}
+		if (left == 0 || bu_now_ms() >= end ||
+		    poll(p, (nfds_t)n, (int)(end - bu_now_ms())) <= 0)
+			return;
+		for (int i = 0; i < n; i++)
+			if (p[i].fd >= 0 && (p[i].revents & POLLIN))
+				e[i].ended_ns = bu_now_ns();
+	}
+}
+
+/* Both at once: one stops reading, the other's packets are dropped. */
+static int
+enders(const struct bu_daemon *d, struct run *r)
+{
+	struct ender e[2];
+	int rc = -1, vanish;
+
+	memset(e, 0, sizeof(e));
+	e[0].pidfd = e[1].pidfd = e[0].c.fd = e[1].c.fd = -1;
+	if (ender_up(d, &e[0], "rec-stall") == -1 ||
+	    ender_up(d, &e[1], "rec-vanish") == -1)
+		goto out;
+	vanish = vanish_skipped == 0 &&
+	    nft_drop_port(bc_local_port(e[1].c.fd)) == 0;
+	if (!vanish && vanish_skipped == 0)
+		vanish_skipped = 2;
+	e[1].t0_ns = bu_now_ns();
+	e[0].t0_ns = bu_now_ns();	/* from now on nobody reads */
+	wait_ends(e, vanish ? 2 : 1, STALL_MS + UTO_MS + WAIT_MS);
+	nft_remove();
+	for (int i = 0; i < (vanish ? 2 : 1); i++) {
+		exit_reason(d, e[i].id, i ? r->vanish_why : r->stall_why, 32);
+		*(i ? &r->vanish_ms : &r->stall_ms) = e[i].ended_ns == 0 ? -1 :
+		    (double)(e[i].ended_ns - e[i].t0_ns) / 1e6;
+	}
+	rc = 0;
+out:
+	nft_remove();
+	ender_down(&e[0]);
+	ender_down(&e[1]);
+	return rc;
+}
+
+/* ---- capture SIGKILL ---- */
+
+static int
+capture_kills(const struct bu_daemon *d, struct run *r)
+{
+	struct bc_steady s;
+	double v[KILLS];
+	json_t *mix = bc_channels(NCH);
+	pid_t pid;
+	int n = 0, rc = -1;
+
+	if (bc_steady_start(&s, d->native_port, "rec-cap", 1, mix) == -1 ||
+	    bc_steady_wait(&s, PERIODS_S, WAIT_MS) == -1)
+		goto out;
+	for (int i = 0; i < KILLS; i++) {
+		pid = (pid_t)bc_api_int(d->http_port, "/api/status", "capture",
+		    "pid");
+		bc_steady_reset(&s);
+		if (pid <= 0 || kill(pid, SIGKILL) == -1)
+			goto out;
+		/*
+		 * 1.2 s of audio after the kill: the new capture runs, and has
+		 * been ready over 1 s before the next kill (no back-off).
+		 */
+		if (bc_steady_wait(&s, PERIODS_S * 6 / 5, WAIT_MS) == -1)
+			goto out;
+		pthread_mutex_lock(&s.mu);
+		v[n++] = (double)s.max_gap_ns / 1e6;
+		pthread_mutex_unlock(&s.mu);
+	}
+	r->cap_gap_ms = bu_median(v, (size_t)n);
+	rc = 0;
+out:
+	bc_steady_stop(&s);
+	json_decref(mix);
+	return rc;
+}
+
+static int
+run(struct run *r)
+{
+	static const char *const extra[] = { "--source", "tone", "--channels",
+	    "8", "--period", "64", "--stall-ms", "3000", "--user-timeout-ms",
+	    "4000", NULL };
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->stall_ms = r->vanish_ms = r->cap_gap_ms = -1;
+	if (bu_daemon_start(&daemon_now, "rec", extra, 30000) == -1) {
+		fprintf(stderr, "bench_recovery: ringcastd would not start\n");
+		goto out;
+	}
+	if (reconnects(&daemon_now, r) == -1 ||
+	    enders(&daemon_now, r) == -1 ||
+	    capture_kills(&daemon_now, r) == -1) {
+		fprintf(stderr, "bench_recovery: a part failed (log %s)\n",
+		    daemon_now.log);
+		goto out;
+	}
+	rc = 0;
+out:
+	bu_daemon_stop(&daemon_now);
+	return rc;
+}
+
+/* ---- the table ---- */
+
+static double
+med(int nrun, size_t off)
+{
+	double v[MAXRUN];
+
+	for (int i = 0; i < nrun; i++)
+		v[i] = *(const double *)(const void *)((const char *)&res[i] +
+		    off);
+	return bu_median(v, (size_t)nrun);
+}
+
+#define MED(n, f)	med(n, offsetof(struct run, f))
+
+static const int W[] = { 34, 10, 10, 10, 22 };
+#define NW	((int)(sizeof(W) / sizeof(W[0])))
+
+static void
+row(const char *what, double a, double b, double c, const char *limit)
+{
+	char x[3][32];
+
+	snprintf(x[0], 32, a < 0 ? "-" : "%.2f", a);
+	snprintf(x[1], 32, b < 0 ? "-" : "%.2f", b);
+	snprintf(x[2], 32, c < 0 ? "-" : "%.2f", c);
+	bu_row(W, NW, what, x[0], x[1], x[2], limit);
+}
+
+static void
+report(int nrun)
+{
+	char runs[32], m[64], why[96];
+	double p99 = MED(nrun, rc_p99), st = MED(nrun, stall_ms);
+	double va = MED(nrun, vanish_ms), gap = MED(nrun, cap_gap_ms);
+	int bad = 0;
+
+	for (int i = 0; i < nrun; i++)
+		bad += res[i].rc_bad;
+	snprintf(runs, sizeof(runs), nrun > 1 ? "median of %d" : "%d run",
+	    nrun);
+	printf("Recovery (%s; stall-ms %d, user-timeout-ms %d)\n", runs,
+	    STALL_MS, UTO_MS);
+	bu_row(W, NW, "what", "p50 ms", "p99 ms", "max ms", "limit");
+	bu_rule(W, NW);
+	row("reconnect -> audio, restored mix", MED(nrun, rc_p50), p99,
+	    MED(nrun, rc_max), "p99 5 ms");
+	snprintf(why, sizeof(why), "5000 (%s)", res[0].stall_why);
+	row("stops reading -> session ended", st, -1, -1, why);
+	if (vanish_skipped == 1 || vanish_skipped == 2)
+		bu_row(W, NW, "peer vanishes -> session ended", "-", "-", "-",
+		    vanish_skipped == 1 ? "skipped: needs root" :
+		    "skipped: nft failed");
+	else {
+		snprintf(why, sizeof(why), "5000 (%s)", res[0].vanish_why);
+		row("peer vanishes -> session ended", va, -1, -1, why);
+	}
+	row("capture SIGKILL -> audio again", gap, -1, -1, "300 ms");
+	printf("(reconnect: %d per run, connect() to the first packet, each "
+	    "checked: restored, saved mix before audio, saved channels; %d "
+	    "failed the check. Ended: from the moment the client stops or "
+	    "vanishes to the session's exit (pidfd), reason in parentheses. "
+	    "Capture gap: longest silence at a listener, median of %d kills "
+	    "per run)\n\ntargets:\n", RECONNECTS, bad, KILLS);
+	snprintf(m, sizeof(m), "%.2f ms", p99);
+	bu_target("reconnect -> first audio p99 <= 5 ms", m,
+	    p99 <= 5 && bad == 0);
+	snprintf(m, sizeof(m), "%.0f ms, %s", st, res[0].stall_why);
+	bu_target("stalled client ended <= 5 s (stall-ms 3000)", m, st >= 0 &&
+	    st <= LIMIT_MS && strcmp(res[0].stall_why, "stalled") == 0);
+	if (vanish_skipped)
+		bu_target("vanished peer ended <= 5 s", "skipped", 0);
+	else {
+		snprintf(m, sizeof(m), "%.0f ms, %s", va, res[0].vanish_why);
+		bu_target("vanished peer ended <= 5 s (user-timeout 4000)", m,
+		    va >= 0 && va <= LIMIT_MS &&
+		    strcmp(res[0].vanish_why, "timeout") == 0);
+	}
+	snprintf(m, sizeof(m), "%.1f ms", gap);
+	bu_target("capture SIGKILL gap <= 300 ms", m, gap >= 0 && gap <= 300);
+}
+
+int
+main(void)
+{
+	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (geteuid() != 0)
+		vanish_skipped = 1;
+	signal(SIGALRM, on_alarm);
+	alarm(quick ? 60 : 150);
+	for (int r = 0; r < nrun; r++)
+		if (run(&res[r]) == -1)
+			return 1;
+	report(nrun);
+	return 0;
+}
