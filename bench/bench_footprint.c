@@ -1,0 +1,254 @@
+/* bench_footprint.c — footprint: memory per session, ringcastd and its children at idle, start-up time to ready. */
+#define _GNU_SOURCE	/* pipe2, strcasestr */
+#include "bench/benchclient.h"
+
+#define NCH		8
+#define MAXRUN		3
+#define STARTS		5		/* start-up time: median of 5 */
+#define NSESS		20		/* idle-connected, subscribed sessions */
+#define MAXPROC		(NSESS + 8)
+#define USS_TARGET	1024		/* KiB per session */
+#define WAIT_MS		10000
+#define PERIODS_S	750
+
+/* The daemon's services, by the name (comm) each process carries. */
+enum svc { S_SUPER, S_CAPTURE, S_BROKER, NSVC };
+static const char *svc_comm[NSVC] = { "ringcastd", "ringcast-captur",
+    "ringcast-broker" };
+static const char *svc_name[NSVC] = { "ringcastd", "capture", "broker" };
+
+struct run {
+	double	ready_ms;		/* median of STARTS */
+	double	ready_max;
+	double	rss[NSVC + 1], uss[NSVC + 1];	/* KiB; [NSVC]: all three */
+	double	cpu[NSVC + 1];		/* % of one core at idle */
+	double	sess_uss_med, sess_uss_max, sess_rss_med;	/* KiB */
+	int	nsess;
+};
+
+static struct run res[MAXRUN];
+static struct bu_daemon daemon_now;	/* for the watchdog */
+static int idle_ms;
+
+static const char *const extra[] = { "--source", "tone", "--channels", "8",
+    "--period", "64", NULL };
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	if (daemon_now.pid > 0)
+		kill(-daemon_now.pid, SIGKILL);
+	_exit(2);
+}
+
+/* Exec to "ready" on the notify fd, STARTS times; the last one stays up. */
+static int
+startups(struct run *r)
+{
+	double v[STARTS];
+
+	for (int i = 0; i < STARTS; i++) {
+		if (i > 0)
+			bu_daemon_stop(&daemon_now);
+		if (bu_daemon_start(&daemon_now, "foot", extra, 30000) == -1)
+			return -1;
+		v[i] = (double)daemon_now.ready_ms;
+	}
+	r->ready_ms = bu_median(v, STARTS);
+	r->ready_max = bu_percentile(v, STARTS, 100);
+	return 0;
+}
+
+/* The daemon's service processes: pids[svc], 0 when not found. */
+static void
+services(pid_t *pids)
+{
+	pid_t kids[MAXPROC];
+	char comm[32];
+	int n = bu_children(daemon_now.pid, kids, MAXPROC);
+
+	memset(pids, 0, sizeof(*pids) * NSVC);
+	pids[S_SUPER] = daemon_now.pid;
+	for (int i = 0; i < n; i++) {
+		if (bu_comm(kids[i], comm, sizeof(comm)) == -1)
+			continue;
+		for (int s = S_CAPTURE; s < NSVC; s++)
+			if (strcmp(comm, svc_comm[s]) == 0)
+				pids[s] = kids[i];
+	}
+}
+
+/* RSS, USS and CPU % of the three services over idle_ms without clients. */
+static int
+idle(struct run *r)
+{
+	pid_t pids[NSVC];
+	long long c0[NSVC], c1;
+	uint64_t t0;
+	struct timespec ts = { idle_ms / 1000, (idle_ms % 1000) * 1000000L };
+
+	services(pids);
+	for (int s = 0; s < NSVC; s++)
+		if (pids[s] <= 0 || (c0[s] = bu_cpu_us(pids[s])) < 0)
+			return -1;
+	t0 = bu_now_ns();
+	nanosleep(&ts, NULL);	/* the window: nothing to wait for at idle */
+	memset(r->cpu, 0, sizeof(r->cpu));
+	memset(r->rss, 0, sizeof(r->rss));
+	memset(r->uss, 0, sizeof(r->uss));
+	for (int s = 0; s < NSVC; s++) {
+		if ((c1 = bu_cpu_us(pids[s])) < 0)
+			return -1;
+		r->cpu[s] = 100.0 * (double)(c1 - c0[s]) /
+		    ((double)(bu_now_ns() - t0) / 1000.0);
+		r->rss[s] = (double)bc_rss_kib(pids[s]);
+		r->uss[s] = (double)bu_uss_kib(pids[s]);
+		r->cpu[NSVC] += r->cpu[s];
+		r->rss[NSVC] += r->rss[s];
+		r->uss[NSVC] += r->uss[s];
+	}
+	return 0;
+}
+
+/* NSESS listeners streaming 8 channels; USS and RSS of their sessions. */
+static int
+sessions(struct run *r)
+{
+	double uss[NSESS], rss[NSESS];
+	struct bc_steady s;
+	json_t *mix = bc_channels(NCH);
+	struct timespec ts = { 0, 500000000L };
+	char id[64];
+	pid_t pid;
+	int rc = -1;
+
+	r->nsess = 0;
+	if (bc_steady_start(&s, daemon_now.native_port, "foot", NSESS, mix) ==
+	    -1 || bc_steady_wait(&s, NSESS * PERIODS_S / 2, WAIT_MS) == -1)
+		goto out;
+	nanosleep(&ts, NULL);	/* half a second more of steady streaming */
+	for (int i = 0; i < NSESS; i++) {
+		snprintf(id, sizeof(id), "foot-%d", i);
+		if ((pid = bc_session_pid(daemon_now.http_port, id)) <= 0)
+			goto out;
+		uss[r->nsess] = (double)bu_uss_kib(pid);
+		rss[r->nsess++] = (double)bc_rss_kib(pid);
+	}
+	r->sess_uss_med = bu_median(uss, (size_t)r->nsess);
+	r->sess_uss_max = bu_percentile(uss, (size_t)r->nsess, 100);
+	r->sess_rss_med = bu_median(rss, (size_t)r->nsess);
+	rc = 0;
+out:
+	bc_steady_stop(&s);
+	json_decref(mix);
+	return rc;
+}
+
+static int
+run(struct run *r)
+{
+	struct timespec ts = { 1, 0 };
+	int rc = -1;
+
+	if (startups(r) == -1) {
+		fprintf(stderr, "bench_footprint: ringcastd would not start\n");
+		goto out;
+	}
+	nanosleep(&ts, NULL);	/* past start-up: the first second's work */
+	if (idle(r) == -1 || sessions(r) == -1) {
+		fprintf(stderr, "bench_footprint: a part failed (log %s)\n",
+		    daemon_now.log);
+		goto out;
+	}
+	rc = 0;
+out:
+	bu_daemon_stop(&daemon_now);
+	return rc;
+}
+
+/* ---- the table ---- */
+
+static double
+med(int nrun, size_t off)
+{
+	double v[MAXRUN];
+
+	for (int i = 0; i < nrun; i++)
+		v[i] = *(const double *)(const void *)((const char *)&res[i] +
+		    off);
+	return bu_median(v, (size_t)nrun);
+}
+
+#define MED(n, f)	med(n, offsetof(struct run, f))
+
+static const int W[] = { 36, 10, 10, 8 };
+#define NW	((int)(sizeof(W) / sizeof(W[0])))
+
+static void
+row(const char *what, const char *a, const char *b, const char *c)
+{
+	bu_row(W, NW, what, a, b, c);
+}
+
+static void
+report(int nrun)
+{
+	char runs[32], what[64], a[32], b[32], c[32];
+	double uss = MED(nrun, sess_uss_med), umax = 0;
+
+	for (int i = 0; i < nrun; i++)
+		if (res[i].sess_uss_max > umax)
+			umax = res[i].sess_uss_max;
+	snprintf(runs, sizeof(runs), nrun > 1 ? "median of %d" : "%d run",
+	    nrun);
+	printf("Footprint (%s; %d sessions streaming 8 ch int16; idle "
+	    "window %d ms)\n", runs, NSESS, idle_ms);
+	row("what", "RSS", "USS", "CPU %");
+	bu_rule(W, NW);
+	snprintf(a, 32, "%.0f KiB", MED(nrun, sess_rss_med));
+	snprintf(b, 32, "%.0f KiB", uss);
+	row("session (median)", a, b, "-");
+	snprintf(b, 32, "%.0f KiB", MED(nrun, sess_uss_max));
+	row("session (max)", "-", b, "-");
+	for (int s = 0; s <= NSVC; s++) {
+		snprintf(what, sizeof(what), "%s at idle", s < NSVC ?
+		    svc_name[s] : "ringcastd + children");
+		snprintf(a, 32, "%.2f MiB", med(nrun, offsetof(struct run,
+		    rss) + sizeof(double) * (size_t)s) / 1024);
+		snprintf(b, 32, "%.2f MiB", med(nrun, offsetof(struct run,
+		    uss) + sizeof(double) * (size_t)s) / 1024);
+		snprintf(c, 32, "%.2f", med(nrun, offsetof(struct run, cpu) +
+		    sizeof(double) * (size_t)s));
+		row(what, a, b, c);
+	}
+	printf("\n");
+	row("start-up: exec -> ready", "median", "max", "");
+	bu_rule(W, NW);
+	snprintf(a, 32, "%.0f ms", MED(nrun, ready_ms));
+	snprintf(b, 32, "%.0f ms", MED(nrun, ready_max));
+	row("ringcastd (tone, 8 ch)", a, b, "");
+	printf("(USS: Private_Clean + Private_Dirty of smaps_rollup; CPU: "
+	    "utime + stime over the idle window; start-up: median of %d "
+	    "starts per run)\n\ntargets:\n", STARTS);
+	snprintf(a, 32, "%.0f KiB (max %.0f)", uss, umax);
+	bu_target("USS <= 1 MiB per session", a, umax > 0 &&
+	    umax <= USS_TARGET);
+}
+
+int
+main(void)
+{
+	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	idle_ms = quick ? 2000 : 3000;
+	signal(SIGALRM, on_alarm);
+	alarm(quick ? 60 : 120);
+	for (int r = 0; r < nrun; r++)
+		if (run(&res[r]) == -1)
+			return 1;
+	report(nrun);
+	return 0;
+}
