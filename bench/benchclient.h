@@ -392,7 +392,7 @@ bc_http(int port, const char *method, const char *path, const char *body,
 	return o;
 }
 
-/* An integer field of GET path (a dotted pair "a.b" goes one level down); -1. */
+/* An integer field of GET path (sub: one level down in key); -1. */
 static inline long long
 bc_api_int(int port, const char *path, const char *key, const char *sub)
 {
