@@ -55,6 +55,12 @@ void	http_reply(const char *data);
 void	http_event(const char *data);
 /* A JSON {"error": message} response (Connection: close), for every route. */
 void	http_error(struct evhttp_request *req, int status, const char *message);
+/*
+ * Take the socket of a request nothing has been answered on away from
+ * evhttp (the request is gone afterwards): the descriptor, which the caller
+ * owns, or -1.  remote gets the peer's "ip:port".
+ */
+int	http_take_socket(struct evhttp_request *req, char *remote, size_t len);
 /* A response with this body and Content-Type (Connection: close). */
 void	http_send(struct evhttp_request *req, int status, const char *ctype,
 	    const void *data, size_t len);

@@ -9,15 +9,19 @@
  * At most max_clients connections are open: beyond that the listener rests
  * and new clients wait in the kernel's backlog.
  */
+#define _GNU_SOURCE	/* dup3 */
+#include <sys/eventfd.h>
 #include <sys/queue.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -88,6 +92,7 @@ static struct {
 	int			 nreqs;
 	json_int_t		 next_id;
 	unsigned long long	 events;	/* MSG_BROKER_EVENTs seen */
+	int			 spare_fd;	/* stands in for a taken socket */
 } hs = {
 	.conns = TAILQ_HEAD_INITIALIZER(hs.conns),
 	.reqs = TAILQ_HEAD_INITIALIZER(hs.reqs),
@@ -533,6 +538,40 @@ http_send(struct evhttp_request *req, int status, const char *ctype,
 	reply_send(req, status, ctype, data, len);
 }
 
+/*
+ * Take a request's socket away from evhttp, which has sent nothing yet:
+ * a copy for the caller, then the connection freed without touching the
+ * client.  evhttp_connection_free shuts down and closes the descriptor it
+ * knows, so that number is first detached from the loop and pointed at a
+ * spare descriptor.  Safe inside the request callback: evhttp no longer
+ * touches the connection once it returns.  Returns the socket, or -1.
+ */
+int
+http_take_socket(struct evhttp_request *req, char *remote, size_t len)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, copy;
+
+	if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) ==
+	    NULL || (fd = bufferevent_getfd(bev)) == -1)
+		return -1;
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		log_warn("HTTP: taking a socket");
+		return -1;
+	}
+	snprintf(remote, len, "?");
+	if (getpeername(copy, (struct sockaddr *)&ss, &sl) == 0)
+		broker_addr_str((struct sockaddr *)&ss, sl, remote, len);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	if (dup3(hs.spare_fd, fd, O_CLOEXEC) == -1)
+		fatal("HTTP: detaching a socket");
+	evhttp_connection_free(evcon);
+	return copy;
+}
+
 void
 http_init(struct event_base *base, const struct broker_config *cfg)
 {
@@ -541,6 +580,8 @@ http_init(struct event_base *base, const struct broker_config *cfg)
 
 	hs.base = base;
 	hs.cfg = cfg;
+	if ((hs.spare_fd = eventfd(0, EFD_CLOEXEC)) == -1)
+		fatal("eventfd");
 	if (evutil_make_socket_nonblocking(cfg->http_fd) == -1)
 		fatal("HTTP listener: O_NONBLOCK");
 	if ((hs.http = evhttp_new(base)) == NULL ||

@@ -255,8 +255,12 @@ session_setup(struct session *s)
 		return -1;
 	}
 	sess_audio_mix_changed(s);
-	sess_send_handshake(s);
-	sess_send_mix_state(s);
+	if (s->wav)
+		sess_wav_start(s);
+	else {
+		sess_send_handshake(s);
+		sess_send_mix_state(s);
+	}
 	if (msg_send(s->parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
 		log_warn("MSG_CHILD_READY");
 	/* From now on nothing may block on the parent either. */

@@ -83,6 +83,8 @@ struct session {
 	uint64_t		 sent, dropped, lost, epochs, unknown;
 	uint64_t		 bytes, ctl_dropped;
 
+	bool			 wav;		/* GET /stream.wav: PCM, no control */
+
 	const char		*reason;	/* set: the session ends */
 	bool			 linger;	/* flush queued output before closing */
 };
@@ -111,6 +113,12 @@ void	sess_parent_input(struct session *s);
 int	sess_parent_mix_req(struct session *s, json_t *fields);
 void	sess_parent_stats(struct session *s);
 void	sess_parent_exit(struct session *s);
+
+/* sessiond_wav.c: a /stream.wav listener */
+void	sess_wav_start(struct session *s);
+size_t	sess_wav_size(const struct session *s);
+size_t	sess_wav_encode(struct session *s);
+void	sess_wav_input(struct session *s);
 
 /* sessiond_net.c: the client socket */
 void	sess_net_setup(struct session *s);

@@ -86,7 +86,8 @@ sess_audio_mix_changed(struct session *s)
 	if (s->hello.server_mix) {
 		mix_coeffs_build(&s->mix, &s->coeffs);
 		s->mask[0] = 0x3;
-		s->out_nch = n > 0 ? 2 : 0;
+		/* A WAV stream's channel count is in its header: silence. */
+		s->out_nch = n > 0 || s->wav ? 2 : 0;
 	} else {
 		/* Channels the mask cannot address are not sent (never a
 		 * packet the client cannot parse). */
@@ -105,16 +106,19 @@ queue_packet(struct session *s, uint64_t position)
 	size_t size, n;
 	bool was_empty = s->q.len == 0;
 
-	size = proto_audio_size(s->out_nch, s->pkt_frames, s->hello.float32,
-	    s->mask_words);
+	size = s->wav ? sess_wav_size(s) : proto_audio_size(s->out_nch,
+	    s->pkt_frames, s->hello.float32, s->mask_words);
 	if (s->q.len + size > s->audio_limit) {
 		/* Full: this client loses whole periods, nobody else does. */
 		s->dropped += s->pkt_periods;
 		return;
 	}
-	n = proto_audio_encode(s->pkt, position, s->mask, s->mask_words,
-	    s->acc_buf, s->out_nch, s->pkt_frames, s->hello.float32,
-	    s->hello.rf_mode, proto_now_ms());
+	if (s->wav)
+		n = sess_wav_encode(s);
+	else
+		n = proto_audio_encode(s->pkt, position, s->mask, s->mask_words,
+		    s->acc_buf, s->out_nch, s->pkt_frames, s->hello.float32,
+		    s->hello.rf_mode, proto_now_ms());
 	if (squeue_put(&s->q, s->pkt, n, s->audio_limit) == -1) {
 		s->dropped += s->pkt_periods;
 		return;

@@ -24,6 +24,11 @@ sess_send_ctl(struct session *s, json_t *obj)
 
 	if (obj == NULL)
 		goto done;
+	/* A media player gets audio only. */
+	if (s->wav) {
+		json_decref(obj);
+		return 0;
+	}
 	if (proto_control_encode(obj, s->hello.rf_mode, &buf, &len) != PROTO_OK)
 		goto done;
 	/* Control may use the reserve above the audio budget. */
@@ -212,6 +217,10 @@ sess_client_input(struct session *s)
 {
 	ssize_t n;
 
+	if (s->wav) {
+		sess_wav_input(s);
+		return;
+	}
 	/* parse_input leaves less than one whole message: cannot happen. */
 	if (s->in_len == sizeof(s->in)) {
 		protocol_error(s, "input buffer full");

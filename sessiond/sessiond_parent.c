@@ -78,6 +78,8 @@ parse_start(struct session *s, const json_t *o, char *err, size_t errlen)
 	    "is_reconnection"));
 	s->clients_connected = json_integer_value(json_object_get(o,
 	    "clients_connected"));
+	s->wav = json_is_string(json_object_get(o, "kind")) &&
+	    strcmp(json_string_value(json_object_get(o, "kind")), "wav") == 0;
 	return 0;
 }
 

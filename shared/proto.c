@@ -553,6 +553,20 @@ to_int16(float x)
 	return (int16_t)(y >= 0 ? (int)(y + 0.5) : (int)(y - 0.5));
 }
 
+size_t
+proto_pcm16le(uint8_t *out, const float *samples, size_t n)
+{
+	uint16_t u;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		u = (uint16_t)to_int16(samples[i]);
+		out[2 * i] = (uint8_t)(u & 0xff);
+		out[2 * i + 1] = (uint8_t)(u >> 8);
+	}
+	return 2 * n;
+}
+
 static void
 put_samples(uint8_t *p, const float *s, size_t n, bool float32)
 {

@@ -154,6 +154,12 @@ size_t	proto_audio_encode(uint8_t *out, uint64_t position,
 	    uint32_t nch, uint32_t frames, bool float32, bool rf,
 	    uint32_t timestamp_ms);
 
+/*
+ * n samples as little-endian int16 (WAV's PCM), rounded and clipped exactly
+ * as proto_audio_encode's int16.  Returns the bytes written, 2 n.
+ */
+size_t	proto_pcm16le(uint8_t *out, const float *samples, size_t n);
+
 struct proto_audio {
 	uint64_t	position;
 	uint32_t	mask[PROTO_MASK_WORDS_MAX];

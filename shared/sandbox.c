@@ -262,6 +262,8 @@ static const struct rule broker[] = {
 	R(sendto, "a refused handshake's error message"),
 	R(recvfrom, "handshakes"),
 	R(shutdown, "closing HTTP clients"),
+	R(dup3, "a socket handed over: its number freed for evhttp"),
+	R(getpeername, "the address of a handed-over socket"),
 };
 
 static const struct rule capture[] = {

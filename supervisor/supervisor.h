@@ -151,6 +151,8 @@ struct client {
 	uint64_t	 sent, dropped, lost;
 	char		 reason[32];	/* why the session ended */
 	bool		 replaced;	/* a newer session took this identity */
+	bool		 wav;		/* /stream.wav: never saved */
+	bool		 wav_mix;	/* ...with &mix=1: a stereo mix */
 	TAILQ_ENTRY(client) entry;
 };
 TAILQ_HEAD(client_list, client);

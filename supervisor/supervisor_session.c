@@ -82,7 +82,8 @@ record_load(const char *id, const struct proto_hello *h,
 static json_t *
 start_msg(const struct client *cl, bool found)
 {
-	return json_pack("{s:o, s:o, s:s, s:b, s:b, s:s, s:i, s:i, s:i}",
+	return json_pack("{s:s, s:o, s:o, s:s, s:b, s:b, s:s, s:i, s:i, s:i}",
+	    "kind", cl->wav ? "wav" : "native",
 	    "hello", proto_hello_json(&cl->hello),
 	    "mix", mix_to_json(&cl->mix),
 	    "persistent_id", cl->id,
@@ -126,6 +127,25 @@ replace(struct client *old)
 	child_close(old->child);
 }
 
+/* A session for cl on fd; cl is freed on failure. */
+static int
+session_spawn(struct client *cl, int fd, bool found)
+{
+	if ((cl->child = spawn_session(fd)) == NULL) {
+		free(cl);
+		return -1;
+	}
+	cl->child->client = cl;
+	TAILQ_INSERT_TAIL(&clients, cl, entry);
+	if (child_send_json(cl->child, MSG_SESSION_START, start_msg(cl,
+	    found)) == -1) {
+		log_warn("client %s: MSG_SESSION_START", cl->id);
+		child_close(cl->child);
+	}
+	sv.connects++;
+	return 0;
+}
+
 static void
 client_start(int fd, const struct proto_hello *h, const char *remote)
 {
@@ -145,23 +165,119 @@ client_start(int fd, const struct proto_hello *h, const char *remote)
 	cl->mix = rec.mix;
 	if ((old = session_find(cl->id)) != NULL)
 		replace(old);
-	if ((cl->child = spawn_session(fd)) == NULL) {
-		free(cl);
+	if (session_spawn(cl, fd, found) == -1)
 		return;
-	}
-	cl->child->client = cl;
-	TAILQ_INSERT_TAIL(&clients, cl, entry);
-	if (child_send_json(cl->child, MSG_SESSION_START, start_msg(cl,
-	    found)) == -1) {
-		log_warn("client %s: MSG_SESSION_START", cl->id);
-		child_close(cl->child);
-	}
-	sv.connects++;
 	log_info("client %s (%s, %s) from %s: session[%d]%s", cl->id,
 	    h->client_id, h->name[0] ? h->name : "unnamed", remote,
 	    (int)cl->child->pid, found ? ", saved mix restored" : "");
 	api_event("client_connected", session_entry(NULL, cl));
 }
+
+/* Best effort, never blocking: an HTTP error for a refused WAV listener. */
+static void
+wav_refuse(int fd, int status, const char *why)
+{
+	char buf[512];
+	json_t *o = json_pack("{s:s}", "error", why);
+	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "HTTP/1.0 %d %s\r\nContent-Type: "
+	    "application/json\r\nConnection: close\r\n\r\n%s", status,
+	    status == 503 ? "Service Unavailable" : "Bad Request",
+	    body ? body : "{}");
+	if (n > 0)
+		(void)!send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+		    sizeof(buf) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(body);
+	json_decref(o);
+	log_info("WAV listener refused (%d): %s", status, why);
+	sv.refused++;
+}
+
+/* channels: ascending, no repeats, each below the ring's count. */
+static int
+wav_channels(const json_t *arr, bool mix, struct mix *m, char *err,
+    size_t errlen)
+{
+	const json_t *v;
+	size_t i;
+	json_int_t c, prev = -1;
+
+	mix_init(m, sv.cfg.channels);
+	if (json_array_size(arr) == 0 && mix) {
+		for (i = 0; i < sv.cfg.channels; i++)
+			m->sub[i] = 1;
+		return 0;
+	}
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		snprintf(err, errlen, "channels: a list of channel numbers is "
+		    "required, e.g. ?channels=0,1");
+		return -1;
+	}
+	json_array_foreach(arr, i, v) {
+		c = json_integer_value(v);
+		if (!json_is_integer(v) || c < 0 || c >= sv.cfg.channels) {
+			snprintf(err, errlen, "channels: %lld is not a channel "
+			    "(0..%u)", (long long)c, sv.cfg.channels - 1);
+			return -1;
+		}
+		if (c == prev || m->sub[c]) {
+			snprintf(err, errlen, "channels: %lld appears twice",
+			    (long long)c);
+			return -1;
+		}
+		m->sub[c] = 1;
+		prev = c;
+	}
+	return 0;
+}
+
+/*
+ * A /stream.wav listener: its own session like any client, a synthetic
+ * hello (4 periods per write, server mix with mix=1), never saved.
+ */
+static void
+wav_start(int fd, const json_t *o, const char *remote)
+{
+	static unsigned long long seq;
+	bool mix = json_is_true(json_object_get(o, "mix"));
+	struct client *cl;
+	char err[256];
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		log_warn("WAV listener");
+		return;
+	}
+	if (wav_channels(json_object_get(o, "channels"), mix, &cl->mix, err,
+	    sizeof(err)) == -1) {
+		wav_refuse(fd, 400, err);
+		free(cl);
+		return;
+	}
+	if (session_count() >= sv.cfg.max_clients) {
+		wav_refuse(fd, 503, "server full: too many listeners");
+		free(cl);
+		return;
+	}
+	cl->wav = true;
+	cl->wav_mix = mix;
+	snprintf(cl->id, sizeof(cl->id), "wav-%llu", ++seq);
+	snprintf(cl->remote, sizeof(cl->remote), "%s", remote);
+	snprintf(cl->hello.client_id, sizeof(cl->hello.client_id), "%s", cl->id);
+	snprintf(cl->hello.name, sizeof(cl->hello.name), "WAV %s", remote);
+	snprintf(cl->hello.client_type, sizeof(cl->hello.client_type), "wav");
+	cl->hello.protocol_version = 2;
+	cl->hello.server_mix = mix;
+	cl->hello.packet_frames = sv.cfg.period * 4;
+	cl->since_ms = unix_ms();
+	if (session_spawn(cl, fd, false) == -1)
+		return;
+	log_info("client %s (WAV%s) from %s: session[%d]", cl->id, mix ?
+	    ", mixed" : "", remote, (int)cl->child->pid);
+	api_event("client_connected", session_entry(NULL, cl));
+}
+
 
 /* MSG_BROKER_CLIENT: a native client whose handshake the broker validated. */
 void
@@ -180,6 +296,10 @@ session_broker_client(int fd, const char *data)
 		remote = "?";
 	if (sv.stopping)
 		goto done;
+	if (strcmp(kind, "wav") == 0) {
+		wav_start(fd, o, remote);
+		goto done;
+	}
 	if (strcmp(kind, "native") != 0) {
 		log_info("%s client from %s: not served by this version", kind,
 		    remote);
@@ -218,6 +338,33 @@ tell_session(struct client *cl, const char *origin, const char *error)
 	return -1;
 }
 
+/*
+ * A WAV listener's mix lives only as long as its stream.  Its channel
+ * count is in the header already sent: a raw stream's channels are fixed,
+ * a mixed one (mix=1) takes every change.
+ */
+static int
+wav_mix_commit(struct client *cl, const json_t *fields, const char *origin,
+    struct mix *out, char *err, size_t errlen)
+{
+	struct mix m = cl->mix;
+
+	if (!cl->wav_mix) {
+		snprintf(err, errlen, "a WAV stream without mix=1 sends fixed "
+		    "channels unmixed: open /stream.wav?mix=1 to mix");
+		return 409;
+	}
+	if (mix_apply_json(&m, fields, err, errlen) == -1)
+		return 400;
+	cl->mix = m;
+	tell_session(cl, origin, NULL);
+	if (out != NULL)
+		*out = m;
+	api_event("mix_changed", json_pack("{s:s, s:s, s:o}", "id", cl->id,
+	    "source", origin, "mix", mix_to_json(&m)));
+	return 200;
+}
+
 int
 session_mix_commit(const char *id, const json_t *fields, const char *origin,
     struct mix *out, char *err, size_t errlen)
@@ -227,6 +374,8 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 	struct mix m;
 	int rc;
 
+	if (cl != NULL && cl->wav)
+		return wav_mix_commit(cl, fields, origin, out, err, errlen);
 	rc = state_get(sv.state, id, &rec);
 	if (rc == STATE_NOTFOUND && cl == NULL) {
 		snprintf(err, errlen, "no such client");
@@ -259,8 +408,8 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 	}
 	if (out != NULL)
 		*out = m;
-	api_event("mix", json_pack("{s:s, s:s, s:o}", "id", id, "origin",
-	    origin, "mix", mix_to_json(&m)));
+	api_event("mix_changed", json_pack("{s:s, s:s, s:o}", "id", id,
+	    "source", origin, "mix", mix_to_json(&m)));
 	return 200;
 }
 
@@ -426,6 +575,10 @@ session_entry(const struct state_record *rec, const struct client *cl)
 	json_object_set_new(o, "id", json_string(rec ? rec->id : cl->id));
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "connected", json_boolean(cl != NULL));
+	json_object_set_new(o, "kind", json_string(cl && cl->wav ? "wav" :
+	    "native"));
+	json_object_set_new(o, "server_mix", json_boolean(cl &&
+	    cl->hello.server_mix));
 	json_object_set_new(o, "saved", json_boolean(rec != NULL));
 	json_object_set_new(o, "pid", cl && cl->child ?
 	    json_integer(cl->child->pid) : json_null());

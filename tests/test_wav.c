@@ -1,0 +1,374 @@
+/* test_wav.c — GET /stream.wav end to end: ffmpeg decodes it, the API lists it, a stalled player harms nobody. */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+
+#include <criterion/criterion.h>
+
+#include "shared/tone.h"
+#include "tests/v2client.h"
+
+#define READY_MS	30000	/* generous: a noisy, shared 2-core VM */
+#define WAIT_MS		10000
+#define FF_MS		30000	/* ffmpeg's whole run, 3 s of audio */
+#define RATE		48000
+#define STALL_MS	1000
+
+extern char **environ;
+
+static struct rcd D;
+static struct v2c steady_c;
+static struct v2r steady_r;
+static pid_t ff_pid;
+static int player = -1;
+
+static const char *const opts[] = { "--stall-ms", "1000", NULL };
+
+#define check(cond, ...) do {						\
+	bool ok_ = (cond);						\
+									\
+	if (!ok_)							\
+		rcd_dump_log(&D, 6000);					\
+	cr_assert(ok_, __VA_ARGS__);					\
+} while (0)
+
+static void
+setup(void)
+{
+	steady_c.fd = -1;
+	ff_pid = 0;
+	cr_assert_eq(rcd_mkdir(&D, "wav"), 0, "temp dir");
+	check(rcd_start(&D, opts, READY_MS) == 0, "ringcastd not ready");
+}
+
+static void
+teardown(void)
+{
+	if (ff_pid > 0) {
+		kill(ff_pid, SIGKILL);
+		waitpid(ff_pid, NULL, 0);
+	}
+	if (player >= 0)
+		close(player);
+	player = -1;
+	v2r_stop(&steady_r);
+	v2_close(&steady_c);
+	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
+		rcd_kill(&D);
+	if (D.ring[0] != '\0')
+		shm_unlink(D.ring);
+	rcd_rmdir(&D);
+}
+
+TestSuite(wav, .init = setup, .fini = teardown, .timeout = 120);
+
+/*
+ * Run a program, its stdout into buf (at most cap bytes), within
+ * timeout_ms; the byte count, or -1 if it failed or overran.
+ */
+static ssize_t
+run_output(const char *const argv[], uint8_t *buf, size_t cap, int timeout_ms)
+{
+	posix_spawn_file_actions_t fa;
+	uint64_t end = tu_now_ms() + timeout_ms;
+	struct pollfd pfd;
+	size_t have = 0;
+	ssize_t r;
+	int p[2], st;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	if (posix_spawnp(&ff_pid, argv[0], &fa, NULL,
+	    (char *const *)(uintptr_t)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	for (;;) {
+		if (tu_now_ms() >= end || poll(&pfd, 1, (int)(end -
+		    tu_now_ms())) != 1)
+			break;
+		if ((r = read(p[0], buf + have, cap - have)) <= 0)
+			break;
+		if ((have += (size_t)r) == cap)
+			break;
+	}
+	close(p[0]);
+	if (tu_wait_exit(ff_pid, (int)(end > tu_now_ms() ? end - tu_now_ms() :
+	    1)) == -1) {
+		kill(ff_pid, SIGKILL);
+		waitpid(ff_pid, &st, 0);
+		ff_pid = 0;
+		return -1;
+	}
+	ff_pid = 0;
+	return (ssize_t)have;
+}
+
+static void
+url(char *buf, size_t len, const char *query)
+{
+	snprintf(buf, len, "http://127.0.0.1:%d/stream.wav?%s", D.http_port,
+	    query);
+}
+
+/* ffprobe's view of the stream: codec, rate, channel count. */
+static void
+probe(const char *query, int want_channels)
+{
+	static uint8_t out[16384];
+	const char *argv[] = { "ffprobe", "-v", "error", "-show_streams",
+	    "-of", "json", NULL, NULL };
+	char u[256];
+	json_t *o, *st;
+	ssize_t n;
+
+	url(u, sizeof(u), query);
+	argv[6] = u;
+	n = run_output(argv, out, sizeof(out) - 1, FF_MS);
+	check(n > 0, "ffprobe %s failed", u);
+	out[n] = '\0';
+	o = json_loads((char *)out, 0, NULL);
+	st = json_array_get(json_object_get(o, "streams"), 0);
+	check(st != NULL, "ffprobe: no stream in %s", out);
+	check(strcmp(json_string_value(json_object_get(st, "codec_name")),
+	    "pcm_s16le") == 0, "codec %s", out);
+	check(strcmp(json_string_value(json_object_get(st, "sample_rate")),
+	    "48000") == 0, "rate %s", out);
+	check(json_integer_value(json_object_get(st, "channels")) ==
+	    want_channels, "channels %s", out);
+	json_decref(o);
+}
+
+/* seconds of the stream as raw s16le from ffmpeg; the byte count. */
+static ssize_t
+decode(const char *query, int seconds, uint8_t *buf, size_t cap)
+{
+	char u[256], t[16];
+	const char *argv[] = { "ffmpeg", "-nostdin", "-v", "error", "-t", t,
+	    "-i", NULL, "-f", "s16le", "-", NULL };
+
+	url(u, sizeof(u), query);
+	snprintf(t, sizeof(t), "%d", seconds);
+	argv[7] = u;
+	return run_output(argv, buf, cap, FF_MS);
+}
+
+static int16_t
+expect16(uint32_t ch, uint64_t frame)
+{
+	return (int16_t)lround(tone_sample(ch, frame, RATE) * 32767.0);
+}
+
+static int
+sample_at(const uint8_t *pcm, size_t frame, int nch, int i)
+{
+	const uint8_t *p = pcm + (frame * (size_t)nch + (size_t)i) * 2;
+
+	return (int16_t)(p[0] | p[1] << 8);
+}
+
+/*
+ * Every frame is the tone of its channel at consecutive frame indexes:
+ * find the index of the first frame, then check them all (±1 LSB).
+ */
+static void
+matches_tone(const uint8_t *pcm, size_t frames, const uint32_t *chs, int nch)
+{
+	uint64_t n0;
+	size_t f, bad = 0;
+	int i;
+
+	for (n0 = 0; n0 < RATE; n0++) {
+		for (f = 0; f < 64; f++)
+			for (i = 0; i < nch; i++)
+				if (abs(sample_at(pcm, f, nch, i) -
+				    expect16(chs[i], n0 + f)) > 1)
+					goto next;
+		break;
+next:		;
+	}
+	check(n0 < RATE, "the first frames are not the tone");
+	for (f = 0; f < frames; f++)
+		for (i = 0; i < nch; i++)
+			if (abs(sample_at(pcm, f, nch, i) - expect16(chs[i],
+			    n0 + f)) > 1)
+				bad++;
+	check(bad == 0, "%zu of %zu samples differ from the tone (a gap?)",
+	    bad, frames * (size_t)nch);
+}
+
+Test(wav, ffmpeg_decodes_3s_of_two_channels_as_the_tone)
+{
+	static uint8_t pcm[3 * RATE * 2 * 2 + 4096];
+	const uint32_t chs[] = { 0, 1 };
+	ssize_t n;
+
+	probe("channels=0,1", 2);
+	n = decode("channels=0,1", 3, pcm, sizeof(pcm));
+	check(n == 3 * RATE * 2 * 2, "ffmpeg gave %zd bytes, not %d", n,
+	    3 * RATE * 2 * 2);
+	matches_tone(pcm, 3 * RATE, chs, 2);
+}
+
+Test(wav, four_channels_and_a_server_mix)
+{
+	static uint8_t pcm[3 * RATE * 4 * 2 + 4096];
+	const uint32_t chs[] = { 0, 1, 2, 3 };
+	double sum = 0;
+	ssize_t n, i;
+
+	probe("channels=0,1,2,3", 4);
+	n = decode("channels=0,1,2,3", 1, pcm, sizeof(pcm));
+	check(n == RATE * 4 * 2, "4 channels: %zd bytes", n);
+	matches_tone(pcm, RATE, chs, 4);
+	probe("mix=1", 2);
+	n = decode("mix=1&channels=0,2", 1, pcm, sizeof(pcm));
+	check(n == RATE * 2 * 2, "mix: %zd bytes", n);
+	for (i = 0; i < n / 2; i++)
+		sum += pow(sample_at(pcm, (size_t)i, 1, 0) / 32768.0, 2);
+	cr_log_info("mix=1: RMS %.3f", sqrt(sum / (double)(n / 2)));
+	check(sqrt(sum / (double)(n / 2)) > 0.05, "the mix is silent");
+}
+
+Test(wav, bad_queries_are_answered_400)
+{
+	static const char *const bad[] = {
+		"/stream.wav", "/stream.wav?channels=abc",
+		"/stream.wav?channels=0,99", "/stream.wav?channels=1,1",
+		"/stream.wav?channels=0&mix=2", "/stream.wav?channels=-1",
+		"/stream.wav?channels=0,,1",
+	};
+	size_t i;
+	char *r;
+	int st;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = http_req(D.http_port, "GET", bad[i], NULL, &r, WAIT_MS);
+		check(st == 400 && r != NULL && strstr(r, "\"error\"") != NULL,
+		    "%s: %d %s", bad[i], st, r ? r : "");
+		free(r);
+	}
+}
+
+/* A player that sends its request and reads the headers, then what it likes. */
+static int
+open_player(const char *query, size_t read_bytes)
+{
+	char req[256], buf[4096];
+	size_t got = 0;
+	ssize_t r;
+	int fd, n;
+
+	fd = v2_connect(D.http_port, WAIT_MS);
+	cr_assert(fd >= 0, "connect");
+	n = snprintf(req, sizeof(req), "GET /stream.wav?%s HTTP/1.1\r\n"
+	    "Host: x\r\n\r\n", query);
+	cr_assert(v2_write_all(fd, req, (size_t)n) == 0);
+	while (got < read_bytes) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		check(poll(&pfd, 1, WAIT_MS) == 1, "no WAV data");
+		r = read(fd, buf, sizeof(buf));
+		check(r > 0, "WAV stream closed");
+		if (got == 0)
+			check(strncmp(buf, "HTTP/1.0 200", 12) == 0,
+			    "response %.40s", buf);
+		got += (size_t)r;
+	}
+	return fd;
+}
+
+/* The wav entries of /api/clients. */
+static int
+wav_entries(void)
+{
+	json_t *o = http_json(D.http_port, "GET", "/api/clients", NULL, NULL);
+	json_t *e;
+	size_t i;
+	int n = 0;
+
+	check(o != NULL, "GET /api/clients");
+	json_array_foreach(json_object_get(o, "clients"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "kind")),
+		    "wav") == 0 && json_is_true(json_object_get(e, "connected")))
+			n++;
+	json_decref(o);
+	return n;
+}
+
+/* Poll the API until the number of WAV listeners is want, or time out. */
+static bool
+wav_count_becomes(int want, int timeout_ms)
+{
+	uint64_t end = tu_now_ms() + timeout_ms;
+
+	while (tu_now_ms() < end)
+		if (wav_entries() == want)
+			return true;
+	return false;
+}
+
+static unsigned long long
+disconnects(const char *reason)
+{
+	char *r, key[96], *p;
+	unsigned long long v = 0;
+
+	check(http_req(D.http_port, "GET", "/metrics", NULL, &r, WAIT_MS) ==
+	    200, "GET /metrics");
+	snprintf(key, sizeof(key), "ringcast_disconnects_total{reason=\"%s\"} ",
+	    reason);
+	if ((p = strstr(r, key)) != NULL)
+		v = strtoull(p + strlen(key), NULL, 10);
+	free(r);
+	return v;
+}
+
+Test(wav, listed_while_streaming_then_gone)
+{
+	player = open_player("channels=0", 16384);
+	check(wav_entries() == 1, "the WAV listener is not in /api/clients");
+	close(player);
+	player = -1;
+	check(wav_count_becomes(0, WAIT_MS), "the WAV listener stays listed");
+	check(disconnects("closed") >= 1, "not counted as closed");
+}
+
+Test(wav, a_player_that_stops_reading_is_dropped_alone)
+{
+	int small = 4096;
+	json_t *o;
+
+	check(v2_open(&steady_c, D.native_port, "steady", NULL, WAIT_MS) == 0,
+	    "steady listener");
+	json_decref(v2_recv_ctl(&steady_c, "mix_state", WAIT_MS, NULL));
+	check(v2_send_ctl(&steady_c, json_pack("{s:s, s:[iiii]}", "type",
+	    "update_mix", "channels", 0, 1, 2, 3)) == 0, "subscribe");
+	o = v2_recv_ctl(&steady_c, "mix_state", WAIT_MS, NULL);
+	check(o != NULL, "steady: mix_state");
+	json_decref(o);
+	cr_assert_eq(v2r_start(&steady_r, &steady_c), 0);
+	player = open_player("channels=0,1,2,3,4,5,6,7", 1);
+	setsockopt(player, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	/* It never reads again: dropped at the stall limit, alone. */
+	check(wav_count_becomes(0, STALL_MS + WAIT_MS), "stalled WAV "
+	    "listener not dropped");
+	check(disconnects("stalled") >= 1, "not counted as stalled");
+	check(v2r_wait(&steady_r, 50, WAIT_MS), "steady listener stalled");
+	check(atomic_load(&steady_r.gaps) == 0 &&
+	    atomic_load(&steady_r.backwards) == 0, "steady listener lost "
+	    "periods");
+	cr_log_info("steady listener: %llu packets, worst gap %.1f ms",
+	    (unsigned long long)atomic_load(&steady_r.packets),
+	    atomic_load(&steady_r.max_gap_ns) / 1e6);
+}
