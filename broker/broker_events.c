@@ -1,24 +1,210 @@
-/* broker_events.c — GET /api/events: server-sent events to the web UI. */
+/* broker_events.c — GET /api/events: server-sent events to the web UI, bounded per browser. */
+/*
+ * The supervisor sends every event once (MSG_BROKER_EVENT); each subscriber
+ * gets a copy in its own output buffer.  A browser that falls behind loses
+ * `meters` and `stats` first (above EVENTS_SOFT bytes queued), is closed
+ * above EVENTS_HARD bytes, or when nothing at all drained for request_ms
+ * (the write timeout): a slow browser costs the broker bounded memory and
+ * nobody else anything.  The socket is taken away from evhttp after the
+ * request, so that evhttp's read timeout does not end a quiet stream.
+ */
+#define _GNU_SOURCE	/* asprintf */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <jansson.h>
 
 #include "shared/log.h"
 #include "broker/broker.h"
 
+#define EVENTS_SOFT		(64 * 1024)	/* droppable events skipped */
+#define EVENTS_HARD		(256 * 1024)	/* the subscriber is closed */
+#define EVENTS_KEEPALIVE_MS	15000
+#define EVENTS_SNDBUF		(32 * 1024)	/* the kernel's share, bounded too */
+
+struct sub {
+	TAILQ_ENTRY(sub)	 entry;
+	struct bufferevent	*bev;
+	char			 remote[80];
+	unsigned long long	 skipped;
+};
+
+static struct {
+	struct event_base	*base;
+	const struct broker_config *cfg;
+	struct event		*keepalive;
+	TAILQ_HEAD(, sub)	 subs;
+	int			 nsubs;
+	unsigned long long	 closed_slow;
+} es = { .subs = TAILQ_HEAD_INITIALIZER(es.subs) };
+
+static void
+sub_free(struct sub *s, const char *why)
+{
+	log_debug("events: %s closed (%s), %llu events skipped", s->remote, why,
+	    s->skipped);
+	TAILQ_REMOVE(&es.subs, s, entry);
+	es.nsubs--;
+	bufferevent_free(s->bev);
+	free(s);
+}
+
+/* The browser sends nothing we need after its request: drop it. */
+static void
+sub_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+sub_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		es.closed_slow++;
+	sub_free(arg, what & BEV_EVENT_TIMEOUT ? "not reading" :
+	    what & BEV_EVENT_EOF ? "closed" : "error");
+}
+
+/* Queue text for s unless it is too far behind; droppable text first goes. */
+static void
+sub_add(struct sub *s, const char *text, size_t len, bool droppable)
+{
+	size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+
+	if (queued + len > EVENTS_HARD) {
+		es.closed_slow++;
+		sub_free(s, "too far behind");
+		return;
+	}
+	if (droppable && queued > EVENTS_SOFT) {
+		s->skipped++;
+		return;
+	}
+	if (bufferevent_write(s->bev, text, len) == -1)
+		sub_free(s, "out of memory");
+}
+
+static void
+broadcast(const char *text, size_t len, bool droppable)
+{
+	struct sub *s, *next;
+
+	for (s = TAILQ_FIRST(&es.subs); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		sub_add(s, text, len, droppable);
+	}
+}
+
+static void
+keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const char ping[] = ":\n\n";
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	broadcast(ping, sizeof(ping) - 1, true);
+}
+
 void
 events_init(struct event_base *base, const struct broker_config *cfg)
 {
-	(void)base;
-	(void)cfg;
+	struct timeval tv;
+
+	es.base = base;
+	es.cfg = cfg;
+	broker_tv(&tv, EVENTS_KEEPALIVE_MS);
+	if ((es.keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb,
+	    NULL)) == NULL || event_add(es.keepalive, &tv) == -1)
+		fatalx("events: keep-alive timer");
 }
 
 void
 events_serve(struct evhttp_request *req)
 {
-	http_error(req, 404, "not found");
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/event-stream\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Connection: close\r\n\r\n"
+	    "retry: 1000\n\n";
+	struct timeval wtv;
+	struct sub *s;
+	int fd, sndbuf;
+
+	if (es.nsubs >= es.cfg->max_clients) {
+		http_error(req, 503, "too many event streams");
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		http_error(req, 503, "out of memory");
+		return;
+	}
+	if ((fd = http_take_socket(req, s->remote, sizeof(s->remote))) == -1) {
+		free(s);
+		http_error(req, 503, "server busy");
+		return;
+	}
+	if ((s->bev = bufferevent_socket_new(es.base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warnx("events: out of memory");
+		close(fd);
+		free(s);
+		return;
+	}
+	sndbuf = EVENTS_SNDBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) ==
+	    -1)
+		log_debug("events: SO_SNDBUF: %s", strerror(errno));
+	bufferevent_setcb(s->bev, sub_read, NULL, sub_event, s);
+	/* No read timeout: a quiet browser is fine; one that drains nothing is not. */
+	broker_tv(&wtv, es.cfg->request_ms);
+	bufferevent_set_timeouts(s->bev, NULL, &wtv);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&es.subs, s, entry);
+	es.nsubs++;
+	log_debug("events: %s subscribed (%d)", s->remote, es.nsubs);
+	sub_add(s, head, sizeof(head) - 1, false);
 }
 
+/* {"event": name, "data": {...}} from the supervisor, to every subscriber. */
 void
 events_publish(const char *data)
 {
-	log_debug("event: %.80s", data);
+	const char *name;
+	char *text, *body;
+	json_t *o;
+	int n;
+
+	if (es.nsubs == 0)
+		return;
+	if ((o = json_loads(data, 0, NULL)) == NULL ||
+	    (name = json_string_value(json_object_get(o, "event"))) == NULL ||
+	    (body = json_dumps(json_object_get(o, "data"), JSON_COMPACT |
+	    JSON_ENCODE_ANY | JSON_REAL_PRECISION(4))) == NULL) {
+		log_warnx("malformed MSG_BROKER_EVENT");
+		json_decref(o);
+		return;
+	}
+	/* One copy of the text; compact JSON holds no newline. */
+	if ((n = asprintf(&text, "event: %s\ndata: %s\n\n", name, body)) > 0) {
+		broadcast(text, (size_t)n, strcmp(name, "meters") == 0 ||
+		    strcmp(name, "stats") == 0);
+		free(text);
+	}
+	free(body);
+	json_decref(o);
 }

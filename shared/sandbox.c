@@ -264,6 +264,7 @@ static const struct rule broker[] = {
 	R(shutdown, "closing HTTP clients"),
 	R(dup3, "a socket handed over: its number freed for evhttp"),
 	R(getpeername, "the address of a handed-over socket"),
+	R(setsockopt, "event streams: a bounded send buffer"),
 };
 
 static const struct rule capture[] = {

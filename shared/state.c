@@ -989,3 +989,54 @@ state_busy(const char *dir, pid_t *pid)
 	*pid = fl.l_pid;
 	return 1;
 }
+
+int
+state_meta_get(struct state *s, const char *key, char *buf, size_t len)
+{
+	MDB_val k = key_of(key), v;
+	MDB_txn *txn;
+	int rc, mrc;
+
+	if ((rc = txn_begin(s, MDB_RDONLY, &txn)) != STATE_OK)
+		return rc;
+	mrc = mdb_get(txn, s->meta, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		rc = STATE_NOTFOUND;
+	else if (mrc != 0)
+		rc = lmdb_fail(s, mrc, "mdb_get");
+	else if (v.mv_size >= len) {
+		errbuf_set(s->err, sizeof(s->err), "meta %s in %s: %zu bytes, "
+		    "over %zu", key, s->dir, v.mv_size, len - 1);
+		rc = STATE_ERECORD;
+	} else {
+		memcpy(buf, v.mv_data, v.mv_size);
+		buf[v.mv_size] = '\0';
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+state_meta_put(struct state *s, const char *key, const char *value)
+{
+	MDB_val k = key_of(key), v = { strlen(value), (void *)(uintptr_t)value };
+	MDB_txn *txn;
+	int rc, mrc;
+
+	if ((rc = writable(s)) != STATE_OK)
+		return rc;
+	if (v.mv_size > STATE_RECORD_MAX) {
+		errbuf_set(s->err, sizeof(s->err), "meta %s: over %d bytes", key,
+		    STATE_RECORD_MAX);
+		return STATE_EINVAL;
+	}
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	if ((mrc = mdb_put(txn, s->meta, &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(s, mrc, "mdb_put");
+	}
+	if ((mrc = mdb_txn_commit(txn)) != 0)
+		return lmdb_fail(s, mrc, "mdb_txn_commit");
+	return STATE_OK;
+}

@@ -90,6 +90,14 @@ json_t	*state_record_json(const struct state_record *rec);
 int	state_record_decode(const void *data, size_t len, uint32_t nch,
 	    struct state_record *rec);
 
+/*
+ * The "meta" database's other keys (e.g. "channel_names", a JSON array):
+ * get copies the value NUL-terminated into buf (STATE_NOTFOUND if absent),
+ * put commits it.
+ */
+int	state_meta_get(struct state *s, const char *key, char *buf, size_t len);
+int	state_meta_put(struct state *s, const char *key, const char *value);
+
 const char *state_strerror(struct state *s, int err);
 
 /* 1..127 bytes of printable ASCII: what an identity (a key) may be. */

@@ -308,6 +308,7 @@ stop(void)
 	sv.stopping = true;
 	log_info("stopping %d children", child_count());
 	sd_notify("STOPPING=1");
+	events_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
 	session_stop_all();
@@ -477,6 +478,8 @@ start(void)
 		stop();
 		return;
 	}
+	api_channels_load();
+	events_start();
 	log_info("ringcastd %s: ring %s, state %s, %u clients saved",
 	    RINGCAST_VERSION, sv.cfg.ring, sv.cfg.state_dir,
 	    state_count(sv.state));

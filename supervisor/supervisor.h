@@ -41,6 +41,7 @@ struct config {
 	char		 ring[64];
 	char		 user[64];		/* "" = children keep our uid */
 	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
+	char		 channel_names[4096];	/* "Kick, Snare, ..." */
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
@@ -176,12 +177,25 @@ json_t	*session_entry(const struct state_record *rec, const struct client *cl);
 /* Append the entries of connected identities that have no record. */
 void	session_unsaved_entries(json_t *arr);
 uint64_t session_live_dropped(void);
+/* {"clients": [{"id", "periods_sent", "periods_dropped", "lost"}...]} */
+json_t	*session_stats_json(void);
 void	session_stop_all(void);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */
 
 void	api_request(struct child *broker, const char *data);
 void	api_event(const char *event, json_t *data);
+/* Channel names: defaults, the config file, then what the UI saved. */
+void	api_channels_load(void);
+json_t	*api_channel_names(void);
+/* Split "A, B, C": each name trimmed, 1..63 bytes; at most max of them. */
+int	channel_names_parse(const char *list, uint32_t max,
+	    char names[][64], uint32_t *n, char *err, size_t errlen);
+
+/* ---- live events for the web UI (supervisor_events.c) ---- */
+
+void	events_start(void);
+void	events_stop(void);
 
 /* ---- the whole daemon (supervisor.c) ---- */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shared/log.h"
+#include "shared/ring.h"
 #include "supervisor/supervisor.h"
 
 /* A reply is one channel message: leave room for the envelope and escaping. */
@@ -74,9 +75,12 @@ get_status(struct reply *r)
 	    "sessions", (int)session_count(),
 	    "max_clients", (int)sv.cfg.max_clients,
 	    "saved", (int)state_count(sv.state)));
-	if (r->status == 200)
+	if (r->status == 200) {
 		json_object_set_new(r->body, "sandbox_violations",
 		    json_integer((json_int_t)sv.sandbox_violations));
+		json_object_set_new(r->body, "channel_names",
+		    api_channel_names());
+	}
 }
 
 /* Test only: POST /api/test/probe {"target": "…", "syscall": "…"}. */
@@ -213,6 +217,8 @@ delete_client(struct reply *r, const char *id)
 	else {
 		log_info("client %s: saved mix forgotten", id);
 		reply_json(r, json_pack("{s:s, s:b}", "id", id, "deleted", 1));
+		api_event("client_updated", json_pack("{s:s, s:b}", "id", id,
+		    "deleted", 1));
 	}
 }
 
@@ -282,6 +288,164 @@ get_metrics(struct reply *r)
 	free(buf);
 }
 
+/* ---- names and order ---- */
+
+static char chname[RING_MAX_CHANNELS][64];
+
+static void
+chname_default(uint32_t c)
+{
+	snprintf(chname[c], sizeof(chname[c]), "Ch %u", c + 1);
+}
+
+json_t *
+api_channel_names(void)
+{
+	json_t *a = json_array();
+	uint32_t c;
+
+	for (c = 0; a != NULL && c < sv.cfg.channels; c++)
+		json_array_append_new(a, json_string(chname[c]));
+	return a;
+}
+
+/* A name from the UI or the API: 1..63 bytes, valid UTF-8, no controls. */
+static bool
+name_ok(const json_t *v)
+{
+	const unsigned char *p;
+
+	if (!json_is_string(v) || json_string_length(v) < 1 ||
+	    json_string_length(v) > 63)
+		return false;
+	for (p = (const unsigned char *)json_string_value(v); *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+void
+api_channels_load(void)
+{
+	char names[RING_MAX_CHANNELS][64], buf[STATE_RECORD_MAX];
+	uint32_t c, n = 0;
+	json_t *a, *v;
+	size_t i;
+
+	for (c = 0; c < sv.cfg.channels; c++)
+		chname_default(c);
+	if (channel_names_parse(sv.cfg.channel_names, sv.cfg.channels, names,
+	    &n, buf, sizeof(buf)) == 0)
+		for (c = 0; c < n; c++)
+			memcpy(chname[c], names[c], sizeof(chname[c]));
+	if (sv.state == NULL || state_meta_get(sv.state, "channel_names", buf,
+	    sizeof(buf)) != STATE_OK || (a = json_loads(buf, 0, NULL)) == NULL)
+		return;
+	/* Saved from the UI: they win over the file; null keeps the file's. */
+	json_array_foreach(a, i, v)
+		if (i < sv.cfg.channels && name_ok(v))
+			snprintf(chname[i], sizeof(chname[i]), "%s",
+			    json_string_value(v));
+	json_decref(a);
+}
+
+/* {"names": [...]} (a prefix of the channels) or {"channel": c, "name": "..."}. */
+static void
+post_channels(struct reply *r, const json_t *body)
+{
+	char saved[RING_MAX_CHANNELS][64];
+	const json_t *names = json_object_get(body, "names"), *v;
+	json_int_t c = json_integer_value(json_object_get(body, "channel"));
+	char *text;
+	size_t i;
+	int rc;
+
+	memcpy(saved, chname, sizeof(saved));
+	if (json_is_array(names) && json_array_size(names) <= sv.cfg.channels) {
+		json_array_foreach(names, i, v) {
+			if (!name_ok(v))
+				goto bad;
+			snprintf(chname[i], sizeof(chname[i]), "%s",
+			    json_string_value(v));
+		}
+	} else if (json_is_integer(json_object_get(body, "channel")) &&
+	    c >= 0 && c < sv.cfg.channels &&
+	    name_ok(v = json_object_get(body, "name")))
+		snprintf(chname[c], sizeof(chname[c]), "%s",
+		    json_string_value(v));
+	else
+		goto bad;
+	text = json_dumps(api_channel_names(), JSON_COMPACT);
+	if (text == NULL || (rc = state_meta_put(sv.state, "channel_names",
+	    text)) != STATE_OK) {
+		memcpy(chname, saved, sizeof(chname));
+		reply_error(r, 500, text ? state_strerror(sv.state, rc) :
+		    "out of memory");
+		free(text);
+		return;
+	}
+	free(text);
+	api_event("channels", json_pack("{s:o}", "channel_names",
+	    api_channel_names()));
+	reply_json(r, json_pack("{s:o}", "channel_names", api_channel_names()));
+	return;
+bad:
+	memcpy(chname, saved, sizeof(chname));
+	reply_error(r, 400, "expected {\"names\": [up to one name per "
+	    "channel]} or {\"channel\": N, \"name\": \"...\"}; a name is "
+	    "1..63 bytes without control characters");
+}
+
+/* POST /api/clients/ID {"name": "...", "order": n}: saved in the record. */
+static void
+post_client(struct reply *r, const char *id, const json_t *body)
+{
+	const json_t *name = json_object_get(body, "name");
+	const json_t *order = json_object_get(body, "order");
+	struct client *cl = session_find(id);
+	struct state_record rec;
+	json_t *e;
+	int rc;
+
+	if ((name == NULL && order == NULL) || (name && !name_ok(name)) ||
+	    (order && (!json_is_integer(order) ||
+	    json_integer_value(order) < -1000000 ||
+	    json_integer_value(order) > 1000000))) {
+		reply_error(r, 400, "expected {\"name\": 1..63 bytes without "
+		    "control characters} and/or {\"order\": an integer}");
+		return;
+	}
+	if (cl != NULL && cl->wav) {
+		reply_error(r, 409, "a WAV listener is not saved");
+		return;
+	}
+	rc = state_get(sv.state, id, &rec);
+	if (rc == STATE_NOTFOUND && cl == NULL) {
+		reply_error(r, 404, "no such client");
+		return;
+	}
+	if (rc != STATE_OK && rc != STATE_NOTFOUND) {
+		reply_error(r, 500, state_strerror(sv.state, rc));
+		return;
+	}
+	if (rc == STATE_NOTFOUND) {
+		state_record_init(&rec, id, sv.cfg.channels, unix_ms());
+		rec.mix = cl->mix;
+	}
+	if (name != NULL)
+		snprintf(rec.name, sizeof(rec.name), "%s",
+		    json_string_value(name));
+	if (order != NULL)
+		rec.order = (int32_t)json_integer_value(order);
+	if ((rc = state_put(sv.state, &rec)) != STATE_OK) {
+		reply_error(r, 500, state_strerror(sv.state, rc));
+		return;
+	}
+	e = session_entry(&rec, cl);
+	api_event("client_updated", json_incref(e));
+	reply_json(r, e);
+}
+
 /* ---- routing ---- */
 
 static int
@@ -349,6 +513,8 @@ route_client(struct reply *r, const char *method, const char *rest,
 		post_mix(r, id, body);
 	else if (!mix && strcmp(method, "GET") == 0)
 		get_client(r, id);
+	else if (!mix && strcmp(method, "POST") == 0)
+		post_client(r, id, body);
 	else if (!mix && strcmp(method, "DELETE") == 0)
 		delete_client(r, id);
 	else
@@ -371,6 +537,12 @@ route(struct reply *r, const char *method, char *path, const json_t *body)
 		get_clients(r, query);
 	else if (strcmp(path, "/metrics") == 0 && get)
 		get_metrics(r);
+	else if (strcmp(path, "/api/channels") == 0 && strcmp(method,
+	    "POST") == 0)
+		post_channels(r, body);
+	else if (strcmp(path, "/api/channels") == 0 && get)
+		reply_json(r, json_pack("{s:o}", "channel_names",
+		    api_channel_names()));
 	else if (strcmp(path, "/api/test/probe") == 0 && sv.cfg.test_probes &&
 	    strcmp(method, "POST") == 0)
 		post_probe(r, body);

@@ -55,6 +55,7 @@ static const struct key keys[] = {
 	{ "max-pending",	U32(max_pending, 1, 65536), "N" },
 	{ "max-pending-per-addr", U32(max_pending_per_addr, 1, 65536), "N" },
 	{ "chroot",		STR(chroot_dir),	"DIR|none" },
+	{ "channel-names",	STR(channel_names),	"NAME,..." },
 	{ "notify-fd",		INT(notify_fd, 0, 1 << 20), "N" },
 	{ "verbose",		INT(verbose, 0, 2),	NULL },
 };
@@ -457,6 +458,48 @@ check_state(const struct config *c, char *err, size_t errlen)
 }
 
 int
+channel_names_parse(const char *list, uint32_t max, char names[][64],
+    uint32_t *n, char *err, size_t errlen)
+{
+	const char *p = list, *end;
+	size_t len;
+
+	*n = 0;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0 || len > 63) {
+			snprintf(err, errlen, "channel-names: name %u is %s", *n + 1,
+			    len == 0 ? "empty" : "over 63 bytes");
+			return -1;
+		}
+		if (*n == max) {
+			snprintf(err, errlen, "channel-names: more names than the "
+			    "%u channels", max);
+			return -1;
+		}
+		memcpy(names[*n], p, len);
+		names[(*n)++][len] = '\0';
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int
+check_channel_names(const struct config *c, char *err, size_t errlen)
+{
+	static char names[RING_MAX_CHANNELS][64];
+	uint32_t n;
+
+	return channel_names_parse(c->channel_names, c->channels, names, &n,
+	    err, errlen);
+}
+
+int
 config_check(struct config *c, char *err, size_t errlen)
 {
 	if (check_addr("native", c->native, err, errlen) == -1 ||
@@ -464,7 +507,8 @@ config_check(struct config *c, char *err, size_t errlen)
 	    check_addr("http", c->http, err, errlen) == -1 ||
 	    check_source(c->source, err, errlen) == -1 ||
 	    check_ring(c, err, errlen) == -1 ||
-	    check_user(c, err, errlen) == -1)
+	    check_user(c, err, errlen) == -1 ||
+	    check_channel_names(c, err, errlen) == -1)
 		return -1;
 	return 0;
 }

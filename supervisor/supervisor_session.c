@@ -539,6 +539,21 @@ session_exited(struct child *c, int status)
 	free(cl);
 }
 
+json_t *
+session_stats_json(void)
+{
+	json_t *a = json_array();
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		if (!cl->replaced && a != NULL)
+			json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I}",
+			    "id", cl->id, "periods_sent", (json_int_t)cl->sent,
+			    "periods_dropped", (json_int_t)cl->dropped,
+			    "lost", (json_int_t)cl->lost));
+	return json_pack("{s:o}", "clients", a);
+}
+
 /* Sum of a counter over the sessions still running. */
 uint64_t
 session_live_dropped(void)
@@ -574,6 +589,10 @@ session_entry(const struct state_record *rec, const struct client *cl)
 		return NULL;
 	json_object_set_new(o, "id", json_string(rec ? rec->id : cl->id));
 	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "order", json_integer(rec ? rec->order : 0));
+	json_object_set_new(o, "health", json_pack("{s:I, s:I}",
+	    "dropped", (json_int_t)(cl ? cl->dropped : 0),
+	    "lost", (json_int_t)(cl ? cl->lost : 0)));
 	json_object_set_new(o, "connected", json_boolean(cl != NULL));
 	json_object_set_new(o, "kind", json_string(cl && cl->wav ? "wav" :
 	    "native"));

@@ -1,0 +1,134 @@
+/* supervisor_events.c — what the web UI watches live: meters, capture state, session counters. */
+/*
+ * A timer in the supervisor's loop, METERS_HZ times a second: the ring
+ * header's per-channel meters as one `meters` event, a `capture` event
+ * when capture's state, process or epoch changed, and about once a second
+ * the live sessions' counters as `stats`.  Events go to the broker's
+ * channel without blocking (dropped when it is full or the broker is down);
+ * the broker fans them out to /api/events subscribers.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "shared/ring.h"
+#include "supervisor/supervisor.h"
+
+#define METERS_HZ	15
+
+static struct {
+	struct event		*tick;
+	struct ring_reader	*ring;
+	unsigned		 ticks;
+	char			 cap_seen[160];	/* the last capture event sent */
+} ev;
+
+static double
+round3(float x)
+{
+	return (double)(int)(x * 1000.0f + 0.5f) / 1000.0;
+}
+
+static void
+send_meters(void)
+{
+	const struct ring_header *h = ring_reader_header(ev.ring);
+	json_t *peak = json_array(), *rms = json_array();
+	float p, r;
+	uint32_t c;
+
+	for (c = 0; c < h->channels && c < sv.cfg.channels; c++) {
+		ring_meter_get(h, c, &p, &r);
+		json_array_append_new(peak, json_real(round3(p)));
+		json_array_append_new(rms, json_real(round3(r)));
+	}
+	api_event("meters", json_pack("{s:{s:o, s:o}}", "input", "peak", peak,
+	    "rms", rms));
+}
+
+static json_t *
+capture_json(void)
+{
+	const struct child *c = sv.capture.child;
+
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:s}",
+	    "state", c == NULL ? "down" : !c->ready ? "starting" :
+	    sv.cap.state[0] ? sv.cap.state : "running",
+	    "source", sv.cfg.source,
+	    "pid", c ? json_integer(c->pid) : json_null(),
+	    "epoch", (json_int_t)sv.cap.epoch,
+	    "xruns", (json_int_t)sv.cap.xruns,
+	    "overruns", (json_int_t)sv.cap.overruns,
+	    "restarts", (json_int_t)sv.capture.restarts,
+	    "last_exit", sv.capture.last_exit);
+}
+
+/* A capture event when something an engineer would notice changed. */
+static void
+send_capture(bool force)
+{
+	json_t *o = capture_json();
+	char key[160];
+
+	if (o == NULL)
+		return;
+	snprintf(key, sizeof(key), "%s %lld %llu %llu",
+	    json_string_value(json_object_get(o, "state")),
+	    json_integer_value(json_object_get(o, "pid")),
+	    (unsigned long long)sv.cap.epoch,
+	    (unsigned long long)sv.capture.restarts);
+	if (!force && strcmp(key, ev.cap_seen) == 0) {
+		json_decref(o);
+		return;
+	}
+	snprintf(ev.cap_seen, sizeof(ev.cap_seen), "%s", key);
+	api_event("capture", o);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (sv.broker.child == NULL || !sv.broker.child->ready)
+		return;
+	send_meters();
+	send_capture(false);
+	if (++ev.ticks % METERS_HZ == 0) {
+		api_event("stats", session_stats_json());
+		send_capture(true);
+	}
+}
+
+void
+events_start(void)
+{
+	struct timeval tv = { 0, 1000000 / METERS_HZ };
+	int fd;
+
+	if ((fd = dup(sv.ring_fd)) == -1 ||
+	    ring_reader_open_fd(fd, &ev.ring) != RING_OK) {
+		log_warnx("events: cannot map the ring: no meters");
+		if (fd != -1)
+			close(fd);
+		ev.ring = NULL;
+		return;
+	}
+	close(fd);
+	if ((ev.tick = event_new(sv.base, -1, EV_PERSIST, tick_cb, NULL)) ==
+	    NULL || event_add(ev.tick, &tv) == -1)
+		fatalx("events: timer");
+}
+
+void
+events_stop(void)
+{
+	if (ev.tick != NULL)
+		event_free(ev.tick);
+	ev.tick = NULL;
+	if (ev.ring != NULL)
+		ring_reader_close(ev.ring);
+	ev.ring = NULL;
+}
