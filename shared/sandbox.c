@@ -269,6 +269,13 @@ static const struct rule broker[] = {
 
 static const struct rule capture[] = {
 	R(lseek, "WAV source: loop to the start"),
+	/*
+	 * The audio thread is created just before the filter is loaded (with
+	 * TSYNC): without real-time priority it may reach glibc's start-up
+	 * registrations only afterwards.  Both concern the calling thread only.
+	 */
+	R(rseq, "a new thread's start (glibc), after the filter"),
+	R(set_robust_list, "a new thread's start (glibc), after the filter"),
 };
 
 static int
