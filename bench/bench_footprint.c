@@ -29,6 +29,7 @@ struct run {
 static struct run res[MAXRUN];
 static struct bu_daemon daemon_now;	/* for the watchdog */
 static int idle_ms;
+static int unreadable;	/* /proc of non-dumpable children needs root */
 
 static const char *const extra[] = { "--source", "tone", "--channels", "8",
     "--period", "64", NULL };
@@ -104,6 +105,8 @@ idle(struct run *r)
 		    ((double)(bu_now_ns() - t0) / 1000.0);
 		r->rss[s] = (double)bc_rss_kib(pids[s]);
 		r->uss[s] = (double)bu_uss_kib(pids[s]);
+		if (r->rss[s] < 0 || r->uss[s] < 0)
+			unreadable = 1;
 		r->cpu[NSVC] += r->cpu[s];
 		r->rss[NSVC] += r->rss[s];
 		r->uss[NSVC] += r->uss[s];
@@ -134,6 +137,8 @@ sessions(struct run *r)
 			goto out;
 		uss[r->nsess] = (double)bu_uss_kib(pid);
 		rss[r->nsess++] = (double)bc_rss_kib(pid);
+		if (uss[r->nsess - 1] < 0 || rss[r->nsess - 1] < 0)
+			unreadable = 1;
 	}
 	r->sess_uss_med = bu_median(uss, (size_t)r->nsess);
 	r->sess_uss_max = bu_percentile(uss, (size_t)r->nsess, 100);
@@ -231,6 +236,12 @@ report(int nrun)
 	printf("(USS: Private_Clean + Private_Dirty of smaps_rollup; CPU: "
 	    "utime + stime over the idle window; start-up: median of %d "
 	    "starts per run)\n\ntargets:\n", STARTS);
+	if (unreadable) {
+		printf("  (memory of the children unreadable: they are not "
+		    "dumpable; run as root)\n");
+		bu_target("USS <= 1 MiB per session", "skipped: needs root", 0);
+		return;
+	}
 	snprintf(a, 32, "%.0f KiB (max %.0f)", uss, umax);
 	bu_target("USS <= 1 MiB per session", a, umax > 0 &&
 	    umax <= USS_TARGET);
