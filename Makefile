@@ -59,6 +59,8 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# The recovery benchmark drops a vanished client's packets with nft.
+BENCH_PKGS := nftables
 
 # Fuzzing: libFuzzer harnesses built with clang (make fuzz), and the same
 # harnesses built with gcc + ASan/UBSan as replayers of the seed corpora and
@@ -142,6 +144,7 @@ test: deps
 	@sh tests/run.sh $(BUILD)
 
 bench: deps
+	@sh tools/deps.sh $(BENCH_PKGS)
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
