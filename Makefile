@@ -17,7 +17,7 @@ LDLIBS_ALL = -lrt -lm -pthread
 # Debian packages the build, the tests and the JACK test need.
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
-            libcriterion-dev jackd2 procps ffmpeg
+            libcriterion-dev jackd2 procps ffmpeg nodejs npm chromium
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
@@ -139,8 +139,15 @@ fuzz-seeds:
 		$(FUZZ_LIBSRC) $(LIBS_JSON) $(LIBS_LMDB) -lm
 	$(BUILD)/fuzz-seeds fuzz/corpus
 
+# The browser test's driver (playwright-core, pinned in package-lock.json);
+# it drives Debian's chromium, no browser is downloaded.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BROWSER_DEPS)
 	@sh tests/run.sh $(BUILD)
 
 bench: deps
@@ -162,6 +169,8 @@ install: all
 	install -m 644 docs/ringcast.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/ringcastd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 docs/ringcast.conf.example docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ringcast/
+	install -d $(DESTDIR)$(PREFIX)/share/ringcast/web
+	install -m 644 web/* $(DESTDIR)$(PREFIX)/share/ringcast/web/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/ringcastd.service.in \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/ringcastd.service

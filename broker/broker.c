@@ -79,7 +79,7 @@ usage(void)
 	fprintf(stderr, "usage: ringcast-broker --parent-fd N --native-fd N "
 	    "--http-fd N [--handshake-ms MS]\n"
 	    "\t[--max-clients N] [--max-pending-per-addr N] "
-	    "[--request-ms MS] [--drop UID:GID[:DIR]] [-v]\n");
+	    "[--request-ms MS] [--web-dir DIR] [--drop UID:GID[:DIR]] [-v]\n");
 	exit(2);
 }
 
@@ -107,13 +107,14 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 		{ "max-clients",	required_argument, NULL, 'c' },
 		{ "max-pending-per-addr", required_argument, NULL, 'a' },
 		{ "request-ms",		required_argument, NULL, 'r' },
+		{ "web-dir",		required_argument, NULL, 'w' },
 		{ "drop",		required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
 	*c = (struct broker_config){ -1, -1, -1, BROKER_HANDSHAKE_MS,
-	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0 };
+	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL };
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p': c->parent_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
@@ -128,6 +129,7 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 		case 'r': c->request_ms = parse_num(optarg, 1, BROKER_MS_MAX,
 		    "--request-ms"); break;
 		case 'D': sandbox_drop_arg(optarg); break;
+		case 'w': c->web_dir = optarg; break;
 		case 'v': c->verbose++; break;
 		default: usage();
 		}

@@ -28,6 +28,7 @@ struct broker_config {
 	int	max_per_addr;
 	int	request_ms;
 	int	verbose;
+	const char *web_dir;	/* the web UI's files; NULL: none */
 };
 
 /* ---- broker.c: the process and its parent channel ---- */

@@ -42,6 +42,7 @@ struct config {
 	char		 user[64];		/* "" = children keep our uid */
 	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
 	char		 channel_names[4096];	/* "Kick, Snare, ..." */
+	char		 web_dir[PATH_MAX];	/* "" = found next to the programs */
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;

@@ -537,6 +537,31 @@ spawn_capture(void)
 	    NULL, 0);
 }
 
+/*
+ * The web UI's files: web-dir if set, else the installed copy
+ * (<prefix>/share/ringcast/web next to <prefix>/libexec/ringcast), else the
+ * source tree's web/ next to a build directory.  NULL: none found.
+ */
+static const char *
+web_dir(void)
+{
+	static char found[PATH_MAX + 32];
+	static const char *const rel[] = { "../../share/ringcast/web",
+	    "../web" };
+	char probe[PATH_MAX + 64];
+	size_t i;
+
+	if (sv.cfg.web_dir[0] != '\0')
+		return sv.cfg.web_dir;
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(found, sizeof(found), "%s/%s", sv.libexec, rel[i]);
+		snprintf(probe, sizeof(probe), "%s/index.html", found);
+		if (access(probe, R_OK) == 0)
+			return found;
+	}
+	return NULL;
+}
+
 static struct child *
 spawn_broker(void)
 {
@@ -551,7 +576,7 @@ spawn_broker(void)
 		    offsetof(struct config, max_pending_per_addr) },
 	};
 	static char val[4][16];
-	char *argv[20];
+	char *argv[24];
 	int fds[2] = { sv.native_fd, sv.http_fd };
 	uint32_t v;
 	size_t i;
@@ -573,6 +598,10 @@ spawn_broker(void)
 		snprintf(val[i], sizeof(val[i]), "%u", v);
 		argv[n++] = (char *)(uintptr_t)limits[i].opt;
 		argv[n++] = val[i];
+	}
+	if (web_dir() != NULL) {
+		argv[n++] = "--web-dir";
+		argv[n++] = (char *)(uintptr_t)web_dir();
 	}
 	if (sv.cfg.verbose > 0)
 		argv[n++] = "-v";

@@ -56,6 +56,7 @@ static const struct key keys[] = {
 	{ "max-pending-per-addr", U32(max_pending_per_addr, 1, 65536), "N" },
 	{ "chroot",		STR(chroot_dir),	"DIR|none" },
 	{ "channel-names",	STR(channel_names),	"NAME,..." },
+	{ "web-dir",		STR(web_dir),		"DIR" },
 	{ "notify-fd",		INT(notify_fd, 0, 1 << 20), "N" },
 	{ "verbose",		INT(verbose, 0, 2),	NULL },
 };

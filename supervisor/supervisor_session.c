@@ -170,7 +170,7 @@ client_start(int fd, const struct proto_hello *h, const char *remote)
 	log_info("client %s (%s, %s) from %s: session[%d]%s", cl->id,
 	    h->client_id, h->name[0] ? h->name : "unnamed", remote,
 	    (int)cl->child->pid, found ? ", saved mix restored" : "");
-	api_event("client_connected", session_entry(NULL, cl));
+	api_event("client_connected", session_entry(&rec, cl));
 }
 
 /* Best effort, never blocking: an HTTP error for a refused WAV listener. */
