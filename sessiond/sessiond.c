@@ -179,6 +179,10 @@ check_clocks(struct session *s)
 		sess_parent_stats(s);
 		s->next_stats_ms = now + SESS_STATS_MS;
 	}
+	if (now >= s->next_meters_ms) {
+		sess_parent_meters(s);
+		s->next_meters_ms = now + SESS_METERS_MS;
+	}
 }
 
 /*

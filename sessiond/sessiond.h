@@ -16,6 +16,7 @@
 #define SESS_USER_TIMEOUT_MS	4000	/* default TCP_USER_TIMEOUT */
 #define SESS_WAIT_MS		50	/* ring wait: control is serviced this often */
 #define SESS_STATS_MS		1000
+#define SESS_METERS_MS		66	/* post-mix levels, about 15 a second */
 /*
  * Audio the queue may hold beyond what the kernel buffers.  128 KiB is
  * ~150 ms of 8 int16 channels at 48 kHz (~40 ms at 32 channels): enough to
@@ -85,6 +86,12 @@ struct session {
 
 	bool			 wav;		/* GET /stream.wav: PCM, no control */
 
+	/* post-mix levels of a server mix, since the last report */
+	float			 pm_peak[2];
+	double			 pm_sum[2];
+	uint64_t		 pm_frames;
+	uint64_t		 next_meters_ms;
+
 	const char		*reason;	/* set: the session ends */
 	bool			 linger;	/* flush queued output before closing */
 };
@@ -112,6 +119,7 @@ int	sess_parent_start(struct session *s, char *err, size_t errlen);
 void	sess_parent_input(struct session *s);
 int	sess_parent_mix_req(struct session *s, json_t *fields);
 void	sess_parent_stats(struct session *s);
+void	sess_parent_meters(struct session *s);
 void	sess_parent_exit(struct session *s);
 
 /* sessiond_wav.c: a /stream.wav listener */

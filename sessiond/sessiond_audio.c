@@ -128,6 +128,26 @@ queue_packet(struct session *s, uint64_t position)
 		s->progress_ms = sess_now_ms();
 }
 
+/* Peak and energy of a stereo period, for the engineer's post-mix meters. */
+static void
+measure(struct session *s, const float *lr, uint32_t frames)
+{
+	uint32_t i;
+	float l, r;
+
+	for (i = 0; i < frames; i++) {
+		l = lr[2 * i] < 0 ? -lr[2 * i] : lr[2 * i];
+		r = lr[2 * i + 1] < 0 ? -lr[2 * i + 1] : lr[2 * i + 1];
+		if (l > s->pm_peak[0])
+			s->pm_peak[0] = l;
+		if (r > s->pm_peak[1])
+			s->pm_peak[1] = r;
+		s->pm_sum[0] += (double)l * l;
+		s->pm_sum[1] += (double)r * r;
+	}
+	s->pm_frames += frames;
+}
+
 static void
 add_period(struct session *s, const struct ring_period *info)
 {
@@ -136,9 +156,10 @@ add_period(struct session *s, const struct ring_period *info)
 	if (s->out_nch == 0)
 		return;
 	dst = s->acc_buf + (size_t)s->acc * s->period * s->out_nch;
-	if (s->hello.server_mix)
+	if (s->hello.server_mix) {
 		mix_stereo(&s->coeffs, s->period_buf, s->nch, s->period, dst);
-	else
+		measure(s, dst, s->period);
+	} else
 		mix_select(s->list, s->nlist, s->period_buf, s->nch,
 		    s->period, dst);
 	if (++s->acc < s->pkt_periods)

@@ -1,5 +1,6 @@
 /* sessiond_parent.c — the supervisor channel: start, committed mixes, stats, exit. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -223,6 +224,24 @@ sess_parent_stats(struct session *s)
 	counters(s, c, sizeof(c));
 	snprintf(buf, sizeof(buf), "{%s}", c);
 	(void)msg_send_str(s->parent_fd, MSG_SESSION_STATS, buf);
+}
+
+/* Post-mix levels since the last report; skipped when the channel is full. */
+void
+sess_parent_meters(struct session *s)
+{
+	char buf[160];
+	double n = s->pm_frames ? (double)s->pm_frames : 1;
+
+	if (!s->hello.server_mix || s->pm_frames == 0)
+		return;
+	snprintf(buf, sizeof(buf), "{\"peak\":[%.4f,%.4f],\"rms\":[%.4f,%.4f]}",
+	    s->pm_peak[0], s->pm_peak[1], sqrt(s->pm_sum[0] / n),
+	    sqrt(s->pm_sum[1] / n));
+	(void)msg_send_str(s->parent_fd, MSG_SESSION_METERS, buf);
+	s->pm_peak[0] = s->pm_peak[1] = 0;
+	s->pm_sum[0] = s->pm_sum[1] = 0;
+	s->pm_frames = 0;
 }
 
 /* The last word: why we end, with the final counters. */

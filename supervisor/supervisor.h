@@ -154,6 +154,8 @@ struct client {
 	char		 reason[32];	/* why the session ended */
 	bool		 replaced;	/* a newer session took this identity */
 	bool		 wav;		/* /stream.wav: never saved */
+	float		 pm_peak[2], pm_rms[2];	/* post-mix levels, server mix */
+	bool		 pm_fresh;	/* new since the last meters event */
 	bool		 wav_mix;	/* ...with &mix=1: a stereo mix */
 	TAILQ_ENTRY(client) entry;
 };
@@ -180,6 +182,8 @@ void	session_unsaved_entries(json_t *arr);
 uint64_t session_live_dropped(void);
 /* {"clients": [{"id", "periods_sent", "periods_dropped", "lost"}...]} */
 json_t	*session_stats_json(void);
+/* {"ID": {"peak": [l, r], "rms": [l, r]}} of server mixes with new levels. */
+json_t	*session_meters_json(void);
 void	session_stop_all(void);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */

@@ -43,8 +43,8 @@ send_meters(void)
 		json_array_append_new(peak, json_real(round3(p)));
 		json_array_append_new(rms, json_real(round3(r)));
 	}
-	api_event("meters", json_pack("{s:{s:o, s:o}}", "input", "peak", peak,
-	    "rms", rms));
+	api_event("meters", json_pack("{s:{s:o, s:o}, s:o}", "input", "peak",
+	    peak, "rms", rms, "clients", session_meters_json()));
 }
 
 static json_t *

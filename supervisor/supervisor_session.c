@@ -470,6 +470,29 @@ counters(struct client *cl, const char *data, bool last)
 	return 0;
 }
 
+/* A server mix's post-mix levels, kept for the next meters event. */
+static int
+levels(struct client *cl, const char *data)
+{
+	double p[2], r[2];
+	json_t *o;
+	int rc;
+
+	if ((o = json_loads(data, 0, NULL)) == NULL)
+		return -1;
+	rc = json_unpack(o, "{s:[FF], s:[FF]}", "peak", &p[0], &p[1], "rms",
+	    &r[0], &r[1]);
+	json_decref(o);
+	if (rc == -1)
+		return -1;
+	cl->pm_peak[0] = (float)p[0];
+	cl->pm_peak[1] = (float)p[1];
+	cl->pm_rms[0] = (float)r[0];
+	cl->pm_rms[1] = (float)r[1];
+	cl->pm_fresh = true;
+	return 0;
+}
+
 int
 session_dispatch(struct child *c, const struct msg *m)
 {
@@ -480,6 +503,8 @@ session_dispatch(struct child *c, const struct msg *m)
 		return mix_request(cl, m->data);
 	case MSG_SESSION_STATS:
 		return counters(cl, m->data, false);
+	case MSG_SESSION_METERS:
+		return levels(cl, m->data);
 	case MSG_CHILD_EXIT:
 		return counters(cl, m->data, true);
 	default:
@@ -552,6 +577,22 @@ session_stats_json(void)
 			    "periods_dropped", (json_int_t)cl->dropped,
 			    "lost", (json_int_t)cl->lost));
 	return json_pack("{s:o}", "clients", a);
+}
+
+json_t *
+session_meters_json(void)
+{
+	json_t *o = json_object();
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		if (!cl->replaced && cl->pm_fresh && o != NULL) {
+			json_object_set_new(o, cl->id, json_pack("{s:[ff], s:[ff]}",
+			    "peak", (double)cl->pm_peak[0], (double)cl->pm_peak[1],
+			    "rms", (double)cl->pm_rms[0], (double)cl->pm_rms[1]));
+			cl->pm_fresh = false;
+		}
+	return o;
 }
 
 /* Sum of a counter over the sessions still running. */

@@ -243,6 +243,36 @@ Test(events, meters_at_10_to_20_hz_with_every_channel)
 	    "%.1f Hz", n * 1000.0 / ms);
 }
 
+Test(events, post_mix_meters_of_a_server_mix)
+{
+	json_t *hello, *o, *lv;
+	int i;
+
+	up("postmix", NULL);
+	sse_open(&S1, 0);
+	json_decref(expect_event(&S1, "meters"));
+	hello = v2_hello("mixer-1", NULL);
+	json_object_set_new(hello, "server_mix", json_true());
+	check(v2_open_hello(&C, D.native_port, hello, WAIT_MS) == 0, "connect");
+	json_decref(v2_recv_ctl(&C, "mix_state", WAIT_MS, NULL));
+	check(v2_send_ctl(&C, json_pack("{s:s, s:[ii]}", "type", "update_mix",
+	    "channels", 0, 1)) == 0, "subscribe");
+	cr_assert_eq(v2r_start(&R, &C), 0);
+	for (i = 0; i < 100; i++) {
+		o = expect_event(&S1, "meters");
+		lv = json_object_get(json_object_get(o, "clients"), "mixer-1");
+		if (lv != NULL && json_real_value(json_array_get(
+		    json_object_get(lv, "rms"), 0)) > 0.05) {
+			cr_log_info("post-mix levels of mixer-1: %s",
+			    json_dumps(lv, JSON_COMPACT));
+			json_decref(o);
+			return;
+		}
+		json_decref(o);
+	}
+	check(false, "no post-mix levels for the server mix");
+}
+
 Test(events, names_order_and_channel_names_persist)
 {
 	const char *const extra[] = { "--channel-names", "Kick, Snare ,Vox",

@@ -123,11 +123,13 @@ watch(void *arg)
 }
 
 static void
-listener(struct v2c *c, const char *id, json_t *channels)
+listener(struct v2c *c, const char *id, json_t *channels, bool mix)
 {
-	json_t *o;
+	json_t *o, *hello = v2_hello(id, NULL);
 
-	check(v2_open(c, D.native_port, id, NULL, 10000) == 0, "connect %s",
+	if (mix)
+		json_object_set_new(hello, "server_mix", json_true());
+	check(v2_open_hello(c, D.native_port, hello, 10000) == 0, "connect %s",
 	    id);
 	json_decref(v2_recv_ctl(c, "mix_state", 10000, NULL));
 	check(v2_send_ctl(c, json_pack("{s:s, s:o}", "type", "update_mix",
@@ -258,8 +260,8 @@ Test(webui, the_page_lists_mixes_and_follows_a_listener)
 	}
 	cr_assert_eq(rcd_mkdir(&D, "webui"), 0);
 	check(rcd_start(&D, opts, READY_MS) == 0, "ringcastd not ready");
-	listener(&A, "iem-1", json_pack("[ii]", 0, 1));
-	listener(&B, "iem-2", json_pack("[iiii]", 0, 1, 2, 6));
+	listener(&A, "iem-1", json_pack("[ii]", 0, 1), false);
+	listener(&B, "iem-2", json_pack("[iiii]", 0, 1, 2, 6), true);
 	cr_assert(v2r_start(&RB, &B) == 0);
 	name("iem-1", "{\"name\":\"Lead vocal IEM\",\"order\":1}");
 	name("iem-2", "{\"name\":\"Drums IEM\",\"order\":2}");

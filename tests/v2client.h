@@ -294,10 +294,9 @@ v2_hello(const char *client_id, const char *device_uuid)
 	return o;
 }
 
-/* Connect and send the handshake. */
+/* Connect and send this handshake (stolen). */
 static inline int
-v2_open(struct v2c *c, int port, const char *client_id,
-    const char *device_uuid, int timeout_ms)
+v2_open_hello(struct v2c *c, int port, json_t *hello, int timeout_ms)
 {
 	int one = 1;
 
@@ -307,10 +306,20 @@ v2_open(struct v2c *c, int port, const char *client_id,
 		free(c->buf);
 		c->buf = NULL;
 		c->fd = -1;
+		json_decref(hello);
 		return -1;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return v2_send_ctl(c, v2_hello(client_id, device_uuid));
+	return v2_send_ctl(c, hello);
+}
+
+/* Connect and send the deployed app's handshake. */
+static inline int
+v2_open(struct v2c *c, int port, const char *client_id,
+    const char *device_uuid, int timeout_ms)
+{
+	return v2_open_hello(c, port, v2_hello(client_id, device_uuid),
+	    timeout_ms);
 }
 
 /* The next whole message: 1, 0 on EOF, -1 on timeout or garbage. */

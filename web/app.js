@@ -86,6 +86,14 @@ function drawMeters() {
     n.rms.style.height = `${(r * 100).toFixed(1)}%`;
     n.peak.style.bottom = `${(p * 100).toFixed(1)}%`;
   });
+  // Post-mix levels of the listeners the server mixes for.
+  for (const [id, lv] of Object.entries(m.clients || {})) {
+    const n = S.nodes.get(id);
+    if (!n) continue;
+    n.master.post.querySelectorAll('.rms').forEach((b, i) => {
+      b.style.height = `${(Math.min(1, lv.rms[i] || 0) * 100).toFixed(1)}%`;
+    });
+  }
 }
 
 async function renameChannel(c) {
@@ -242,6 +250,7 @@ function buildClient(id) {
   const box = el('div', { class: 'strips' });
   for (let c = 0; c < S.channels; c++) { const s = strip(id, c); strips.push(s); box.append(s.root); }
   const master = masterStrip(id);
+  if (e.server_mix) master.root.append(master.post);
   box.append(master.root);
   const root = el('section', { class: 'client', 'data-client-id': id },
     el('div', { class: 'head' }, el('span', { class: 'dot' }), name,
