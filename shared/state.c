@@ -145,13 +145,16 @@ state_record_json(const struct state_record *rec)
 	if ((mix = mix_to_json(&rec->mix)) == NULL)
 		return NULL;
 	/* json_pack takes the mix reference ("o"), even when it fails. */
-	return json_pack("{s:i, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:s}",
+	return json_pack("{s:i, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:s, s:I, "
+	    "s:I}",
 	    "v", STATE_RECORD_VERSION, "id", rec->id, "name", rec->name,
 	    "order", (int)rec->order, "mix", mix,
 	    "first_seen", (json_int_t)rec->first_seen_ms,
 	    "last_seen", (json_int_t)rec->last_seen_ms,
 	    "reconnects", (json_int_t)rec->reconnects,
-	    "last_exit", rec->last_exit);
+	    "last_exit", rec->last_exit,
+	    "stalls", (json_int_t)rec->stalls,
+	    "timeouts", (json_int_t)rec->timeouts);
 }
 
 /* An integer field within [lo, hi]; absent gives dflt. */
@@ -239,7 +242,7 @@ static int
 get_numbers(const json_t *o, struct state_record *r, char *err,
     size_t errlen)
 {
-	json_int_t order, first, last, rec;
+	json_int_t order, first, last, rec, stalls, timeouts;
 
 	if (get_int(o, "order", INT32_MIN, INT32_MAX, 0, &order, err,
 	    errlen) == -1 ||
@@ -248,8 +251,15 @@ get_numbers(const json_t *o, struct state_record *r, char *err,
 	    get_int(o, "last_seen", 0, STATE_JSON_INT_MAX, 0, &last, err,
 	    errlen) == -1 ||
 	    get_int(o, "reconnects", 0, UINT32_MAX, 0, &rec, err,
+	    errlen) == -1 ||
+	    /* Added later: absent in older records, which still decode. */
+	    get_int(o, "stalls", 0, UINT32_MAX, 0, &stalls, err,
+	    errlen) == -1 ||
+	    get_int(o, "timeouts", 0, UINT32_MAX, 0, &timeouts, err,
 	    errlen) == -1)
 		return -1;
+	r->stalls = (uint32_t)stalls;
+	r->timeouts = (uint32_t)timeouts;
 	r->order = (int32_t)order;
 	r->first_seen_ms = (uint64_t)first;
 	r->last_seen_ms = (uint64_t)last;

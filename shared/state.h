@@ -53,6 +53,8 @@ struct state_record {
 	uint64_t	last_seen_ms;
 	uint32_t	reconnects;
 	char		last_exit[32];		/* "" until a session ended */
+	uint32_t	stalls;			/* sessions ended "stalled" */
+	uint32_t	timeouts;		/* ...and "timeout" (peer gone) */
 };
 
 struct state;

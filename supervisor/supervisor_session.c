@@ -538,6 +538,10 @@ record_exit(const struct client *cl)
 		return;
 	rec.last_seen_ms = unix_ms();
 	snprintf(rec.last_exit, sizeof(rec.last_exit), "%s", cl->reason);
+	if (strcmp(cl->reason, "stalled") == 0)
+		rec.stalls++;
+	else if (strcmp(cl->reason, "timeout") == 0)
+		rec.timeouts++;
 	if ((rc = state_put(sv.state, &rec)) != STATE_OK)
 		log_warnx("client %s: exit not recorded: %s", cl->id,
 		    state_strerror(sv.state, rc));
@@ -631,9 +635,11 @@ session_entry(const struct state_record *rec, const struct client *cl)
 	json_object_set_new(o, "id", json_string(rec ? rec->id : cl->id));
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "order", json_integer(rec ? rec->order : 0));
-	json_object_set_new(o, "health", json_pack("{s:I, s:I}",
+	json_object_set_new(o, "health", json_pack("{s:I, s:I, s:I, s:I}",
 	    "dropped", (json_int_t)(cl ? cl->dropped : 0),
-	    "lost", (json_int_t)(cl ? cl->lost : 0)));
+	    "lost", (json_int_t)(cl ? cl->lost : 0),
+	    "stalls", (json_int_t)(rec ? rec->stalls : 0),
+	    "timeouts", (json_int_t)(rec ? rec->timeouts : 0)));
 	json_object_set_new(o, "connected", json_boolean(cl != NULL));
 	json_object_set_new(o, "kind", json_string(cl && cl->wav ? "wav" :
 	    "native"));

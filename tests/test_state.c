@@ -142,6 +142,48 @@ Test(state, round_trip_full_record)
 	state_close(s);
 }
 
+Test(state, health_counters_are_optional_and_kept)
+{
+	const char *old = "{\"v\":1,\"id\":\"a\",\"name\":\"\",\"order\":0,"
+	    "\"mix\":{\"channels\":[],\"master_gain\":1.0},\"first_seen\":1,"
+	    "\"last_seen\":2,\"reconnects\":0,\"last_exit\":\"closed\"}";
+	struct state_record r, back;
+	json_t *j;
+	char *text;
+
+	cr_assert_eq(state_record_decode(old, strlen(old), NCH, &r), STATE_OK,
+	    "a record from before stalls/timeouts");
+	cr_expect_eq(r.stalls, 0);
+	cr_expect_eq(r.timeouts, 0);
+	r.stalls = 3;
+	r.timeouts = 7;
+	cr_assert_not_null(j = state_record_json(&r));
+	cr_assert_not_null(text = json_dumps(j, JSON_COMPACT));
+	cr_assert_eq(state_record_decode(text, strlen(text), NCH, &back),
+	    STATE_OK);
+	cr_expect_eq(back.stalls, 3);
+	cr_expect_eq(back.timeouts, 7);
+	free(text);
+	json_decref(j);
+}
+
+Test(state, meta_values_round_trip)
+{
+	struct state *s = open_rw(0, 0);
+	char buf[64];
+
+	cr_expect_eq(state_meta_get(s, "channel_names", buf, sizeof(buf)),
+	    STATE_NOTFOUND);
+	cr_assert_eq(state_meta_put(s, "channel_names", "[\"Kick\"]"),
+	    STATE_OK);
+	cr_assert_eq(state_meta_get(s, "channel_names", buf, sizeof(buf)),
+	    STATE_OK);
+	cr_expect_str_eq(buf, "[\"Kick\"]");
+	cr_expect_eq(state_meta_get(s, "channel_names", buf, 4),
+	    STATE_ERECORD, "a value longer than the buffer");
+	state_close(s);
+}
+
 Test(state, codec_round_trip_and_shape)
 {
 	struct state_record in, out;

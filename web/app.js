@@ -231,6 +231,8 @@ function healthText(e) {
   const h = e.health || {};
   const parts = [`sent ${e.periods_sent || 0}`, `dropped ${h.dropped || e.periods_dropped || 0}`];
   if (h.lost) parts.push(`lost ${h.lost}`);
+  if (h.stalls) parts.push(`stalled ${h.stalls}×`);
+  if (h.timeouts) parts.push(`timed out ${h.timeouts}×`);
   if (e.last_exit) parts.push(`last exit: ${e.last_exit}`);
   return parts.join(' · ');
 }
