@@ -19,6 +19,21 @@ post_mix(const json_t *body, uint32_t nch)
 		FUZZ_CHECK(memcmp(&m, &before, sizeof(m)) == 0);
 }
 
+/* POST /api/clients/ID {"name"} and POST /api/channels {"names"|"name"}. */
+static void
+names(const json_t *body)
+{
+	const json_t *v;
+	size_t i;
+
+	if (proto_name_valid(json_object_get(body, "name")))
+		FUZZ_CHECK(strlen(json_string_value(json_object_get(body,
+		    "name"))) <= 63);
+	json_array_foreach(json_object_get(body, "names"), i, v)
+		if (proto_name_valid(v))
+			FUZZ_CHECK(json_string_length(v) >= 1);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -33,6 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (json_is_object(body)) {
 		post_mix(body, 8);
 		post_mix(body, 64);
+		names(body);
 	}
 	json_decref(body);
 	return 0;

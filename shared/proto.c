@@ -192,6 +192,21 @@ proto_json_depth_check(const void *text, size_t len)
 	return PROTO_OK;
 }
 
+bool
+proto_name_valid(const json_t *v)
+{
+	const unsigned char *p;
+
+	if (!json_is_string(v) || json_string_length(v) < 1 ||
+	    json_string_length(v) > 63)
+		return false;
+	for (p = (const unsigned char *)json_string_value(v); *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	/* An embedded NUL would hide the rest of the name. */
+	return strlen(json_string_value(v)) == json_string_length(v);
+}
+
 int
 proto_json_body(const void *text, size_t len, json_t **out, char *why,
     size_t whylen)

@@ -110,6 +110,10 @@ int	proto_json_body(const void *text, size_t len, json_t **out, char *why,
  */
 int	proto_control_encode(json_t *obj, bool rf, uint8_t **out, size_t *len);
 
+/* A display name from the API (a listener's, a channel's): a JSON string of
+ * 1..63 bytes without control characters (jansson checked the UTF-8). */
+bool	proto_name_valid(const json_t *v);
+
 /* The client's handshake, as the deployed app and our extensions send it. */
 struct proto_hello {
 	char		client_id[128];

@@ -309,21 +309,6 @@ api_channel_names(void)
 	return a;
 }
 
-/* A name from the UI or the API: 1..63 bytes, valid UTF-8, no controls. */
-static bool
-name_ok(const json_t *v)
-{
-	const unsigned char *p;
-
-	if (!json_is_string(v) || json_string_length(v) < 1 ||
-	    json_string_length(v) > 63)
-		return false;
-	for (p = (const unsigned char *)json_string_value(v); *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
-
 void
 api_channels_load(void)
 {
@@ -343,7 +328,7 @@ api_channels_load(void)
 		return;
 	/* Saved from the UI: they win over the file; null keeps the file's. */
 	json_array_foreach(a, i, v)
-		if (i < sv.cfg.channels && name_ok(v))
+		if (i < sv.cfg.channels && proto_name_valid(v))
 			snprintf(chname[i], sizeof(chname[i]), "%s",
 			    json_string_value(v));
 	json_decref(a);
@@ -363,14 +348,14 @@ post_channels(struct reply *r, const json_t *body)
 	memcpy(saved, chname, sizeof(saved));
 	if (json_is_array(names) && json_array_size(names) <= sv.cfg.channels) {
 		json_array_foreach(names, i, v) {
-			if (!name_ok(v))
+			if (!proto_name_valid(v))
 				goto bad;
 			snprintf(chname[i], sizeof(chname[i]), "%s",
 			    json_string_value(v));
 		}
 	} else if (json_is_integer(json_object_get(body, "channel")) &&
 	    c >= 0 && c < sv.cfg.channels &&
-	    name_ok(v = json_object_get(body, "name")))
+	    proto_name_valid(v = json_object_get(body, "name")))
 		snprintf(chname[c], sizeof(chname[c]), "%s",
 		    json_string_value(v));
 	else
@@ -407,7 +392,7 @@ post_client(struct reply *r, const char *id, const json_t *body)
 	json_t *e;
 	int rc;
 
-	if ((name == NULL && order == NULL) || (name && !name_ok(name)) ||
+	if ((name == NULL && order == NULL) || (name && !proto_name_valid(name)) ||
 	    (order && (!json_is_integer(order) ||
 	    json_integer_value(order) < -1000000 ||
 	    json_integer_value(order) > 1000000))) {
