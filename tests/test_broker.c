@@ -808,8 +808,10 @@ Test(broker, http_refusals, .timeout = 60)
 		  "Content-Length: 100000\r\n\r\n", 413, NULL },
 		{ "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 404, "not found" },
 		{ "GET /api HTTP/1.1\r\nHost: t\r\n\r\n", 404, "not found" },
-		{ "GET /api/events HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL },
-		{ "GET /stream.wav HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL },
+		{ "POST /api/events HTTP/1.1\r\nHost: t\r\n"
+		  "Content-Length: 0\r\n\r\n", 405, NULL },
+		{ "GET /stream.wav HTTP/1.1\r\nHost: t\r\n\r\n", 400,
+		  "channels" },
 		{ "PUT /api/status HTTP/1.1\r\nHost: t\r\n"
 		  "Content-Length: 0\r\n\r\n", 405, "method not allowed" },
 		{ "POST /metrics HTTP/1.1\r\nHost: t\r\n"
