@@ -17,7 +17,7 @@ LDLIBS_ALL = -lrt -lm -pthread
 # Debian packages the build, the tests and the JACK test need.
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
-            libcriterion-dev jackd2 procps ffmpeg nodejs npm chromium
+            libcriterion-dev jackd2 procps ffmpeg chromium
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
@@ -79,8 +79,12 @@ all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(REPLAY_BINS)
 
 # Installs missing Debian packages (needs root or sudo); does nothing when
 # everything is present.
+# node and npm (the browser test's driver) come from Debian's nodejs and npm
+# unless some node is already installed: installing Debian's npm beside
+# another vendor's nodejs would conflict.
 deps:
 	@sh tools/deps.sh $(DEB_PKGS)
+	@command -v npm >/dev/null 2>&1 || sh tools/deps.sh nodejs npm
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
