@@ -25,13 +25,7 @@ struct sse {
 
 static struct sse S1 = { .fd = -1 }, S2 = { .fd = -1 };
 
-#define check(cond, ...) do {						\
-	bool ok_ = (cond);						\
-									\
-	if (!ok_)							\
-		rcd_dump_log(&D, 6000);					\
-	cr_assert(ok_, __VA_ARGS__);					\
-} while (0)
+#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
 
 static void
 setup(void)
@@ -49,11 +43,7 @@ teardown(void)
 		close(S1.fd);
 	if (S2.fd >= 0)
 		close(S2.fd);
-	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
-		rcd_kill(&D);
-	if (D.ring[0] != '\0')
-		shm_unlink(D.ring);
-	rcd_rmdir(&D);
+	rcd_cleanup(&D);
 }
 
 TestSuite(events, .init = setup, .fini = teardown, .timeout = 120);

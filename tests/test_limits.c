@@ -26,13 +26,7 @@ static const char *const limits[] = {
 	"--max-pending", "8", "--max-pending-per-addr", "3", NULL
 };
 
-#define check(cond, ...) do {						\
-	bool ok_ = (cond);						\
-									\
-	if (!ok_)							\
-		rcd_dump_log(&D, 6000);					\
-	cr_assert(ok_, __VA_ARGS__);					\
-} while (0)
+#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
 
 /* The daemon with short limits, and one listener on every channel. */
 static void
@@ -71,11 +65,7 @@ teardown(void)
 			close(abuser[i]);
 	v2r_stop(&steady_r);
 	v2_close(&steady_c);
-	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
-		rcd_kill(&D);
-	if (D.ring[0] != '\0')
-		shm_unlink(D.ring);
-	rcd_rmdir(&D);
+	rcd_cleanup(&D);
 }
 
 TestSuite(limits, .init = setup, .fini = teardown, .timeout = 120);

@@ -40,23 +40,12 @@ teardown(void)
 		v2r_stop(&R[i]);
 		v2_close(&C[i]);
 	}
-	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
-		rcd_kill(&D);
-	if (D.ring[0] != '\0')
-		shm_unlink(D.ring);
-	rcd_rmdir(&D);
+	rcd_cleanup(&D);
 }
 
 TestSuite(ringcastd, .init = setup, .fini = teardown);
 
-/* An assertion that shows the daemon's log when it fails; cond runs once. */
-#define check(cond, ...) do {						\
-	bool ok_ = (cond);						\
-									\
-	if (!ok_)							\
-		rcd_dump_log(&D, 6000);					\
-	cr_assert(ok_, __VA_ARGS__);					\
-} while (0)
+#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
 
 static void
 daemon_up(const char *tag, const char *const *extra)

@@ -50,22 +50,12 @@ teardown(void)
 		v2r_stop(&R[i]);
 		v2_close(&C[i]);
 	}
-	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
-		rcd_kill(&D);
-	if (D.ring[0] != '\0')
-		shm_unlink(D.ring);
-	rcd_rmdir(&D);
+	rcd_cleanup(&D);
 }
 
 TestSuite(sandbox, .init = setup, .fini = teardown);
 
-#define check(cond, ...) do {						\
-	bool ok_ = (cond);						\
-									\
-	if (!ok_)							\
-		rcd_dump_log(&D, 6000);					\
-	cr_assert(ok_, __VA_ARGS__);					\
-} while (0)
+#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
 
 /* As root: the network children as nobody.  Always: the probes. */
 static void

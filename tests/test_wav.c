@@ -27,13 +27,7 @@ static int player = -1;
 
 static const char *const opts[] = { "--stall-ms", "1000", NULL };
 
-#define check(cond, ...) do {						\
-	bool ok_ = (cond);						\
-									\
-	if (!ok_)							\
-		rcd_dump_log(&D, 6000);					\
-	cr_assert(ok_, __VA_ARGS__);					\
-} while (0)
+#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
 
 static void
 setup(void)
@@ -56,11 +50,7 @@ teardown(void)
 	player = -1;
 	v2r_stop(&steady_r);
 	v2_close(&steady_c);
-	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
-		rcd_kill(&D);
-	if (D.ring[0] != '\0')
-		shm_unlink(D.ring);
-	rcd_rmdir(&D);
+	rcd_cleanup(&D);
 }
 
 TestSuite(wav, .init = setup, .fini = teardown, .timeout = 120);

@@ -57,13 +57,7 @@ saw(atomic_ullong *when)
 	pthread_mutex_unlock(&seen.mu);
 }
 
-#define check(cond, ...) do {						\
-	bool ok_ = (cond);						\
-									\
-	if (!ok_)							\
-		rcd_dump_log(&D, 6000);					\
-	cr_assert(ok_, __VA_ARGS__);					\
-} while (0)
+#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
 
 static void
 teardown(void)
@@ -83,11 +77,7 @@ teardown(void)
 	v2r_stop(&RB);
 	v2_close(&A);
 	v2_close(&B);
-	if (D.pid > 0 && rcd_stop(&D, 10000) == -1)
-		rcd_kill(&D);
-	if (D.ring[0] != '\0')
-		shm_unlink(D.ring);
-	rcd_rmdir(&D);
+	rcd_cleanup(&D);
 }
 
 TestSuite(webui, .fini = teardown, .timeout = 180);

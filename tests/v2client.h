@@ -2,6 +2,7 @@
 #ifndef RINGCAST_V2CLIENT_H
 #define RINGCAST_V2CLIENT_H
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -181,6 +182,30 @@ rcd_dump_log(const struct rcd *d, size_t tail)
 		(void)!write(2, buf, n);
 	close(fd);
 }
+
+/*
+ * An assertion (Criterion's, in the including test) that shows the daemon's
+ * log when it fails; cond is evaluated once.
+ */
+#define rcd_check(d, cond, ...) do {					\
+	bool ok_ = (cond);						\
+									\
+	if (!ok_)							\
+		rcd_dump_log((d), 6000);				\
+	cr_assert(ok_, __VA_ARGS__);					\
+} while (0)
+
+/* A test's teardown: the daemon stopped (or killed), its ring and directory gone. */
+static inline void
+rcd_cleanup(struct rcd *d)
+{
+	if (d->pid > 0 && rcd_stop(d, 10000) == -1)
+		rcd_kill(d);
+	if (d->ring[0] != '\0')
+		shm_unlink(d->ring);
+	rcd_rmdir(d);
+}
+
 
 /* ---- TCP ---- */
 
