@@ -34,18 +34,7 @@ struct window {
 };
 
 static struct window ref[MAXRUN], chr[MAXRUN];
-static struct bu_daemon daemon_now;	/* for the watchdog */
 static int rate_m, dur_ms, ref_ms;
-
-/* The watchdog: past the budget, end the daemon's group and fail. */
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	if (daemon_now.pid > 0)
-		kill(-daemon_now.pid, SIGKILL);
-	_exit(2);
-}
 
 static void
 sleep_until(uint64_t ns)
@@ -172,11 +161,11 @@ run(int r)
 	struct timespec ts = { ref_ms / 1000, (ref_ms % 1000) * 1000000L };
 	int rc = -1;
 
-	if (bu_daemon_start(&daemon_now, "churn", extra, 30000) == -1) {
+	if (bu_daemon_start(&bc_daemon, "churn", extra, 30000) == -1) {
 		fprintf(stderr, "bench_churn: ringcastd would not start\n");
 		goto out;
 	}
-	if (bc_steady_start(&s, daemon_now.native_port, "steady", K_STEADY,
+	if (bc_steady_start(&s, bc_daemon.native_port, "steady", K_STEADY,
 	    mix) == -1 ||
 	    bc_steady_wait(&s, K_STEADY * PERIODS_S / 2, WAIT_MS) == -1) {
 		fprintf(stderr, "bench_churn: steady listeners do not stream\n");
@@ -186,13 +175,13 @@ run(int r)
 	nanosleep(&ts, NULL);	/* the reference window: the reader counts */
 	take(&s, &ref[r]);
 	bc_steady_reset(&s);
-	churn_for(&daemon_now, rate_m, dur_ms, &chr[r]);
+	churn_for(&bc_daemon, rate_m, dur_ms, &chr[r]);
 	take(&s, &chr[r]);
 	rc = 0;
 stop:
 	bc_steady_stop(&s);
 out:
-	bu_daemon_stop(&daemon_now);
+	bu_daemon_stop(&bc_daemon);
 	json_decref(mix);
 	return rc;
 }
@@ -285,8 +274,7 @@ main(void)
 	rate_m = quick ? 20 : 50;
 	dur_ms = quick ? 8000 : 20000;
 	ref_ms = quick ? 3000 : 8000;
-	signal(SIGALRM, on_alarm);
-	alarm(quick ? 60 : 150);
+	bc_watchdog(quick ? 60 : 150);
 	for (int r = 0; r < nrun; r++)
 		if (run(r) == -1)
 			return 1;

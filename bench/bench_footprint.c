@@ -27,21 +27,11 @@ struct run {
 };
 
 static struct run res[MAXRUN];
-static struct bu_daemon daemon_now;	/* for the watchdog */
 static int idle_ms;
 static int unreadable;	/* /proc of non-dumpable children needs root */
 
 static const char *const extra[] = { "--source", "tone", "--channels", "8",
     "--period", "64", NULL };
-
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	if (daemon_now.pid > 0)
-		kill(-daemon_now.pid, SIGKILL);
-	_exit(2);
-}
 
 /* Exec to "ready" on the notify fd, STARTS times; the last one stays up. */
 static int
@@ -51,10 +41,10 @@ startups(struct run *r)
 
 	for (int i = 0; i < STARTS; i++) {
 		if (i > 0)
-			bu_daemon_stop(&daemon_now);
-		if (bu_daemon_start(&daemon_now, "foot", extra, 30000) == -1)
+			bu_daemon_stop(&bc_daemon);
+		if (bu_daemon_start(&bc_daemon, "foot", extra, 30000) == -1)
 			return -1;
-		v[i] = (double)daemon_now.ready_ms;
+		v[i] = (double)bc_daemon.ready_ms;
 	}
 	r->ready_ms = bu_median(v, STARTS);
 	r->ready_max = bu_percentile(v, STARTS, 100);
@@ -67,10 +57,10 @@ services(pid_t *pids)
 {
 	pid_t kids[MAXPROC];
 	char comm[32];
-	int n = bu_children(daemon_now.pid, kids, MAXPROC);
+	int n = bu_children(bc_daemon.pid, kids, MAXPROC);
 
 	memset(pids, 0, sizeof(*pids) * NSVC);
-	pids[S_SUPER] = daemon_now.pid;
+	pids[S_SUPER] = bc_daemon.pid;
 	for (int i = 0; i < n; i++) {
 		if (bu_comm(kids[i], comm, sizeof(comm)) == -1)
 			continue;
@@ -127,13 +117,13 @@ sessions(struct run *r)
 	int rc = -1;
 
 	r->nsess = 0;
-	if (bc_steady_start(&s, daemon_now.native_port, "foot", NSESS, mix) ==
+	if (bc_steady_start(&s, bc_daemon.native_port, "foot", NSESS, mix) ==
 	    -1 || bc_steady_wait(&s, NSESS * PERIODS_S / 2, WAIT_MS) == -1)
 		goto out;
 	nanosleep(&ts, NULL);	/* half a second more of steady streaming */
 	for (int i = 0; i < NSESS; i++) {
 		snprintf(id, sizeof(id), "foot-%d", i);
-		if ((pid = bc_session_pid(daemon_now.http_port, id)) <= 0)
+		if ((pid = bc_session_pid(bc_daemon.http_port, id)) <= 0)
 			goto out;
 		uss[r->nsess] = (double)bu_uss_kib(pid);
 		rss[r->nsess++] = (double)bc_rss_kib(pid);
@@ -163,29 +153,19 @@ run(struct run *r)
 	nanosleep(&ts, NULL);	/* past start-up: the first second's work */
 	if (idle(r) == -1 || sessions(r) == -1) {
 		fprintf(stderr, "bench_footprint: a part failed (log %s)\n",
-		    daemon_now.log);
+		    bc_daemon.log);
 		goto out;
 	}
 	rc = 0;
 out:
-	bu_daemon_stop(&daemon_now);
+	bu_daemon_stop(&bc_daemon);
 	return rc;
 }
 
 /* ---- the table ---- */
 
-static double
-med(int nrun, size_t off)
-{
-	double v[MAXRUN];
-
-	for (int i = 0; i < nrun; i++)
-		v[i] = *(const double *)(const void *)((const char *)&res[i] +
-		    off);
-	return bu_median(v, (size_t)nrun);
-}
-
-#define MED(n, f)	med(n, offsetof(struct run, f))
+#define MED(n, f)	bc_median_field(res, sizeof(res[0]), (n), \
+			    offsetof(struct run, f))
 
 static const int W[] = { 36, 10, 10, 8 };
 #define NW	((int)(sizeof(W) / sizeof(W[0])))
@@ -219,11 +199,11 @@ report(int nrun)
 	for (int s = 0; s <= NSVC; s++) {
 		snprintf(what, sizeof(what), "%s at idle", s < NSVC ?
 		    svc_name[s] : "ringcastd + children");
-		snprintf(a, 32, "%.2f MiB", med(nrun, offsetof(struct run,
+		snprintf(a, 32, "%.2f MiB", bc_median_field(res, sizeof(res[0]), nrun, offsetof(struct run,
 		    rss) + sizeof(double) * (size_t)s) / 1024);
-		snprintf(b, 32, "%.2f MiB", med(nrun, offsetof(struct run,
+		snprintf(b, 32, "%.2f MiB", bc_median_field(res, sizeof(res[0]), nrun, offsetof(struct run,
 		    uss) + sizeof(double) * (size_t)s) / 1024);
-		snprintf(c, 32, "%.2f", med(nrun, offsetof(struct run, cpu) +
+		snprintf(c, 32, "%.2f", bc_median_field(res, sizeof(res[0]), nrun, offsetof(struct run, cpu) +
 		    sizeof(double) * (size_t)s));
 		row(what, a, b, c);
 	}
@@ -255,8 +235,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	idle_ms = quick ? 2000 : 3000;
-	signal(SIGALRM, on_alarm);
-	alarm(quick ? 60 : 120);
+	bc_watchdog(quick ? 60 : 120);
 	for (int r = 0; r < nrun; r++)
 		if (run(&res[r]) == -1)
 			return 1;

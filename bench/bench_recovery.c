@@ -27,7 +27,6 @@ struct run {
 };
 
 static struct run res[MAXRUN];
-static struct bu_daemon daemon_now;	/* for the watchdog */
 static char nft_table[64];		/* set while the drop rule is in place */
 static int vanish_skipped;		/* 1: not root, 2: nft failed */
 
@@ -103,8 +102,8 @@ static void
 on_alarm(int sig)
 {
 	(void)sig;
-	if (daemon_now.pid > 0)
-		kill(-daemon_now.pid, SIGKILL);
+	if (bc_daemon.pid > 0)
+		kill(-bc_daemon.pid, SIGKILL);
 	nft_remove();
 	_exit(2);
 }
@@ -357,37 +356,27 @@ run(struct run *r)
 
 	memset(r, 0, sizeof(*r));
 	r->stall_ms = r->vanish_ms = r->cap_gap_ms = r->cap_gap_max = -1;
-	if (bu_daemon_start(&daemon_now, "rec", extra, 30000) == -1) {
+	if (bu_daemon_start(&bc_daemon, "rec", extra, 30000) == -1) {
 		fprintf(stderr, "bench_recovery: ringcastd would not start\n");
 		goto out;
 	}
-	if (reconnects(&daemon_now, r) == -1 ||
-	    enders(&daemon_now, r) == -1 ||
-	    capture_kills(&daemon_now, r) == -1) {
+	if (reconnects(&bc_daemon, r) == -1 ||
+	    enders(&bc_daemon, r) == -1 ||
+	    capture_kills(&bc_daemon, r) == -1) {
 		fprintf(stderr, "bench_recovery: a part failed (log %s)\n",
-		    daemon_now.log);
+		    bc_daemon.log);
 		goto out;
 	}
 	rc = 0;
 out:
-	bu_daemon_stop(&daemon_now);
+	bu_daemon_stop(&bc_daemon);
 	return rc;
 }
 
 /* ---- the table ---- */
 
-static double
-med(int nrun, size_t off)
-{
-	double v[MAXRUN];
-
-	for (int i = 0; i < nrun; i++)
-		v[i] = *(const double *)(const void *)((const char *)&res[i] +
-		    off);
-	return bu_median(v, (size_t)nrun);
-}
-
-#define MED(n, f)	med(n, offsetof(struct run, f))
+#define MED(n, f)	bc_median_field(res, sizeof(res[0]), (n), \
+			    offsetof(struct run, f))
 
 static const int W[] = { 34, 9, 9, 9, 9, 9 };
 #define NW	((int)(sizeof(W) / sizeof(W[0])))
@@ -497,7 +486,7 @@ main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (geteuid() != 0)
 		vanish_skipped = 1;
-	signal(SIGALRM, on_alarm);
+	signal(SIGALRM, on_alarm);	/* bc_watchdog, and the nft rule lifted */
 	alarm(quick ? 60 : 150);
 	for (int r = 0; r < nrun; r++)
 		if (run(&res[r]) == -1)

@@ -680,4 +680,40 @@ bc_steady_gap_pct(struct bc_steady *s, double p)
 	return v;
 }
 
+
+/* ---- shared by the benchmarks that run one daemon at a time ---- */
+
+/* The daemon running now, for the watchdog. */
+static struct bu_daemon bc_daemon __attribute__((unused));
+
+/* Past the budget: end the daemon's process group and fail. */
+static inline void
+bc_on_alarm(int sig)
+{
+	(void)sig;
+	if (bc_daemon.pid > 0)
+		kill(-bc_daemon.pid, SIGKILL);
+	_exit(2);
+}
+
+static inline void
+bc_watchdog(unsigned seconds)
+{
+	signal(SIGALRM, bc_on_alarm);
+	alarm(seconds);
+}
+
+/* The median over n runs of the double at offset off in each (stride apart). */
+static inline double
+bc_median_field(const void *runs, size_t stride, int n, size_t off)
+{
+	double v[64];
+	int i;
+
+	for (i = 0; i < n && i < 64; i++)
+		v[i] = *(const double *)(const void *)((const char *)runs +
+		    (size_t)i * stride + off);
+	return bu_median(v, (size_t)i);
+}
+
 #endif
