@@ -340,6 +340,7 @@ post_channels(struct reply *r, const json_t *body)
 {
 	char saved[RING_MAX_CHANNELS][64];
 	const json_t *names = json_object_get(body, "names"), *v;
+	json_t *list;
 	json_int_t c = json_integer_value(json_object_get(body, "channel"));
 	char *text;
 	size_t i;
@@ -360,7 +361,9 @@ post_channels(struct reply *r, const json_t *body)
 		    json_string_value(v));
 	else
 		goto bad;
-	text = json_dumps(api_channel_names(), JSON_COMPACT);
+	list = api_channel_names();
+	text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
 	if (text == NULL || (rc = state_meta_put(sv.state, "channel_names",
 	    text)) != STATE_OK) {
 		memcpy(chname, saved, sizeof(chname));
