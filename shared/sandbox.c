@@ -156,6 +156,20 @@ limit(int res, const char *name, rlim_t v)
 }
 
 /*
+ * Private memory.  Not in the null build (SANDBOX=0): it exists for the
+ * sanitizers, whose shadow memory a data limit would refuse.
+ */
+static void
+limit_data(rlim_t v)
+{
+#if RINGCAST_SANDBOX
+	limit(RLIMIT_DATA, "data", v);
+#else
+	(void)v;
+#endif
+}
+
+/*
  * Sized to the role.  No RLIMIT_FSIZE: stderr may be a log file, and a
  * write past it would kill the process with SIGXFSZ; the seccomp lists and
  * the chroot keep these processes from opening files anyway.  No
@@ -171,13 +185,13 @@ limits(enum sandbox_role role, unsigned nofile)
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
 		limit(RLIMIT_NPROC, "nproc", 0);
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
-		limit(RLIMIT_DATA, "data", 256 * MIB);
+		limit_data(256 * MIB);
 		break;
 	case SANDBOX_BROKER:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 1024);
 		limit(RLIMIT_NPROC, "nproc", 0);
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
-		limit(RLIMIT_DATA, "data", 1024 * MIB);
+		limit_data(1024 * MIB);
 		break;
 	case SANDBOX_CAPTURE:
 		/* Audio libraries open devices and start threads: no NPROC. */
