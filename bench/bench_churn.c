@@ -49,17 +49,17 @@ sleep_until(uint64_t ns)
 
 /* The session of id is SIGKILLed; the client sees its socket end. */
 static int
-leave_by_kill(struct churn *ch, struct bc *c, const char *id)
+leave_by_kill(struct churn *ch, struct v2c *c, const char *id)
 {
 	pid_t pid = bc_session_pid(ch->http, id);
 	int ok;
 
 	if (pid <= 0 || kill(pid, SIGKILL) == -1) {
-		bc_close(c);
+		v2_close(c);
 		return -1;
 	}
-	ok = bc_wait_eof(c, WAIT_MS);
-	bc_close(c);
+	ok = v2_wait_eof(c, WAIT_MS);
+	v2_close(c);
 	return ok ? 0 : -1;
 }
 
@@ -73,21 +73,21 @@ churn_one(struct churn *ch, int k)
 {
 	struct proto_audio a;
 	char id[64];
-	struct bc c;
+	struct v2c c;
 	int how = k % NLEAVE;
 
 	snprintf(id, sizeof(id), "churn-%d-%d", (int)getpid(), k);
 	if (bc_join(&c, ch->native, id, k % 2 == 0 ? bc_channels(2) : NULL,
 	    WAIT_MS) == -1)
 		return -1;
-	if (k % 2 == 0 && bc_recv_audio(&c, &a, WAIT_MS) != 1) {
-		bc_close(&c);
+	if (k % 2 == 0 && v2_recv_audio(&c, &a, WAIT_MS) != 1) {
+		v2_close(&c);
 		return -1;
 	}
 	if (how == L_FIN)
-		bc_close(&c);
+		v2_close(&c);
 	else if (how == L_RST)
-		bc_reset(&c);
+		v2_reset(&c);
 	else if (leave_by_kill(ch, &c, id) == -1)
 		return -1;
 	return how;

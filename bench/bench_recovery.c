@@ -132,22 +132,22 @@ reconnect_once(int port, const struct mix *want, uint32_t mask,
 	bool audio = false, ok;
 	uint64_t t0 = bu_now_ns(), t;
 	json_t *hr = NULL, *ms = NULL;
-	struct bc c;
+	struct v2c c;
 
-	if (bc_open(&c, port, "rec-1", WAIT_MS) == -1)
+	if (v2_open(&c, port, "rec-1", NULL, WAIT_MS) == -1)
 		return 0;
-	hr = bc_recv_ctl(&c, "handshake_response", WAIT_MS, &audio);
+	hr = v2_recv_ctl(&c, "handshake_response", WAIT_MS, &audio);
 	*hr_ns = bu_now_ns() - t0;
 	ok = hr != NULL &&
 	    json_is_true(json_object_get(hr, "state_restored")) &&
-	    (ms = bc_recv_ctl(&c, "mix_state", WAIT_MS, &audio)) != NULL &&
+	    (ms = v2_recv_ctl(&c, "mix_state", WAIT_MS, &audio)) != NULL &&
 	    !audio && mix_from_json(&got, NCH, ms, err, sizeof(err)) == 0 &&
 	    mix_equal(&got, want) &&
-	    bc_recv_audio(&c, &a, WAIT_MS) == 1 && a.mask[0] == mask;
+	    v2_recv_audio(&c, &a, WAIT_MS) == 1 && a.mask[0] == mask;
 	t = bu_now_ns() - t0;
 	json_decref(hr);
 	json_decref(ms);
-	bc_close(&c);
+	v2_close(&c);
 	return ok ? t : 0;
 }
 
@@ -158,7 +158,7 @@ reconnects(const struct bu_daemon *d, struct run *r)
 	struct mix want;
 	char err[128];
 	json_t *f = saved_fields();
-	struct bc c;
+	struct v2c c;
 	uint64_t t, th;
 	int n = 0;
 
@@ -168,7 +168,7 @@ reconnects(const struct bu_daemon *d, struct run *r)
 		fprintf(stderr, "bench_recovery: cannot save a mix\n");
 		return -1;
 	}
-	bc_close(&c);
+	v2_close(&c);
 	for (int i = 0; i < RECONNECTS; i++) {
 		if ((t = reconnect_once(d->native_port, &want, 0x6, &th)) ==
 		    0)
@@ -190,7 +190,7 @@ reconnects(const struct bu_daemon *d, struct run *r)
 /* ---- a client that stops reading, one that vanishes ---- */
 
 struct ender {
-	struct bc	c;
+	struct v2c	c;
 	const char	*id;
 	int		pidfd;
 	uint64_t	t0_ns, ended_ns;
@@ -208,7 +208,7 @@ ender_up(const struct bu_daemon *d, struct ender *e, const char *id)
 	if (bc_join(&e->c, d->native_port, id, bc_channels(NCH), WAIT_MS) ==
 	    -1)
 		return -1;
-	if (bc_recv_audio(&e->c, &a, WAIT_MS) != 1 ||
+	if (v2_recv_audio(&e->c, &a, WAIT_MS) != 1 ||
 	    (pid = bc_session_pid(d->http_port, id)) <= 0 ||
 	    (e->pidfd = bc_pidfd(pid)) == -1)
 		return -1;
@@ -221,7 +221,7 @@ ender_down(struct ender *e)
 	if (e->pidfd >= 0)
 		close(e->pidfd);
 	e->pidfd = -1;
-	bc_reset(&e->c);
+	v2_reset(&e->c);
 }
 
 /* The reason the supervisor recorded for id's last exit, once it has. */

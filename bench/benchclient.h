@@ -1,4 +1,4 @@
-/* benchclient.h — benchmark clients: a blocking v2 client, HTTP to the API, an epoll reader of steady listeners. */
+/* benchclient.h — benchmark clients: the tests' v2 client and HTTP helpers joined up, an epoll reader of steady listeners. */
 #ifndef RINGCAST_BENCHCLIENT_H
 #define RINGCAST_BENCHCLIENT_H
 
@@ -16,55 +16,10 @@
 #include <jansson.h>
 
 #include "bench/benchutil.h"
+#include "tests/v2client.h"
 #include "shared/proto.h"
 
 /* ---- TCP ---- */
-
-/* A blocking loopback TCP connection (TCP_NODELAY, as the app), or -1. */
-static inline int
-bc_connect(int port, int timeout_ms)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	struct pollfd pfd;
-	socklen_t el = sizeof(int);
-	int fd, e = 0, one = 1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1) {
-		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-		if (errno != EINPROGRESS || poll(&pfd, 1, timeout_ms) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == -1 ||
-		    e != 0) {
-			close(fd);
-			return -1;
-		}
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
-static inline int
-bc_write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* The local port of a connected socket, or -1. */
 static inline int
@@ -78,178 +33,7 @@ bc_local_port(int fd)
 	return ntohs(a.sin_port);
 }
 
-/* ---- a blocking v2 client ---- */
-
-#define BC_BUF	(256 * 1024)
-
-struct bc {
-	int		 fd;
-	uint8_t		*buf;
-	size_t		 len, off;
-	struct proto_hdr hdr;		/* the last message */
-	const uint8_t	*payload;
-};
-
-static inline void
-bc_close(struct bc *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->buf);
-	c->buf = NULL;
-}
-
-/* Leave with an RST: SO_LINGER 0. */
-static inline void
-bc_reset(struct bc *c)
-{
-	struct linger l = { 1, 0 };
-
-	if (c->fd >= 0)
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	bc_close(c);
-}
-
-static inline int
-bc_send_ctl(struct bc *c, json_t *obj)	/* steals obj */
-{
-	uint8_t *buf;
-	size_t len;
-	int rc = -1;
-
-	if (obj != NULL && proto_control_encode(obj, true, &buf, &len) ==
-	    PROTO_OK) {
-		rc = bc_write_all(c->fd, buf, len);
-		free(buf);
-	}
-	json_decref(obj);
-	return rc;
-}
-
-/* Connect as identity id and send the deployed app's handshake (persistent). */
-static inline int
-bc_open(struct bc *c, int port, const char *id, int timeout_ms)
-{
-	json_t *h;
-
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	if ((c->buf = malloc(BC_BUF)) == NULL ||
-	    (c->fd = bc_connect(port, timeout_ms)) == -1) {
-		bc_close(c);
-		return -1;
-	}
-	h = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b, s:b, s:b, s:s}",
-	    "type", "handshake", "client_id", id, "client_type", "android",
-	    "protocol_version", 2, "rf_mode", 1, "persistent", 1,
-	    "auto_reconnect", 1, "optimized", 1, "device_name", "bench");
-	if (bc_send_ctl(c, h) == -1) {
-		bc_close(c);
-		return -1;
-	}
-	return 0;
-}
-
-/* The next whole message: 1, 0 on EOF or reset, -1 on timeout or garbage. */
-static inline int
-bc_recv(struct bc *c, int timeout_ms)
-{
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	size_t used;
-	ssize_t n;
-	int rc;
-
-	for (;;) {
-		rc = proto_split(c->buf + c->off, c->len - c->off,
-		    BC_BUF - PROTO_HDR_LEN, &c->hdr, &c->payload, &used);
-		if (rc == PROTO_OK) {
-			c->off += used;
-			return 1;
-		}
-		if (rc != PROTO_EMORE)
-			return -1;
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = 0;
-		if (bu_now_ms() >= end ||
-		    poll(&pfd, 1, (int)(end - bu_now_ms())) != 1)
-			return -1;
-		n = read(c->fd, c->buf + c->len, BC_BUF - c->len);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-		if (n > 0)
-			c->len += (size_t)n;
-	}
-}
-
-/*
- * Skip audio until a control message of this type; NULL on timeout, EOF or
- * an error message.  *audio (if given) is set when audio came first.
- */
-static inline json_t *
-bc_recv_ctl(struct bc *c, const char *type, int timeout_ms, bool *audio)
-{
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-	enum proto_ctl t;
-	const char *got;
-	json_t *o;
-
-	while (bu_now_ms() < end) {
-		if (bc_recv(c, (int)(end - bu_now_ms())) != 1)
-			return NULL;
-		if (c->hdr.type == PROTO_TYPE_AUDIO) {
-			if (audio != NULL)
-				*audio = true;
-			continue;
-		}
-		if (proto_control_parse(c->payload, c->hdr.length, &o, &t) !=
-		    PROTO_OK)
-			return NULL;
-		got = json_string_value(json_object_get(o, "type"));
-		if (got != NULL && strcmp(got, type) == 0)
-			return o;
-		json_decref(o);
-		if (t == PROTO_CTL_ERROR)
-			return NULL;
-	}
-	return NULL;
-}
-
-/* The next audio packet: 1, or -1 on timeout, EOF or garbage. */
-static inline int
-bc_recv_audio(struct bc *c, struct proto_audio *a, int timeout_ms)
-{
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-
-	while (bu_now_ms() < end) {
-		if (bc_recv(c, (int)(end - bu_now_ms())) != 1)
-			return -1;
-		if (c->hdr.type == PROTO_TYPE_AUDIO)
-			return proto_audio_decode(&c->hdr, c->payload, 1, a) ==
-			    PROTO_OK ? 1 : -1;
-	}
-	return -1;
-}
-
-/* Wait until the server closes: 1, or 0 on timeout. */
-static inline int
-bc_wait_eof(struct bc *c, int timeout_ms)
-{
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-	int rc;
-
-	while (bu_now_ms() < end) {
-		if ((rc = bc_recv(c, (int)(end - bu_now_ms()))) == 0)
-			return 1;
-		if (rc == -1 && bu_now_ms() < end)
-			return 1;	/* an error on the socket: closed too */
-	}
-	return 0;
-}
+/* ---- the v2 client of the tests (tests/v2client.h), joined ---- */
 
 /*
  * Handshake as id, wait for handshake_response and mix_state, then (if
@@ -257,19 +41,19 @@ bc_wait_eof(struct bc *c, int timeout_ms)
  * mix_state.  0 or -1.
  */
 static inline int
-bc_join(struct bc *c, int port, const char *id, json_t *mix, int timeout_ms)
+bc_join(struct v2c *c, int port, const char *id, json_t *mix, int timeout_ms)
 {
 	json_t *o;
 
-	if (bc_open(c, port, id, timeout_ms) == -1) {
+	if (v2_open(c, port, id, NULL, timeout_ms) == -1) {
 		json_decref(mix);
 		return -1;
 	}
-	if ((o = bc_recv_ctl(c, "handshake_response", timeout_ms, NULL)) ==
+	if ((o = v2_recv_ctl(c, "handshake_response", timeout_ms, NULL)) ==
 	    NULL)
 		goto fail;
 	json_decref(o);
-	if ((o = bc_recv_ctl(c, "mix_state", timeout_ms, NULL)) == NULL)
+	if ((o = v2_recv_ctl(c, "mix_state", timeout_ms, NULL)) == NULL)
 		goto fail;
 	json_decref(o);
 	if (mix == NULL)
@@ -277,14 +61,14 @@ bc_join(struct bc *c, int port, const char *id, json_t *mix, int timeout_ms)
 	json_object_set_new(mix, "type", json_string("update_mix"));
 	o = mix;
 	mix = NULL;
-	if (bc_send_ctl(c, o) == -1 ||
-	    (o = bc_recv_ctl(c, "mix_state", timeout_ms, NULL)) == NULL)
+	if (v2_send_ctl(c, o) == -1 ||
+	    (o = v2_recv_ctl(c, "mix_state", timeout_ms, NULL)) == NULL)
 		goto fail;
 	json_decref(o);
 	return 0;
 fail:
 	json_decref(mix);
-	bc_close(c);
+	v2_close(c);
 	return -1;
 }
 
@@ -302,92 +86,17 @@ bc_channels(int n)
 
 /* ---- HTTP/1.1, one request per connection ---- */
 
-/* Decode a chunked body in place; -1 if malformed. */
-static inline int
-bc_unchunk(char *body)
-{
-	char *in = body, *out = body, *end;
-	unsigned long n;
-
-	for (;;) {
-		n = strtoul(in, &end, 16);
-		if (end == in || (end = strstr(end, "\r\n")) == NULL)
-			return -1;
-		if (n == 0)
-			break;
-		in = end + 2;
-		if (strlen(in) < n)
-			return -1;
-		memmove(out, in, n);
-		out += n;
-		in += n + 2;
-	}
-	*out = '\0';
-	return 0;
-}
-
-/* Read a whole response until the server closes; malloc'd text or NULL. */
-static inline char *
-bc_read_to_eof(int fd, int timeout_ms)
-{
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t have = 0, cap = 0;
-	char *buf = NULL, *nb;
-	ssize_t r;
-
-	for (;;) {
-		if (have + 4096 > cap) {
-			if (cap >= 4 * 1024 * 1024 ||
-			    (nb = realloc(buf, cap += 65536)) == NULL)
-				break;
-			buf = nb;
-		}
-		if (bu_now_ms() >= end ||
-		    poll(&pfd, 1, (int)(end - bu_now_ms())) != 1 ||
-		    (r = read(fd, buf + have, cap - have - 1)) < 0)
-			break;
-		if (r == 0) {
-			buf[have] = '\0';
-			return buf;
-		}
-		have += (size_t)r;
-	}
-	free(buf);
-	return NULL;
-}
-
 /* One request; the JSON body (NULL if none), *status the HTTP status or -1. */
 static inline json_t *
 bc_http(int port, const char *method, const char *path, const char *body,
     int *status)
 {
-	char head[1024], *resp, *b;
 	json_t *o = NULL;
-	int fd, n;
+	char *resp;
 
-	*status = -1;
-	if ((fd = bc_connect(port, 5000)) == -1)
-		return NULL;
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1"
-	    "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n", method, path,
-	    body != NULL ? strlen(body) : 0);
-	if (bc_write_all(fd, head, (size_t)n) == -1 || (body != NULL &&
-	    bc_write_all(fd, body, strlen(body)) == -1) ||
-	    (resp = bc_read_to_eof(fd, 5000)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	close(fd);
-	if (sscanf(resp, "HTTP/1.%*d %d", status) == 1 &&
-	    (b = strstr(resp, "\r\n\r\n")) != NULL) {
-		*b = '\0';
-		b += 4;
-		if (strcasestr(resp, "transfer-encoding: chunked") == NULL ||
-		    bc_unchunk(b) == 0)
-			o = json_loads(b, 0, NULL);
-	}
+	*status = http_req(port, method, path, body, &resp, 5000);
+	if (resp != NULL)
+		o = json_loads(resp, 0, NULL);
 	free(resp);
 	return o;
 }
@@ -459,7 +168,7 @@ bc_rss_kib(pid_t pid)
 #define BC_GAP_BINS	20000		/* 0.1 ms bins up to 2 s */
 
 struct bc_steady_conn {
-	struct bc	 c;
+	struct v2c	 c;
 	uint64_t	 last_pos;	/* 0: none yet */
 	uint64_t	 last_ns;
 };
@@ -516,7 +225,7 @@ bc_steady_packet(struct bc_steady *s, struct bc_steady_conn *sc,
 static inline int
 bc_steady_read(struct bc_steady *s, struct bc_steady_conn *sc)
 {
-	struct bc *c = &sc->c;
+	struct v2c *c = &sc->c;
 	struct proto_audio a;
 	size_t used;
 	uint64_t now;
@@ -528,7 +237,7 @@ bc_steady_read(struct bc_steady *s, struct bc_steady_conn *sc)
 		c->len -= c->off;
 		c->off = 0;
 	}
-	n = read(c->fd, c->buf + c->len, BC_BUF - c->len);
+	n = read(c->fd, c->buf + c->len, V2_BUF - c->len);
 	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 		return -1;
 	if (n < 0)
@@ -537,7 +246,7 @@ bc_steady_read(struct bc_steady *s, struct bc_steady_conn *sc)
 	c->len += (size_t)n;
 	pthread_mutex_lock(&s->mu);
 	while ((rc = proto_split(c->buf + c->off, c->len - c->off,
-	    BC_BUF - PROTO_HDR_LEN, &c->hdr, &c->payload, &used)) ==
+	    V2_BUF - PROTO_HDR_LEN, &c->hdr, &c->payload, &used)) ==
 	    PROTO_OK) {
 		c->off += used;
 		if (c->hdr.type == PROTO_TYPE_AUDIO &&
@@ -621,7 +330,7 @@ bc_steady_stop(struct bc_steady *s)
 	}
 	for (int i = 0; i < BC_MAXSTEADY && i <= s->n; i++)
 		if (s->conn[i].c.buf != NULL || s->conn[i].c.fd > 0)
-			bc_close(&s->conn[i].c);
+			v2_close(&s->conn[i].c);
 	if (s->ep >= 0)
 		close(s->ep);
 	s->ep = -1;
