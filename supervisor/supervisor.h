@@ -193,6 +193,7 @@ void	api_event(const char *event, json_t *data);
 /* Channel names: defaults, the config file, then what the UI saved. */
 void	api_channels_load(void);
 json_t	*api_channel_names(void);
+json_t	*api_capture_json(void);
 /* Split "A, B, C": each name trimmed, 1..63 bytes; at most max of them. */
 int	channel_names_parse(const char *list, uint32_t max,
 	    char names[][64], uint32_t *n, char *err, size_t errlen);

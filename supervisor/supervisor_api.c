@@ -50,20 +50,31 @@ service_json(const struct service *s)
 	    "ready", s->child != NULL && s->child->ready);
 }
 
-static void
-get_status(struct reply *r)
+/* Capture as /api/status and the `capture` event show it. */
+json_t *
+api_capture_json(void)
 {
 	json_t *cap = service_json(&sv.capture);
 
 	if (cap != NULL) {
 		json_object_set_new(cap, "state", json_string(
 		    sv.capture.child == NULL ? "down" :
-		    sv.cap.state[0] ? sv.cap.state : "starting"));
+		    !sv.capture.child->ready ? "starting" :
+		    sv.cap.state[0] ? sv.cap.state : "running"));
+		json_object_set_new(cap, "source", json_string(sv.cfg.source));
 		json_object_set_new(cap, "epoch", json_integer(sv.cap.epoch));
 		json_object_set_new(cap, "xruns", json_integer(sv.cap.xruns));
 		json_object_set_new(cap, "overruns",
 		    json_integer(sv.cap.overruns));
 	}
+	return cap;
+}
+
+static void
+get_status(struct reply *r)
+{
+	json_t *cap = api_capture_json();
+
 	reply_json(r, json_pack("{s:s, s:I, s:i, s:i, s:i, s:s, s:s, s:o, "
 	    "s:o, s:i, s:i, s:i}",
 	    "version", RINGCAST_VERSION,

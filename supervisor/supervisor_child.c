@@ -576,6 +576,7 @@ spawn_broker(void)
 		    offsetof(struct config, max_pending_per_addr) },
 	};
 	static char val[4][16];
+	const char *web;
 	char *argv[24];
 	int fds[2] = { sv.native_fd, sv.http_fd };
 	uint32_t v;
@@ -599,9 +600,9 @@ spawn_broker(void)
 		argv[n++] = (char *)(uintptr_t)limits[i].opt;
 		argv[n++] = val[i];
 	}
-	if (web_dir() != NULL) {
+	if ((web = web_dir()) != NULL) {
 		argv[n++] = "--web-dir";
-		argv[n++] = (char *)(uintptr_t)web_dir();
+		argv[n++] = (char *)(uintptr_t)web;
 	}
 	if (sv.cfg.verbose > 0)
 		argv[n++] = "-v";

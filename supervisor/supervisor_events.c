@@ -24,12 +24,6 @@ static struct {
 	char			 cap_seen[160];	/* the last capture event sent */
 } ev;
 
-static double
-round3(float x)
-{
-	return (double)(int)(x * 1000.0f + 0.5f) / 1000.0;
-}
-
 static void
 send_meters(void)
 {
@@ -40,35 +34,18 @@ send_meters(void)
 
 	for (c = 0; c < h->channels && c < sv.cfg.channels; c++) {
 		ring_meter_get(h, c, &p, &r);
-		json_array_append_new(peak, json_real(round3(p)));
-		json_array_append_new(rms, json_real(round3(r)));
+		json_array_append_new(peak, json_real(p));
+		json_array_append_new(rms, json_real(r));
 	}
 	api_event("meters", json_pack("{s:{s:o, s:o}, s:o}", "input", "peak",
 	    peak, "rms", rms, "clients", session_meters_json()));
-}
-
-static json_t *
-capture_json(void)
-{
-	const struct child *c = sv.capture.child;
-
-	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:s}",
-	    "state", c == NULL ? "down" : !c->ready ? "starting" :
-	    sv.cap.state[0] ? sv.cap.state : "running",
-	    "source", sv.cfg.source,
-	    "pid", c ? json_integer(c->pid) : json_null(),
-	    "epoch", (json_int_t)sv.cap.epoch,
-	    "xruns", (json_int_t)sv.cap.xruns,
-	    "overruns", (json_int_t)sv.cap.overruns,
-	    "restarts", (json_int_t)sv.capture.restarts,
-	    "last_exit", sv.capture.last_exit);
 }
 
 /* A capture event when something an engineer would notice changed. */
 static void
 send_capture(bool force)
 {
-	json_t *o = capture_json();
+	json_t *o = api_capture_json();
 	char key[160];
 
 	if (o == NULL)
