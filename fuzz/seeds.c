@@ -1,4 +1,4 @@
-/* seeds.c — writes the seed corpora from the real encoders (make fuzz-seeds). */
+/* seeds.c — writes the seed corpora from the real encoders (make fuzz-seeds); the same bytes every time. */
 #include <sys/stat.h>
 
 #include <string.h>
@@ -32,20 +32,20 @@ static const char *const controls[][2] = {
 	    "\"rf_mode\":true,\"persistent\":true,\"auto_reconnect\":true,"
 	    "\"optimized\":true,\"device_uuid\":\"a1b2c3d4\","
 	    "\"device_name\":\"Pixel 7\",\"num_channels\":32}" },
-	{ "handshake-ext", "{\"type\":\"handshake\",\"client_id\":\"c1\","
+	{ "handshake-ext", "{\"type\":\"handshake\",\"timestamp\":1,\"client_id\":\"c1\","
 	    "\"client_type\":\"ringcast\",\"protocol_version\":2,"
 	    "\"rf_mode\":false,\"persistent\":false,\"auto_reconnect\":false,"
 	    "\"optimized\":false,\"audio_format\":\"float32\","
 	    "\"server_mix\":true,\"packet_frames\":256,"
 	    "\"channel_mask_words\":2,\"name\":\"IEM 1\"}" },
-	{ "subscribe", "{\"type\":\"subscribe\",\"client_id\":\"c1\","
+	{ "subscribe", "{\"type\":\"subscribe\",\"timestamp\":1,\"client_id\":\"c1\","
 	    "\"channels\":[0,1,2,31],\"rf_mode\":true,\"persistent\":true}" },
 	{ "update_mix", "{\"type\":\"update_mix\",\"timestamp\":1,"
 	    "\"channels\":[1,5],\"gains\":{\"1\":0.5,\"5\":2.0},"
 	    "\"pans\":{\"1\":-0.25},\"mutes\":{\"5\":true},"
 	    "\"master_gain\":1.5,\"rf_mode\":true}" },
 	{ "heartbeat", "{\"type\":\"heartbeat\",\"timestamp\":1767671704881}" },
-	{ "get_client_state", "{\"type\":\"get_client_state\"}" },
+	{ "get_client_state", "{\"type\":\"get_client_state\",\"timestamp\":1}" },
 };
 
 static const char *const bodies[][2] = {
@@ -64,6 +64,7 @@ controls_and_frames(void)
 	static float s[64 * 8];
 	static uint8_t pkt[PROTO_HDR_LEN + 8 + 32 + sizeof(s) * 2];
 	uint32_t mask[2] = { 0x8000000fu, 0x1 };
+	struct proto_hdr h;
 	uint8_t *msg;
 	size_t i, n;
 	json_t *o;
@@ -73,8 +74,10 @@ controls_and_frames(void)
 		    strlen(controls[i][1]));
 		o = json_loads(controls[i][1], 0, NULL);
 		if (o == NULL || proto_control_encode(o, false, &msg, &n) !=
-		    PROTO_OK)
+		    PROTO_OK || proto_hdr_decode(msg, &h) != PROTO_OK)
 			exit(1);
+		h.timestamp_ms = 1;	/* not the clock: the same seeds every time */
+		proto_hdr_encode(msg, &h);
 		put("proto", controls[i][0], msg, n);
 		free(msg);
 		json_decref(o);
