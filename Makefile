@@ -69,7 +69,7 @@ FUZZ_PKGS    := clang-14 libclang-rt-14-dev
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIBSRC  := shared/proto.c shared/mix.c shared/state.c shared/log.c
+FUZZ_LIBSRC  := shared/proto.c shared/mix.c shared/state.c shared/log.c shared/clock.c shared/text.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)

@@ -24,6 +24,7 @@
 
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/opt.h"
 #include "shared/sandbox.h"
 #include "broker/broker.h"
 
@@ -78,22 +79,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: ringcast-broker --parent-fd N --native-fd N "
 	    "--http-fd N [--handshake-ms MS]\n"
-	    "\t[--max-clients N] [--max-pending-per-addr N] "
+	    "\t[--max-pending N] [--max-pending-per-addr N] "
 	    "[--request-ms MS] [--web-dir DIR] [--drop UID:GID[:DIR]] [-v]\n");
 	exit(2);
-}
-
-static int
-parse_num(const char *arg, int lo, int hi, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || *end != '\0' || end == arg || v < lo || v > hi)
-		errx(2, "bad %s: %s (%d..%d)", what, arg, lo, hi);
-	return (int)v;
 }
 
 static void
@@ -104,7 +92,7 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 		{ "native-fd",		required_argument, NULL, 'n' },
 		{ "http-fd",		required_argument, NULL, 'h' },
 		{ "handshake-ms",	required_argument, NULL, 's' },
-		{ "max-clients",	required_argument, NULL, 'c' },
+		{ "max-pending",	required_argument, NULL, 'c' },
 		{ "max-pending-per-addr", required_argument, NULL, 'a' },
 		{ "request-ms",		required_argument, NULL, 'r' },
 		{ "web-dir",		required_argument, NULL, 'w' },
@@ -117,17 +105,20 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL };
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'p': c->parent_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
-		case 'n': c->native_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
-		case 'h': c->http_fd = parse_num(optarg, 0, INT_MAX, "fd"); break;
-		case 's': c->handshake_ms = parse_num(optarg, 1, BROKER_MS_MAX,
-		    "--handshake-ms"); break;
-		case 'c': c->max_clients = parse_num(optarg, 1, 65536,
-		    "--max-clients"); break;
-		case 'a': c->max_per_addr = parse_num(optarg, 1, 65536,
-		    "--max-pending-per-addr"); break;
-		case 'r': c->request_ms = parse_num(optarg, 1, BROKER_MS_MAX,
-		    "--request-ms"); break;
+		case 'p': c->parent_fd = opt_fd_or_exit("--parent-fd", optarg);
+			break;
+		case 'n': c->native_fd = opt_fd_or_exit("--native-fd", optarg);
+			break;
+		case 'h': c->http_fd = opt_fd_or_exit("--http-fd", optarg);
+			break;
+		case 's': c->handshake_ms = (int)opt_number_or_exit(
+		    "--handshake-ms", optarg, 1, BROKER_MS_MAX); break;
+		case 'c': c->max_pending = (int)opt_number_or_exit(
+		    "--max-pending", optarg, 1, 65536); break;
+		case 'a': c->max_per_addr = (int)opt_number_or_exit(
+		    "--max-pending-per-addr", optarg, 1, 65536); break;
+		case 'r': c->request_ms = (int)opt_number_or_exit(
+		    "--request-ms", optarg, 1, BROKER_MS_MAX); break;
 		case 'D': sandbox_drop_arg(optarg); break;
 		case 'w': c->web_dir = optarg; break;
 		case 'v': c->verbose++; break;
@@ -245,12 +236,12 @@ main(int argc, char *argv[])
 	events_init(base, &cfg);
 	static_init(&cfg);
 	/* Web assets are loaded: nothing more is needed from the filesystem. */
-	sandbox_prepare(SANDBOX_BROKER, (unsigned)cfg.max_clients * 2 + 64);
+	sandbox_prepare(SANDBOX_BROKER, (unsigned)cfg.max_pending * 2 + 64);
 	sandbox_enter(SANDBOX_BROKER);
 	if (msg_send(parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
 		fatal("MSG_CHILD_READY");
 	log_debug("serving: handshake %d ms, %d pending (%d per address), "
-	    "request %d ms", cfg.handshake_ms, cfg.max_clients,
+	    "request %d ms", cfg.handshake_ms, cfg.max_pending,
 	    cfg.max_per_addr, cfg.request_ms);
 	if (event_base_dispatch(base) == -1)
 		fatalx("event loop");

@@ -24,7 +24,7 @@ struct broker_config {
 	int	native_fd;
 	int	http_fd;
 	int	handshake_ms;
-	int	max_clients;
+	int	max_pending;
 	int	max_per_addr;
 	int	request_ms;
 	int	verbose;

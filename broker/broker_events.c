@@ -145,7 +145,7 @@ events_serve(struct evhttp_request *req)
 	struct sub *s;
 	int fd, sndbuf;
 
-	if (es.nsubs >= es.cfg->max_clients) {
+	if (es.nsubs >= es.cfg->max_pending) {
 		http_error(req, 503, "too many event streams");
 		return;
 	}

@@ -6,7 +6,7 @@
  * connection also gets a whole-request deadline, request_ms from the
  * accept: a client trickling its request is cut off then.  Every response
  * closes its connection, so that one deadline covers the only request.
- * At most max_clients connections are open: beyond that the listener rests
+ * At most max_pending connections are open: beyond that the listener rests
  * and new clients wait in the kernel's backlog.
  */
 #define _GNU_SOURCE	/* dup3 */
@@ -152,7 +152,7 @@ reply_error(struct evhttp_request *req, int status, const char *message)
 static void
 listener_update(void)
 {
-	bool on = !hs.paused && hs.nconns < hs.cfg->max_clients;
+	bool on = !hs.paused && hs.nconns < hs.cfg->max_pending;
 
 	if (on == hs.listening)
 		return;
@@ -433,7 +433,7 @@ serve_api(struct evhttp_request *req)
 	char why[256];
 	int status;
 
-	if (hs.nreqs >= hs.cfg->max_clients) {
+	if (hs.nreqs >= hs.cfg->max_pending) {
 		reply_error(req, 503, "too many requests");
 		return;
 	}

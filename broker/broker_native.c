@@ -8,7 +8,7 @@
  * client sent after it stays in the socket for its session.  The socket and
  * the hello then go to the supervisor; everything else is closed.
  *
- * Limits: at most max_clients handshakes pending, max_per_addr of them from
+ * Limits: at most max_pending handshakes pending, max_per_addr of them from
  * one source address (the supervisor caps streaming sessions itself).  Out
  * of descriptors, accepting pauses for BROKER_PAUSE_MS instead of spinning.
  */
@@ -233,7 +233,7 @@ admit(const struct sockaddr_storage *addr)
 	struct pending *p;
 	int n = 0;
 
-	if (nl.npending >= nl.cfg->max_clients)
+	if (nl.npending >= nl.cfg->max_pending)
 		return "too many pending handshakes";
 	TAILQ_FOREACH(p, &nl.pending, entry)
 		if (same_addr(&p->addr, addr) && ++n >= nl.cfg->max_per_addr)

@@ -26,8 +26,10 @@
 
 #include <jansson.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/opt.h"
 #include "shared/sandbox.h"
 #include "capture/capture.h"
 
@@ -51,31 +53,6 @@ usage(int status)
 	    "[--drop UID:GID[,GID...]] [-v]\n"
 	    "       ringcast-capture --list-devices\n");
 	exit(status);
-}
-
-static uint32_t
-parse_num(const char *opt, const char *arg, uint32_t lo, uint32_t hi)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < lo || v > hi)
-		errx(2, "--%s %s: expected a number in %u..%u", opt, arg, lo,
-		    hi);
-	return (uint32_t)v;
-}
-
-/* A descriptor we were told to use must be open. */
-static int
-parse_fd(const char *opt, const char *arg)
-{
-	int fd = (int)parse_num(opt, arg, 0, INT_MAX);
-
-	if (fcntl(fd, F_GETFD) == -1)
-		errx(2, "--%s %d: not an open descriptor", opt, fd);
-	return fd;
 }
 
 /* "kind" or "kind:spec" -> the source; spec stays in c->source_spec. */
@@ -102,17 +79,19 @@ parse_opt(struct capture *c, int ch, int *list)
 	switch (ch) {
 	case 'r': c->ring_name = optarg; break;
 	case 's': c->source_arg = optarg; break;
-	case 'R': c->rate = parse_num("rate", optarg, 8000, 384000); break;
-	case 'c': c->channels = parse_num("channels", optarg, 1,
-	    RING_MAX_CHANNELS); break;
-	case 'p': c->period = parse_num("period", optarg, 1,
-	    RING_MAX_PERIOD); break;
-	case 'S': c->slots = parse_num("slots", optarg, 0, 1u << 20);
+	case 'R': c->rate = (uint32_t)opt_number_or_exit("--rate", optarg,
+	    8000, 384000); break;
+	case 'c': c->channels = (uint32_t)opt_number_or_exit("--channels",
+	    optarg, 1, RING_MAX_CHANNELS); break;
+	case 'p': c->period = (uint32_t)opt_number_or_exit("--period", optarg,
+	    1, RING_MAX_PERIOD); break;
+	case 'S': c->slots = (uint32_t)opt_number_or_exit("--slots", optarg, 0,
+	    1u << 20);
 		if (c->slots == 1)
 			errx(2, "--slots: 0 (default) or at least 2");
 		break;
-	case 'P': c->parent_fd = parse_fd("parent-fd", optarg); break;
-	case 'n': c->notify_fd = parse_fd("notify-fd", optarg); break;
+	case 'P': c->parent_fd = opt_fd_or_exit("--parent-fd", optarg); break;
+	case 'n': c->notify_fd = opt_fd_or_exit("--notify-fd", optarg); break;
 	case 'D': sandbox_drop_arg(optarg); break;
 	case 'l': *list = 1; break;
 	case 'v': c->verbose++; break;
@@ -317,14 +296,6 @@ parent_input(struct capture *c, int *status)
 	return -1;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 drain_events(struct capture *c)
@@ -350,13 +321,13 @@ loop(struct capture *c, const sigset_t *mask)
 {
 	struct pollfd pfd[2];
 	struct timespec ts;
-	uint64_t next = now_ms() + STATE_MS, now;
+	uint64_t next = clock_mono_ms() + STATE_MS, now;
 	int announced = 0, status = 0;
 
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = c->event_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = c->parent_fd, .events = POLLIN };
-		now = now_ms();
+		now = clock_mono_ms();
 		ts.tv_sec = next > now ? (next - now) / 1000 : 0;
 		ts.tv_nsec = next > now ? (long)((next - now) % 1000) * 1000000 : 0;
 		if (ppoll(pfd, 2, &ts, mask) == -1 && errno != EINTR)
@@ -373,7 +344,7 @@ loop(struct capture *c, const sigset_t *mask)
 			return 1;
 		if (pfd[1].revents && parent_input(c, &status) == -1)
 			return status;
-		if (now_ms() >= next) {
+		if (clock_mono_ms() >= next) {
 			if (tick(c, announced) == -1)
 				return 1;
 			next += STATE_MS;

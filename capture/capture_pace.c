@@ -5,19 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "capture/capture.h"
 
 #define NSEC	1000000000ull
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
 
 static void
 sleep_until(uint64_t t)
@@ -53,14 +46,14 @@ pace_thread(void *arg)
 {
 	struct capture *c = arg;
 	uint64_t step = (uint64_t)c->period * NSEC / c->rate;
-	uint64_t deadline = now_ns(), acc = 0, now;
+	uint64_t deadline = clock_mono_ns(), acc = 0, now;
 
 	while (!atomic_load_explicit(&c->pace.stop, memory_order_relaxed)) {
 		pace_one(c);
 		acc += (uint64_t)c->period * NSEC;
 		deadline += acc / c->rate;
 		acc %= c->rate;
-		now = now_ns();
+		now = clock_mono_ns();
 		if (now > deadline + CAPTURE_LATE_PERIODS * step) {
 			ring_writer_count_overrun(c->w, (now - deadline) / step);
 			deadline = now;

@@ -27,6 +27,9 @@
 #include <portaudio.h>
 #include <sndfile.h>
 
+#include "shared/clock.h"
+#include "shared/opt.h"
+#include "shared/text.h"
 #include "cli/ringcast.h"
 #include "shared/log.h"
 #include "shared/mix.h"
@@ -167,14 +170,6 @@ note(const struct listen *l, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* ---- signals and waiting ---- */
 
@@ -216,11 +211,11 @@ static enum wait_result
 wait_fd(int fd, short ev, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = ev };
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000ull, t;
+	uint64_t end = clock_mono_ns() + (uint64_t)ms * 1000000ull, t;
 	struct timespec ts;
 	int n;
 
-	while (!stop_sig && (t = now_ns()) < end) {
+	while (!stop_sig && (t = clock_mono_ns()) < end) {
 		ts.tv_sec = (end - t) / 1000000000ull;
 		ts.tv_nsec = (end - t) % 1000000000ull;
 		n = ppoll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, &ts,
@@ -258,94 +253,15 @@ listen_usage(FILE *f)
 	    LISTEN_HOST, LISTEN_PORT);
 }
 
-/* "0,1,4-7" into an ascending list without duplicates. */
+/* A hello string field: 1 to 127 bytes the server accepts. */
 static int
-parse_channels(const char *s, uint32_t *list, uint32_t *n)
+check_text(const char *what, const char *s, bool ok)
 {
-	bool set[CHANNELS_MAX] = { false };
-	unsigned long a, b, c;
-	char *end;
-
-	do {
-		errno = 0;
-		a = b = strtoul(s, &end, 10);
-		if (end == s || errno != 0 || *s == '-' || *s == '+')
-			return -1;
-		if (*end == '-') {
-			s = end + 1;
-			b = strtoul(s, &end, 10);
-			if (end == s || errno != 0 || *s == '-' || *s == '+')
-				return -1;
-		}
-		if (a > b || b >= CHANNELS_MAX)
-			return -1;
-		for (c = a; c <= b; c++)
-			set[c] = true;
-		s = end + 1;
-	} while (*end == ',');
-	if (*end != '\0')
-		return -1;
-	for (*n = 0, c = 0; c < CHANNELS_MAX; c++)
-		if (set[c])
-			list[(*n)++] = c;
-	return 0;
-}
-
-/* HOST, HOST:PORT, [V6], [V6]:PORT. */
-static int
-parse_target(const char *s, struct listen_opts *o)
-{
-	const char *colon, *host = s;
-	size_t hlen;
-
-	if (*s == '[') {
-		if ((colon = strchr(s, ']')) == NULL)
-			return -1;
-		host = s + 1;
-		hlen = colon - host;
-		colon = colon[1] == ':' ? colon + 1 :
-		    colon[1] == '\0' ? NULL : s;
-		if (colon == s)
-			return -1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon != NULL && strchr(s, ':') != colon)
-			return -1;	/* a bare IPv6 address needs brackets */
-		hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
-	}
-	if (hlen == 0 || hlen >= sizeof(o->host))
-		return -1;
-	memcpy(o->host, host, hlen);
-	o->host[hlen] = '\0';
-	if (colon != NULL) {
-		const char *p = colon + 1;
-		unsigned long port;
-
-		if (*p == '\0' || strspn(p, "0123456789") != strlen(p) ||
-		    strlen(p) > 5 || (port = strtoul(p, NULL, 10)) == 0 ||
-		    port > 65535)
-			return -1;
-		snprintf(o->port, sizeof(o->port), "%lu", port);
-	}
-	return 0;
-}
-
-/* A hello string field: printable, and short enough for the server. */
-static int
-check_text(const char *what, const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 127) {
-		warnx("%s must be 1 to 127 bytes", what);
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			warnx("%s must not contain control characters", what);
-			return -1;
-		}
-	return 0;
+	if (!ok)
+		warnx("%s '%s': expected 1 to 127 bytes without control "
+		    "characters%s", what, s, strcmp(what, "--id") == 0 ?
+		    ", printable ASCII" : "");
+	return ok ? 0 : -1;
 }
 
 static int
@@ -392,15 +308,18 @@ static const struct option listen_longopts[] = {
 static int
 listen_opt(struct listen_opts *o, int ch, const char *arg)
 {
+	char why[256];
 	double v;
+	int n;
 
 	switch (ch) {
 	case 'c':
-		if (parse_channels(arg, o->chans, &o->nchans) == -1) {
-			warnx("--channels: expected a list like 0,1,4-7 of "
-			    "channels 0 to %d, got '%s'", CHANNELS_MAX - 1, arg);
+		if ((n = opt_channels(arg, CHANNELS_MAX, o->chans, CHANNELS_MAX,
+		    why, sizeof(why))) == -1) {
+			warnx("--channels: %s", why);
 			return -1;
 		}
+		o->nchans = (uint32_t)n;
 		return 0;
 	case OPT_SERVER_MIX:	o->server_mix = true;	return 0;
 	case OPT_FLOAT32:	o->float32 = true;	return 0;
@@ -424,10 +343,10 @@ listen_opt(struct listen_opts *o, int ch, const char *arg)
 		return 0;
 	case OPT_NAME:
 		o->name = arg;
-		return check_text("--name", arg);
+		return check_text("--name", arg, text_name_field(arg, 128));
 	case OPT_ID:
 		o->id = arg;
-		return check_text("--id", arg);
+		return check_text("--id", arg, text_ident_field(arg, 128));
 	default:
 		return -1;
 	}
@@ -438,6 +357,7 @@ static int
 listen_opts(struct listen_opts *o, int argc, char **argv)
 {
 	static char prog[] = "ringcast listen";
+	char why[256];
 	int ch, rc;
 
 	snprintf(o->host, sizeof(o->host), "%s", LISTEN_HOST);
@@ -455,9 +375,10 @@ listen_opts(struct listen_opts *o, int argc, char **argv)
 		listen_usage(stderr);
 		return -1;
 	}
-	if (argc - optind == 1 && parse_target(argv[optind], o) == -1) {
-		warnx("listen: expected HOST[:PORT] or [ADDRESS]:PORT, got '%s'",
-		    argv[optind]);
+	if (argc - optind == 1 && opt_hostport(argv[optind], LISTEN_PORT,
+	    o->host, sizeof(o->host), o->port, sizeof(o->port), why,
+	    sizeof(why)) == -1) {
+		warnx("listen: expected HOST[:PORT] or [ADDRESS]:PORT: %s", why);
 		return -1;
 	}
 	return 0;
@@ -959,9 +880,9 @@ play_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
 static void
 play_drain(struct play_sink *p)
 {
-	uint64_t end = now_ns() + PLAY_DRAIN_MS * 1000000ull;
+	uint64_t end = clock_mono_ns() + PLAY_DRAIN_MS * 1000000ull;
 
-	while (p->stream != NULL && !stop_sig && now_ns() < end &&
+	while (p->stream != NULL && !stop_sig && clock_mono_ns() < end &&
 	    atomic_load(&p->ring.head) != atomic_load(&p->ring.tail))
 		if (wait_ms(10) == WAIT_STOP)
 			break;
@@ -1278,7 +1199,7 @@ conn_stream(struct listen *l, struct conn *c)
 			return CONN_BROKEN;
 		}
 		l->rxlen += n;
-		if ((r = rx_drain(l, c, now_ns())) != CONN_OK)
+		if ((r = rx_drain(l, c, clock_mono_ns())) != CONN_OK)
 			return r;
 	}
 }

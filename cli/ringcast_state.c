@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "cli/ringcast.h"
+#include "shared/clock.h"
 #include "shared/mix.h"
 #include "shared/state.h"
 
@@ -93,14 +94,11 @@ static int
 wait_fd(int fd, short events, uint64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
-	struct timespec ts;
 	uint64_t now;
 	int r;
 
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		if (now >= deadline)
+		if ((now = clock_mono_ms()) >= deadline)
 			return 0;
 		r = poll(&pfd, 1, (int)(deadline - now));
 		if (r >= 0 || errno != EINTR)
@@ -111,10 +109,7 @@ wait_fd(int fd, short events, uint64_t deadline)
 static uint64_t
 deadline_in(int ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	return clock_mono_ms() + (uint64_t)ms;
 }
 
 /* A non-blocking connect under the deadline; errno says why on -1. */

@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/msg.h"
+#include "shared/opt.h"
 #include "shared/sandbox.h"
 #include "sessiond/sessiond.h"
 
@@ -36,14 +38,6 @@ struct options {
 	int		 verbose;
 };
 
-uint64_t
-sess_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The first reason wins: it is the one reported. */
 void
@@ -83,19 +77,6 @@ usage(void)
 	exit(2);
 }
 
-static int
-parse_fd(const char *arg)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || *end != '\0' || end == arg || v < 0 || v > INT_MAX)
-		errx(2, "bad descriptor: %s", arg);
-	return (int)v;
-}
-
 static void
 parse_args(int argc, char *argv[], struct options *o)
 {
@@ -112,9 +93,12 @@ parse_args(int argc, char *argv[], struct options *o)
 	*o = (struct options){ -1, -1, -1, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'p': o->parent_fd = parse_fd(optarg); break;
-		case 'c': o->client_fd = parse_fd(optarg); break;
-		case 'f': o->ring_fd = parse_fd(optarg); break;
+		case 'p': o->parent_fd = opt_fd_or_exit("--parent-fd", optarg);
+			break;
+		case 'c': o->client_fd = opt_fd_or_exit("--client-fd", optarg);
+			break;
+		case 'f': o->ring_fd = opt_fd_or_exit("--ring-fd", optarg);
+			break;
 		case 'r': o->ring_name = optarg; break;
 		case 'D': sandbox_drop_arg(optarg); break;
 		case 'v': o->verbose++; break;
@@ -165,7 +149,7 @@ poll_peers(struct session *s)
 static void
 check_clocks(struct session *s)
 {
-	uint64_t now = sess_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (s->q.len > 0 && now - s->progress_ms >= s->stall_ms)
 		sess_end(s, sess_net_stall_reason(s));
@@ -207,7 +191,7 @@ loop(struct session *s)
 
 	while (s->reason == NULL) {
 		sess_audio_drain(s);
-		if ((now = sess_now_ms()) >= next_poll) {
+		if ((now = clock_mono_ms()) >= next_poll) {
 			poll_peers(s);
 			next_poll = now + SESS_POLL_MS;
 		}
@@ -230,10 +214,10 @@ static void
 linger(struct session *s)
 {
 	struct pollfd pfd = { .fd = s->client_fd, .events = POLLOUT };
-	uint64_t end = sess_now_ms() + LINGER_MS;
+	uint64_t end = clock_mono_ms() + LINGER_MS;
 
-	while (s->q.len > 0 && sess_now_ms() < end) {
-		if (poll(&pfd, 1, (int)(end - sess_now_ms())) <= 0)
+	while (s->q.len > 0 && clock_mono_ms() < end) {
+		if (poll(&pfd, 1, (int)(end - clock_mono_ms())) <= 0)
 			continue;
 		if (squeue_send(&s->q, s->client_fd) == -1)
 			break;
@@ -271,7 +255,7 @@ session_setup(struct session *s)
 	if ((fl = fcntl(s->parent_fd, F_GETFL)) == -1 ||
 	    fcntl(s->parent_fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		fatal("parent channel: O_NONBLOCK");
-	s->next_stats_ms = sess_now_ms() + SESS_STATS_MS;
+	s->next_stats_ms = clock_mono_ms() + SESS_STATS_MS;
 	return 0;
 }
 

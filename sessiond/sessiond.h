@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "shared/clock.h"
 #include "shared/mix.h"
 #include "shared/proto.h"
 #include "shared/ring.h"
@@ -97,7 +98,6 @@ struct session {
 };
 
 /* sessiond.c */
-uint64_t sess_now_ms(void);
 void	sess_end(struct session *s, const char *reason);
 
 /* sessiond_audio.c: ring -> packets -> queue */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/clock.h"
 #include "sessiond/sessiond.h"
 
 #define DRAIN_BATCH	64	/* periods per pass, so control stays serviced */
@@ -125,7 +126,7 @@ queue_packet(struct session *s, uint64_t position)
 	}
 	s->sent++;
 	if (was_empty)
-		s->progress_ms = sess_now_ms();
+		s->progress_ms = clock_mono_ms();
 }
 
 /* Peak and energy of a stereo period, for the engineer's post-mix meters. */
@@ -210,6 +211,6 @@ sess_flush(struct session *s)
 	}
 	if (n > 0) {
 		s->bytes += n;
-		s->progress_ms = sess_now_ms();
+		s->progress_ms = clock_mono_ms();
 	}
 }

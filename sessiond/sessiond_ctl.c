@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "sessiond/sessiond.h"
 
@@ -35,7 +36,7 @@ sess_send_ctl(struct session *s, json_t *obj)
 	if (squeue_put(&s->q, buf, len, s->q.cap) == -1)
 		goto done;
 	if (was_empty)
-		s->progress_ms = sess_now_ms();
+		s->progress_ms = clock_mono_ms();
 	rc = 0;
 done:
 	if (rc == -1)

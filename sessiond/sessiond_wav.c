@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "sessiond/sessiond.h"
 
@@ -64,7 +65,7 @@ sess_wav_start(struct session *s)
 	if (squeue_put(&s->q, http, sizeof(http) - 1, s->q.cap) == -1 ||
 	    squeue_put(&s->q, h, sizeof(h), s->q.cap) == -1)
 		fatalx("WAV headers do not fit the queue");
-	s->progress_ms = sess_now_ms();
+	s->progress_ms = clock_mono_ms();
 	log_debug("client %s: WAV, %u channels, %u Hz, %u frames per write",
 	    s->persistent_id, s->out_nch, s->rate, s->pkt_frames);
 }

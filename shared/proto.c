@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "shared/clock.h"
 #include "shared/proto.h"
+#include "shared/text.h"
 
 static const char *const ctl_names[] = {
 	[PROTO_CTL_UNKNOWN] = "unknown",
@@ -150,10 +152,7 @@ proto_split(const uint8_t *buf, size_t len, size_t max_payload,
 uint32_t
 proto_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return (uint32_t)clock_wall_ms();
 }
 
 /* ---- control messages ---- */
@@ -195,16 +194,9 @@ proto_json_depth_check(const void *text, size_t len)
 bool
 proto_name_valid(const json_t *v)
 {
-	const unsigned char *p;
-
-	if (!json_is_string(v) || json_string_length(v) < 1 ||
-	    json_string_length(v) > 63)
-		return false;
-	for (p = (const unsigned char *)json_string_value(v); *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
 	/* An embedded NUL would hide the rest of the name. */
-	return strlen(json_string_value(v)) == json_string_length(v);
+	return json_is_string(v) && json_string_length(v) == strlen(
+	    json_string_value(v)) && text_name_field(json_string_value(v), 64);
 }
 
 int
@@ -268,14 +260,6 @@ proto_control_parse(const uint8_t *payload, size_t len, json_t **obj,
 	return PROTO_OK;
 }
 
-static json_int_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Works on a shallow copy so the caller's object is not changed.  Reals are
@@ -298,7 +282,7 @@ proto_control_encode(json_t *obj, bool rf, uint8_t **out, size_t *len)
 	if ((o = json_copy(obj)) == NULL)
 		return PROTO_ENOMEM;
 	if (json_object_get(o, "timestamp") == NULL &&
-	    json_object_set_new(o, "timestamp", json_integer(wall_ms())) == -1)
+	    json_object_set_new(o, "timestamp", json_integer((json_int_t)clock_wall_ms())) == -1)
 		goto out;
 	if (rf && json_object_set_new(o, "rf_mode", json_true()) == -1)
 		goto out;
@@ -326,26 +310,6 @@ out:
 
 /* ---- handshake ---- */
 
-/* Identifiers: printable ASCII only, so they are safe in logs and keys. */
-static bool
-is_printable_ascii(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			return false;
-	return true;
-}
-
-/* Free text (names): any UTF-8 (jansson checked it) but no control bytes. */
-static bool
-has_no_controls(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			return false;
-	return true;
-}
-
 /*
  * An optional string field into dst (size dstlen): absent leaves dst alone;
  * a non-string, an embedded NUL, a string that does not fit or that fails
@@ -367,7 +331,7 @@ get_str(const json_t *obj, const char *key, char *dst, size_t dstlen,
 	n = json_string_length(v);
 	if (n != strlen(s) || n >= dstlen)
 		return PROTO_EFIELD;
-	if (ident ? !is_printable_ascii(s) : !has_no_controls(s))
+	if (ident ? !text_ident(s, n) : !text_name(s, n))
 		return PROTO_EFIELD;
 	memcpy(dst, s, n + 1);
 	return PROTO_OK;

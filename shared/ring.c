@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/ring.h"
 
 #define SLOT_ALIGN	64u
@@ -61,14 +62,6 @@ ring_strerror(int err)
 	}
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static size_t
 round_up(size_t n, size_t a)
@@ -393,7 +386,7 @@ ring_writer_publish(struct ring_writer *w, uint64_t timestamp_ns)
 	uint64_t n = w->next;
 
 	if (timestamp_ns == 0)
-		timestamp_ns = now_ns();
+		timestamp_ns = clock_mono_ns();
 	s->position = (n + 1) * h->period_frames;
 	s->timestamp_ns = timestamp_ns;
 	s->epoch = w->epoch;

@@ -14,8 +14,10 @@
 
 #include <lmdb.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/state.h"
+#include "shared/text.h"
 
 /*
  * Environment flags, and why:
@@ -79,51 +81,23 @@ key_of(const char *k)
 	return v;
 }
 
-static bool
-is_printable_ascii(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
-			return false;
-	return true;
-}
-
-/* Free text (names): UTF-8 (jansson checks it) without control bytes. */
-static bool
-has_no_controls(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] == 0x7f)
-			return false;
-	return true;
-}
-
 bool
 state_id_valid(const char *id)
 {
-	size_t n;
-
-	if (id == NULL)
-		return false;
-	n = strnlen(id, STATE_ID_MAX);
-	return n > 0 && n < STATE_ID_MAX && is_printable_ascii(id, n);
+	return text_ident_field(id, STATE_ID_MAX);
 }
 
 /* ---- the record codec ---- */
 
 void
 state_record_init(struct state_record *rec, const char *id, uint32_t nch,
-    uint64_t now_ms)
+    uint64_t wall_ms)
 {
 	memset(rec, 0, sizeof(*rec));
 	snprintf(rec->id, sizeof(rec->id), "%s", id);
 	mix_init(&rec->mix, nch);
-	rec->first_seen_ms = now_ms;
-	rec->last_seen_ms = now_ms;
+	rec->first_seen_ms = wall_ms;
+	rec->last_seen_ms = wall_ms;
 }
 
 static bool
@@ -193,8 +167,8 @@ get_text(const json_t *o, const char *key, bool required, bool ident,
 		return -1;
 	}
 	n = json_string_length(v);
-	if (n >= dstlen || (ident ? !is_printable_ascii(json_string_value(v),
-	    n) : !has_no_controls(json_string_value(v), n))) {
+	if (n >= dstlen || (ident ? !text_ident(json_string_value(v),
+	    n) : !text_name(json_string_value(v), n))) {
 		errbuf_set(err, errlen, "%s: longer than %zu bytes or has "
 		    "characters it may not have", key, dstlen - 1);
 		return -1;
@@ -383,14 +357,6 @@ txn_begin(struct state *s, unsigned int flags, MDB_txn **txn)
 	return STATE_OK;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- open ---- */
 
@@ -524,7 +490,7 @@ schema_write(struct state *s, MDB_txn *txn)
 
 	if ((mrc = meta_put(txn, s->meta, "schema_version",
 	    STATE_SCHEMA_VERSION)) != 0 ||
-	    (mrc = meta_put(txn, s->meta, "created", now_ms())) != 0)
+	    (mrc = meta_put(txn, s->meta, "created", clock_wall_ms())) != 0)
 		return lmdb_fail(s, mrc, "writing the schema version");
 	log_info("new state in %s, schema version %d", s->dir,
 	    STATE_SCHEMA_VERSION);

@@ -84,9 +84,9 @@ int	state_each(struct state *s, int (*fn)(const struct state_record *, void *),
 	    void *arg);
 uint32_t state_count(struct state *s);
 
-/* Fresh record for a new identity: defaults, first/last seen = now_ms. */
+/* Fresh record for a new identity: defaults, first/last seen = wall_ms. */
 void	state_record_init(struct state_record *rec, const char *id, uint32_t nch,
-	    uint64_t now_ms);
+	    uint64_t wall_ms);
 /* The record codec (what LMDB stores), also used by tools and fuzzing. */
 json_t	*state_record_json(const struct state_record *rec);
 int	state_record_decode(const void *data, size_t len, uint32_t nch,

@@ -29,7 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
+#include "shared/opt.h"
 #include "shared/ring.h"
 #include "supervisor/supervisor.h"
 
@@ -168,8 +170,8 @@ bind_listener(const char *what, const char *addr, char *bound, size_t blen,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (config_split_addr(addr, host, sizeof(host), port, sizeof(port)) ||
-	    (rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+	if (opt_hostport(addr, NULL, host, sizeof(host), port, sizeof(port),
+	    NULL, 0) == -1 || (rc = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "%s: cannot resolve %s", what, addr);
 		return -1;
 	}
@@ -464,7 +466,7 @@ start(void)
 {
 	char err[1024];
 
-	sv.start_ms = now_ms();
+	sv.start_ms = clock_mono_ms();
 	signals_setup();
 	service_init(&sv.capture, "capture", CHILD_CAPTURE);
 	service_init(&sv.broker, "broker", CHILD_BROKER);

@@ -68,9 +68,6 @@ int	config_load(struct config *c, int argc, char *argv[], char *err,
 int	config_reload(struct config *c, char *err, size_t errlen);
 /* Everything that can be checked without binding or forking. */
 int	config_check(struct config *c, char *err, size_t errlen);
-/* Split HOST:PORT ("[v6]:port" too) into host and port strings. */
-int	config_split_addr(const char *addr, char *host, size_t hostlen,
-	    char *port, size_t portlen);
 void	config_usage(void);
 
 /* ---- the process table (supervisor_child.c) ---- */
@@ -131,8 +128,6 @@ int	child_probe(const char *target, const char *syscall, char *err,
 	    size_t errlen);
 /* Describe a wait status: "exit 1", "signal 9 (Killed)". */
 void	child_status_str(int status, char *buf, size_t len);
-uint64_t now_ms(void);		/* monotonic */
-uint64_t unix_ms(void);
 
 void	service_init(struct service *s, const char *name, enum child_kind kind);
 void	service_start(struct service *s);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/ring.h"
 #include "supervisor/supervisor.h"
@@ -78,7 +79,7 @@ get_status(struct reply *r)
 	reply_json(r, json_pack("{s:s, s:I, s:i, s:i, s:i, s:s, s:s, s:o, "
 	    "s:o, s:i, s:i, s:i}",
 	    "version", RINGCAST_VERSION,
-	    "uptime_s", (json_int_t)((now_ms() - sv.start_ms) / 1000),
+	    "uptime_s", (json_int_t)((clock_mono_ms() - sv.start_ms) / 1000),
 	    "rate", (int)sv.cfg.rate, "period", (int)sv.cfg.period,
 	    "channels", (int)sv.cfg.channels,
 	    "source", sv.cfg.source, "ring", sv.cfg.ring,
@@ -428,7 +429,7 @@ post_client(struct reply *r, const char *id, const json_t *body)
 		return;
 	}
 	if (rc == STATE_NOTFOUND) {
-		state_record_init(&rec, id, sv.cfg.channels, unix_ms());
+		state_record_init(&rec, id, sv.cfg.channels, clock_wall_ms());
 		rec.mix = cl->mix;
 	}
 	if (name != NULL)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "supervisor/supervisor.h"
 
@@ -26,23 +27,7 @@ static LIST_HEAD(, child) children = LIST_HEAD_INITIALIZER(children);
 /* 64 KiB: one static buffer; the loop handles one message at a time. */
 static struct msg cm;
 
-uint64_t
-now_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t
-unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 child_name(const struct child *c)
@@ -232,7 +217,7 @@ child_spawn(enum child_kind kind, const char *path, char *const argv[],
 		return NULL;
 	}
 	c->chan = pair[0];
-	c->spawned_ms = now_ms();
+	c->spawned_ms = clock_mono_ms();
 	if (evutil_make_socket_nonblocking(c->chan) == -1 ||
 	    (c->ev = event_new(sv.base, c->chan, EV_READ | EV_PERSIST, chan_cb,
 	    c)) == NULL || event_add(c->ev, NULL) == -1)
@@ -319,7 +304,7 @@ ready(struct child *c)
 		return;
 	}
 	c->ready = true;
-	c->ready_ms = now_ms();
+	c->ready_ms = clock_mono_ms();
 	super_child_ready(c);
 }
 
@@ -571,7 +556,7 @@ spawn_broker(void)
 	} limits[] = {
 		{ "--handshake-ms", offsetof(struct config, handshake_ms) },
 		{ "--request-ms", offsetof(struct config, request_ms) },
-		{ "--max-clients", offsetof(struct config, max_pending) },
+		{ "--max-pending", offsetof(struct config, max_pending) },
 		{ "--max-pending-per-addr",
 		    offsetof(struct config, max_pending_per_addr) },
 	};
@@ -623,7 +608,7 @@ backoff_ms(const struct service *s)
 		want = (uint64_t)SUPER_FLOOR_MS << (s->fails - 1);
 	if (want > SUPER_BACKOFF_CAP_MS)
 		want = SUPER_BACKOFF_CAP_MS;
-	since = now_ms() - s->last_spawn_ms;
+	since = clock_mono_ms() - s->last_spawn_ms;
 	return want > since ? want - since : 0;
 }
 
@@ -644,7 +629,7 @@ spawn(struct service *s)
 {
 	if (s->last_spawn_ms != 0)
 		s->restarts++;
-	s->last_spawn_ms = now_ms();
+	s->last_spawn_ms = clock_mono_ms();
 	s->child = s->kind == CHILD_CAPTURE ? spawn_capture() : spawn_broker();
 	if (s->child != NULL)
 		return;
@@ -725,7 +710,7 @@ void
 service_exited(struct service *s, int status)
 {
 	struct child *c = s->child;
-	uint64_t now = now_ms(), up = c->ready ? now - c->ready_ms : 0;
+	uint64_t now = clock_mono_ms(), up = c->ready ? now - c->ready_ms : 0;
 	bool steady = c->ready && up > SUPER_STEADY_MS;
 
 	child_status_str(status, s->last_exit, sizeof(s->last_exit));

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/opt.h"
 #include "shared/ring.h"
 #include "supervisor/supervisor.h"
 
@@ -101,18 +102,12 @@ static int
 set_number(struct config *c, const struct key *k, const char *val, char *err,
     size_t errlen)
 {
-	char *end;
-	long v;
+	long long v;
 
-	errno = 0;
-	v = strtol(val, &end, 10);
 	if (k - keys == (long)KEY_VERBOSE && (strcmp(val, "yes") == 0 ||
-	    strcmp(val, "no") == 0)) {
+	    strcmp(val, "no") == 0))
 		v = val[0] == 'y';
-		end = (char *)(uintptr_t)val + strlen(val);
-	}
-	if (errno != 0 || end == val || *end != '\0' || v < k->min ||
-	    v > k->max) {
+	else if (opt_number(val, k->min, k->max, &v) == -1) {
 		snprintf(err, errlen, "%s: \"%s\" is not a number %ld..%ld",
 		    k->name, val, k->min, k->max);
 		return -1;
@@ -317,46 +312,16 @@ config_reload(struct config *c, char *err, size_t errlen)
 	return apply(c, err, errlen);
 }
 
-int
-config_split_addr(const char *addr, char *host, size_t hostlen, char *port,
-    size_t portlen)
-{
-	const char *colon, *h = addr;
-	size_t hl;
-
-	if ((colon = strrchr(addr, ':')) == NULL || colon[1] == '\0')
-		return -1;
-	hl = colon - addr;
-	if (addr[0] == '[') {
-		if (hl < 2 || addr[hl - 1] != ']')
-			return -1;
-		h = addr + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= hostlen || strlen(colon + 1) >= portlen)
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	snprintf(port, portlen, "%s", colon + 1);
-	return 0;
-}
-
 static int
 check_addr(const char *what, const char *addr, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res;
-	char host[256], port[16], *end;
-	long p;
+	char host[256], port[16], why[256];
 	int rc;
 
-	if (config_split_addr(addr, host, sizeof(host), port,
-	    sizeof(port)) == -1) {
-		snprintf(err, errlen, "%s: \"%s\" is not HOST:PORT", what, addr);
-		return -1;
-	}
-	p = strtol(port, &end, 10);
-	if (*end != '\0' || p < 0 || p > 65535) {
-		snprintf(err, errlen, "%s: bad port \"%s\"", what, port);
+	if (opt_hostport(addr, NULL, host, sizeof(host), port, sizeof(port),
+	    why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s", what, why);
 		return -1;
 	}
 	memset(&hints, 0, sizeof(hints));

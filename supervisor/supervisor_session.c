@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "supervisor/supervisor.h"
 
@@ -68,10 +69,10 @@ record_load(const char *id, const struct proto_hello *h,
 		log_warnx("client %s: saved state unusable, starting afresh: "
 		    "%s", id, state_strerror(sv.state, rc));
 	if (!*found)
-		state_record_init(rec, id, sv.cfg.channels, unix_ms());
+		state_record_init(rec, id, sv.cfg.channels, clock_wall_ms());
 	else
 		rec->reconnects++;
-	rec->last_seen_ms = unix_ms();
+	rec->last_seen_ms = clock_wall_ms();
 	if (h->name[0] != '\0')
 		snprintf(rec->name, sizeof(rec->name), "%s", h->name);
 	if ((rc = state_put(sv.state, rec)) != STATE_OK)
@@ -160,7 +161,7 @@ client_start(int fd, const struct proto_hello *h, const char *remote)
 	snprintf(cl->id, sizeof(cl->id), "%s", proto_hello_identity(h));
 	cl->hello = *h;
 	snprintf(cl->remote, sizeof(cl->remote), "%s", remote);
-	cl->since_ms = unix_ms();
+	cl->since_ms = clock_wall_ms();
 	record_load(cl->id, h, &rec, &found);
 	cl->mix = rec.mix;
 	if ((old = session_find(cl->id)) != NULL)
@@ -270,7 +271,7 @@ wav_start(int fd, const json_t *o, const char *remote)
 	cl->hello.protocol_version = 2;
 	cl->hello.server_mix = mix;
 	cl->hello.packet_frames = sv.cfg.period * 4;
-	cl->since_ms = unix_ms();
+	cl->since_ms = clock_wall_ms();
 	if (session_spawn(cl, fd, false) == -1)
 		return;
 	log_info("client %s (WAV%s) from %s: session[%d]", cl->id, mix ?
@@ -387,7 +388,7 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 	}
 	/* Forgotten, or unreadable, while connected: save it anew. */
 	if (rc != STATE_OK) {
-		state_record_init(&rec, id, sv.cfg.channels, unix_ms());
+		state_record_init(&rec, id, sv.cfg.channels, clock_wall_ms());
 		snprintf(rec.name, sizeof(rec.name), "%s", cl->hello.name);
 	}
 	m = cl != NULL ? cl->mix : rec.mix;
@@ -395,7 +396,7 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 		return 400;
 	rec.mix = m;
 	if (cl != NULL)
-		rec.last_seen_ms = unix_ms();
+		rec.last_seen_ms = clock_wall_ms();
 	if ((rc = state_put(sv.state, &rec)) != STATE_OK) {
 		snprintf(err, errlen, "not saved: %s",
 		    state_strerror(sv.state, rc));
@@ -536,7 +537,7 @@ record_exit(const struct client *cl)
 
 	if (sv.state == NULL || state_get(sv.state, cl->id, &rec) != STATE_OK)
 		return;
-	rec.last_seen_ms = unix_ms();
+	rec.last_seen_ms = clock_wall_ms();
 	snprintf(rec.last_exit, sizeof(rec.last_exit), "%s", cl->reason);
 	if (strcmp(cl->reason, "stalled") == 0)
 		rec.stalls++;
@@ -617,7 +618,7 @@ entry_times(json_t *o, const struct state_record *rec, const struct client *cl)
 	json_object_set_new(o, "connected_since", cl ?
 	    json_integer((json_int_t)cl->since_ms) : json_null());
 	json_object_set_new(o, "last_seen", json_integer((json_int_t)(rec ?
-	    rec->last_seen_ms : unix_ms())));
+	    rec->last_seen_ms : clock_wall_ms())));
 	json_object_set_new(o, "first_seen", rec ?
 	    json_integer((json_int_t)rec->first_seen_ms) : json_null());
 	json_object_set_new(o, "reconnects", json_integer(rec ?

@@ -523,7 +523,7 @@ Test(broker, pending_per_address_limit, .timeout = 60)
 Test(broker, pending_total_limit, .timeout = 60)
 {
 	static char *const args[] = { "--handshake-ms", "5000",
-	    "--max-clients", "3", "--max-pending-per-addr", "10", NULL };
+	    "--max-pending", "3", "--max-pending-per-addr", "10", NULL };
 	uint64_t t0, end;
 	uint8_t *hello;
 	size_t len;
@@ -580,7 +580,7 @@ cpu_ticks(pid_t pid)
 Test(broker, out_of_descriptors_does_not_spin, .timeout = 60)
 {
 	static char *const args[] = { "--handshake-ms", "8000",
-	    "--max-clients", "100", "--max-pending-per-addr", "100", NULL };
+	    "--max-pending", "100", "--max-pending-per-addr", "100", NULL };
 	struct rlimit lim = { 16, 16 };
 	int held[24], i, n = 0;
 	char resp[256];
@@ -896,7 +896,7 @@ Test(broker, http_trickle_cut_at_deadline, .timeout = 30)
 /* At the connection cap, new HTTP clients wait in the backlog. */
 Test(broker, http_connection_cap, .timeout = 30)
 {
-	static char *const args[] = { "--max-clients", "2", NULL };
+	static char *const args[] = { "--max-pending", "2", NULL };
 	struct http_resp r;
 	int idle[2], c;
 	json_t *req;

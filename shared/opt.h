@@ -1,0 +1,41 @@
+/* opt.h — option values every program parses alike: bounded numbers, descriptors, HOST:PORT, channel lists. */
+#ifndef RINGCAST_OPT_H
+#define RINGCAST_OPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A decimal integer, nothing else around it, in lo..hi: 0, or -1. */
+int	opt_number(const char *arg, long long lo, long long hi, long long *out);
+
+/*
+ * For a program's own options, before it serves: the value, or exit 2
+ * with "NAME ARG: expected a number in LO..HI" (NAME as the user typed it,
+ * e.g. "--period").
+ */
+long long opt_number_or_exit(const char *name, const char *arg, long long lo,
+	    long long hi);
+/* A descriptor number that must be open in this process; exit 2 if not. */
+int	opt_fd_or_exit(const char *name, const char *arg);
+
+/*
+ * "HOST:PORT" or "[IPV6]:PORT"; when default_port is not NULL, "HOST" and
+ * "[IPV6]" alone take it.  A bare IPv6 address (more than one colon) must
+ * be bracketed.  The port is 1 to 5 digits, 0..65535.  Returns 0, or -1
+ * with err saying why.
+ */
+int	opt_hostport(const char *arg, const char *default_port, char *host,
+	    size_t hostlen, char *port, size_t portlen, char *err,
+	    size_t errlen);
+
+#define OPT_CHANNELS_MAX	1024	/* the largest max opt_channels takes */
+
+/*
+ * A channel list such as "0,1,4-7" into ascending channel numbers, each
+ * below max, none named twice; at most listmax of them.  Returns the
+ * count, or -1 with err saying why.
+ */
+int	opt_channels(const char *arg, uint32_t max, uint32_t *list,
+	    size_t listmax, char *err, size_t errlen);
+
+#endif
