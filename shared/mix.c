@@ -62,9 +62,9 @@ parse_key(const char *k, uint32_t nch, uint32_t *ch)
 }
 
 static int
-apply_channels(struct mix *m, const json_t *v, char *err, size_t errlen)
+patch_channels(struct mix_patch *p, const json_t *v, uint32_t nch, char *err,
+    size_t errlen)
 {
-	uint8_t sub[MIX_MAX_CHANNELS] = { 0 };
 	const json_t *e;
 	json_int_t c;
 	size_t i;
@@ -75,19 +75,19 @@ apply_channels(struct mix *m, const json_t *v, char *err, size_t errlen)
 	}
 	json_array_foreach(v, i, e) {
 		c = json_is_integer(e) ? json_integer_value(e) : -1;
-		if (c < 0 || c >= (json_int_t)m->nch) {
+		if (c < 0 || c >= (json_int_t)nch) {
 			errbuf_set(err, errlen, "channels[%zu]: not a channel number "
-			    "0..%d", i, (int)m->nch - 1);
+			    "0..%d", i, (int)nch - 1);
 			return -1;
 		}
-		sub[c] = 1;
+		p->sub[c] = 1;
 	}
-	memcpy(m->sub, sub, sizeof(sub));
+	p->set |= MIX_SET_CHANNELS;
 	return 0;
 }
 
 static int
-apply_value(struct mix *m, enum field f, uint32_t ch, const json_t *v)
+patch_value(struct mix_patch *p, enum field f, uint32_t ch, const json_t *v)
 {
 	double d;
 
@@ -95,21 +95,28 @@ apply_value(struct mix *m, enum field f, uint32_t ch, const json_t *v)
 	case F_GAIN:
 		if (get_number(v, 0.0, MIX_GAIN_MAX, &d) == -1)
 			return -1;
-		m->gain[ch] = (float)d;
-		return 0;
+		p->gain[ch] = (float)d;
+		break;
 	case F_PAN:
 		if (get_number(v, -1.0, 1.0, &d) == -1)
 			return -1;
-		m->pan[ch] = (float)d;
-		return 0;
+		p->pan[ch] = (float)d;
+		break;
 	case F_MUTE:
 		if (!json_is_boolean(v))
 			return -1;
-		m->mute[ch] = json_is_true(v);
-		return 0;
+		p->mute[ch] = json_is_true(v);
+		break;
 	}
-	return -1;
+	p->has[ch] |= 1u << f;
+	return 0;
 }
+
+static const char *const field_name[] = {
+	[F_GAIN] = "gains",
+	[F_PAN] = "pans",
+	[F_MUTE] = "mutes",
+};
 
 static const char *const field_range[] = {
 	[F_GAIN] = "a number 0..10",
@@ -118,7 +125,7 @@ static const char *const field_range[] = {
 };
 
 static int
-apply_map(struct mix *m, const char *name, enum field f, const json_t *v,
+patch_map(struct mix_patch *p, enum field f, const json_t *v, uint32_t nch,
     char *err, size_t errlen)
 {
 	const char *k;
@@ -126,56 +133,179 @@ apply_map(struct mix *m, const char *name, enum field f, const json_t *v,
 	uint32_t ch;
 
 	if (!json_is_object(v)) {
-		errbuf_set(err, errlen, "%s: not an object", name);
+		errbuf_set(err, errlen, "%s: not an object", field_name[f]);
 		return -1;
 	}
 	json_object_foreach((json_t *)(uintptr_t)v, k, e) {
-		if (parse_key(k, m->nch, &ch) == -1) {
+		if (parse_key(k, nch, &ch) == -1) {
 			errbuf_set(err, errlen, "%s: key \"%.16s\" is not a channel "
-			    "number 0..%d", name, k, (int)m->nch - 1);
+			    "number 0..%d", field_name[f], k, (int)nch - 1);
 			return -1;
 		}
-		if (apply_value(m, f, ch, e) == -1) {
-			errbuf_set(err, errlen, "%s[%u]: not %s", name, ch,
-			    field_range[f]);
+		if (patch_value(p, f, ch, e) == -1) {
+			errbuf_set(err, errlen, "%s[%u]: not %s", field_name[f],
+			    ch, field_range[f]);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Applies to a copy and commits only when every field is valid. */
 int
-mix_apply_json(struct mix *m, const json_t *upd, char *err, size_t errlen)
+mix_patch_from_json(struct mix_patch *p, const json_t *upd, uint32_t nch,
+    char *err, size_t errlen)
 {
-	static const struct { const char *name; enum field f; } maps[] = {
-		{ "gains", F_GAIN }, { "pans", F_PAN }, { "mutes", F_MUTE },
-	};
-	struct mix t = *m;
 	const json_t *v;
 	double d;
-	size_t i;
+	int f;
 
+	memset(p, 0, sizeof(*p));
+	if (nch > MIX_MAX_CHANNELS)
+		nch = MIX_MAX_CHANNELS;
 	if (!json_is_object(upd)) {
 		errbuf_set(err, errlen, "mix: not an object");
 		return -1;
 	}
 	if ((v = json_object_get(upd, "channels")) != NULL &&
-	    apply_channels(&t, v, err, errlen) == -1)
+	    patch_channels(p, v, nch, err, errlen) == -1)
 		return -1;
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		if ((v = json_object_get(upd, maps[i].name)) != NULL &&
-		    apply_map(&t, maps[i].name, maps[i].f, v, err, errlen) == -1)
+	for (f = F_GAIN; f <= F_MUTE; f++)
+		if ((v = json_object_get(upd, field_name[f])) != NULL &&
+		    patch_map(p, (enum field)f, v, nch, err, errlen) == -1)
 			return -1;
 	if ((v = json_object_get(upd, "master_gain")) != NULL) {
 		if (get_number(v, 0.0, MIX_MASTER_MAX, &d) == -1) {
 			errbuf_set(err, errlen, "master_gain: not a number 0..5");
 			return -1;
 		}
-		t.master = (float)d;
+		p->master = (float)d;
+		p->set |= MIX_SET_MASTER;
 	}
-	*m = t;
 	return 0;
+}
+
+static bool
+in_range(float v, float lo, float hi)
+{
+	return isfinite(v) && v >= lo && v <= hi;
+}
+
+bool
+mix_patch_valid(const struct mix_patch *p)
+{
+	uint32_t c;
+
+	if ((p->set & ~(MIX_SET_CHANNELS | MIX_SET_MASTER)) != 0 ||
+	    ((p->set & MIX_SET_MASTER) && !in_range(p->master, 0.0f,
+	    MIX_MASTER_MAX)))
+		return false;
+	for (c = 0; c < MIX_MAX_CHANNELS; c++)
+		if (p->sub[c] > 1 || p->mute[c] > 1 || p->has[c] > 7 ||
+		    ((p->has[c] & 1u << F_GAIN) && !in_range(p->gain[c], 0.0f,
+		    MIX_GAIN_MAX)) || ((p->has[c] & 1u << F_PAN) &&
+		    !in_range(p->pan[c], -1.0f, 1.0f)))
+			return false;
+	return true;
+}
+
+/* The first field of p that names channel c, for an error message. */
+static const char *
+naming_field(const struct mix_patch *p, uint32_t c)
+{
+	int f;
+
+	if (p->sub[c])
+		return "channels";
+	for (f = F_GAIN; f <= F_MUTE; f++)
+		if (p->has[c] & 1u << f)
+			return field_name[f];
+	return "mix";
+}
+
+/* Every channel p names exists, and every one it subscribes can be sent. */
+static int
+patch_check(const struct mix *m, const struct mix_patch *p,
+    uint32_t addressable, char *err, size_t errlen)
+{
+	uint32_t c;
+
+	for (c = m->nch; c < MIX_MAX_CHANNELS; c++)
+		if (p->sub[c] || p->has[c]) {
+			errbuf_set(err, errlen, "%s: %u is not a channel number "
+			    "0..%d", naming_field(p, c), c, (int)m->nch - 1);
+			return -1;
+		}
+	for (c = addressable; c < m->nch; c++)
+		if (p->sub[c]) {
+			errbuf_set(err, errlen, "channel %u needs the "
+			    "channel_mask_words extension", c);
+			return -1;
+		}
+	return 0;
+}
+
+int
+mix_patch_apply(struct mix *m, const struct mix_patch *p,
+    uint32_t addressable, char *err, size_t errlen)
+{
+	uint32_t c;
+
+	if (!mix_patch_valid(p)) {
+		errbuf_set(err, errlen, "mix: invalid change");
+		return -1;
+	}
+	if (patch_check(m, p, addressable, err, errlen) == -1)
+		return -1;
+	if (p->set & MIX_SET_CHANNELS)
+		memcpy(m->sub, p->sub, sizeof(m->sub));
+	if (p->set & MIX_SET_MASTER)
+		m->master = p->master;
+	for (c = 0; c < m->nch; c++) {
+		if (p->has[c] & 1u << F_GAIN)
+			m->gain[c] = p->gain[c];
+		if (p->has[c] & 1u << F_PAN)
+			m->pan[c] = p->pan[c];
+		if (p->has[c] & 1u << F_MUTE)
+			m->mute[c] = p->mute[c];
+	}
+	return 0;
+}
+
+int
+mix_apply_json(struct mix *m, const json_t *upd, char *err, size_t errlen)
+{
+	struct mix_patch p;
+
+	if (mix_patch_from_json(&p, upd, m->nch, err, errlen) == -1)
+		return -1;
+	return mix_patch_apply(m, &p, m->nch, err, errlen);
+}
+
+bool
+mix_valid(const struct mix *m)
+{
+	uint32_t c;
+
+	if (m->nch > MIX_MAX_CHANNELS || !in_range(m->master, 0.0f,
+	    MIX_MASTER_MAX))
+		return false;
+	for (c = 0; c < MIX_MAX_CHANNELS; c++)
+		if (m->sub[c] > 1 || m->mute[c] > 1 || !in_range(m->gain[c],
+		    0.0f, MIX_GAIN_MAX) || !in_range(m->pan[c], -1.0f, 1.0f))
+			return false;
+	return true;
+}
+
+uint32_t
+mix_limit(struct mix *m, uint32_t addressable)
+{
+	uint32_t c, dropped = 0;
+
+	for (c = addressable; c < m->nch; c++) {
+		dropped += m->sub[c];
+		m->sub[c] = 0;
+	}
+	return dropped;
 }
 
 /*

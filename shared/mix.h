@@ -24,14 +24,55 @@ struct mix {
 /* Defaults: nothing subscribed, unity gains, centred, unmuted. */
 void	mix_init(struct mix *m, uint32_t nch);
 
+/* Whether every field is in range (a mix that came over a channel). */
+bool	mix_valid(const struct mix *m);
+
 /*
- * Apply the fields of an update_mix / subscribe object (any of "channels",
- * "gains", "pans", "mutes", "master_gain").  All or nothing: on any invalid
- * field (wrong type, channel out of range, value out of range or not finite)
- * m is unchanged, err says why and -1 is returned.  Keys of gains/pans/mutes
- * are channel numbers as strings.  Returns 0 on success.
+ * A change to a mix: what an update_mix / subscribe message, or the web
+ * API's mix body, asks for.  Every path that changes a mix builds one
+ * (mix_patch_from_json, in the process that reads the untrusted text) and
+ * applies it with mix_patch_apply (in the supervisor, against the committed
+ * mix and what the listener's session can send): one validation for all.
  */
+#define MIX_SET_CHANNELS	0x1	/* sub replaces the subscription */
+#define MIX_SET_MASTER		0x2
+#define MIX_HAS_GAIN		0x1	/* bits of has[c] */
+#define MIX_HAS_PAN		0x2
+#define MIX_HAS_MUTE		0x4
+
+struct mix_patch {
+	uint32_t	set;			/* MIX_SET_* */
+	float		master;
+	uint8_t		sub[MIX_MAX_CHANNELS];
+	uint8_t		has[MIX_MAX_CHANNELS];	/* MIX_HAS_* per channel */
+	float		gain[MIX_MAX_CHANNELS];
+	float		pan[MIX_MAX_CHANNELS];
+	uint8_t		mute[MIX_MAX_CHANNELS];
+};
+
+/*
+ * The fields of an update_mix object (any of "channels", "gains", "pans",
+ * "mutes", "master_gain"; keys of the maps are channel numbers as decimal
+ * strings) naming channels below nch.  -1 with err saying why on the first
+ * invalid field (wrong type, channel out of range, value out of range or
+ * not finite).
+ */
+int	mix_patch_from_json(struct mix_patch *p, const json_t *upd, uint32_t nch,
+	    char *err, size_t errlen);
+/* Whether a patch that came over a channel is well formed. */
+bool	mix_patch_valid(const struct mix_patch *p);
+/*
+ * Apply p to m, all or nothing: every channel it names must be below
+ * m->nch, and every channel it subscribes below addressable (what the
+ * listener's packets can carry: 32 per mask word, or m->nch for a server
+ * mix).  Returns 0, or -1 with m unchanged and err saying why.
+ */
+int	mix_patch_apply(struct mix *m, const struct mix_patch *p,
+	    uint32_t addressable, char *err, size_t errlen);
+/* mix_patch_from_json then mix_patch_apply with m's own channel count. */
 int	mix_apply_json(struct mix *m, const json_t *upd, char *err, size_t errlen);
+/* Unsubscribe channels at or beyond addressable; returns how many. */
+uint32_t mix_limit(struct mix *m, uint32_t addressable);
 
 /*
  * The mix as mix_state fields: "channels" (ascending), and "gains", "pans",
