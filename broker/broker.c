@@ -33,18 +33,9 @@
 static int parent_fd = -1;
 
 int
-broker_send(uint32_t type, const json_t *obj, int fd)
+broker_send(uint32_t type, const void *body, size_t len, int fd)
 {
-	char *s;
-	int rc;
-
-	if ((s = json_dumps(obj, JSON_COMPACT)) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = msg_send(parent_fd, type, s, strlen(s), fd);
-	free(s);
-	return rc;
+	return msg_send(parent_fd, ROLE_BROKER, type, body, len, NULL, 0, fd);
 }
 
 void
@@ -130,30 +121,27 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 		usage();
 }
 
-/* A message from the supervisor: anything it should not send is fatal. */
+/* A message from the supervisor, whole and meant for us (msg_recv checked). */
 static void
-parent_dispatch(struct msg *m)
+parent_dispatch(const struct msg *m)
 {
-	if (m->fd != -1)
-		fatalx("%s carried a descriptor", msg_name(m->hdr.type));
+	size_t len;
+	const char *tail = msg_tail(m, &len);
+
 	switch (m->hdr.type) {
 	case MSG_BROKER_REPLY:
-		if (m->hdr.len == 0)
-			fatalx("empty MSG_BROKER_REPLY");
-		http_reply(m->data);
+		http_reply(MSG_BODY(m, struct msg_api_reply), tail, len);
 		break;
 	case MSG_BROKER_EVENT:
-		if (m->hdr.len == 0)
-			fatalx("empty MSG_BROKER_EVENT");
-		http_event(m->data);
+		events_publish(MSG_BODY(m, struct msg_event), tail, len);
 		break;
-	case MSG_CHILD_PROBE:
-		/* Test only: the supervisor sends it with --test-probes. */
-		sandbox_probe(m->data);
+	case MSG_BROKER_CLIENT_DONE:
+		handoff_done(MSG_BODY(m, struct msg_client_done));
 		break;
-	default:
-		fatalx("unexpected message %s (%u)", msg_name(m->hdr.type),
-		    m->hdr.type);
+	case MSG_PROBE:
+		sandbox_probe(parent_fd, ROLE_BROKER, MSG_BODY(m,
+		    struct msg_probe));
+		break;
 	}
 }
 
@@ -166,13 +154,18 @@ parent_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (i = 0; i < PARENT_BURST; i++) {
-		if ((rc = msg_recv(fd, &m)) == 1) {
+		if ((rc = msg_recv(fd, ROLE_BROKER, ROLE_SUPERVISOR, &m)) == 1) {
 			parent_dispatch(&m);
 			continue;
 		}
 		if (rc == 0) {
 			log_debug("parent channel closed");
 			event_base_loopbreak(base);
+		} else if (errno == EPROTO) {
+			/* The channel fault policy (shared/msg.h). */
+			log_warnx("parent channel: %s %s: exiting", m.fault,
+			    msg_name(m.hdr.type));
+			exit(MSG_EXIT_FAULT);
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK)
 			fatal("parent channel");
 		return;
@@ -222,6 +215,7 @@ parent_setup(struct event_base *base, int fd)
 int
 main(int argc, char *argv[])
 {
+	struct msg_ready ready = { RINGCAST_VERSION };
 	struct broker_config cfg;
 	struct event_base *base;
 
@@ -231,6 +225,7 @@ main(int argc, char *argv[])
 		fatalx("event_base_new");
 	signals_setup(base);
 	parent_setup(base, cfg.parent_fd);
+	handoff_init(base);
 	native_init(base, &cfg);
 	http_init(base, &cfg);
 	events_init(base, &cfg);
@@ -238,8 +233,8 @@ main(int argc, char *argv[])
 	/* Web assets are loaded: nothing more is needed from the filesystem. */
 	sandbox_prepare(SANDBOX_BROKER, (unsigned)cfg.max_pending * 2 + 64);
 	sandbox_enter(SANDBOX_BROKER);
-	if (msg_send(parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
-		fatal("MSG_CHILD_READY");
+	if (broker_send(MSG_READY, &ready, sizeof(ready), -1) == -1)
+		fatal("MSG_READY");
 	log_debug("serving: handshake %d ms, %d pending (%d per address), "
 	    "request %d ms", cfg.handshake_ms, cfg.max_pending,
 	    cfg.max_per_addr, cfg.request_ms);

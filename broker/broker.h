@@ -11,6 +11,8 @@
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "shared/msg.h"
+
 #define BROKER_HANDSHAKE_MS	2000	/* whole handshake, from accept */
 #define BROKER_MAX_CLIENTS	64	/* pending handshakes; HTTP connections */
 #define BROKER_MAX_PER_ADDR	4	/* pending handshakes per source address */
@@ -34,15 +36,58 @@ struct broker_config {
 /* ---- broker.c: the process and its parent channel ---- */
 
 /*
- * Send a JSON message (and fd, or -1) to the supervisor without blocking.
- * Returns 0, or -1 with errno: EAGAIN when the channel is full, EMSGSIZE when
- * the message is over MSG_MAX_PAYLOAD.
+ * Send a message (with a descriptor, or -1) to the supervisor without
+ * blocking.  Returns 0, or -1 with errno: EAGAIN when the channel is full.
  */
-int	broker_send(uint32_t type, const json_t *obj, int fd);
+int	broker_send(uint32_t type, const void *body, size_t len, int fd);
 /* "ip:port" ("[ip6]:port") of a socket address, for logs and the supervisor. */
 void	broker_addr_str(const struct sockaddr *sa, socklen_t len, char *buf,
 	    size_t buflen);
 void	broker_tv(struct timeval *tv, int ms);
+
+/* ---- broker_api.c: the routes ---- */
+
+/* Methods, as bits (a route serves several). */
+#define HTTP_GET	0x01
+#define HTTP_POST	0x02
+#define HTTP_DELETE	0x04
+#define HTTP_HEAD	0x08
+#define HTTP_OTHER	0x10
+
+/* Routes the broker serves itself, after the API's (enum api_route). */
+enum {
+	BROKER_EVENTS = API_ROUTE_MAX,	/* GET /api/events */
+	BROKER_WAV,			/* GET /stream.wav */
+	BROKER_STATIC,			/* the web UI's files */
+};
+
+/*
+ * The route of method (HTTP_*) on path: 0 with req->route and the path's
+ * and query's parameters set, or 404, 405 or 400 with why.
+ */
+int	api_match(unsigned method, const char *path, const char *query,
+	    struct msg_api_request *req, char *why, size_t whylen);
+bool	api_route_has_body(uint32_t route);
+/* The JSON body of req->route into req->body: 0, or 400 with why. */
+int	api_decode_body(struct msg_api_request *req, const json_t *body,
+	    char *why, size_t whylen);
+
+/* ---- broker_handoff.c: listeners handed to the supervisor ---- */
+
+/*
+ * Pass a listener's socket to the supervisor (m->id is set here) and keep
+ * fd until it answers: a refusal is written to the client by us, as a v2
+ * error (native) or an HTTP error (WAV), then fd is closed.  Returns 0 (fd
+ * is ours now), or -1 if it could not be passed (the caller answers and
+ * closes fd).  No descriptor is needed on the way: the kernel makes the
+ * supervisor's copy.
+ */
+int	handoff_client(struct msg_client *m, int fd);
+void	handoff_done(const struct msg_client_done *d);
+void	handoff_init(struct event_base *base);
+/* Best effort, one non-blocking write: an error before closing. */
+void	handoff_v2_error(int fd, const char *message);
+void	handoff_http_error(int fd, uint32_t status, const char *message);
 
 /* ---- broker_native.c: the Fichatech v2 listener ---- */
 
@@ -51,9 +96,9 @@ void	native_init(struct event_base *base, const struct broker_config *cfg);
 /* ---- broker_http.c: the web UI, the JSON API and /metrics ---- */
 
 void	http_init(struct event_base *base, const struct broker_config *cfg);
-/* MSG_BROKER_REPLY / MSG_BROKER_EVENT payloads (NUL-terminated JSON). */
-void	http_reply(const char *data);
-void	http_event(const char *data);
+/* MSG_BROKER_REPLY: the answer to a request we forwarded. */
+void	http_reply(const struct msg_api_reply *r, const char *body,
+	    size_t len);
 /* A JSON {"error": message} response (Connection: close), for every route. */
 void	http_error(struct evhttp_request *req, int status, const char *message);
 /*
@@ -62,6 +107,8 @@ void	http_error(struct evhttp_request *req, int status, const char *message);
  * owns, or -1.  remote gets the peer's "ip:port".
  */
 int	http_take_socket(struct evhttp_request *req, char *remote, size_t len);
+/* The reason phrase of an HTTP status ("Not Found"). */
+const char *http_reason(uint32_t status);
 /* A response with this body and Content-Type (Connection: close). */
 void	http_send(struct evhttp_request *req, int status, const char *ctype,
 	    const void *data, size_t len);
@@ -70,8 +117,9 @@ void	http_send(struct evhttp_request *req, int status, const char *ctype,
 
 void	events_init(struct event_base *base, const struct broker_config *cfg);
 void	events_serve(struct evhttp_request *req);
-/* One MSG_BROKER_EVENT payload {"event": name, "data": {...}} to fan out. */
-void	events_publish(const char *data);
+/* One MSG_BROKER_EVENT to fan out: its name and JSON data. */
+void	events_publish(const struct msg_event *e, const char *data,
+	    size_t len);
 
 /* ---- broker_wav.c: GET /stream.wav, handed to a session ---- */
 

@@ -21,7 +21,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <jansson.h>
 
 #include "shared/log.h"
 #include "broker/broker.h"
@@ -42,10 +41,38 @@ static struct {
 	struct event_base	*base;
 	const struct broker_config *cfg;
 	struct event		*keepalive;
+	struct event		*recount;
 	TAILQ_HEAD(, sub)	 subs;
 	int			 nsubs;
 	unsigned long long	 closed_slow;
 } es = { .subs = TAILQ_HEAD_INITIALIZER(es.subs) };
+
+/*
+ * The supervisor sends events only while somebody listens: it learns the
+ * count at every change.  A full channel retries shortly, so that a new
+ * browser never waits on a count that was lost.
+ */
+static void
+count_changed(void)
+{
+	struct msg_subscribers m = { (uint32_t)es.nsubs };
+	struct timeval tv;
+
+	if (broker_send(MSG_BROKER_SUBSCRIBERS, &m, sizeof(m), -1) == 0)
+		return;
+	log_warn("MSG_BROKER_SUBSCRIBERS: retrying");
+	broker_tv(&tv, BROKER_PAUSE_MS);
+	evtimer_add(es.recount, &tv);
+}
+
+static void
+recount_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	count_changed();
+}
 
 static void
 sub_free(struct sub *s, const char *why)
@@ -56,6 +83,7 @@ sub_free(struct sub *s, const char *why)
 	es.nsubs--;
 	bufferevent_free(s->bev);
 	free(s);
+	count_changed();
 }
 
 /* The browser sends nothing we need after its request: drop it. */
@@ -128,8 +156,9 @@ events_init(struct event_base *base, const struct broker_config *cfg)
 	es.cfg = cfg;
 	broker_tv(&tv, EVENTS_KEEPALIVE_MS);
 	if ((es.keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb,
-	    NULL)) == NULL || event_add(es.keepalive, &tv) == -1)
-		fatalx("events: keep-alive timer");
+	    NULL)) == NULL || event_add(es.keepalive, &tv) == -1 ||
+	    (es.recount = evtimer_new(base, recount_cb, NULL)) == NULL)
+		fatalx("events: timers");
 }
 
 void
@@ -176,35 +205,24 @@ events_serve(struct evhttp_request *req)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&es.subs, s, entry);
 	es.nsubs++;
+	count_changed();
 	log_debug("events: %s subscribed (%d)", s->remote, es.nsubs);
 	sub_add(s, head, sizeof(head) - 1, false);
 }
 
-/* {"event": name, "data": {...}} from the supervisor, to every subscriber. */
+/* An event from the supervisor, to every subscriber. */
 void
-events_publish(const char *data)
+events_publish(const struct msg_event *e, const char *data, size_t len)
 {
-	const char *name;
-	char *text, *body;
-	json_t *o;
+	char *text;
 	int n;
 
 	if (es.nsubs == 0)
 		return;
-	if ((o = json_loads(data, 0, NULL)) == NULL ||
-	    (name = json_string_value(json_object_get(o, "event"))) == NULL ||
-	    (body = json_dumps(json_object_get(o, "data"), JSON_COMPACT |
-	    JSON_ENCODE_ANY | JSON_REAL_PRECISION(4))) == NULL) {
-		log_warnx("malformed MSG_BROKER_EVENT");
-		json_decref(o);
-		return;
-	}
-	/* One copy of the text; compact JSON holds no newline. */
-	if ((n = asprintf(&text, "event: %s\ndata: %s\n\n", name, body)) > 0) {
-		broadcast(text, (size_t)n, strcmp(name, "meters") == 0 ||
-		    strcmp(name, "stats") == 0);
+	/* One copy of the text; msg_recv made sure data holds no newline. */
+	if ((n = asprintf(&text, "event: %s\ndata: %.*s\n\n", e->name,
+	    (int)len, data)) > 0) {
+		broadcast(text, (size_t)n, e->droppable != 0);
 		free(text);
 	}
-	free(body);
-	json_decref(o);
 }

@@ -1,8 +1,8 @@
 /* broker_http.c — HTTP front end: routes, the supervisor's API, request deadlines. */
 /*
- * evhttp parses; every /api/... and /metrics request becomes a
- * MSG_BROKER_REQUEST and waits at most BROKER_REPLY_MS for the supervisor's
- * MSG_BROKER_REPLY (then 503).  evhttp only times out idle reads, so each
+ * evhttp parses; broker_api.c routes.  An API request becomes a
+ * MSG_BROKER_REQUEST (its route and decoded parameters) and waits at most
+ * BROKER_REPLY_MS for the supervisor's MSG_BROKER_REPLY (then 503).  evhttp only times out idle reads, so each
  * connection also gets a whole-request deadline, request_ms from the
  * accept: a client trickling its request is cut off then.  Every response
  * closes its connection, so that one deadline covers the only request.
@@ -36,7 +36,6 @@
 
 #define HTTP_BODY_MAX		(64 * 1024)
 #define HTTP_HEADERS_MAX	(8 * 1024)
-#define HTTP_URI_MAX		1024	/* the supervisor's path buffer */
 #define HTTP_ALL_METHODS	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
     EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
@@ -53,27 +52,9 @@ struct hconn {
 /* One request waiting for the supervisor. */
 struct hreq {
 	TAILQ_ENTRY(hreq)	 entry;
-	json_int_t		 id;
+	uint32_t		 id;
 	struct evhttp_request	*req;
 	struct event		*timer;
-};
-
-struct route {
-	const char	*path;
-	bool		 prefix;
-	int		 methods;	/* EVHTTP_REQ_* it serves */
-	void		(*serve)(struct evhttp_request *);	/* NULL: 404 */
-};
-
-static void	serve_api(struct evhttp_request *);
-
-static const struct route routes[] = {
-	{ "/api/events", false, EVHTTP_REQ_GET, events_serve },
-	{ "/api/", true, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE,
-	    serve_api },
-	{ "/metrics", false, EVHTTP_REQ_GET, serve_api },
-	{ "/stream.wav", false, EVHTTP_REQ_GET, wav_serve },
-	{ "/", true, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, static_serve },
 };
 
 static struct {
@@ -90,8 +71,7 @@ static struct {
 	struct hconn		*freeing;	/* see conn_deadline */
 	TAILQ_HEAD(, hreq)	 reqs;
 	int			 nreqs;
-	json_int_t		 next_id;
-	unsigned long long	 events;	/* MSG_BROKER_EVENTs seen */
+	uint32_t		 next_id;
 	int			 spare_fd;	/* stands in for a taken socket */
 } hs = {
 	.conns = TAILQ_HEAD_INITIALIZER(hs.conns),
@@ -319,8 +299,8 @@ hreq_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("request %lld: no reply from the supervisor in %d ms",
-	    (long long)r->id, BROKER_REPLY_MS);
+	log_warnx("request %u: no reply from the supervisor in %d ms",
+	    r->id, BROKER_REPLY_MS);
 	reply_error(r->req, 503, "supervisor busy");
 	hreq_free(r);
 }
@@ -349,17 +329,15 @@ hreq_new(struct evhttp_request *req)
 	return r;
 }
 
-static const char *
-method_name(enum evhttp_cmd_type cmd)
+static unsigned
+method_bits(enum evhttp_cmd_type cmd)
 {
 	switch (cmd) {
-	case EVHTTP_REQ_GET:	return "GET";
-	case EVHTTP_REQ_POST:	return "POST";
-	case EVHTTP_REQ_DELETE:	return "DELETE";
-	case EVHTTP_REQ_HEAD:	return "HEAD";
-	case EVHTTP_REQ_PUT:	return "PUT";
-	case EVHTTP_REQ_PATCH:	return "PATCH";
-	default:		return "OTHER";
+	case EVHTTP_REQ_GET:	return HTTP_GET;
+	case EVHTTP_REQ_POST:	return HTTP_POST;
+	case EVHTTP_REQ_DELETE:	return HTTP_DELETE;
+	case EVHTTP_REQ_HEAD:	return HTTP_HEAD;
+	default:		return HTTP_OTHER;
 	}
 }
 
@@ -398,131 +376,113 @@ body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
 
 /* Pass the request on; the reply (or hreq_timeout) answers the client. */
 static void
-forward(struct evhttp_request *req, json_t *body)
+forward(struct evhttp_request *req, struct msg_api_request *api)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct hreq *r;
-	json_t *o;
 
 	if ((r = hreq_new(req)) == NULL) {
 		reply_error(req, 503, "out of memory");
 		return;
 	}
-	o = json_pack("{s:I, s:s, s:s, s:O?}", "id", r->id, "method",
-	    method_name(cmd), "path", evhttp_request_get_uri(req), "body",
-	    body);
-	if (o == NULL)
-		reply_error(req, 400, "the request is not valid UTF-8");
-	else if (broker_send(MSG_BROKER_REQUEST, o, -1) == -1) {
+	api->id = r->id;
+	if (broker_send(MSG_BROKER_REQUEST, api, sizeof(*api), -1) == -1) {
 		log_warn("MSG_BROKER_REQUEST");
-		if (errno == EMSGSIZE)
-			reply_error(req, 413, "request too large");
-		else
-			reply_error(req, 503, "supervisor busy");
-	} else
-		r = NULL;	/* now waiting for the reply */
-	if (r != NULL)
+		reply_error(req, 503, "supervisor busy");
 		hreq_free(r);
-	json_decref(o);
+	}
 }
 
 static void
-serve_api(struct evhttp_request *req)
+serve_api(struct evhttp_request *req, struct msg_api_request *api)
 {
 	json_t *body = NULL;
 	char why[256];
-	int status;
+	int status = 0;
 
 	if (hs.nreqs >= hs.cfg->max_pending) {
 		reply_error(req, 503, "too many requests");
 		return;
 	}
-	if (strlen(evhttp_request_get_uri(req)) > HTTP_URI_MAX) {
-		reply_error(req, 414, "URI too long");
-		return;
-	}
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
-	    (status = body_json(req, &body, why, sizeof(why))) != 0) {
+	if (api_route_has_body(api->route) &&
+	    ((status = body_json(req, &body, why, sizeof(why))) != 0 ||
+	    (status = api_decode_body(api, body, why, sizeof(why))) != 0))
 		reply_error(req, status, why);
-		return;
-	}
-	forward(req, body);
+	else
+		forward(req, api);
 	json_decref(body);
-}
-
-static const struct route *
-route_find(const char *path)
-{
-	size_t i, n;
-
-	if (path == NULL)
-		return NULL;
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		n = strlen(routes[i].path);
-		if (routes[i].prefix ? strncmp(path, routes[i].path, n) == 0 :
-		    strcmp(path, routes[i].path) == 0)
-			return &routes[i];
-	}
-	return NULL;
 }
 
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
-	const struct route *r;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	static struct msg_api_request api;
+	char why[256];
+	int status;
 
 	(void)arg;
 	conn_request_done(req);
-	r = route_find(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)));
-	if (r == NULL || r->serve == NULL)
-		reply_error(req, 404, "not found");
-	else if ((evhttp_request_get_command(req) & r->methods) == 0)
-		reply_error(req, 405, "method not allowed");
-	else
-		r->serve(req);
+	status = api_match(method_bits(evhttp_request_get_command(req)),
+	    evhttp_uri_get_path(uri), evhttp_uri_get_query(uri), &api, why,
+	    sizeof(why));
+	if (status != 0) {
+		reply_error(req, status, why);
+		return;
+	}
+	switch (api.route) {
+	case BROKER_EVENTS:
+		events_serve(req);
+		break;
+	case BROKER_WAV:
+		wav_serve(req);
+		break;
+	case BROKER_STATIC:
+		static_serve(req);
+		break;
+	default:
+		serve_api(req, &api);
+		break;
+	}
 }
 
 /* ---- messages from the supervisor ---- */
 
 void
-http_reply(const char *data)
+http_reply(const struct msg_api_reply *rep, const char *body, size_t len)
 {
-	json_int_t id, status;
-	const json_t *body;
-	const char *ctype;
+	static const char *const ctypes[CTYPE_MAX] = {
+		[CTYPE_JSON] = "application/json",
+		[CTYPE_METRICS] = "text/plain; version=0.0.4; charset=utf-8",
+	};
 	struct hreq *r;
-	json_t *o;
 
-	if ((o = json_loads(data, 0, NULL)) == NULL ||
-	    json_unpack(o, "{s:I, s:I}", "id", &id, "status", &status) == -1 ||
-	    status < 100 || status > 599)
-		fatalx("malformed MSG_BROKER_REPLY");
 	TAILQ_FOREACH(r, &hs.reqs, entry)
-		if (r->id == id)
+		if (r->id == rep->id)
 			break;
 	if (r == NULL) {
-		log_debug("reply to request %lld came too late", (long long)id);
-		json_decref(o);
+		log_debug("reply to request %u came too late", rep->id);
 		return;
 	}
-	body = json_object_get(o, "body");
-	ctype = json_string_value(json_object_get(o, "content_type"));
-	if (json_is_string(body))
-		reply_send(r->req, (int)status, ctype != NULL ? ctype :
-		    "text/plain; charset=utf-8", json_string_value(body),
-		    json_string_length(body));
-	else
-		reply_json(r->req, (int)status, body != NULL ? body :
-		    json_null());
+	reply_send(r->req, (int)rep->status, ctypes[rep->ctype], body, len);
 	hreq_free(r);
-	json_decref(o);
 }
 
-void
-http_event(const char *data)
+const char *
+http_reason(uint32_t status)
 {
-	hs.events++;
-	events_publish(data);
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return status < 500 ? "Client Error" : "Server Error";
+	}
 }
 
 void

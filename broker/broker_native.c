@@ -63,47 +63,29 @@ pending_close(struct pending *p, const char *why)
 	nl.npending--;
 	event_free(p->rd);
 	event_free(p->deadline);
-	close(p->fd);
+	if (p->fd != -1)
+		close(p->fd);
 	free(p->payload);
 	free(p);
-}
-
-/* Best effort, one non-blocking write: the client is about to be closed. */
-static void
-send_error(int fd, const char *message)
-{
-	json_t *o;
-	uint8_t *buf;
-	size_t len;
-
-	if ((o = json_pack("{s:s, s:s}", "type", "error", "message",
-	    message)) == NULL)
-		return;
-	if (proto_control_encode(o, false, &buf, &len) == PROTO_OK) {
-		(void)!send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		free(buf);
-	}
-	json_decref(o);
 }
 
 /* Hand the client to the supervisor; our copy of the socket closes after. */
 static void
 pass_client(struct pending *p, const struct proto_hello *h)
 {
-	json_t *o;
+	struct msg_client m;
 
-	o = json_pack("{s:s, s:s, s:o*}", "kind", "native", "remote",
-	    p->remote, "hello", proto_hello_json(h));
-	if (o == NULL || json_object_get(o, "hello") == NULL) {
-		log_warnx("%s: out of memory", p->remote);
-		send_error(p->fd, "server error");
-	} else if (broker_send(MSG_BROKER_CLIENT, o, p->fd) == -1) {
-		log_warn("%s: MSG_BROKER_CLIENT", p->remote);
-		send_error(p->fd, "server busy, try again");
-	} else
+	memset(&m, 0, sizeof(m));
+	m.kind = CLIENT_NATIVE;
+	snprintf(m.remote, sizeof(m.remote), "%s", p->remote);
+	m.hello = *h;
+	if (handoff_client(&m, p->fd) == -1)
+		handoff_v2_error(p->fd, "server busy, try again");
+	else {
 		log_debug("%s: client %s passed to the supervisor", p->remote,
 		    h->client_id);
-	json_decref(o);
+		p->fd = -1;	/* the hand-off holds it now */
+	}
 	pending_close(p, "handed over");
 }
 
@@ -125,7 +107,7 @@ handshake_done(struct pending *p)
 		why = "invalid handshake";
 	json_decref(o);
 	if (why != NULL) {
-		send_error(p->fd, why);
+		handoff_v2_error(p->fd, why);
 		pending_close(p, why);
 		return;
 	}

@@ -45,7 +45,7 @@ static __attribute__((noreturn)) void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: ringcast-capture [--ring NAME] "
+	    "usage: ringcast-capture [--ring NAME | --ring-fd N] "
 	    "[--source tone|wav:PATH|portaudio:NAME|INDEX]\n"
 	    "                        [--rate HZ] [--channels N] "
 	    "[--period FRAMES] [--slots N]\n"
@@ -78,6 +78,7 @@ parse_opt(struct capture *c, int ch, int *list)
 {
 	switch (ch) {
 	case 'r': c->ring_name = optarg; break;
+	case 'f': c->ring_fd = opt_fd_or_exit("--ring-fd", optarg); break;
 	case 's': c->source_arg = optarg; break;
 	case 'R': c->rate = (uint32_t)opt_number_or_exit("--rate", optarg,
 	    8000, 384000); break;
@@ -105,6 +106,7 @@ parse_args(int argc, char *argv[], struct capture *c, int *list)
 {
 	static const struct option longopts[] = {
 		{ "ring",	  required_argument, NULL, 'r' },
+		{ "ring-fd",	  required_argument, NULL, 'f' },
 		{ "source",	  required_argument, NULL, 's' },
 		{ "rate",	  required_argument, NULL, 'R' },
 		{ "channels",	  required_argument, NULL, 'c' },
@@ -123,7 +125,7 @@ parse_args(int argc, char *argv[], struct capture *c, int *list)
 	c->source_arg = "tone";
 	c->rate = CAPTURE_RATE;
 	c->period = CAPTURE_PERIOD;
-	c->parent_fd = c->notify_fd = c->event_fd = -1;
+	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = -1;
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1)
 		parse_opt(c, ch, list);
 	if (optind != argc)
@@ -202,6 +204,20 @@ ring_check_existing(const struct capture *c)
 	ring_reader_close(r);
 }
 
+/*
+ * Under the supervisor the ring is the descriptor it passed (it created
+ * the ring; we never look it up by name, which another instance could
+ * have taken).  Run by hand, --ring NAME is opened or created.
+ */
+static int
+ring_attach(struct capture *c)
+{
+	if (c->ring_fd >= 0)
+		return ring_writer_open_fd(c->ring_fd, &c->cfg, &c->w);
+	ring_check_existing(c);
+	return ring_writer_open(c->ring_name, &c->cfg, 1, &c->w);
+}
+
 static int
 ring_setup(struct capture *c)
 {
@@ -209,14 +225,11 @@ ring_setup(struct capture *c)
 
 	c->cfg = (struct ring_config){ c->rate, c->channels, c->period,
 	    c->slots };
-	if ((rc = ring_config_check(&c->cfg)) != RING_OK) {
-		log_warnx("ring %s: %s", c->ring_name, ring_strerror(rc));
-		return -1;
-	}
-	ring_check_existing(c);
-	if ((rc = ring_writer_open(c->ring_name, &c->cfg, 1, &c->w)) !=
-	    RING_OK) {
-		log_warnx("ring %s: %s", c->ring_name, ring_strerror(rc));
+	if ((rc = ring_config_check(&c->cfg)) != RING_OK ||
+	    (rc = ring_attach(c)) != RING_OK) {
+		log_warnx("ring %s: %s%s%s", c->ring_fd >= 0 ? "descriptor" :
+		    c->ring_name, ring_strerror(rc), rc == RING_ESYS ? ": " :
+		    "", rc == RING_ESYS ? strerror(errno) : "");
 		return -1;
 	}
 	/* The writer continues the sequence of the ring: the tone's phase too. */
@@ -228,28 +241,25 @@ static void
 send_state(struct capture *c)
 {
 	const struct ring_header *h = ring_writer_header(c->w);
-	json_t *o;
-	char *s;
+	struct msg_capture_state m;
 
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "state", "running",
-	    "source", c->source_arg,
-	    "epoch", (json_int_t)atomic_load(&h->epoch),
-	    "xruns", (json_int_t)atomic_load(&h->xruns),
-	    "overruns", (json_int_t)atomic_load(&h->overruns));
-	if (o == NULL || (s = json_dumps(o, JSON_COMPACT)) == NULL)
-		fatalx("state: out of memory");
+	memset(&m, 0, sizeof(m));
+	snprintf(m.state, sizeof(m.state), "running");
+	snprintf(m.source, sizeof(m.source), "%.255s", c->desc);
+	m.epoch = atomic_load(&h->epoch);
+	m.xruns = atomic_load(&h->xruns);
+	m.overruns = atomic_load(&h->overruns);
 	/* A full channel skips one report; the next has the totals. */
-	if (msg_send_str(c->parent_fd, MSG_CAPTURE_STATE, s) == -1 &&
-	    errno != EAGAIN)
+	if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_CAPTURE_STATE, &m,
+	    sizeof(m), NULL, 0, -1) == -1 && errno != EAGAIN)
 		log_warn("MSG_CAPTURE_STATE");
-	free(s);
-	json_decref(o);
 }
 
 static void
 announce_ready(struct capture *c)
 {
 	static const char line[] = "ready\n";
+	struct msg_ready ready = { RINGCAST_VERSION };
 
 	log_debug("first period published");
 	if (c->notify_fd >= 0) {
@@ -259,8 +269,9 @@ announce_ready(struct capture *c)
 		c->notify_fd = -1;
 	}
 	if (c->parent_fd >= 0) {
-		if (msg_send(c->parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
-			log_warn("MSG_CHILD_READY");
+		if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_READY, &ready,
+		    sizeof(ready), NULL, 0, -1) == -1)
+			log_warn("MSG_READY");
 		send_state(c);
 	}
 }
@@ -270,32 +281,26 @@ static int
 parent_input(struct capture *c, int *status)
 {
 	static struct msg m;
-	int rc = msg_recv(c->parent_fd, &m);
+	int rc = msg_recv(c->parent_fd, ROLE_CAPTURE, ROLE_SUPERVISOR, &m);
 
 	if (rc == -1 && errno == EAGAIN)
 		return 0;
-	if (rc == 0) {
-		log_debug("parent channel closed");
-		*status = 0;
-		return -1;
-	}
-	if (rc == -1) {
-		log_warn("parent channel");
-		*status = 1;
-		return -1;
-	}
-	if (m.fd >= 0)
-		close(m.fd);
-	if (m.hdr.type == MSG_CHILD_PROBE) {
-		/* Test only: the supervisor sends it with --test-probes. */
-		sandbox_probe(m.data);
+	if (rc == 1) {
+		/* MSG_PROBE is all the supervisor may send us. */
+		sandbox_probe(c->parent_fd, ROLE_CAPTURE, MSG_BODY(&m,
+		    struct msg_probe));
 		return 0;
 	}
-	log_warnx("unexpected %s from the parent", msg_name(m.hdr.type));
-	*status = 1;
+	if (rc == 0)
+		log_debug("parent channel closed");
+	else if (errno == EPROTO)
+		log_warnx("parent channel: %s %s", m.fault,
+		    msg_name(m.hdr.type));
+	else
+		log_warn("parent channel");
+	*status = rc == 0 ? 0 : errno == EPROTO ? MSG_EXIT_FAULT : 1;
 	return -1;
 }
-
 
 static void
 drain_events(struct capture *c)

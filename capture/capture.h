@@ -53,6 +53,7 @@ struct capture {
 	uint32_t		 period;
 	uint32_t		 slots;
 	int			 parent_fd;
+	int			 ring_fd;	/* from the supervisor, or -1 */
 	int			 notify_fd;
 	int			 verbose;
 

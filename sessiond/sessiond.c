@@ -143,7 +143,7 @@ poll_peers(struct session *s)
 	if (pfd[1].revents)
 		sess_parent_input(s);
 	if (pfd[0].revents && s->reason == NULL)
-		sess_client_input(s);
+		s->out->input(s);
 }
 
 static void
@@ -153,7 +153,12 @@ check_clocks(struct session *s)
 
 	if (s->q.len > 0 && now - s->progress_ms >= s->stall_ms)
 		sess_end(s, sess_net_stall_reason(s));
-	/* The supervisor replaced the ring: this mapping will stay silent. */
+	/*
+	 * A writer that opened the ring by name and found another geometry
+	 * unlinked it for a new one (capture run by hand): this mapping
+	 * will stay silent.  Under the supervisor capture writes through the
+	 * descriptor it was given and never does this.
+	 */
 	if (atomic_load_explicit(&ring_reader_header(s->ring)->writer_state,
 	    memory_order_relaxed) == RING_WRITER_REPLACED) {
 		log_warnx("ring replaced by one of another geometry");
@@ -228,6 +233,7 @@ linger(struct session *s)
 static int
 session_setup(struct session *s)
 {
+	struct msg_ready ready = { RINGCAST_VERSION };
 	char err[256];
 	int fl;
 
@@ -243,14 +249,9 @@ session_setup(struct session *s)
 		return -1;
 	}
 	sess_audio_mix_changed(s);
-	if (s->wav)
-		sess_wav_start(s);
-	else {
-		sess_send_handshake(s);
-		sess_send_mix_state(s);
-	}
-	if (msg_send(s->parent_fd, MSG_CHILD_READY, NULL, 0, -1) == -1)
-		log_warn("MSG_CHILD_READY");
+	s->out->start(s);
+	if (sess_parent_send(s, MSG_READY, &ready, sizeof(ready)) == -1)
+		log_warn("MSG_READY");
 	/* From now on nothing may block on the parent either. */
 	if ((fl = fcntl(s->parent_fd, F_GETFL)) == -1 ||
 	    fcntl(s->parent_fd, F_SETFL, fl | O_NONBLOCK) == -1)
@@ -292,5 +293,5 @@ main(int argc, char *argv[])
 	close(s.client_fd);
 	ring_reader_close(s.ring);
 	squeue_free(&s.q);
-	return 0;
+	return s.fault ? MSG_EXIT_FAULT : 0;
 }

@@ -10,6 +10,7 @@
 
 #include "shared/clock.h"
 #include "shared/mix.h"
+#include "shared/msg.h"
 #include "shared/proto.h"
 #include "shared/ring.h"
 
@@ -41,6 +42,26 @@ void	squeue_free(struct squeue *q);
 int	squeue_put(struct squeue *q, const void *data, size_t n, size_t limit);
 /* Send what the socket takes: bytes sent, or -1 with errno (not EAGAIN). */
 ssize_t	squeue_send(struct squeue *q, int fd);
+
+struct session;
+
+/*
+ * What a session sends, chosen at start as capture chooses its source:
+ * the v2 protocol (packets and control, sessiond_v2.c) or an HTTP WAV
+ * stream (headers once, then PCM; no control; sessiond_http.c).
+ */
+struct sess_output {
+	const char	*kind;
+	bool		 control;	/* carries control messages */
+	bool		 always;	/* sends (silence) even with no channel */
+	void		(*start)(struct session *);
+	size_t		(*size)(const struct session *);	/* one packet */
+	size_t		(*encode)(struct session *, uint64_t position);
+	void		(*input)(struct session *);	/* the client sent */
+};
+
+extern const struct sess_output sess_output_v2;
+extern const struct sess_output sess_output_http;
 
 struct session {
 	int			 parent_fd;
@@ -85,7 +106,7 @@ struct session {
 	uint64_t		 sent, dropped, lost, epochs, unknown;
 	uint64_t		 bytes, ctl_dropped;
 
-	bool			 wav;		/* GET /stream.wav: PCM, no control */
+	const struct sess_output *out;
 
 	/* post-mix levels of a server mix, since the last report */
 	float			 pm_peak[2];
@@ -95,6 +116,7 @@ struct session {
 
 	const char		*reason;	/* set: the session ends */
 	bool			 linger;	/* flush queued output before closing */
+	bool			 fault;		/* the parent broke the protocol */
 };
 
 /* sessiond.c */
@@ -106,27 +128,26 @@ void	sess_audio_mix_changed(struct session *s);
 void	sess_audio_drain(struct session *s);
 void	sess_flush(struct session *s);
 
-/* sessiond_ctl.c: client control messages */
+/* sessiond_ctl.c: control messages with a v2 client */
 int	sess_send_ctl(struct session *s, json_t *obj);
 void	sess_send_error(struct session *s, const char *message);
 void	sess_send_handshake(struct session *s);
 void	sess_send_mix_state(struct session *s);
-void	sess_client_input(struct session *s);
 void	sess_send_updates(struct session *s, const struct mix *old);
+/* Split and handle every whole message in s->in. */
+void	sess_ctl_parse(struct session *s);
+/* The framing is fine but the content is not: tell the client, then close. */
+void	sess_protocol_error(struct session *s, const char *why);
 
 /* sessiond_parent.c: the supervisor channel */
+/* A message to the supervisor, never blocking: -1 when the channel is full. */
+int	sess_parent_send(struct session *s, uint32_t type, const void *body,
+	    size_t len);
 int	sess_parent_start(struct session *s, char *err, size_t errlen);
 void	sess_parent_input(struct session *s);
-int	sess_parent_mix_req(struct session *s, json_t *fields);
 void	sess_parent_stats(struct session *s);
 void	sess_parent_meters(struct session *s);
 void	sess_parent_exit(struct session *s);
-
-/* sessiond_wav.c: a /stream.wav listener */
-void	sess_wav_start(struct session *s);
-size_t	sess_wav_size(const struct session *s);
-size_t	sess_wav_encode(struct session *s);
-void	sess_wav_input(struct session *s);
 
 /* sessiond_net.c: the client socket */
 void	sess_net_setup(struct session *s);

@@ -88,7 +88,7 @@ sess_audio_mix_changed(struct session *s)
 		mix_coeffs_build(&s->mix, &s->coeffs);
 		s->mask[0] = 0x3;
 		/* A WAV stream's channel count is in its header: silence. */
-		s->out_nch = n > 0 || s->wav ? 2 : 0;
+		s->out_nch = n > 0 || s->out->always ? 2 : 0;
 	} else {
 		/* Channels the mask cannot address are not sent (never a
 		 * packet the client cannot parse). */
@@ -107,19 +107,13 @@ queue_packet(struct session *s, uint64_t position)
 	size_t size, n;
 	bool was_empty = s->q.len == 0;
 
-	size = s->wav ? sess_wav_size(s) : proto_audio_size(s->out_nch,
-	    s->pkt_frames, s->hello.float32, s->mask_words);
+	size = s->out->size(s);
 	if (s->q.len + size > s->audio_limit) {
 		/* Full: this client loses whole periods, nobody else does. */
 		s->dropped += s->pkt_periods;
 		return;
 	}
-	if (s->wav)
-		n = sess_wav_encode(s);
-	else
-		n = proto_audio_encode(s->pkt, position, s->mask, s->mask_words,
-		    s->acc_buf, s->out_nch, s->pkt_frames, s->hello.float32,
-		    s->hello.rf_mode, proto_now_ms());
+	n = s->out->encode(s, position);
 	if (squeue_put(&s->q, s->pkt, n, s->audio_limit) == -1) {
 		s->dropped += s->pkt_periods;
 		return;

@@ -26,7 +26,7 @@ sess_send_ctl(struct session *s, json_t *obj)
 	if (obj == NULL)
 		goto done;
 	/* A media player gets audio only. */
-	if (s->wav) {
+	if (!s->out->control) {
 		json_decref(obj);
 		return 0;
 	}
@@ -92,56 +92,40 @@ send_heartbeat_response(struct session *s)
 	    "clients_connected", s->clients_connected));
 }
 
-/* Without the mask extension a channel >= 32 cannot be sent: refuse it. */
-static int
-check_addressable(const struct session *s, const struct mix *m, char *err,
-    size_t errlen)
+/* Whether an update_mix / subscribe names any mix field at all. */
+static bool
+has_mix_fields(const json_t *msg)
 {
-	uint32_t c;
+	size_t i;
 
-	if (s->hello.server_mix)
-		return 0;
-	for (c = 32 * s->mask_words; c < m->nch; c++) {
-		if (m->sub[c]) {
-			snprintf(err, errlen, "channel %u needs the "
-			    "channel_mask_words extension", c);
-			return -1;
-		}
-	}
-	return 0;
+	for (i = 0; i < sizeof(mix_fields) / sizeof(mix_fields[0]); i++)
+		if (json_object_get(msg, mix_fields[i]) != NULL)
+			return true;
+	return false;
 }
 
 /*
- * update_mix / subscribe: validate on a copy, then ask the parent to commit.
- * The mix changes only when the parent answers MSG_SESSION_MIX_SET.
+ * update_mix / subscribe: decoded here (we read the client's bytes), then
+ * the supervisor validates it against the committed mix and commits it.
+ * The mix changes only when it answers MSG_SESSION_MIX_SET.
  */
 static void
 mix_request(struct session *s, const json_t *msg)
 {
-	struct mix copy = s->mix;
+	struct mix_patch p;
 	char err[256];
-	json_t *fields, *v;
-	size_t i;
 
-	if ((fields = json_object()) == NULL)
-		return;
-	for (i = 0; i < sizeof(mix_fields) / sizeof(mix_fields[0]); i++)
-		if ((v = json_object_get(msg, mix_fields[i])) != NULL)
-			json_object_set(fields, mix_fields[i], v);
-	if (json_object_size(fields) == 0)
+	if (!has_mix_fields(msg))
 		sess_send_mix_state(s);
-	else if (mix_apply_json(&copy, fields, err, sizeof(err)) == -1 ||
-	    check_addressable(s, &copy, err, sizeof(err)) == -1)
+	else if (mix_patch_from_json(&p, msg, s->nch, err, sizeof(err)) == -1)
 		sess_send_error(s, err);
-	else if (sess_parent_mix_req(s, fields) == -1)
+	else if (sess_parent_send(s, MSG_SESSION_MIX_REQ, &p, sizeof(p)) == -1)
 		sess_send_error(s, "server busy: mix change not saved, "
 		    "try again");
-	json_decref(fields);
 }
 
-/* The framing is fine but the content is not: tell the client, then close. */
-static void
-protocol_error(struct session *s, const char *why)
+void
+sess_protocol_error(struct session *s, const char *why)
 {
 	log_info("client %s: %s", s->hello.client_id, why);
 	sess_send_error(s, why);
@@ -157,7 +141,7 @@ handle_control(struct session *s, const uint8_t *payload, size_t len)
 	int rc;
 
 	if ((rc = proto_control_parse(payload, len, &obj, &type)) != PROTO_OK) {
-		protocol_error(s, proto_strerror(rc));
+		sess_protocol_error(s, proto_strerror(rc));
 		return;
 	}
 	switch (type) {
@@ -179,9 +163,8 @@ handle_control(struct session *s, const uint8_t *payload, size_t len)
 	json_decref(obj);
 }
 
-/* Split and handle every whole message in the input buffer. */
-static void
-parse_input(struct session *s)
+void
+sess_ctl_parse(struct session *s)
 {
 	struct proto_hdr hdr;
 	const uint8_t *payload;
@@ -194,11 +177,11 @@ parse_input(struct session *s)
 		if (rc == PROTO_EMORE)
 			break;
 		if (rc != PROTO_OK) {
-			protocol_error(s, proto_strerror(rc));
+			sess_protocol_error(s, proto_strerror(rc));
 			return;
 		}
 		if (hdr.type != PROTO_TYPE_CONTROL) {
-			protocol_error(s, "clients send only control messages");
+			sess_protocol_error(s, "clients send only control messages");
 			return;
 		}
 		handle_control(s, payload, hdr.length);
@@ -206,40 +189,6 @@ parse_input(struct session *s)
 	}
 	memmove(s->in, s->in + off, s->in_len - off);
 	s->in_len -= off;
-}
-
-/*
- * Read what the client sent into the fixed buffer.  It holds one message of
- * the largest size proto_split accepts, so a message either completes here
- * or is refused as too big: input never grows without bound.
- */
-void
-sess_client_input(struct session *s)
-{
-	ssize_t n;
-
-	if (s->wav) {
-		sess_wav_input(s);
-		return;
-	}
-	/* parse_input leaves less than one whole message: cannot happen. */
-	if (s->in_len == sizeof(s->in)) {
-		protocol_error(s, "input buffer full");
-		return;
-	}
-	n = recv(s->client_fd, s->in + s->in_len, sizeof(s->in) - s->in_len,
-	    MSG_DONTWAIT);
-	if (n == 0) {
-		sess_end(s, "closed");
-		return;
-	}
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			sess_end(s, sess_net_reason(errno));
-		return;
-	}
-	s->in_len += n;
-	parse_input(s);
 }
 
 static void

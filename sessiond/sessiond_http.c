@@ -1,4 +1,4 @@
-/* sessiond_wav.c — a /stream.wav listener: HTTP and WAV headers once, then PCM; no control. */
+/* sessiond_http.c — the output for a /stream.wav listener: HTTP and WAV headers once, then PCM. */
 /*
  * The broker handed over the socket after reading the request: the whole
  * response is ours.  HTTP/1.0 with Connection: close and no length, a WAV
@@ -50,8 +50,8 @@ wav_header(uint8_t h[WAV_HDR_LEN], uint32_t nch, uint32_t rate)
 	le32(h + 40, 0xffffffffu);
 }
 
-void
-sess_wav_start(struct session *s)
+static void
+http_start(struct session *s)
 {
 	static const char http[] = "HTTP/1.0 200 OK\r\n"
 	    "Content-Type: audio/wav\r\n"
@@ -70,22 +70,23 @@ sess_wav_start(struct session *s)
 	    s->persistent_id, s->out_nch, s->rate, s->pkt_frames);
 }
 
-size_t
-sess_wav_size(const struct session *s)
+static size_t
+http_size(const struct session *s)
 {
 	return (size_t)s->out_nch * s->pkt_frames * 2;
 }
 
-size_t
-sess_wav_encode(struct session *s)
+static size_t
+http_encode(struct session *s, uint64_t position)
 {
+	(void)position;
 	return proto_pcm16le(s->pkt, s->acc_buf,
 	    (size_t)s->out_nch * s->pkt_frames);
 }
 
 /* A player may send anything after its request: read it, drop it. */
-void
-sess_wav_input(struct session *s)
+static void
+http_input(struct session *s)
 {
 	ssize_t n;
 
@@ -96,3 +97,13 @@ sess_wav_input(struct session *s)
 	    errno != EINTR)
 		sess_end(s, sess_net_reason(errno));
 }
+
+const struct sess_output sess_output_http = {
+	.kind = "http",
+	.control = false,
+	.always = true,		/* the channel count is in the header */
+	.start = http_start,
+	.size = http_size,
+	.encode = http_encode,
+	.input = http_input,
+};

@@ -22,66 +22,37 @@
 /* Large (64 KiB): one static buffer instead of the stack. */
 static struct msg pm;
 
-static int
-get_ms(const json_t *o, const char *key, uint32_t def, uint32_t *out,
-    char *err, size_t errlen)
+int
+sess_parent_send(struct session *s, uint32_t type, const void *body,
+    size_t len)
 {
-	const json_t *v = json_object_get(o, key);
-
-	if (v == NULL || json_is_null(v)) {
-		*out = def;
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
-	    json_integer_value(v) > TUNABLE_MAX_MS) {
-		snprintf(err, errlen, "%s must be 1..%d", key, TUNABLE_MAX_MS);
-		return -1;
-	}
-	*out = (uint32_t)json_integer_value(v);
-	return 0;
+	return msg_send(s->parent_fd, ROLE_SESSION, type, body, len, NULL, 0,
+	    -1);
 }
 
-static int
-parse_mix(struct session *s, const json_t *o, char *err, size_t errlen)
+static void
+take_start(struct session *s, const struct msg_session_start *m)
 {
-	const json_t *v = json_object_get(o, "mix");
-
-	if (v == NULL || json_is_null(v)) {
-		mix_init(&s->mix, s->nch);
-		return 0;
-	}
-	return mix_from_json(&s->mix, s->nch, v, err, errlen);
+	s->hello = m->hello;
+	s->mix = m->mix;
+	s->mix.nch = s->nch;
+	s->stall_ms = m->stall_ms;
+	s->user_timeout_ms = m->user_timeout_ms;
+	snprintf(s->persistent_id, sizeof(s->persistent_id), "%s",
+	    m->persistent_id);
+	s->state_restored = m->state_restored;
+	s->is_reconnection = m->is_reconnection;
+	s->clients_connected = m->clients_connected;
+	s->out = m->kind == CLIENT_WAV ? &sess_output_http : &sess_output_v2;
 }
 
-static int
-parse_start(struct session *s, const json_t *o, char *err, size_t errlen)
+/* A channel fault (shared/msg.h): we end, and say "protocol" as we go. */
+static void
+parent_fault(struct session *s)
 {
-	const json_t *hello = json_object_get(o, "hello");
-	const char *pid;
-
-	if (!json_is_object(hello) ||
-	    proto_hello_parse(hello, &s->hello) != PROTO_OK) {
-		snprintf(err, errlen, "missing or invalid hello");
-		return -1;
-	}
-	if (parse_mix(s, o, err, errlen) == -1 ||
-	    get_ms(o, "stall_ms", SESS_STALL_MS, &s->stall_ms, err,
-	    errlen) == -1 ||
-	    get_ms(o, "user_timeout_ms", SESS_USER_TIMEOUT_MS,
-	    &s->user_timeout_ms, err, errlen) == -1)
-		return -1;
-	pid = json_string_value(json_object_get(o, "persistent_id"));
-	if (pid == NULL)
-		pid = proto_hello_identity(&s->hello);
-	snprintf(s->persistent_id, sizeof(s->persistent_id), "%s", pid);
-	s->state_restored = json_is_true(json_object_get(o, "state_restored"));
-	s->is_reconnection = json_is_true(json_object_get(o,
-	    "is_reconnection"));
-	s->clients_connected = json_integer_value(json_object_get(o,
-	    "clients_connected"));
-	s->wav = json_is_string(json_object_get(o, "kind")) &&
-	    strcmp(json_string_value(json_object_get(o, "kind")), "wav") == 0;
-	return 0;
+	log_warnx("parent channel: %s %s", pm.fault, msg_name(pm.hdr.type));
+	sess_end(s, "protocol");
+	s->fault = true;
 }
 
 /*
@@ -92,8 +63,6 @@ int
 sess_parent_start(struct session *s, char *err, size_t errlen)
 {
 	struct pollfd pfd = { .fd = s->parent_fd, .events = POLLIN };
-	json_error_t jerr;
-	json_t *o;
 	int rc;
 
 	if (poll(&pfd, 1, START_TIMEOUT_MS) != 1) {
@@ -101,54 +70,42 @@ sess_parent_start(struct session *s, char *err, size_t errlen)
 		    START_TIMEOUT_MS);
 		return -1;
 	}
-	if ((rc = msg_recv(s->parent_fd, &pm)) != 1) {
+	if ((rc = msg_recv(s->parent_fd, ROLE_SESSION, ROLE_SUPERVISOR,
+	    &pm)) != 1) {
 		snprintf(err, errlen, "parent channel: %s", rc == 0 ?
-		    "closed" : strerror(errno));
-		s->reason = "parent";
+		    "closed" : errno == EPROTO ? pm.fault : strerror(errno));
+		if (rc == -1 && errno == EPROTO)
+			parent_fault(s);
+		else
+			sess_end(s, "parent");
 		return -1;
 	}
 	if (pm.hdr.type != MSG_SESSION_START) {
 		snprintf(err, errlen, "first message is %s",
 		    msg_name(pm.hdr.type));
+		pm.fault = "not first";
+		parent_fault(s);
 		return -1;
 	}
-	if ((o = json_loads(pm.data, 0, &jerr)) == NULL) {
-		snprintf(err, errlen, "MSG_SESSION_START: %s", jerr.text);
-		return -1;
-	}
-	rc = parse_start(s, o, err, errlen);
-	json_decref(o);
-	return rc;
+	take_start(s, MSG_BODY(&pm, struct msg_session_start));
+	return 0;
 }
 
 /* The parent committed a mix: apply it, then tell the client. */
 static void
-mix_set(struct session *s, const char *data)
+mix_set(struct session *s, const struct msg_session_mix *m)
 {
-	struct mix old = s->mix, m;
-	const char *origin, *failed;
-	char err[256];
-	json_t *o;
+	struct mix old = s->mix;
 
-	if ((o = json_loads(data, 0, NULL)) == NULL ||
-	    mix_from_json(&m, s->nch, json_object_get(o, "mix"), err,
-	    sizeof(err)) == -1) {
-		log_warnx("malformed MSG_SESSION_MIX_SET");
-		json_decref(o);
-		sess_end(s, "error");
-		return;
-	}
-	origin = json_string_value(json_object_get(o, "origin"));
-	failed = json_string_value(json_object_get(o, "error"));
-	s->mix = m;
+	s->mix = m->mix;
+	s->mix.nch = s->nch;
 	sess_audio_mix_changed(s);
 	sess_send_mix_state(s);
-	if (origin != NULL && strcmp(origin, "web") == 0)
+	if (m->origin == ORIGIN_WEB)
 		sess_send_updates(s, &old);
 	/* The parent could not commit the client's change: say so. */
-	if (failed != NULL)
-		sess_send_error(s, failed);
-	json_decref(o);
+	if (m->error[0] != '\0')
+		sess_send_error(s, m->error);
 }
 
 static void
@@ -156,20 +113,19 @@ dispatch(struct session *s)
 {
 	switch (pm.hdr.type) {
 	case MSG_SESSION_MIX_SET:
-		mix_set(s, pm.data);
+		mix_set(s, MSG_BODY(&pm, struct msg_session_mix));
 		break;
-	case MSG_SESSION_PROBE:
+	case MSG_PROBE:
 		/* Test only: the supervisor sends it with --test-probes. */
-		sandbox_probe(pm.data);
+		sandbox_probe(s->parent_fd, ROLE_SESSION, MSG_BODY(&pm,
+		    struct msg_probe));
 		break;
 	default:
-		/* An unexpected type means the channel is out of step. */
-		log_warnx("unexpected %s from parent", msg_name(pm.hdr.type));
-		sess_end(s, "error");
+		/* A second MSG_SESSION_START: the channel is out of step. */
+		pm.fault = "repeated";
+		parent_fault(s);
 		break;
 	}
-	if (pm.fd != -1)
-		close(pm.fd);
 }
 
 void
@@ -178,67 +134,54 @@ sess_parent_input(struct session *s)
 	int i, rc;
 
 	for (i = 0; i < PARENT_BATCH && s->reason == NULL; i++) {
-		rc = msg_recv(s->parent_fd, &pm);
+		rc = msg_recv(s->parent_fd, ROLE_SESSION, ROLE_SUPERVISOR, &pm);
 		if (rc == 1) {
 			dispatch(s);
 			continue;
 		}
 		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (rc == -1 && errno == EPROTO) {
+			parent_fault(s);
+			return;
+		}
 		if (rc == -1)
 			log_warn("parent channel");
 		sess_end(s, "parent");
 	}
 }
 
-/* Non-blocking: -1 when the parent's channel is full (the caller says so). */
-int
-sess_parent_mix_req(struct session *s, json_t *fields)
+static void
+counters(const struct session *s, struct msg_session_stats *st)
 {
-	char *txt;
-	int rc;
-
-	if ((txt = json_dumps(fields, JSON_COMPACT)) == NULL)
-		return -1;
-	rc = msg_send_str(s->parent_fd, MSG_SESSION_MIX_REQ, txt);
-	free(txt);
-	return rc;
-}
-
-static int
-counters(const struct session *s, char *buf, size_t len)
-{
-	return snprintf(buf, len, "\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64
-	    ",\"lost\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"unknown\":%" PRIu64
-	    ",\"bytes\":%" PRIu64 ",\"queued_bytes\":%zu,\"ctl_dropped\":%"
-	    PRIu64, s->sent, s->dropped, s->lost, s->epochs, s->unknown,
-	    s->bytes, s->q.len, s->ctl_dropped);
+	*st = (struct msg_session_stats){ s->sent, s->dropped, s->lost,
+	    s->epochs, s->unknown, s->bytes, s->q.len, s->ctl_dropped };
 }
 
 /* Periodic: a full channel just skips one (the next carries the totals). */
 void
 sess_parent_stats(struct session *s)
 {
-	char buf[512], c[400];
+	struct msg_session_stats st;
 
-	counters(s, c, sizeof(c));
-	snprintf(buf, sizeof(buf), "{%s}", c);
-	(void)msg_send_str(s->parent_fd, MSG_SESSION_STATS, buf);
+	counters(s, &st);
+	(void)sess_parent_send(s, MSG_SESSION_STATS, &st, sizeof(st));
 }
 
 /* Post-mix levels since the last report; skipped when the channel is full. */
 void
 sess_parent_meters(struct session *s)
 {
-	char buf[160];
+	struct msg_session_meters m;
 	double n = s->pm_frames ? (double)s->pm_frames : 1;
 
 	if (!s->hello.server_mix || s->pm_frames == 0)
 		return;
-	snprintf(buf, sizeof(buf), "{\"peak\":[%.4f,%.4f],\"rms\":[%.4f,%.4f]}",
-	    s->pm_peak[0], s->pm_peak[1], sqrt(s->pm_sum[0] / n),
-	    sqrt(s->pm_sum[1] / n));
-	(void)msg_send_str(s->parent_fd, MSG_SESSION_METERS, buf);
+	m = (struct msg_session_meters){
+		{ s->pm_peak[0], s->pm_peak[1] },
+		{ (float)sqrt(s->pm_sum[0] / n), (float)sqrt(s->pm_sum[1] / n) },
+	};
+	(void)sess_parent_send(s, MSG_SESSION_METERS, &m, sizeof(m));
 	s->pm_peak[0] = s->pm_peak[1] = 0;
 	s->pm_sum[0] = s->pm_sum[1] = 0;
 	s->pm_frames = 0;
@@ -249,12 +192,13 @@ void
 sess_parent_exit(struct session *s)
 {
 	struct pollfd pfd = { .fd = s->parent_fd, .events = POLLOUT };
-	char buf[512], c[400];
+	struct msg_session_exit m;
 
-	counters(s, c, sizeof(c));
-	snprintf(buf, sizeof(buf), "{\"reason\":\"%s\",%s}", s->reason, c);
-	if (poll(&pfd, 1, EXIT_SEND_MS) == 1 &&
-	    msg_send_str(s->parent_fd, MSG_CHILD_EXIT, buf) == -1 &&
-	    errno != EPIPE && errno != ECONNRESET)
-		log_warn("MSG_CHILD_EXIT");
+	memset(&m, 0, sizeof(m));
+	counters(s, &m.stats);
+	snprintf(m.reason, sizeof(m.reason), "%s", s->reason);
+	if (poll(&pfd, 1, EXIT_SEND_MS) == 1 && sess_parent_send(s,
+	    MSG_SESSION_EXIT, &m, sizeof(m)) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		log_warn("MSG_SESSION_EXIT");
 }

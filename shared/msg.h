@@ -1,80 +1,287 @@
-/* msg.h — typed messages between ringcast processes over SOCK_SEQPACKET. */
+/* msg.h — the parent channel: every message between ringcast processes, defined once. */
 #ifndef RINGCAST_MSG_H
 #define RINGCAST_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shared/mix.h"
+#include "shared/proto.h"
+
 /*
  * Each message is one datagram on a SOCK_SEQPACKET socketpair: a struct
- * msg_hdr followed by exactly hdr.len payload bytes, optionally carrying one
- * descriptor (SCM_RIGHTS).  Payloads are JSON text unless the type says
- * otherwise.  A receiver treats an unknown type or a wrong length as fatal for
- * that channel.
+ * msg_hdr, then the payload, optionally with one descriptor (SCM_RIGHTS).
+ * A payload is a fixed C struct (below), sometimes followed by a variable
+ * tail of bytes (an HTTP body, an event's JSON).  The processes are built
+ * together and run on one machine, so the structs travel as they lie in
+ * memory; MSG_VERSION names their layout and every header carries it.
+ *
+ * The table in msg.c says, for every type: which role sends it, which
+ * receives it, whether it carries a descriptor, its size and how its
+ * contents are checked.  msg_recv() applies all of it: a receiver sees only
+ * messages meant for it, whole and valid.  Anything else is a channel
+ * fault, with one policy (docs/internals.md, "Channel faults"): the
+ * receiver logs it and treats the sender as faulty.  The supervisor counts
+ * it in /metrics and ends the child (a session ends with reason
+ * "protocol", capture and broker are restarted); a child ends itself with
+ * exit status MSG_EXIT_FAULT (a session reports reason "protocol").
  */
 
+#define MSG_VERSION	1	/* bump with any change to a payload below */
 #define MSG_MAX_PAYLOAD	(64 * 1024)
 #define MSG_PARENT_FD	3	/* every child finds its parent channel here */
+#define MSG_EXIT_FAULT	3	/* a child's exit status after a channel fault */
+
+enum msg_role {
+	ROLE_SUPERVISOR,
+	ROLE_CAPTURE,
+	ROLE_BROKER,
+	ROLE_SESSION,
+	ROLE_MAX
+};
 
 enum msg_type {
 	MSG_NONE = 0,
 
-	/* any child -> supervisor */
-	MSG_CHILD_READY,	/* no payload: initialisation done */
-	MSG_CHILD_EXIT,		/* JSON {"reason": "...", ...}: about to exit */
-
-	/* sessiond -> supervisor */
-	MSG_SESSION_MIX_REQ,	/* JSON: update_mix fields the client sent */
-	MSG_SESSION_STATS,	/* JSON {"sent": n, "dropped": n, "lost": n, ...} */
-	MSG_SESSION_METERS,	/* JSON {"peak": [..], "rms": [..]}: post-mix levels */
-
-	/* supervisor -> sessiond */
-	MSG_SESSION_START,	/* JSON: the client's hello, saved mix, flags (first message) */
-	MSG_SESSION_MIX_SET,	/* JSON {"origin": "client"|"web", "mix": {...},
-				   "changed": {...}}: committed mix to apply */
-	MSG_SESSION_PROBE,	/* test only: attempt a forbidden syscall */
-	MSG_CHILD_PROBE,	/* test only, to broker/capture: the same */
-
-	/* broker -> supervisor */
-	MSG_BROKER_CLIENT,	/* fd + JSON {"kind", "remote", "hello"} */
-	MSG_BROKER_REQUEST,	/* JSON {"id", "method", "path", "body"} */
-
-	/* supervisor -> broker */
-	MSG_BROKER_REPLY,	/* JSON {"id", "status", "body"} */
-	MSG_BROKER_EVENT,	/* JSON {"event", "data"} for /api/events */
+	/* capture, broker, sessiond -> supervisor */
+	MSG_READY,		/* struct msg_ready: initialisation done */
 
 	/* capture -> supervisor */
-	MSG_CAPTURE_STATE,	/* JSON {"state", "epoch", "xruns", ...} */
+	MSG_CAPTURE_STATE,	/* struct msg_capture_state, once a second */
+
+	/* broker -> supervisor */
+	MSG_BROKER_CLIENT,	/* fd + struct msg_client: a listener to serve */
+	MSG_BROKER_REQUEST,	/* struct msg_api_request: one routed API call */
+	MSG_BROKER_SUBSCRIBERS,	/* struct msg_subscribers: event streams open */
+
+	/* supervisor -> broker */
+	MSG_BROKER_CLIENT_DONE,	/* struct msg_client_done: served or refused */
+	MSG_BROKER_REPLY,	/* struct msg_api_reply + body */
+	MSG_BROKER_EVENT,	/* struct msg_event + JSON data */
+
+	/* supervisor -> sessiond */
+	MSG_SESSION_START,	/* struct msg_session_start: the first message */
+	MSG_SESSION_MIX_SET,	/* struct msg_session_mix: committed, apply it */
+
+	/* sessiond -> supervisor */
+	MSG_SESSION_MIX_REQ,	/* struct mix_patch: the client asks for it */
+	MSG_SESSION_STATS,	/* struct msg_session_stats, once a second */
+	MSG_SESSION_METERS,	/* struct msg_session_meters: post-mix levels */
+	MSG_SESSION_EXIT,	/* struct msg_session_exit: the last word */
+
+	/* supervisor -> capture, broker, sessiond (--test-probes only) */
+	MSG_PROBE,		/* struct msg_probe */
 
 	MSG_TYPE_MAX
 };
 
 struct msg_hdr {
-	uint32_t	type;
-	uint32_t	len;
+	uint16_t	version;	/* MSG_VERSION */
+	uint16_t	type;		/* enum msg_type */
+	uint32_t	len;		/* payload bytes */
 };
+
+/* ---- payloads ---- */
+
+struct msg_ready {
+	char		version[32];	/* the child's RINGCAST_VERSION */
+};
+
+struct msg_capture_state {
+	char		state[16];	/* "running" */
+	char		source[256];	/* what capture opened, for people */
+	uint64_t	epoch, xruns, overruns;
+};
+
+enum msg_client_kind {
+	CLIENT_NATIVE = 1,	/* a Fichatech v2 listener, after its handshake */
+	CLIENT_WAV,		/* GET /stream.wav, after its request */
+};
+
+#define MSG_WAV_CHANNELS_MAX	64
+
+struct msg_client {
+	uint32_t	id;		/* the broker's, for MSG_BROKER_CLIENT_DONE */
+	uint32_t	kind;		/* enum msg_client_kind */
+	char		remote[64];	/* "ip:port" */
+	struct proto_hello hello;	/* CLIENT_NATIVE */
+	uint32_t	wav_mix;	/* CLIENT_WAV: 1 = a stereo mix */
+	uint32_t	wav_nchannels;	/* CLIENT_WAV: 0 = every channel (mix) */
+	uint16_t	wav_channels[MSG_WAV_CHANNELS_MAX];	/* ascending */
+};
+
+/* status 0: a session took the client; else an HTTP-like status and why. */
+struct msg_client_done {
+	uint32_t	id;
+	uint32_t	status;
+	char		message[192];
+};
+
+/* Routes of the JSON API, mapped from method and path by shared/api.c. */
+enum api_route {
+	API_STATUS,		/* GET /api/status */
+	API_CLIENTS,		/* GET /api/clients[?offset=N] */
+	API_CLIENT_GET,		/* GET /api/clients/ID */
+	API_CLIENT_SET,		/* POST /api/clients/ID {"name", "order"} */
+	API_CLIENT_DELETE,	/* DELETE /api/clients/ID */
+	API_CLIENT_MIX,		/* POST /api/clients/ID/mix {update_mix fields} */
+	API_CHANNELS_GET,	/* GET /api/channels */
+	API_CHANNELS_SET,	/* POST /api/channels */
+	API_METRICS,		/* GET /metrics */
+	API_PROBE,		/* POST /api/test/probe (--test-probes) */
+	API_ROUTE_MAX
+};
+
+#define API_NAME_MAX	64	/* a display name, NUL included */
+#define API_ID_MAX	128	/* an identity, NUL included (STATE_ID_MAX) */
+
+struct api_client_set {
+	uint32_t	has_name, has_order;
+	char		name[API_NAME_MAX];
+	int32_t		order;
+};
+
+/* names[0 .. n) replace the names of channels first .. first + n. */
+struct api_channels_set {
+	uint32_t	first, n;
+	char		names[MIX_MAX_CHANNELS][API_NAME_MAX];
+};
+
+struct api_probe {
+	char		target[API_ID_MAX + 16];	/* "broker", "session:ID" */
+	char		action[16];	/* a syscall, or "send" */
+	uint32_t	type;		/* with "send": the message type */
+};
+
+struct msg_api_request {
+	uint32_t	id;		/* the broker's, echoed in the reply */
+	uint32_t	route;		/* enum api_route */
+	char		client[API_ID_MAX];	/* routes with /api/clients/ID */
+	uint32_t	offset;		/* API_CLIENTS */
+	union {
+		struct mix_patch	mix;		/* API_CLIENT_MIX */
+		struct api_client_set	client;		/* API_CLIENT_SET */
+		struct api_channels_set	channels;	/* API_CHANNELS_SET */
+		struct api_probe	probe;		/* API_PROBE */
+	} body;
+};
+
+enum api_ctype {
+	CTYPE_JSON,
+	CTYPE_METRICS,
+	CTYPE_MAX
+};
+
+/* Followed by the body, 0 .. MSG_MAX_PAYLOAD - sizeof bytes. */
+struct msg_api_reply {
+	uint32_t	id;
+	uint32_t	status;		/* 100..599 */
+	uint32_t	ctype;		/* enum api_ctype */
+};
+
+/* Followed by the event's data: compact JSON, no newline. */
+struct msg_event {
+	char		name[24];	/* "client_connected", "meters", ... */
+	uint32_t	droppable;	/* a browser that lags may skip it */
+};
+
+struct msg_subscribers {
+	uint32_t	count;
+};
+
+enum msg_origin {
+	ORIGIN_CLIENT = 1,	/* the listener's own update_mix */
+	ORIGIN_WEB,		/* the engineer, through the API */
+};
+
+struct msg_session_start {
+	uint32_t	kind;		/* enum msg_client_kind */
+	uint32_t	state_restored;
+	uint32_t	is_reconnection;
+	uint32_t	clients_connected;
+	uint32_t	stall_ms, user_timeout_ms;	/* 1 .. 600000 */
+	char		persistent_id[API_ID_MAX];
+	struct proto_hello hello;
+	struct mix	mix;		/* committed: what to send */
+};
+
+struct msg_session_mix {
+	uint32_t	origin;		/* enum msg_origin */
+	char		error[256];	/* "": committed; else why not */
+	struct mix	mix;		/* the committed mix */
+};
+
+struct msg_session_stats {
+	uint64_t	sent, dropped, lost, epochs, unknown;
+	uint64_t	bytes, queued_bytes, ctl_dropped;
+};
+
+struct msg_session_meters {
+	float		peak[2], rms[2];
+};
+
+struct msg_session_exit {
+	struct msg_session_stats stats;
+	char		reason[32];	/* "closed", "stalled", ... */
+};
+
+struct msg_probe {
+	char		action[16];	/* "open", "execve", "socket", "send" */
+	uint32_t	type;		/* "send": this type, contents zero */
+};
+
+/* ---- the channel ---- */
 
 struct msg {
 	struct msg_hdr	hdr;
 	int		fd;		/* -1 when none was passed */
-	char		data[MSG_MAX_PAYLOAD + 1];	/* NUL-terminated */
+	const char	*fault;		/* why msg_recv refused one (EPROTO) */
+	union {
+		max_align_t	align;
+		char		data[MSG_MAX_PAYLOAD];
+	} u;
 };
 
+/* The payload as its struct (valid once msg_recv returned 1). */
+#define MSG_BODY(m, type)	((const type *)(const void *)(m)->u.data)
+/* The tail after a fixed payload of type t, and its length. */
+const char *msg_tail(const struct msg *m, size_t *len);
+
 const char *msg_name(uint32_t type);
+const char *msg_role_name(enum msg_role role);
 
 /*
- * Send one message (fd -1 for none).  Returns 0, or -1 with errno (EAGAIN on
- * a full non-blocking channel: the caller decides whether to drop or retry).
+ * Send one message of the table's size (with a tail for the types that
+ * take one; NULL/0 otherwise) and a descriptor exactly where the table says
+ * (-1 for none).  Returns 0, or -1 with errno: EAGAIN on a full
+ * non-blocking channel (the caller decides whether to drop or retry),
+ * EINVAL for a message the table does not allow from `from`.
  */
-int	msg_send(int sock, uint32_t type, const void *data, size_t len, int fd);
-int	msg_send_str(int sock, uint32_t type, const char *s);
+int	msg_send(int sock, enum msg_role from, uint32_t type, const void *body,
+	    size_t len, const void *tail, size_t taillen, int fd);
 /*
- * Receive one message into m.  Returns 1 on a message, 0 on EOF (peer gone),
- * -1 with errno on error (EAGAIN when nothing is waiting on a non-blocking
- * channel; EPROTO for a malformed datagram).  A passed descriptor is
- * close-on-exec.
+ * Test only (a "send" probe): a message of any type, with a payload of its
+ * size but all zero and no descriptor, whatever the table allows: how the
+ * tests show that a receiver applies the fault policy.
  */
-int	msg_recv(int sock, struct msg *m);
+int	msg_send_probe(int sock, uint32_t type);
+/*
+ * Receive one message sent by `peer` to `self`.  Returns 1 with a message
+ * whose version, direction, size, descriptor and contents the table allows;
+ * 0 on EOF; -1 with errno (EAGAIN: nothing waiting on a non-blocking
+ * channel; EPROTO: a channel fault, m->fault saying which, any descriptor
+ * closed).  A passed descriptor is close-on-exec.
+ */
+int	msg_recv(int sock, enum msg_role self, enum msg_role peer,
+	    struct msg *m);
+
+/* Whether the table lets `from` send type to `to` (for tests and docs). */
+bool	msg_allowed(uint32_t type, enum msg_role from, enum msg_role to);
+/* Whether type carries a descriptor; its fixed payload size; a tail. */
+bool	msg_carries_fd(uint32_t type);
+size_t	msg_size(uint32_t type);
+bool	msg_has_tail(uint32_t type);
 
 /* A close-on-exec SOCK_SEQPACKET pair. */
 int	msg_channel(int sv[2]);

@@ -310,6 +310,33 @@ out:
 
 /* ---- handshake ---- */
 
+/* A bool's representation, read as bytes: only 0 and 1 are bools. */
+static bool
+bool_ok(const bool *b)
+{
+	return *(const unsigned char *)b <= 1;
+}
+
+bool
+proto_hello_valid(const struct proto_hello *h)
+{
+	return text_ident_field(h->client_id, sizeof(h->client_id)) &&
+	    (h->device_uuid[0] == '\0' ||
+	    text_ident_field(h->device_uuid, sizeof(h->device_uuid))) &&
+	    (h->client_type[0] == '\0' ||
+	    text_ident_field(h->client_type, sizeof(h->client_type))) &&
+	    (h->name[0] == '\0' || text_name_field(h->name, sizeof(h->name))) &&
+	    (h->user_agent[0] == '\0' ||
+	    text_name_field(h->user_agent, sizeof(h->user_agent))) &&
+	    bool_ok(&h->rf_mode) && bool_ok(&h->persistent) &&
+	    bool_ok(&h->auto_reconnect) && bool_ok(&h->optimized) &&
+	    bool_ok(&h->float32) && bool_ok(&h->server_mix) &&
+	    h->protocol_version >= 0 && h->protocol_version <= 65535 &&
+	    h->num_channels >= 0 && h->num_channels <= 256 &&
+	    h->packet_frames <= 8192 && h->mask_words >= 1 &&
+	    h->mask_words <= PROTO_MASK_WORDS_MAX;
+}
+
 /*
  * An optional string field into dst (size dstlen): absent leaves dst alone;
  * a non-string, an embedded NUL, a string that does not fit or that fails

@@ -136,6 +136,8 @@ struct proto_hello {
 
 /* Fill *h from a handshake object; PROTO_EFIELD for missing/invalid fields. */
 int	proto_hello_parse(const json_t *obj, struct proto_hello *h);
+/* Whether a hello that came over a channel has the form parse gives one. */
+bool	proto_hello_valid(const struct proto_hello *h);
 /* The hello as a JSON object (round-trips through proto_hello_parse). */
 json_t	*proto_hello_json(const struct proto_hello *h);
 /* Identity across reconnects: device_uuid if sent, else client_id. */

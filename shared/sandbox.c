@@ -450,20 +450,16 @@ try_syscall(const char *name)
 }
 
 void
-sandbox_probe(const char *text)
+sandbox_probe(int chan, enum msg_role self, const struct msg_probe *p)
 {
-	json_t *o;
-	const char *name;
-
-	if ((o = json_loads(text, 0, NULL)) == NULL ||
-	    (name = json_string_value(json_object_get(o, "syscall"))) == NULL) {
-		log_warnx("probe: malformed request");
-		json_decref(o);
-		return;
-	}
-	if (!active)
-		log_warnx("probe %s: no sandbox in place, not attempted", name);
+	if (strcmp(p->action, "send") == 0) {
+		log_warnx("probe: sending %s to the supervisor as %s",
+		    msg_name(p->type), msg_role_name(self));
+		if (msg_send_probe(chan, p->type) == -1)
+			log_warn("probe: send");
+	} else if (!active)
+		log_warnx("probe %s: no sandbox in place, not attempted",
+		    p->action);
 	else
-		try_syscall(name);
-	json_decref(o);
+		try_syscall(p->action);
 }

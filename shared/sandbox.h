@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "shared/msg.h"
+
 /*
  * Order, in each child (STYLE.md): the supervisor looked the user up and
  * passes "--drop UID:GID[:DIR]"; sandbox_drop_arg() records it while the
@@ -41,12 +43,14 @@ void	sandbox_enter(enum sandbox_role role);
 /* True once sandbox_enter() has loaded a filter. */
 bool	sandbox_active(void);
 /*
- * Test only (MSG_SESSION_PROBE, MSG_CHILD_PROBE): JSON {"syscall": "open" |
- * "execve" | "socket"}.  Attempts that syscall for real if a filter is in
- * place (it is refused with EPERM or the process dies of SIGSYS, as the
- * allow-list says) and logs what happened if the process survives.  Without
- * a filter it refuses, so a probe can never exec or open anything.
+ * Test only (MSG_PROBE, sent with --test-probes).  Action "open", "execve"
+ * or "socket": attempts that syscall for real if a filter is in place (it
+ * is refused with EPERM or the process dies of SIGSYS, as the allow-list
+ * says) and logs what happened if the process survives; without a filter
+ * it refuses, so a probe can never exec or open anything.  Action "send":
+ * sends the supervisor a message of type p->type on chan whatever the
+ * table allows, to show the supervisor's channel-fault policy at work.
  */
-void	sandbox_probe(const char *json);
+void	sandbox_probe(int chan, enum msg_role self, const struct msg_probe *p);
 
 #endif

@@ -1,10 +1,8 @@
 /* supervisor.c — ringcastd, the supervisor: start, main loop, orderly stop. */
 /*
- * Peers, each on its own channel (shared/msg.h):
- *   capture   -> READY, CAPTURE_STATE
- *   broker    -> READY, BROKER_CLIENT, BROKER_REQUEST;  <- BROKER_REPLY, BROKER_EVENT
- *   sessiond  -> READY, SESSION_MIX_REQ, SESSION_STATS, CHILD_EXIT;
- *             <- SESSION_START, SESSION_MIX_SET
+ * Peers: capture, the broker and one sessiond per listener, each on its own
+ * channel; what each may send and receive is the table in shared/msg.c
+ * (docs/internals.md lists it, checked by a test).
  * Start: check the configuration, bind both listeners, create the ring, start
  * capture and broker, then open LMDB (no LMDB handle crosses those forks).
  * Loop: libevent, one event per child channel, signals delivered into it.
@@ -261,31 +259,13 @@ super_child_gone(void)
 		event_base_loopbreak(sv.base);
 }
 
-static uint64_t
-json_u64(const json_t *o, const char *key, uint64_t def)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) && json_integer_value(v) >= 0 ?
-	    (uint64_t)json_integer_value(v) : def;
-}
-
 void
-super_capture_state(const char *data)
+super_capture_state(const struct msg_capture_state *m)
 {
-	const char *state;
-	json_t *o;
-
-	if ((o = json_loads(data, 0, NULL)) == NULL) {
-		log_warnx("malformed MSG_CAPTURE_STATE");
-		return;
-	}
-	if ((state = json_string_value(json_object_get(o, "state"))) != NULL)
-		snprintf(sv.cap.state, sizeof(sv.cap.state), "%s", state);
-	sv.cap.epoch = json_u64(o, "epoch", sv.cap.epoch);
-	sv.cap.xruns = json_u64(o, "xruns", sv.cap.xruns);
-	sv.cap.overruns = json_u64(o, "overruns", sv.cap.overruns);
-	json_decref(o);
+	snprintf(sv.cap.state, sizeof(sv.cap.state), "%s", m->state);
+	sv.cap.epoch = m->epoch;
+	sv.cap.xruns = m->xruns;
+	sv.cap.overruns = m->overruns;
 }
 
 static void
@@ -390,8 +370,9 @@ signals_setup(void)
 }
 
 /*
- * The supervisor creates the ring, owned by the user capture runs as;
- * sessions get a read-only descriptor.
+ * The supervisor creates the ring and keeps two descriptors: read-write
+ * for capture (which never opens the ring by name) and read-only for
+ * sessions and the meters.
  */
 static int
 ring_setup(char *err, size_t errlen)
@@ -407,16 +388,10 @@ ring_setup(char *err, size_t errlen)
 		return -1;
 	}
 	if ((sv.ring_fd = shm_open(sv.cfg.ring, O_RDONLY | O_CLOEXEC, 0)) ==
-	    -1) {
+	    -1 || (sv.ring_rw_fd = shm_open(sv.cfg.ring, O_RDWR | O_CLOEXEC,
+	    0)) == -1) {
 		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring,
 		    strerror(errno));
-		ring_unlink(sv.cfg.ring);
-		return -1;
-	}
-	/* Capture runs as --user too: the ring is its to write. */
-	if (sv.cfg.drop && fchown(sv.ring_fd, sv.cfg.uid, sv.cfg.gid) == -1) {
-		snprintf(err, errlen, "ring %s: chown to %s: %s", sv.cfg.ring,
-		    sv.cfg.user, strerror(errno));
 		ring_unlink(sv.cfg.ring);
 		return -1;
 	}
@@ -497,6 +472,7 @@ main(int argc, char *argv[])
 	if (sv.state != NULL)
 		state_close(sv.state);
 	close(sv.ring_fd);
+	close(sv.ring_rw_fd);
 	if (ring_unlink(sv.cfg.ring) != RING_OK)
 		log_warn("unlink ring %s", sv.cfg.ring);
 	close(sv.native_fd);

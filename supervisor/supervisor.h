@@ -69,6 +69,13 @@ int	config_reload(struct config *c, char *err, size_t errlen);
 /* Everything that can be checked without binding or forking. */
 int	config_check(struct config *c, char *err, size_t errlen);
 void	config_usage(void);
+/*
+ * The configuration's channel-names: "Kick, Snare, ...", split at commas,
+ * blanks trimmed, each 1..63 bytes; at most max of them.  0, or -1 with err
+ * saying which name is wrong.
+ */
+int	channel_names_parse(const char *list, uint32_t max,
+	    char names[][64], uint32_t *n, char *err, size_t errlen);
 
 /* ---- the process table (supervisor_child.c) ---- */
 
@@ -89,6 +96,7 @@ struct child {
 	uint64_t	 spawned_ms;	/* monotonic */
 	uint64_t	 ready_ms;
 	struct client	*client;	/* sessions: the listener it serves */
+	char		 version[32];	/* what it said in MSG_READY */
 	LIST_ENTRY(child) entry;
 };
 
@@ -115,8 +123,9 @@ const char *child_name(const struct child *c);
  */
 struct child *child_spawn(enum child_kind kind, const char *path,
 	    char *const argv[], const int *fds, int nfds);
-int	child_send(struct child *c, uint32_t type, const char *text, int fd);
-int	child_send_json(struct child *c, uint32_t type, json_t *obj);
+/* A message to the child (shared/msg.h); -1 with errno if it did not go. */
+int	child_send(struct child *c, uint32_t type, const void *body, size_t len,
+	    const void *tail, size_t taillen);
 /* Close our end of the channel: the child exits on EOF. */
 void	child_close(struct child *c);
 void	child_signal_all(int sig);
@@ -124,8 +133,7 @@ int	child_count(void);
 /* Reap every exited child (SIGCHLD). */
 void	child_reap(void);
 /* Test only (--test-probes): a probe to "broker", "capture", "session:ID". */
-int	child_probe(const char *target, const char *syscall, char *err,
-	    size_t errlen);
+int	child_probe(const struct api_probe *p, char *err, size_t errlen);
 /* Describe a wait status: "exit 1", "signal 9 (Killed)". */
 void	child_status_str(int status, char *buf, size_t len);
 
@@ -156,20 +164,25 @@ struct client {
 };
 TAILQ_HEAD(client_list, client);
 
-void	session_broker_client(int fd, const char *data);
-/* A session's message; -1 if it may not send it (the caller ends it). */
-int	session_dispatch(struct child *c, const struct msg *m);
+/* MSG_BROKER_CLIENT: serve the client on fd (closed here) or refuse it. */
+void	session_broker_client(int fd, const struct msg_client *m);
+/* A session's message (msg_recv checked that a session may send it). */
+void	session_dispatch(struct child *c, const struct msg *m);
+/* Its session broke the channel protocol: it ends with reason "protocol". */
+void	session_fault(struct client *cl);
 void	session_exited(struct child *c, int status);
 /* The connected client of identity id, or NULL. */
 struct client *session_find(const char *id);
 uint32_t session_count(void);
 /*
- * Merge fields into id's mix, commit, and on success tell its session.  For
- * a disconnected identity only the record changes.  Returns an HTTP-like
- * status: 200, 400 (err says why), 404 (unknown id), 500 (not committed).
+ * Apply a change to id's mix (shared/mix.h: the one validation), commit,
+ * and on success tell its session.  For a disconnected identity only the
+ * record changes.  Returns an HTTP-like status: 200, 400 (err says why),
+ * 404 (unknown id), 409 (a WAV stream's fixed channels), 500 (not
+ * committed).
  */
-int	session_mix_commit(const char *id, const json_t *fields,
-	    const char *origin, struct mix *out, char *err, size_t errlen);
+int	session_mix_commit(const char *id, const struct mix_patch *p,
+	    enum msg_origin origin, struct mix *out, char *err, size_t errlen);
 /* The /api/clients entry of a record and/or a connected client. */
 json_t	*session_entry(const struct state_record *rec, const struct client *cl);
 /* Append the entries of connected identities that have no record. */
@@ -183,15 +196,14 @@ void	session_stop_all(void);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */
 
-void	api_request(struct child *broker, const char *data);
+/* A routed request from the broker: answered with one MSG_BROKER_REPLY. */
+void	api_request(struct child *broker, const struct msg_api_request *r);
+/* An event for /api/events subscribers, if there are any.  Steals data. */
 void	api_event(const char *event, json_t *data);
 /* Channel names: defaults, the config file, then what the UI saved. */
 void	api_channels_load(void);
 json_t	*api_channel_names(void);
 json_t	*api_capture_json(void);
-/* Split "A, B, C": each name trimmed, 1..63 bytes; at most max of them. */
-int	channel_names_parse(const char *list, uint32_t max,
-	    char names[][64], uint32_t *n, char *err, size_t errlen);
 
 /* ---- live events for the web UI (supervisor_events.c) ---- */
 
@@ -210,6 +222,8 @@ struct super {
 	struct state		*state;		/* NULL until opened */
 	int			 native_fd, http_fd;
 	int			 ring_fd;	/* O_RDONLY, for sessions */
+	int			 ring_rw_fd;	/* O_RDWR, for capture alone */
+	uint32_t		 subscribers;	/* the broker's event streams */
 	char			 native_addr[128];	/* as bound */
 	char			 http_addr[128];
 	char			 libexec[PATH_MAX];
@@ -229,6 +243,7 @@ struct super {
 	uint64_t		 done_sent, done_dropped;	/* ended sessions */
 	uint64_t		 disconnects[SUPER_REASONS];
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
+	uint64_t		 faults[3];	/* channel faults, by child_kind */
 };
 
 extern struct super sv;
@@ -237,7 +252,7 @@ extern const char *const super_reasons[SUPER_REASONS];
 void	super_count_disconnect(const char *reason);
 void	super_child_ready(struct child *c);
 void	super_child_gone(void);
-void	super_capture_state(const char *data);
+void	super_capture_state(const struct msg_capture_state *m);
 const char *super_prog(const char *name);
 
 #endif

@@ -1,5 +1,4 @@
-/* supervisor_api.c — answers the broker's /api and /metrics requests. */
-#include <ctype.h>
+/* supervisor_api.c — answers the API requests the broker routed: one handler per route. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,35 +9,31 @@
 #include "shared/ring.h"
 #include "supervisor/supervisor.h"
 
-/* A reply is one channel message: leave room for the envelope and escaping. */
-#define BODY_MAX	(MSG_MAX_PAYLOAD / 2)
-#define CT_JSON		"application/json"
-#define CT_METRICS	"text/plain; version=0.0.4; charset=utf-8"
+/* A reply is one channel message: room for the body after its header. */
+#define BODY_MAX	(MSG_MAX_PAYLOAD - (int)sizeof(struct msg_api_reply))
 
 struct reply {
 	int		 status;
-	json_t		*body;		/* object, or a string sent as text */
-	const char	*ctype;
+	json_t		*body;		/* JSON; or NULL with text */
+	char		*text;		/* CTYPE_METRICS */
 };
 
 static void
-reply_error(struct reply *r, int status, const char *msg)
+fail(struct reply *r, int status, const char *msg)
 {
 	r->status = status;
 	r->body = json_pack("{s:s}", "error", msg);
-	r->ctype = CT_JSON;
 }
 
 static void
-reply_json(struct reply *r, json_t *body)
+answer(struct reply *r, json_t *body)
 {
 	if (body == NULL) {
-		reply_error(r, 500, "out of memory");
+		fail(r, 500, "out of memory");
 		return;
 	}
 	r->status = 200;
 	r->body = body;
-	r->ctype = CT_JSON;
 }
 
 static json_t *
@@ -76,7 +71,7 @@ get_status(struct reply *r)
 {
 	json_t *cap = api_capture_json();
 
-	reply_json(r, json_pack("{s:s, s:I, s:i, s:i, s:i, s:s, s:s, s:o, "
+	answer(r, json_pack("{s:s, s:I, s:i, s:i, s:i, s:s, s:s, s:o, "
 	    "s:o, s:i, s:i, s:i}",
 	    "version", RINGCAST_VERSION,
 	    "uptime_s", (json_int_t)((clock_mono_ms() - sv.start_ms) / 1000),
@@ -95,25 +90,23 @@ get_status(struct reply *r)
 	}
 }
 
-/* Test only: POST /api/test/probe {"target": "…", "syscall": "…"}. */
+/* Test only: POST /api/test/probe. */
 static void
-post_probe(struct reply *r, const json_t *body)
+post_probe(struct reply *r, const struct api_probe *p)
 {
-	const char *target = json_string_value(json_object_get(body, "target"));
-	const char *call = json_string_value(json_object_get(body, "syscall"));
 	char err[256];
 	int status;
 
-	if (target == NULL || call == NULL) {
-		reply_error(r, 400, "target and syscall strings expected");
+	if (!sv.cfg.test_probes) {
+		fail(r, 404, "not found");
 		return;
 	}
-	if ((status = child_probe(target, call, err, sizeof(err))) != 202) {
-		reply_error(r, status, err);
+	if ((status = child_probe(p, err, sizeof(err))) != 202) {
+		fail(r, status, err);
 		return;
 	}
-	reply_json(r, json_pack("{s:s, s:s}", "target", target, "syscall",
-	    call));
+	answer(r, json_pack("{s:s, s:s}", "target", p->target, "action",
+	    p->action));
 	if (r->status == 200)
 		r->status = 202;
 }
@@ -148,34 +141,24 @@ page_add(const struct state_record *rec, void *arg)
 	return 0;
 }
 
-static size_t
-query_offset(const char *query)
-{
-	const char *v;
-
-	if (query == NULL || (v = strstr(query, "offset=")) == NULL)
-		return 0;
-	return (size_t)strtoul(v + 7, NULL, 10);
-}
-
 static void
-get_clients(struct reply *r, const char *query)
+get_clients(struct reply *r, uint32_t offset)
 {
-	struct page p = { .arr = json_array(), .skip = query_offset(query) };
+	struct page p = { .arr = json_array(), .skip = offset };
 	int rc;
 
 	if (p.arr == NULL) {
-		reply_error(r, 500, "out of memory");
+		fail(r, 500, "out of memory");
 		return;
 	}
 	if ((rc = state_each(sv.state, page_add, &p)) < 0) {
 		json_decref(p.arr);
-		reply_error(r, 500, state_strerror(sv.state, rc));
+		fail(r, 500, state_strerror(sv.state, rc));
 		return;
 	}
 	if (p.skip == 0)
 		session_unsaved_entries(p.arr);
-	reply_json(r, json_pack("{s:o, s:I, s:o}", "clients", p.arr,
+	answer(r, json_pack("{s:o, s:I, s:o}", "clients", p.arr,
 	    "total", (json_int_t)p.total,
 	    "next", p.full ? json_integer((json_int_t)p.next) : json_null()));
 }
@@ -188,32 +171,27 @@ get_client(struct reply *r, const char *id)
 	int rc = state_get(sv.state, id, &rec);
 
 	if (rc != STATE_OK && rc != STATE_NOTFOUND)
-		reply_error(r, 500, state_strerror(sv.state, rc));
+		fail(r, 500, state_strerror(sv.state, rc));
 	else if (rc == STATE_NOTFOUND && cl == NULL)
-		reply_error(r, 404, "no such client");
+		fail(r, 404, "no such client");
 	else
-		reply_json(r, session_entry(rc == STATE_OK ? &rec : NULL, cl));
+		answer(r, session_entry(rc == STATE_OK ? &rec : NULL, cl));
 }
 
 static void
-post_mix(struct reply *r, const char *id, const json_t *body)
+post_mix(struct reply *r, const char *id, const struct mix_patch *p)
 {
 	char err[256];
 	struct mix m;
 	int status;
 
-	if (!json_is_object(body)) {
-		reply_error(r, 400, "the body must be a JSON object of "
-		    "update_mix fields");
-		return;
-	}
-	status = session_mix_commit(id, body, "web", &m, err, sizeof(err));
+	status = session_mix_commit(id, p, ORIGIN_WEB, &m, err, sizeof(err));
 	if (status != 200) {
-		reply_error(r, status, err);
+		fail(r, status, err);
 		return;
 	}
 	log_info("client %s: mix changed from the web", id);
-	reply_json(r, mix_to_json(&m));
+	answer(r, mix_to_json(&m));
 }
 
 /* Forget a saved mix; a connected listener keeps its mix until it leaves. */
@@ -223,12 +201,12 @@ delete_client(struct reply *r, const char *id)
 	int rc = state_del(sv.state, id);
 
 	if (rc == STATE_NOTFOUND)
-		reply_error(r, 404, "no such client");
+		fail(r, 404, "no such client");
 	else if (rc != STATE_OK)
-		reply_error(r, 500, state_strerror(sv.state, rc));
+		fail(r, 500, state_strerror(sv.state, rc));
 	else {
 		log_info("client %s: saved mix forgotten", id);
-		reply_json(r, json_pack("{s:s, s:b}", "id", id, "deleted", 1));
+		answer(r, json_pack("{s:s, s:b}", "id", id, "deleted", 1));
 		api_event("client_updated", json_pack("{s:s, s:b}", "id", id,
 		    "deleted", 1));
 	}
@@ -279,25 +257,28 @@ metrics_text(FILE *f)
 	    "Children killed by their seccomp list (SIGSYS).");
 	fprintf(f, "ringcast_sandbox_violations_total %llu\n",
 	    (unsigned long long)sv.sandbox_violations);
+	metric(f, "ringcast_channel_faults_total", "counter",
+	    "Parent-channel messages refused (wrong direction, size or "
+	    "contents), by the kind of child involved.");
+	for (i = 0; i < 3; i++)
+		fprintf(f, "ringcast_channel_faults_total{child=\"%s\"} %llu\n",
+		    i == CHILD_CAPTURE ? "capture" : i == CHILD_BROKER ?
+		    "broker" : "sessiond", (unsigned long long)sv.faults[i]);
 }
 
 static void
 get_metrics(struct reply *r)
 {
-	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if ((f = open_memstream(&buf, &len)) == NULL) {
-		reply_error(r, 500, strerror(errno));
+	if ((f = open_memstream(&r->text, &len)) == NULL) {
+		fail(r, 500, strerror(errno));
 		return;
 	}
 	metrics_text(f);
 	fclose(f);
 	r->status = 200;
-	r->body = json_stringn(buf, len);
-	r->ctype = CT_METRICS;
-	free(buf);
 }
 
 /* ---- names and order ---- */
@@ -346,40 +327,31 @@ api_channels_load(void)
 	json_decref(a);
 }
 
-/* {"names": [...]} (a prefix of the channels) or {"channel": c, "name": "..."}. */
+/* Names of channels first .. first + n, saved in the meta database. */
 static void
-post_channels(struct reply *r, const json_t *body)
+post_channels(struct reply *r, const struct api_channels_set *set)
 {
 	char saved[RING_MAX_CHANNELS][64];
-	const json_t *names = json_object_get(body, "names"), *v;
 	json_t *list;
-	json_int_t c = json_integer_value(json_object_get(body, "channel"));
 	char *text;
-	size_t i;
+	uint32_t i;
 	int rc;
 
+	if (set->first + set->n > sv.cfg.channels) {
+		fail(r, 400, "more names than channels");
+		return;
+	}
 	memcpy(saved, chname, sizeof(saved));
-	if (json_is_array(names) && json_array_size(names) <= sv.cfg.channels) {
-		json_array_foreach(names, i, v) {
-			if (!proto_name_valid(v))
-				goto bad;
-			snprintf(chname[i], sizeof(chname[i]), "%s",
-			    json_string_value(v));
-		}
-	} else if (json_is_integer(json_object_get(body, "channel")) &&
-	    c >= 0 && c < sv.cfg.channels &&
-	    proto_name_valid(v = json_object_get(body, "name")))
-		snprintf(chname[c], sizeof(chname[c]), "%s",
-		    json_string_value(v));
-	else
-		goto bad;
+	for (i = 0; i < set->n; i++)
+		snprintf(chname[set->first + i], sizeof(chname[0]), "%s",
+		    set->names[i]);
 	list = api_channel_names();
 	text = json_dumps(list, JSON_COMPACT);
 	json_decref(list);
 	if (text == NULL || (rc = state_meta_put(sv.state, "channel_names",
 	    text)) != STATE_OK) {
 		memcpy(chname, saved, sizeof(chname));
-		reply_error(r, 500, text ? state_strerror(sv.state, rc) :
+		fail(r, 500, text ? state_strerror(sv.state, rc) :
 		    "out of memory");
 		free(text);
 		return;
@@ -387,215 +359,138 @@ post_channels(struct reply *r, const json_t *body)
 	free(text);
 	api_event("channels", json_pack("{s:o}", "channel_names",
 	    api_channel_names()));
-	reply_json(r, json_pack("{s:o}", "channel_names", api_channel_names()));
-	return;
-bad:
-	memcpy(chname, saved, sizeof(chname));
-	reply_error(r, 400, "expected {\"names\": [up to one name per "
-	    "channel]} or {\"channel\": N, \"name\": \"...\"}; a name is "
-	    "1..63 bytes without control characters");
+	answer(r, json_pack("{s:o}", "channel_names", api_channel_names()));
 }
 
 /* POST /api/clients/ID {"name": "...", "order": n}: saved in the record. */
 static void
-post_client(struct reply *r, const char *id, const json_t *body)
+post_client(struct reply *r, const char *id, const struct api_client_set *set)
 {
-	const json_t *name = json_object_get(body, "name");
-	const json_t *order = json_object_get(body, "order");
 	struct client *cl = session_find(id);
 	struct state_record rec;
 	json_t *e;
 	int rc;
 
-	if ((name == NULL && order == NULL) || (name && !proto_name_valid(name)) ||
-	    (order && (!json_is_integer(order) ||
-	    json_integer_value(order) < -1000000 ||
-	    json_integer_value(order) > 1000000))) {
-		reply_error(r, 400, "expected {\"name\": 1..63 bytes without "
-		    "control characters} and/or {\"order\": an integer}");
-		return;
-	}
 	if (cl != NULL && cl->wav) {
-		reply_error(r, 409, "a WAV listener is not saved");
+		fail(r, 409, "a WAV listener is not saved");
 		return;
 	}
 	rc = state_get(sv.state, id, &rec);
 	if (rc == STATE_NOTFOUND && cl == NULL) {
-		reply_error(r, 404, "no such client");
+		fail(r, 404, "no such client");
 		return;
 	}
 	if (rc != STATE_OK && rc != STATE_NOTFOUND) {
-		reply_error(r, 500, state_strerror(sv.state, rc));
+		fail(r, 500, state_strerror(sv.state, rc));
 		return;
 	}
 	if (rc == STATE_NOTFOUND) {
 		state_record_init(&rec, id, sv.cfg.channels, clock_wall_ms());
 		rec.mix = cl->mix;
 	}
-	if (name != NULL)
-		snprintf(rec.name, sizeof(rec.name), "%s",
-		    json_string_value(name));
-	if (order != NULL)
-		rec.order = (int32_t)json_integer_value(order);
+	if (set->has_name)
+		snprintf(rec.name, sizeof(rec.name), "%s", set->name);
+	if (set->has_order)
+		rec.order = set->order;
 	if ((rc = state_put(sv.state, &rec)) != STATE_OK) {
-		reply_error(r, 500, state_strerror(sv.state, rc));
+		fail(r, 500, state_strerror(sv.state, rc));
 		return;
 	}
 	e = session_entry(&rec, cl);
 	api_event("client_updated", json_incref(e));
-	reply_json(r, e);
+	answer(r, e);
 }
 
-/* ---- routing ---- */
-
-static int
-hexval(int c)
-{
-	if (isdigit(c))
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode one path segment into an identity; -1 if it cannot be one. */
-static int
-decode_id(const char *s, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	int hi, lo;
-
-	for (i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			if (i + 2 >= n)
-				return -1;
-			if ((hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0)
-				return -1;
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || o + 1 >= outlen)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return o > 0 ? 0 : -1;
-}
-
-/* /api/clients/{id}[/mix]: the id and whether "/mix" followed. */
-static int
-client_path(const char *rest, char *id, size_t idlen, bool *mix)
-{
-	const char *slash = strchr(rest, '/');
-	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-
-	*mix = false;
-	if (slash != NULL) {
-		if (strcmp(slash, "/mix") != 0)
-			return -1;
-		*mix = true;
-	}
-	return decode_id(rest, n, id, idlen);
-}
+/* ---- one handler per route ---- */
 
 static void
-route_client(struct reply *r, const char *method, const char *rest,
-    const json_t *body)
+route(struct reply *r, const struct msg_api_request *q)
 {
-	char id[STATE_ID_MAX];
-	bool mix;
-
-	if (client_path(rest, id, sizeof(id), &mix) == -1)
-		reply_error(r, 404, "not found");
-	else if (mix && strcmp(method, "POST") == 0)
-		post_mix(r, id, body);
-	else if (!mix && strcmp(method, "GET") == 0)
-		get_client(r, id);
-	else if (!mix && strcmp(method, "POST") == 0)
-		post_client(r, id, body);
-	else if (!mix && strcmp(method, "DELETE") == 0)
-		delete_client(r, id);
-	else
-		reply_error(r, 405, "method not allowed");
-}
-
-static void
-route(struct reply *r, const char *method, char *path, const json_t *body)
-{
-	char *query = strchr(path, '?');
-	bool get = strcmp(method, "GET") == 0;
-
-	if (query != NULL)
-		*query++ = '\0';
-	if (strncmp(path, "/api/clients/", 13) == 0)
-		route_client(r, method, path + 13, body);
-	else if (strcmp(path, "/api/status") == 0 && get)
-		get_status(r);
-	else if (strcmp(path, "/api/clients") == 0 && get)
-		get_clients(r, query);
-	else if (strcmp(path, "/metrics") == 0 && get)
-		get_metrics(r);
-	else if (strcmp(path, "/api/channels") == 0 && strcmp(method,
-	    "POST") == 0)
-		post_channels(r, body);
-	else if (strcmp(path, "/api/channels") == 0 && get)
-		reply_json(r, json_pack("{s:o}", "channel_names",
+	switch (q->route) {
+	case API_STATUS:	get_status(r); break;
+	case API_CLIENTS:	get_clients(r, q->offset); break;
+	case API_CLIENT_GET:	get_client(r, q->client); break;
+	case API_CLIENT_SET:	post_client(r, q->client, &q->body.client); break;
+	case API_CLIENT_DELETE:	delete_client(r, q->client); break;
+	case API_CLIENT_MIX:	post_mix(r, q->client, &q->body.mix); break;
+	case API_CHANNELS_GET:
+		answer(r, json_pack("{s:o}", "channel_names",
 		    api_channel_names()));
-	else if (strcmp(path, "/api/test/probe") == 0 && sv.cfg.test_probes &&
-	    strcmp(method, "POST") == 0)
-		post_probe(r, body);
-	else if (strcmp(path, "/api/status") == 0 ||
-	    strcmp(path, "/api/clients") == 0 || strcmp(path, "/metrics") == 0)
-		reply_error(r, 405, "method not allowed");
-	else
-		reply_error(r, 404, "not found");
+		break;
+	case API_CHANNELS_SET:	post_channels(r, &q->body.channels); break;
+	case API_METRICS:	get_metrics(r); break;
+	case API_PROBE:		post_probe(r, &q->body.probe); break;
+	default:		fail(r, 404, "not found"); break;
+	}
+}
+
+static void
+reply_send(struct child *broker, uint32_t id, struct reply *r)
+{
+	struct msg_api_reply h = { id, (uint32_t)r->status, r->text ?
+	    CTYPE_METRICS : CTYPE_JSON };
+	char *text = r->text;
+
+	if (text == NULL && (r->body == NULL || (text = json_dumps(r->body,
+	    JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)) {
+		h.status = 500;
+		text = strdup("{\"error\":\"out of memory\"}");
+	}
+	if (text != NULL && strlen(text) > BODY_MAX) {
+		h.status = 500;
+		free(text);
+		text = strdup("{\"error\":\"reply too large\"}");
+	}
+	if (child_send(broker, MSG_BROKER_REPLY, &h, sizeof(h), text,
+	    text ? strlen(text) : 0) == -1)
+		log_warn("MSG_BROKER_REPLY");
+	free(text);
+	json_decref(r->body);
 }
 
 void
-api_request(struct child *broker, const char *data)
+api_request(struct child *broker, const struct msg_api_request *q)
 {
 	struct reply r = { 0 };
-	const char *method, *path;
-	char buf[1024];
-	json_t *o, *id;
 
-	if ((o = json_loads(data, 0, NULL)) == NULL ||
-	    !json_is_integer(id = json_object_get(o, "id"))) {
-		log_warnx("malformed MSG_BROKER_REQUEST");
-		json_decref(o);
-		return;
-	}
-	method = json_string_value(json_object_get(o, "method"));
-	path = json_string_value(json_object_get(o, "path"));
-	if (method == NULL || path == NULL || strlen(path) >= sizeof(buf))
-		reply_error(&r, 400, "bad request");
-	else if (sv.state == NULL)
-		reply_error(&r, 503, "starting or stopping");
-	else {
-		snprintf(buf, sizeof(buf), "%s", path);
-		route(&r, method, buf, json_object_get(o, "body"));
-	}
-	if (r.body == NULL)
-		reply_error(&r, 500, "out of memory");
-	if (child_send_json(broker, MSG_BROKER_REPLY, json_pack("{s:O, s:i, "
-	    "s:o, s:s}", "id", id, "status", r.status, "body", r.body,
-	    "content_type", r.ctype)) == -1)
-		log_warn("MSG_BROKER_REPLY");
-	json_decref(o);
+	if (sv.state == NULL)
+		fail(&r, 503, "starting or stopping");
+	else
+		route(&r, q);
+	reply_send(broker, q->id, &r);
 }
 
-/* For /api/events subscribers; dropped when the broker is not there. Steals data. */
+/* Kept from the browser that lags first: they come again in a moment. */
+static bool
+droppable(const char *event)
+{
+	return strcmp(event, "meters") == 0 || strcmp(event, "stats") == 0;
+}
+
+/*
+ * For /api/events subscribers; dropped when nobody subscribes or the
+ * broker is not there.  Steals data.
+ */
 void
 api_event(const char *event, json_t *data)
 {
 	struct child *b = sv.broker.child;
+	struct msg_event e;
+	char *text;
 
-	if (b == NULL || !b->ready || data == NULL) {
+	if (b == NULL || !b->ready || sv.subscribers == 0 || data == NULL) {
 		json_decref(data);
 		return;
 	}
-	(void)child_send_json(b, MSG_BROKER_EVENT, json_pack("{s:s, s:o}",
-	    "event", event, "data", data));
+	memset(&e, 0, sizeof(e));
+	snprintf(e.name, sizeof(e.name), "%s", event);
+	e.droppable = droppable(event);
+	/* Compact JSON holds no newline: one SSE data line. */
+	text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(4));
+	if (text != NULL)
+		(void)child_send(b, MSG_BROKER_EVENT, &e, sizeof(e), text,
+		    strlen(text));
+	free(text);
+	json_decref(data);
 }

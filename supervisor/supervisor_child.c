@@ -239,29 +239,15 @@ child_close(struct child *c)
 }
 
 int
-child_send(struct child *c, uint32_t type, const char *text, int fd)
+child_send(struct child *c, uint32_t type, const void *body, size_t len,
+    const void *tail, size_t taillen)
 {
 	if (c->chan == -1) {
 		errno = EPIPE;
 		return -1;
 	}
-	return msg_send(c->chan, type, text, text ? strlen(text) : 0, fd);
-}
-
-/* Steals obj. */
-int
-child_send_json(struct child *c, uint32_t type, json_t *obj)
-{
-	char *txt;
-	int rc = -1;
-
-	if (obj != NULL && (txt = json_dumps(obj, JSON_COMPACT)) != NULL) {
-		rc = child_send(c, type, txt, -1);
-		free(txt);
-	} else
-		errno = ENOMEM;
-	json_decref(obj);
-	return rc;
+	return msg_send(c->chan, ROLE_SUPERVISOR, type, body, len, tail,
+	    taillen, -1);
 }
 
 void
@@ -284,78 +270,70 @@ child_count(void)
 	return n;
 }
 
-/* A message a child may not send, or a malformed one: end that child. */
-static void
-violation(struct child *c, const char *why)
+static enum msg_role
+role_of(const struct child *c)
 {
-	log_warnx("%s[%d]: %s %s: closing its channel", child_name(c),
+	switch (c->kind) {
+	case CHILD_CAPTURE:
+		return ROLE_CAPTURE;
+	case CHILD_BROKER:
+		return ROLE_BROKER;
+	case CHILD_SESSION:
+		break;
+	}
+	return ROLE_SESSION;
+}
+
+/*
+ * The channel fault policy (shared/msg.h): a child that sent what the
+ * table does not allow is faulty.  Logged, counted, and ended: a session
+ * with reason "protocol", capture and broker to be restarted.
+ */
+static void
+fault(struct child *c, const char *why)
+{
+	log_warnx("%s[%d]: channel fault: %s %s: ending it", child_name(c),
 	    (int)c->pid, why, msg_name(cm.hdr.type));
-	if (cm.fd != -1)
-		close(cm.fd);
+	sv.faults[c->kind]++;
+	if (c->client != NULL)
+		session_fault(c->client);
 	child_close(c);
-	kill(c->pid, SIGTERM);
+	kill(c->pid, SIGKILL);
 }
 
 static void
-ready(struct child *c)
+ready(struct child *c, const struct msg_ready *r)
 {
-	if (cm.hdr.len != 0) {
-		violation(c, "payload on");
-		return;
-	}
 	c->ready = true;
 	c->ready_ms = clock_mono_ms();
+	snprintf(c->version, sizeof(c->version), "%s", r->version);
 	super_child_ready(c);
 }
 
-static void
-dispatch_service(struct child *c)
-{
-	switch (cm.hdr.type) {
-	case MSG_CHILD_READY:
-		ready(c);
-		return;
-	case MSG_CHILD_EXIT:
-		log_debug("%s[%d] says: %s", child_name(c), (int)c->pid,
-		    cm.data);
-		return;
-	case MSG_CAPTURE_STATE:
-		if (c->kind == CHILD_CAPTURE) {
-			super_capture_state(cm.data);
-			return;
-		}
-		break;
-	case MSG_BROKER_CLIENT:
-		if (c->kind == CHILD_BROKER && cm.fd != -1 && cm.hdr.len > 0) {
-			session_broker_client(cm.fd, cm.data);
-			return;
-		}
-		break;
-	case MSG_BROKER_REQUEST:
-		if (c->kind == CHILD_BROKER && cm.hdr.len > 0) {
-			api_request(c, cm.data);
-			return;
-		}
-		break;
-	}
-	violation(c, "unexpected");
-}
-
+/* One message the table allows this child to send us (msg_recv checked). */
 static void
 dispatch(struct child *c)
 {
-	if (cm.fd != -1 && cm.hdr.type != MSG_BROKER_CLIENT) {
-		violation(c, "descriptor with");
-		return;
+	switch (cm.hdr.type) {
+	case MSG_READY:
+		ready(c, MSG_BODY(&cm, struct msg_ready));
+		break;
+	case MSG_CAPTURE_STATE:
+		super_capture_state(MSG_BODY(&cm, struct msg_capture_state));
+		break;
+	case MSG_BROKER_CLIENT:
+		session_broker_client(cm.fd, MSG_BODY(&cm, struct msg_client));
+		break;
+	case MSG_BROKER_REQUEST:
+		api_request(c, MSG_BODY(&cm, struct msg_api_request));
+		break;
+	case MSG_BROKER_SUBSCRIBERS:
+		sv.subscribers = MSG_BODY(&cm, struct msg_subscribers)->count;
+		break;
+	default:
+		session_dispatch(c, &cm);
+		break;
 	}
-	if (c->kind != CHILD_SESSION) {
-		dispatch_service(c);
-		return;
-	}
-	if (cm.hdr.type == MSG_CHILD_READY)
-		ready(c);
-	else if (session_dispatch(c, &cm) == -1)
-		violation(c, "unexpected or malformed");
 }
 
 /*
@@ -370,13 +348,17 @@ chan_read(struct child *c)
 	for (i = 0; i < CHAN_BATCH; i++) {
 		if (c->chan == -1)
 			return 0;
-		rc = msg_recv(c->chan, &cm);
+		rc = msg_recv(c->chan, ROLE_SUPERVISOR, role_of(c), &cm);
 		if (rc == 1) {
 			dispatch(c);
 			continue;
 		}
 		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
+		if (rc == -1 && errno == EPROTO) {
+			fault(c, cm.fault);
+			return 0;
+		}
 		if (rc == -1)
 			log_warn("%s[%d] channel", child_name(c), (int)c->pid);
 		child_close(c);
@@ -408,6 +390,17 @@ sandbox_violation(const struct child *c, int status)
 	    (int)c->pid);
 }
 
+/* A child that found a fault in what we sent it ends with this status. */
+static void
+child_saw_fault(const struct child *c, int status)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != MSG_EXIT_FAULT)
+		return;
+	sv.faults[c->kind]++;
+	log_warnx("%s[%d]: ended on a channel fault in a message from us",
+	    child_name(c), (int)c->pid);
+}
+
 static void
 exited(struct child *c, int status)
 {
@@ -415,6 +408,7 @@ exited(struct child *c, int status)
 	while (chan_read(c) == 1)
 		;
 	sandbox_violation(c, status);
+	child_saw_fault(c, status);
 	child_close(c);
 	LIST_REMOVE(c, entry);
 	switch (c->kind) {
@@ -422,6 +416,7 @@ exited(struct child *c, int status)
 		service_exited(&sv.capture, status);
 		break;
 	case CHILD_BROKER:
+		sv.subscribers = 0;	/* its event streams went with it */
 		service_exited(&sv.broker, status);
 		break;
 	case CHILD_SESSION:
@@ -459,34 +454,36 @@ child_reap(void)
  * HTTP-like status, err saying why when it is not 202.
  */
 int
-child_probe(const char *target, const char *syscall, char *err, size_t errlen)
+child_probe(const struct api_probe *p, char *err, size_t errlen)
 {
 	struct child *c = NULL;
 	struct client *cl;
-	json_t *o;
+	struct msg_probe m;
 
 	if (!sv.cfg.test_probes) {
 		errbuf_set(err, errlen, "probes need --test-probes");
 		return 403;
 	}
-	if (strcmp(target, "broker") == 0)
+	if (strcmp(p->target, "broker") == 0)
 		c = sv.broker.child;
-	else if (strcmp(target, "capture") == 0)
+	else if (strcmp(p->target, "capture") == 0)
 		c = sv.capture.child;
-	else if (strncmp(target, "session:", 8) == 0 &&
-	    (cl = session_find(target + 8)) != NULL)
+	else if (strncmp(p->target, "session:", 8) == 0 &&
+	    (cl = session_find(p->target + 8)) != NULL)
 		c = cl->child;
 	if (c == NULL || c->chan == -1) {
-		errbuf_set(err, errlen, "no such process: %s", target);
+		errbuf_set(err, errlen, "no such process: %s", p->target);
 		return 404;
 	}
-	o = json_pack("{s:s}", "syscall", syscall);
-	if (child_send_json(c, c->kind == CHILD_SESSION ? MSG_SESSION_PROBE :
-	    MSG_CHILD_PROBE, o) == -1) {
-		errbuf_set(err, errlen, "%s: %s", target, strerror(errno));
+	memset(&m, 0, sizeof(m));
+	snprintf(m.action, sizeof(m.action), "%s", p->action);
+	m.type = p->type;
+	if (child_send(c, MSG_PROBE, &m, sizeof(m), NULL, 0) == -1) {
+		errbuf_set(err, errlen, "%s: %s", p->target, strerror(errno));
 		return 503;
 	}
-	log_info("probe %s sent to %s[%d]", syscall, child_name(c), (int)c->pid);
+	log_info("probe %s sent to %s[%d]", p->action, child_name(c),
+	    (int)c->pid);
 	return 202;
 }
 
@@ -497,7 +494,7 @@ spawn_capture(void)
 {
 	char rate[16], ch[16], period[16];
 	char *argv[16];
-	int n = 0;
+	int fds[1] = { sv.ring_rw_fd }, n = 0;
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
 	snprintf(ch, sizeof(ch), "%u", sv.cfg.channels);
@@ -505,8 +502,8 @@ spawn_capture(void)
 	argv[n++] = "ringcast-capture";
 	argv[n++] = "--parent-fd";
 	argv[n++] = "3";
-	argv[n++] = "--ring";
-	argv[n++] = sv.cfg.ring;
+	argv[n++] = "--ring-fd";
+	argv[n++] = "4";
 	argv[n++] = "--source";
 	argv[n++] = sv.cfg.source;
 	argv[n++] = "--rate";
@@ -519,7 +516,7 @@ spawn_capture(void)
 		argv[n++] = "-v";
 	argv[n] = NULL;
 	return child_spawn(CHILD_CAPTURE, super_prog("ringcast-capture"), argv,
-	    NULL, 0);
+	    fds, 1);
 }
 
 /*

@@ -5,7 +5,8 @@
  * when capture's state, process or epoch changed, and about once a second
  * the live sessions' counters as `stats`.  Events go to the broker's
  * channel without blocking (dropped when it is full or the broker is down);
- * the broker fans them out to /api/events subscribers.
+ * the broker fans them out to /api/events subscribers.  While nobody
+ * subscribes (the broker tells us the count) the timer does nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -69,7 +70,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (sv.broker.child == NULL || !sv.broker.child->ready)
+	if (sv.broker.child == NULL || !sv.broker.child->ready ||
+	    sv.subscribers == 0)
 		return;
 	send_meters();
 	send_capture(false);

@@ -38,23 +38,24 @@ session_count(void)
 	return n;
 }
 
-/* Best effort, never blocking: a refused client learns why, then is closed. */
+/* The broker's answer about a client it handed over: 0 = served. */
 static void
-refuse(int fd, const struct proto_hello *h, const char *why)
+client_done(uint32_t id, uint32_t status, const char *why)
 {
-	uint8_t *buf;
-	size_t len;
-	json_t *o;
+	struct msg_client_done d;
+	struct child *b = sv.broker.child;
 
-	log_info("client %s refused: %s", h->client_id, why);
-	o = json_pack("{s:s, s:s}", "type", "error", "message", why);
-	if (o != NULL && proto_control_encode(o, h->rf_mode, &buf,
-	    &len) == PROTO_OK) {
-		(void)!send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		free(buf);
+	memset(&d, 0, sizeof(d));
+	d.id = id;
+	d.status = status;
+	snprintf(d.message, sizeof(d.message), "%s", why ? why : "");
+	if (status != 0) {
+		log_info("client %u refused (%u): %s", id, status, why);
+		sv.refused++;
 	}
-	json_decref(o);
-	sv.refused++;
+	if (b != NULL && child_send(b, MSG_BROKER_CLIENT_DONE, &d, sizeof(d),
+	    NULL, 0) == -1)
+		log_warn("MSG_BROKER_CLIENT_DONE");
 }
 
 /* The saved record of id, or a fresh one; *found says which. */
@@ -80,24 +81,32 @@ record_load(const char *id, const struct proto_hello *h,
 		    state_strerror(sv.state, rc));
 }
 
-static json_t *
-start_msg(const struct client *cl, bool found)
+/* The channels this listener's packets can carry (shared/mix.h). */
+static uint32_t
+addressable(const struct client *cl)
 {
-	return json_pack("{s:s, s:o, s:o, s:s, s:b, s:b, s:s, s:i, s:i, s:i}",
-	    "kind", cl->wav ? "wav" : "native",
-	    "hello", proto_hello_json(&cl->hello),
-	    "mix", mix_to_json(&cl->mix),
-	    "persistent_id", cl->id,
-	    "state_restored", found,
-	    "is_reconnection", found,
-	    "remote", cl->remote,
-	    "clients_connected", (json_int_t)session_count(),
-	    "stall_ms", (json_int_t)sv.cfg.stall_ms,
-	    "user_timeout_ms", (json_int_t)sv.cfg.user_timeout_ms);
+	uint32_t n = 32 * (cl->hello.mask_words ? cl->hello.mask_words : 1);
+
+	return cl->hello.server_mix || n > sv.cfg.channels ? sv.cfg.channels :
+	    n;
+}
+
+static void
+start_msg(const struct client *cl, bool found, struct msg_session_start *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = cl->wav ? CLIENT_WAV : CLIENT_NATIVE;
+	m->state_restored = m->is_reconnection = found;
+	m->clients_connected = session_count();
+	m->stall_ms = sv.cfg.stall_ms;
+	m->user_timeout_ms = sv.cfg.user_timeout_ms;
+	snprintf(m->persistent_id, sizeof(m->persistent_id), "%s", cl->id);
+	m->hello = cl->hello;
+	m->mix = cl->mix;
 }
 
 static struct child *
-spawn_session(int fd)
+session_exec(int fd)
 {
 	char *argv[10];
 	int fds[2] = { fd, sv.ring_fd };
@@ -130,16 +139,19 @@ replace(struct client *old)
 
 /* A session for cl on fd; cl is freed on failure. */
 static int
-session_spawn(struct client *cl, int fd, bool found)
+session_start(struct client *cl, int fd, bool found)
 {
-	if ((cl->child = spawn_session(fd)) == NULL) {
+	static struct msg_session_start m;
+
+	if ((cl->child = session_exec(fd)) == NULL) {
 		free(cl);
 		return -1;
 	}
 	cl->child->client = cl;
 	TAILQ_INSERT_TAIL(&clients, cl, entry);
-	if (child_send_json(cl->child, MSG_SESSION_START, start_msg(cl,
-	    found)) == -1) {
+	start_msg(cl, found, &m);
+	if (child_send(cl->child, MSG_SESSION_START, &m, sizeof(m), NULL,
+	    0) == -1) {
 		log_warn("client %s: MSG_SESSION_START", cl->id);
 		child_close(cl->child);
 	}
@@ -147,196 +159,181 @@ session_spawn(struct client *cl, int fd, bool found)
 	return 0;
 }
 
+/* A saved mix with channels this session cannot carry: said, not hidden. */
 static void
-client_start(int fd, const struct proto_hello *h, const char *remote)
+mix_fit(struct client *cl)
 {
+	uint32_t n = mix_limit(&cl->mix, addressable(cl));
+
+	if (n > 0)
+		log_warnx("client %s: %u saved channel%s beyond what its "
+		    "packets can carry (%u channels): left out of its mix",
+		    cl->id, n, n == 1 ? "" : "s", addressable(cl));
+}
+
+static int
+client_start(int fd, const struct msg_client *m)
+{
+	const struct proto_hello *h = &m->hello;
 	struct state_record rec;
 	struct client *cl, *old;
 	bool found;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
 		log_warn("client %s", h->client_id);
-		return;
+		return 503;
 	}
 	snprintf(cl->id, sizeof(cl->id), "%s", proto_hello_identity(h));
 	cl->hello = *h;
-	snprintf(cl->remote, sizeof(cl->remote), "%s", remote);
+	snprintf(cl->remote, sizeof(cl->remote), "%s", m->remote);
 	cl->since_ms = clock_wall_ms();
 	record_load(cl->id, h, &rec, &found);
 	cl->mix = rec.mix;
+	mix_fit(cl);
 	if ((old = session_find(cl->id)) != NULL)
 		replace(old);
-	if (session_spawn(cl, fd, found) == -1)
-		return;
+	if (session_start(cl, fd, found) == -1)
+		return 503;
 	log_info("client %s (%s, %s) from %s: session[%d]%s", cl->id,
-	    h->client_id, h->name[0] ? h->name : "unnamed", remote,
+	    h->client_id, h->name[0] ? h->name : "unnamed", m->remote,
 	    (int)cl->child->pid, found ? ", saved mix restored" : "");
 	api_event("client_connected", session_entry(&rec, cl));
-}
-
-/* Best effort, never blocking: an HTTP error for a refused WAV listener. */
-static void
-wav_refuse(int fd, int status, const char *why)
-{
-	char buf[512];
-	json_t *o = json_pack("{s:s}", "error", why);
-	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "HTTP/1.0 %d %s\r\nContent-Type: "
-	    "application/json\r\nConnection: close\r\n\r\n%s", status,
-	    status == 503 ? "Service Unavailable" : "Bad Request",
-	    body ? body : "{}");
-	if (n > 0)
-		(void)!send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
-		    sizeof(buf) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	free(body);
-	json_decref(o);
-	log_info("WAV listener refused (%d): %s", status, why);
-	sv.refused++;
-}
-
-/* channels: ascending, no repeats, each below the ring's count. */
-static int
-wav_channels(const json_t *arr, bool mix, struct mix *m, char *err,
-    size_t errlen)
-{
-	const json_t *v;
-	size_t i;
-	json_int_t c, prev = -1;
-
-	mix_init(m, sv.cfg.channels);
-	if (json_array_size(arr) == 0 && mix) {
-		for (i = 0; i < sv.cfg.channels; i++)
-			m->sub[i] = 1;
-		return 0;
-	}
-	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		snprintf(err, errlen, "channels: a list of channel numbers is "
-		    "required, e.g. ?channels=0,1");
-		return -1;
-	}
-	json_array_foreach(arr, i, v) {
-		c = json_integer_value(v);
-		if (!json_is_integer(v) || c < 0 || c >= sv.cfg.channels) {
-			snprintf(err, errlen, "channels: %lld is not a channel "
-			    "(0..%u)", (long long)c, sv.cfg.channels - 1);
-			return -1;
-		}
-		if (c == prev || m->sub[c]) {
-			snprintf(err, errlen, "channels: %lld appears twice",
-			    (long long)c);
-			return -1;
-		}
-		m->sub[c] = 1;
-		prev = c;
-	}
 	return 0;
 }
 
-/*
- * A /stream.wav listener: its own session like any client, a synthetic
- * hello (4 periods per write, server mix with mix=1), never saved.
- */
-static void
-wav_start(int fd, const json_t *o, const char *remote)
+/* The requested channels, each below the ring's count; none: all, mixed. */
+static int
+wav_mix(const struct msg_client *m, struct mix *mix, char *err, size_t errlen)
 {
-	static unsigned long long seq;
-	bool mix = json_is_true(json_object_get(o, "mix"));
-	struct client *cl;
-	char err[256];
+	uint32_t i, c;
 
-	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
-		log_warn("WAV listener");
-		return;
+	mix_init(mix, sv.cfg.channels);
+	for (i = 0; i < m->wav_nchannels; i++) {
+		if ((c = m->wav_channels[i]) >= sv.cfg.channels) {
+			snprintf(err, errlen, "channels: %u is not a channel "
+			    "(0..%u)", c, sv.cfg.channels - 1);
+			return -1;
+		}
+		mix->sub[c] = 1;
 	}
-	if (wav_channels(json_object_get(o, "channels"), mix, &cl->mix, err,
-	    sizeof(err)) == -1) {
-		wav_refuse(fd, 400, err);
-		free(cl);
-		return;
-	}
-	if (session_count() >= sv.cfg.max_clients) {
-		wav_refuse(fd, 503, "server full: too many listeners");
-		free(cl);
-		return;
-	}
-	cl->wav = true;
-	cl->wav_mix = mix;
-	snprintf(cl->id, sizeof(cl->id), "wav-%llu", ++seq);
-	snprintf(cl->remote, sizeof(cl->remote), "%s", remote);
-	snprintf(cl->hello.client_id, sizeof(cl->hello.client_id), "%s", cl->id);
-	snprintf(cl->hello.name, sizeof(cl->hello.name), "WAV %s", remote);
-	snprintf(cl->hello.client_type, sizeof(cl->hello.client_type), "wav");
-	cl->hello.protocol_version = 2;
-	cl->hello.server_mix = mix;
-	cl->hello.packet_frames = sv.cfg.period * 4;
-	cl->since_ms = clock_wall_ms();
-	if (session_spawn(cl, fd, false) == -1)
-		return;
-	log_info("client %s (WAV%s) from %s: session[%d]", cl->id, mix ?
-	    ", mixed" : "", remote, (int)cl->child->pid);
-	api_event("client_connected", session_entry(NULL, cl));
+	for (c = 0; m->wav_nchannels == 0 && c < sv.cfg.channels; c++)
+		mix->sub[c] = 1;
+	return 0;
 }
 
-
-/* MSG_BROKER_CLIENT: a native client whose handshake the broker validated. */
-void
-session_broker_client(int fd, const char *data)
+/* A synthetic hello: 4 periods per write, a server mix with mix=1. */
+static void
+wav_hello(struct client *cl)
 {
-	struct proto_hello h;
-	const char *kind, *remote;
-	json_t *o;
+	struct proto_hello *h = &cl->hello;
 
-	if ((o = json_loads(data, 0, NULL)) == NULL ||
-	    (kind = json_string_value(json_object_get(o, "kind"))) == NULL) {
-		log_warnx("malformed MSG_BROKER_CLIENT");
-		goto done;
+	snprintf(h->client_id, sizeof(h->client_id), "%s", cl->id);
+	snprintf(h->name, sizeof(h->name), "WAV %s", cl->remote);
+	snprintf(h->client_type, sizeof(h->client_type), "wav");
+	h->protocol_version = 2;
+	h->mask_words = 1;
+	h->server_mix = cl->wav_mix;
+	h->packet_frames = sv.cfg.period * 4;
+}
+
+/* A /stream.wav listener: its own session like any client, never saved. */
+static int
+wav_start(int fd, const struct msg_client *m, char *err, size_t errlen)
+{
+	static unsigned long long seq;
+	struct client *cl;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return 503;
 	}
-	if ((remote = json_string_value(json_object_get(o, "remote"))) == NULL)
-		remote = "?";
-	if (sv.stopping)
-		goto done;
-	if (strcmp(kind, "wav") == 0) {
-		wav_start(fd, o, remote);
-		goto done;
+	if (wav_mix(m, &cl->mix, err, errlen) == -1) {
+		free(cl);
+		return 400;
 	}
-	if (strcmp(kind, "native") != 0) {
-		log_info("%s client from %s: not served by this version", kind,
-		    remote);
-		goto done;
+	cl->wav = true;
+	cl->wav_mix = m->wav_mix;
+	snprintf(cl->id, sizeof(cl->id), "wav-%llu", ++seq);
+	snprintf(cl->remote, sizeof(cl->remote), "%s", m->remote);
+	wav_hello(cl);
+	cl->since_ms = clock_wall_ms();
+	if (session_start(cl, fd, false) == -1) {
+		snprintf(err, errlen, "server busy, try again");
+		return 503;
 	}
-	if (!json_is_object(json_object_get(o, "hello")) ||
-	    proto_hello_parse(json_object_get(o, "hello"), &h) != PROTO_OK) {
-		log_warnx("MSG_BROKER_CLIENT from %s: invalid hello", remote);
-		goto done;
-	}
-	if (session_find(proto_hello_identity(&h)) == NULL &&
-	    session_count() >= sv.cfg.max_clients)
-		refuse(fd, &h, "server full: too many listeners");
+	log_info("client %s (WAV%s) from %s: session[%d]", cl->id, cl->wav_mix ?
+	    ", mixed" : "", m->remote, (int)cl->child->pid);
+	api_event("client_connected", session_entry(NULL, cl));
+	return 0;
+}
+
+/* Whether one more listener fits; a reconnecting identity always does. */
+static bool
+has_room(const struct msg_client *m)
+{
+	return (m->kind == CLIENT_NATIVE &&
+	    session_find(proto_hello_identity(&m->hello)) != NULL) ||
+	    session_count() < sv.cfg.max_clients;
+}
+
+void
+session_broker_client(int fd, const struct msg_client *m)
+{
+	char err[192] = "";
+	int status;
+
+	if (sv.stopping || sv.state == NULL)
+		status = 503, snprintf(err, sizeof(err), "server stopping");
+	else if (!has_room(m))
+		status = 503, snprintf(err, sizeof(err), "server full: too "
+		    "many listeners");
+	else if (m->kind == CLIENT_WAV)
+		status = wav_start(fd, m, err, sizeof(err));
 	else
-		client_start(fd, &h, remote);
-done:
-	json_decref(o);
+		status = client_start(fd, m);
+	client_done(m->id, (uint32_t)status, status == 0 ? "" : err[0] ? err :
+	    "server error");
 	close(fd);	/* the session has its own copy */
 }
 
 /* The committed mix to the session; with error, a change that was not saved. */
 static int
-tell_session(struct client *cl, const char *origin, const char *error)
+tell_session(struct client *cl, enum msg_origin origin, const char *error)
 {
-	json_t *o = json_pack("{s:s, s:o}", "origin", origin, "mix",
-	    mix_to_json(&cl->mix));
+	static struct msg_session_mix m;
 
-	if (o != NULL && error != NULL)
-		json_object_set_new(o, "error", json_string(error));
-	if (cl->child == NULL || child_send_json(cl->child,
-	    MSG_SESSION_MIX_SET, o) == 0)
+	memset(&m, 0, sizeof(m));
+	m.origin = origin;
+	snprintf(m.error, sizeof(m.error), "%s", error ? error : "");
+	m.mix = cl->mix;
+	if (cl->child == NULL || child_send(cl->child, MSG_SESSION_MIX_SET, &m,
+	    sizeof(m), NULL, 0) == 0)
 		return 0;
 	/* A session that does not read its channel is stuck: end it. */
 	log_warn("client %s: MSG_SESSION_MIX_SET", cl->id);
 	child_close(cl->child);
 	return -1;
+}
+
+static const char *
+origin_name(enum msg_origin origin)
+{
+	return origin == ORIGIN_WEB ? "web" : "client";
+}
+
+/* Committed (or held only by a live stream): tell the session and the UI. */
+static void
+mix_changed(struct client *cl, const char *id, const struct mix *m,
+    enum msg_origin origin, struct mix *out)
+{
+	if (cl != NULL) {
+		cl->mix = *m;
+		tell_session(cl, origin, NULL);
+	}
+	if (out != NULL)
+		*out = *m;
+	api_event("mix_changed", json_pack("{s:s, s:s, s:o}", "id", id,
+	    "source", origin_name(origin), "mix", mix_to_json(m)));
 }
 
 /*
@@ -345,8 +342,8 @@ tell_session(struct client *cl, const char *origin, const char *error)
  * a mixed one (mix=1) takes every change.
  */
 static int
-wav_mix_commit(struct client *cl, const json_t *fields, const char *origin,
-    struct mix *out, char *err, size_t errlen)
+wav_mix_commit(struct client *cl, const struct mix_patch *p,
+    enum msg_origin origin, struct mix *out, char *err, size_t errlen)
 {
 	struct mix m = cl->mix;
 
@@ -355,29 +352,19 @@ wav_mix_commit(struct client *cl, const json_t *fields, const char *origin,
 		    "channels unmixed: open /stream.wav?mix=1 to mix");
 		return 409;
 	}
-	if (mix_apply_json(&m, fields, err, errlen) == -1)
+	if (mix_patch_apply(&m, p, addressable(cl), err, errlen) == -1)
 		return 400;
-	cl->mix = m;
-	tell_session(cl, origin, NULL);
-	if (out != NULL)
-		*out = m;
-	api_event("mix_changed", json_pack("{s:s, s:s, s:o}", "id", cl->id,
-	    "source", origin, "mix", mix_to_json(&m)));
+	mix_changed(cl, cl->id, &m, origin, out);
 	return 200;
 }
 
-int
-session_mix_commit(const char *id, const json_t *fields, const char *origin,
-    struct mix *out, char *err, size_t errlen)
+/* id's record, or a new one for a live listener that has none. */
+static int
+record_for(const char *id, const struct client *cl, struct state_record *rec,
+    char *err, size_t errlen)
 {
-	struct client *cl = session_find(id);
-	struct state_record rec;
-	struct mix m;
-	int rc;
+	int rc = state_get(sv.state, id, rec);
 
-	if (cl != NULL && cl->wav)
-		return wav_mix_commit(cl, fields, origin, out, err, errlen);
-	rc = state_get(sv.state, id, &rec);
 	if (rc == STATE_NOTFOUND && cl == NULL) {
 		snprintf(err, errlen, "no such client");
 		return 404;
@@ -388,11 +375,29 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 	}
 	/* Forgotten, or unreadable, while connected: save it anew. */
 	if (rc != STATE_OK) {
-		state_record_init(&rec, id, sv.cfg.channels, clock_wall_ms());
-		snprintf(rec.name, sizeof(rec.name), "%s", cl->hello.name);
+		state_record_init(rec, id, sv.cfg.channels, clock_wall_ms());
+		snprintf(rec->name, sizeof(rec->name), "%s", cl->hello.name);
+		rec->mix = cl->mix;
 	}
+	return 200;
+}
+
+int
+session_mix_commit(const char *id, const struct mix_patch *p,
+    enum msg_origin origin, struct mix *out, char *err, size_t errlen)
+{
+	struct client *cl = session_find(id);
+	struct state_record rec;
+	struct mix m;
+	int rc;
+
+	if (cl != NULL && cl->wav)
+		return wav_mix_commit(cl, p, origin, out, err, errlen);
+	if ((rc = record_for(id, cl, &rec, err, errlen)) != 200)
+		return rc;
 	m = cl != NULL ? cl->mix : rec.mix;
-	if (mix_apply_json(&m, fields, err, errlen) == -1)
+	if (mix_patch_apply(&m, p, cl != NULL ? addressable(cl) :
+	    sv.cfg.channels, err, errlen) == -1)
 		return 400;
 	rec.mix = m;
 	if (cl != NULL)
@@ -403,14 +408,7 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
 		return 500;
 	}
 	/* Committed: only now may the session apply and confirm it. */
-	if (cl != NULL) {
-		cl->mix = m;
-		tell_session(cl, origin, NULL);
-	}
-	if (out != NULL)
-		*out = m;
-	api_event("mix_changed", json_pack("{s:s, s:s, s:o}", "id", id,
-	    "source", origin, "mix", mix_to_json(&m)));
+	mix_changed(cl, id, &m, origin, out);
 	return 200;
 }
 
@@ -418,99 +416,69 @@ session_mix_commit(const char *id, const json_t *fields, const char *origin,
  * A client's change: committed and confirmed, or refused with the mix
  * unchanged and the reason, which the session passes on to the client.
  */
-static int
-mix_request(struct client *cl, const char *data)
+static void
+mix_request(struct client *cl, const struct mix_patch *p)
 {
-	char err[256], why[300];
-	json_t *o;
+	char err[200], why[256];
 	int rc;
 
-	if ((o = json_loads(data, 0, NULL)) == NULL || !json_is_object(o)) {
-		json_decref(o);
-		return -1;
-	}
-	if ((rc = session_mix_commit(cl->id, o, "client", NULL, err,
+	if ((rc = session_mix_commit(cl->id, p, ORIGIN_CLIENT, NULL, err,
 	    sizeof(err))) != 200) {
 		log_warnx("client %s: mix change refused (%d): %s", cl->id, rc,
 		    err);
 		snprintf(why, sizeof(why), "mix change not saved: %s", err);
-		tell_session(cl, "client", why);
+		tell_session(cl, ORIGIN_CLIENT, why);
 	}
-	json_decref(o);
-	return 0;
 }
 
-static uint64_t
-get_u64(const json_t *o, const char *key, uint64_t def)
+static void
+counters(struct client *cl, const struct msg_session_stats *st)
 {
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return def;
-	return (uint64_t)json_integer_value(v);
-}
-
-/* STATS and EXIT carry the session's counters; EXIT also why it ends. */
-static int
-counters(struct client *cl, const char *data, bool last)
-{
-	const char *reason;
-	json_t *o;
-
-	if ((o = json_loads(data, 0, NULL)) == NULL || !json_is_object(o)) {
-		json_decref(o);
-		return -1;
-	}
-	cl->sent = get_u64(o, "sent", cl->sent);
-	cl->dropped = get_u64(o, "dropped", cl->dropped);
-	cl->lost = get_u64(o, "lost", cl->lost);
-	reason = json_string_value(json_object_get(o, "reason"));
-	if (last && reason != NULL && cl->reason[0] == '\0')
-		snprintf(cl->reason, sizeof(cl->reason), "%s", reason);
-	json_decref(o);
-	return 0;
+	cl->sent = st->sent;
+	cl->dropped = st->dropped;
+	cl->lost = st->lost;
 }
 
 /* A server mix's post-mix levels, kept for the next meters event. */
-static int
-levels(struct client *cl, const char *data)
+static void
+levels(struct client *cl, const struct msg_session_meters *m)
 {
-	double p[2], r[2];
-	json_t *o;
-	int rc;
-
-	if ((o = json_loads(data, 0, NULL)) == NULL)
-		return -1;
-	rc = json_unpack(o, "{s:[FF], s:[FF]}", "peak", &p[0], &p[1], "rms",
-	    &r[0], &r[1]);
-	json_decref(o);
-	if (rc == -1)
-		return -1;
-	cl->pm_peak[0] = (float)p[0];
-	cl->pm_peak[1] = (float)p[1];
-	cl->pm_rms[0] = (float)r[0];
-	cl->pm_rms[1] = (float)r[1];
+	memcpy(cl->pm_peak, m->peak, sizeof(cl->pm_peak));
+	memcpy(cl->pm_rms, m->rms, sizeof(cl->pm_rms));
 	cl->pm_fresh = true;
-	return 0;
 }
 
-int
+void
 session_dispatch(struct child *c, const struct msg *m)
 {
 	struct client *cl = c->client;
+	const struct msg_session_exit *ex;
 
 	switch (m->hdr.type) {
 	case MSG_SESSION_MIX_REQ:
-		return mix_request(cl, m->data);
+		mix_request(cl, MSG_BODY(m, struct mix_patch));
+		break;
 	case MSG_SESSION_STATS:
-		return counters(cl, m->data, false);
+		counters(cl, MSG_BODY(m, struct msg_session_stats));
+		break;
 	case MSG_SESSION_METERS:
-		return levels(cl, m->data);
-	case MSG_CHILD_EXIT:
-		return counters(cl, m->data, true);
-	default:
-		return -1;
+		levels(cl, MSG_BODY(m, struct msg_session_meters));
+		break;
+	case MSG_SESSION_EXIT:
+		ex = MSG_BODY(m, struct msg_session_exit);
+		counters(cl, &ex->stats);
+		if (cl->reason[0] == '\0')
+			snprintf(cl->reason, sizeof(cl->reason), "%s",
+			    ex->reason);
+		break;
 	}
+}
+
+void
+session_fault(struct client *cl)
+{
+	if (cl->reason[0] == '\0')
+		snprintf(cl->reason, sizeof(cl->reason), "protocol");
 }
 
 static void

@@ -290,17 +290,15 @@ su_parent_recv(struct su_sess *s, struct msg *m, int timeout_ms)
 
 	if (poll(&pfd, 1, timeout_ms) != 1)
 		return -1;
-	return msg_recv(s->parent, m);
+	return msg_recv(s->parent, ROLE_SUPERVISOR, ROLE_SESSION, m);
 }
 
 /*
- * Wait for a message of type want, skipping others (stats): returns its
- * JSON payload (json_null() for an empty one) or NULL on timeout / EOF.
- * If stats is not NULL the last MSG_SESSION_STATS seen is kept there.
+ * Wait for a message of type want, skipping others (stats): the message
+ * (valid until the next call), or NULL on timeout, EOF or a fault.
  */
-static inline json_t *
-su_parent_wait(struct su_sess *s, uint32_t want, int timeout_ms,
-    json_t **stats)
+static inline const struct msg *
+su_parent_wait(struct su_sess *s, uint32_t want, int timeout_ms)
 {
 	static struct msg m;
 	uint64_t end = tu_now_ms() + timeout_ms;
@@ -309,28 +307,25 @@ su_parent_wait(struct su_sess *s, uint32_t want, int timeout_ms,
 	while ((left = (int64_t)(end - tu_now_ms())) > 0) {
 		if (su_parent_recv(s, &m, (int)left) != 1)
 			return NULL;
-		if (m.hdr.type == MSG_SESSION_STATS && stats != NULL) {
-			json_decref(*stats);
-			*stats = json_loads(m.data, 0, NULL);
-		}
-		if (m.hdr.type != want)
-			continue;
-		if (m.hdr.len == 0)
-			return json_null();
-		return json_loads(m.data, 0, NULL);
+		if (m.hdr.type == want)
+			return &m;
 	}
 	return NULL;
 }
 
+/* As the supervisor: a committed mix (or, with error, a refusal). */
 static inline int
-su_parent_send(struct su_sess *s, uint32_t type, json_t *obj)
+su_mix_set(struct su_sess *s, const struct mix *mix, enum msg_origin origin,
+    const char *error)
 {
-	char *txt = json_dumps(obj, JSON_COMPACT);
-	int rc = txt ? msg_send_str(s->parent, type, txt) : -1;
+	static struct msg_session_mix m;
 
-	free(txt);
-	json_decref(obj);
-	return rc;
+	memset(&m, 0, sizeof(m));
+	m.origin = origin;
+	snprintf(m.error, sizeof(m.error), "%s", error ? error : "");
+	m.mix = *mix;
+	return msg_send(s->parent, ROLE_SUPERVISOR, MSG_SESSION_MIX_SET, &m,
+	    sizeof(m), NULL, 0, -1);
 }
 
 /* The deployed Android app's handshake fields. */
@@ -351,15 +346,26 @@ su_app_hello(void)
 static inline int
 su_start(struct su_sess *s, json_t *hello, json_t *mix, int stall_ms)
 {
-	json_t *o = json_pack("{s:o, s:o, s:s, s:b, s:b, s:s, s:i}",
-	    "hello", hello, "mix", mix ? mix : json_null(),
-	    "persistent_id", "a1b2c3d4-e5f6-4711-8899-aabbccddeeff",
-	    "state_restored", 0, "is_reconnection", 0,
-	    "remote", "127.0.0.1:40000", "clients_connected", 2);
+	static struct msg_session_start m;
+	char err[128];
+	int rc = -1;
 
-	if (stall_ms > 0)
-		json_object_set_new(o, "stall_ms", json_integer(stall_ms));
-	return su_parent_send(s, MSG_SESSION_START, o);
+	memset(&m, 0, sizeof(m));
+	m.kind = CLIENT_NATIVE;
+	m.clients_connected = 2;
+	m.stall_ms = stall_ms > 0 ? (uint32_t)stall_ms : 3000;
+	m.user_timeout_ms = 4000;
+	snprintf(m.persistent_id, sizeof(m.persistent_id),
+	    "a1b2c3d4-e5f6-4711-8899-aabbccddeeff");
+	mix_init(&m.mix, MIX_MAX_CHANNELS);
+	if (proto_hello_parse(hello, &m.hello) == PROTO_OK && (mix == NULL ||
+	    mix_from_json(&m.mix, MIX_MAX_CHANNELS, mix, err,
+	    sizeof(err)) == 0))
+		rc = msg_send(s->parent, ROLE_SUPERVISOR, MSG_SESSION_START, &m,
+		    sizeof(m), NULL, 0, -1);
+	json_decref(hello);
+	json_decref(mix);
+	return rc;
 }
 
 /*
@@ -371,7 +377,6 @@ su_open(struct su_sess *s, const struct su_ring *r, json_t *hello,
     json_t *mix, int stall_ms, bool tcp, int rcvbuf)
 {
 	int sv[2];
-	json_t *ready;
 
 	if (tcp ? su_tcp_pair(&sv[0], &sv[1], rcvbuf) :
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
@@ -380,10 +385,7 @@ su_open(struct su_sess *s, const struct su_ring *r, json_t *hello,
 	if (su_spawn(s, r->name, true, sv[1], false) == -1 ||
 	    su_start(s, hello, mix, stall_ms) == -1)
 		return -1;
-	if ((ready = su_parent_wait(s, MSG_CHILD_READY, 10000, NULL)) == NULL)
-		return -1;
-	json_decref(ready);
-	return 0;
+	return su_parent_wait(s, MSG_READY, 10000) != NULL ? 0 : -1;
 }
 
 /* Stop a session however it stands, and reap it; the exit status or -1. */
@@ -536,16 +538,31 @@ su_send_ctl(int fd, json_t *obj)
 
 /* ---- acting as the supervisor: commit what the client asked ---- */
 
-/* Apply a MIX_REQ to our copy and answer MIX_SET as the supervisor would. */
+/* Apply a change to our copy and answer MIX_SET as the supervisor would. */
 static inline int
-su_commit(struct su_sess *s, struct mix *m, json_t *req, const char *origin)
+su_commit(struct su_sess *s, struct mix *m, const struct mix_patch *p,
+    enum msg_origin origin)
 {
 	char err[128];
 
-	if (req == NULL || mix_apply_json(m, req, err, sizeof(err)) == -1)
+	if (mix_patch_apply(m, p, m->nch, err, sizeof(err)) == -1)
 		return -1;
-	return su_parent_send(s, MSG_SESSION_MIX_SET, json_pack("{s:s, s:o}",
-	    "origin", origin, "mix", mix_to_json(m)));
+	return su_mix_set(s, m, origin, NULL);
+}
+
+/* The same for a change written as update_mix fields. */
+static inline int
+su_commit_json(struct su_sess *s, struct mix *m, const char *fields,
+    enum msg_origin origin)
+{
+	struct mix_patch p;
+	char err[128];
+	json_t *o = json_loads(fields, 0, NULL);
+	int rc = o != NULL && mix_patch_from_json(&p, o, m->nch, err,
+	    sizeof(err)) == 0 ? su_commit(s, m, &p, origin) : -1;
+
+	json_decref(o);
+	return rc;
 }
 
 /* ---- a background reader checking position continuity ---- */

@@ -72,7 +72,7 @@ recv_msg(int timeout_ms)
 
 	if (poll(&pfd, 1, timeout_ms) <= 0)
 		return -1;
-	return msg_recv(B.chan, &M);
+	return msg_recv(B.chan, ROLE_SUPERVISOR, ROLE_BROKER, &M);
 }
 
 /* In the child: the channel and listeners at 3, 4, 5, nothing else open. */
@@ -121,9 +121,8 @@ bk_start_limited(char *const *extra, const struct rlimit *nofile)
 		child_exec(argv, sv[1], nofile);
 	close(sv[1]);
 	B.chan = sv[0];
-	cr_assert_eq(recv_msg(10000), 1, "no MSG_CHILD_READY");
-	cr_assert_eq(M.hdr.type, MSG_CHILD_READY);
-	cr_assert_eq(M.hdr.len, 0);
+	cr_assert_eq(recv_msg(10000), 1, "no MSG_READY");
+	cr_assert_eq(M.hdr.type, MSG_READY);
 }
 
 static void
@@ -202,12 +201,6 @@ closed_after(int fd, uint64_t start, int timeout_ms, char *got, size_t gotlen)
 	}
 }
 
-static const json_t *
-jget2(const json_t *o, const char *a, const char *b)
-{
-	return json_object_get(json_object_get(o, a), b);
-}
-
 /* A control message (header + JSON) in a new buffer. */
 static uint8_t *
 control_msg(json_t *o, size_t *len)
@@ -238,12 +231,26 @@ header(uint8_t out[PROTO_HDR_LEN], uint8_t type, uint32_t length)
 	proto_hdr_encode(out, &h);
 }
 
-/* Skips other messages; the MSG_BROKER_CLIENT's JSON, its fd in *fd. */
-static json_t *
+/* As the supervisor: the client was served (0) or refused (status). */
+static void
+client_done(uint32_t id, uint32_t status, const char *why)
+{
+	struct msg_client_done d = { id, status, "" };
+
+	snprintf(d.message, sizeof(d.message), "%s", why);
+	cr_assert(msg_send(B.chan, ROLE_SUPERVISOR, MSG_BROKER_CLIENT_DONE, &d,
+	    sizeof(d), NULL, 0, -1) == 0);
+}
+
+/*
+ * Skips other messages; the MSG_BROKER_CLIENT (valid until the next
+ * call), its fd in *fd.
+ */
+static const struct msg_client *
 expect_client(int timeout_ms, int *fd)
 {
+	static struct msg_client got;
 	uint64_t end = tu_now_ms() + timeout_ms;
-	json_t *o;
 
 	for (;;) {
 		int left = (int)(end - tu_now_ms());
@@ -256,27 +263,27 @@ expect_client(int timeout_ms, int *fd)
 			close(M.fd);
 	}
 	cr_assert(M.fd >= 0, "MSG_BROKER_CLIENT without a descriptor");
-	cr_assert((o = json_loads(M.data, 0, NULL)) != NULL);
+	got = *MSG_BODY(&M, struct msg_client);
 	*fd = M.fd;
-	return o;
+	return &got;
 }
 
 /* A whole handshake from src passes to the "supervisor" within timeout_ms. */
 static void
 good_client(const char *src, const char *id, int timeout_ms)
 {
+	const struct msg_client *m;
 	uint8_t *buf;
 	size_t len;
-	json_t *o;
 	int c, fd;
 
 	c = tcp_connect(src, B.nat_port);
 	buf = hello_msg(id, &len);
 	send_all(c, buf, len);
 	free(buf);
-	o = expect_client(timeout_ms, &fd);
-	cr_assert_str_eq(json_string_value(jget2(o, "hello", "client_id")), id);
-	json_decref(o);
+	m = expect_client(timeout_ms, &fd);
+	cr_assert_str_eq(m->hello.client_id, id);
+	client_done(m->id, 0, "");
 	close(fd);
 	close(c);
 }
@@ -286,13 +293,12 @@ good_client(const char *src, const char *id, int timeout_ms)
 Test(broker, handshake_passes_socket_and_hello, .timeout = 30)
 {
 	static const char after[] = "bytes-after-the-handshake";
+	const struct msg_client *m;
 	struct sockaddr_in me;
 	socklen_t mlen = sizeof(me);
-	struct proto_hello h;
 	uint8_t *hello, *buf;
 	char want[64], got[64];
 	size_t len;
-	json_t *o;
 	int c, fd;
 
 	bk_start(NULL);
@@ -305,22 +311,22 @@ Test(broker, handshake_passes_socket_and_hello, .timeout = 30)
 	free(buf);
 	free(hello);
 
-	o = expect_client(5000, &fd);
-	cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "native");
+	m = expect_client(5000, &fd);
+	cr_assert_eq(m->kind, CLIENT_NATIVE);
 	cr_assert(getsockname(c, (struct sockaddr *)&me, &mlen) == 0);
 	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(me.sin_port));
-	cr_assert_str_eq(json_string_value(json_object_get(o, "remote")), want);
-	cr_assert_eq(proto_hello_parse(json_object_get(o, "hello"), &h), PROTO_OK);
-	cr_assert_str_eq(h.client_id, "phone-1");
-	cr_assert(h.rf_mode && h.persistent);
-	json_decref(o);
+	cr_assert_str_eq(m->remote, want);
+	cr_assert_str_eq(m->hello.client_id, "phone-1");
+	cr_assert(m->hello.rf_mode && m->hello.persistent);
 
 	/* What followed the handshake is still waiting on the passed socket. */
 	cr_assert(tu_wait_text(fd, after, 3000), "surplus bytes lost");
 	/* It is the client's connection, both ways. */
 	cr_assert_eq(write(fd, "pong", 4), 4);
 	cr_assert(tu_wait_text(c, "pong", 3000));
-	/* The broker kept no copy: closing ours ends the connection. */
+	/* Once told a session has it, the broker keeps no copy: closing
+	 * ours ends the connection. */
+	client_done(m->id, 0, "");
 	close(fd);
 	cr_assert_geq(closed_after(c, tu_now_ms(), 3000, got, sizeof(got)), 0,
 	    "the broker still holds the client socket");
@@ -331,7 +337,6 @@ Test(broker, handshake_trickled_within_deadline_passes, .timeout = 30)
 {
 	uint8_t *hello;
 	size_t len, i;
-	json_t *o;
 	int c, fd;
 
 	bk_start(NULL);
@@ -340,9 +345,8 @@ Test(broker, handshake_trickled_within_deadline_passes, .timeout = 30)
 	for (i = 0; i < len; i++)	/* one segment per byte (TCP_NODELAY) */
 		send_all(c, hello + i, 1);
 	free(hello);
-	o = expect_client(5000, &fd);
-	cr_assert_str_eq(json_string_value(jget2(o, "hello", "client_id")), "slow-but-fine");
-	json_decref(o);
+	cr_assert_str_eq(expect_client(5000, &fd)->hello.client_id,
+	    "slow-but-fine");
 	close(fd);
 	close(c);
 }
@@ -585,7 +589,6 @@ Test(broker, out_of_descriptors_does_not_spin, .timeout = 60)
 	int held[24], i, n = 0;
 	char resp[256];
 	long t0;
-	json_t *o;
 	int c, fd;
 
 	bk_start_limited(args, &lim);
@@ -608,8 +611,7 @@ Test(broker, out_of_descriptors_does_not_spin, .timeout = 60)
 		send_all(c, hello, len);
 		free(hello);
 	}
-	o = expect_client(5000, &fd);
-	json_decref(o);
+	(void)expect_client(5000, &fd);
 	close(fd);
 	close(c);
 	c = tcp_connect(NULL, B.http_port);
@@ -651,51 +653,43 @@ http_start(const char *request)
 	return c;
 }
 
-/* The next MSG_BROKER_REQUEST, parsed. */
-static json_t *
+/* The next MSG_BROKER_REQUEST (valid until the next call). */
+static const struct msg_api_request *
 expect_request(int timeout_ms)
 {
-	json_t *o;
+	static struct msg_api_request req;
 
 	cr_assert_eq(recv_msg(timeout_ms), 1, "no MSG_BROKER_REQUEST");
 	cr_assert_eq(M.hdr.type, MSG_BROKER_REQUEST, "got %s",
 	    msg_name(M.hdr.type));
-	cr_assert((o = json_loads(M.data, 0, NULL)) != NULL);
-	cr_assert(json_is_integer(json_object_get(o, "id")));
-	return o;
+	req = *MSG_BODY(&M, struct msg_api_request);
+	return &req;
 }
 
 static void
-reply(json_t *req, int status, json_t *body, const char *ctype)
+reply(const struct msg_api_request *req, int status, const char *body,
+    enum api_ctype ctype)
 {
-	json_t *o = json_pack("{s:O, s:i, s:o, s:s}", "id",
-	    json_object_get(req, "id"), "status", status, "body", body,
-	    "content_type", ctype);
-	char *s = json_dumps(o, JSON_COMPACT);
+	struct msg_api_reply h = { req->id, (uint32_t)status, ctype };
 
-	cr_assert(msg_send_str(B.chan, MSG_BROKER_REPLY, s) == 0);
-	free(s);
-	json_decref(o);
+	cr_assert(msg_send(B.chan, ROLE_SUPERVISOR, MSG_BROKER_REPLY, &h,
+	    sizeof(h), body, strlen(body), -1) == 0);
 }
 
 Test(broker, http_api_request_and_reply, .timeout = 30)
 {
 	static const char prom[] = "# TYPE ringcast_clients gauge\n"
 	    "ringcast_clients 2\n";
+	const struct msg_api_request *req;
 	struct http_resp r;
-	json_t *req, *body;
+	json_t *body;
 	int c;
 
 	bk_start(NULL);
 	c = http_start("GET /api/status HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(5000);
-	cr_assert_str_eq(json_string_value(json_object_get(req, "method")), "GET");
-	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
-	    "/api/status");
-	cr_assert(json_is_null(json_object_get(req, "body")));
-	reply(req, 200, json_pack("{s:b, s:i}", "ok", 1, "clients", 2),
-	    "application/json");
-	json_decref(req);
+	cr_assert_eq(req->route, API_STATUS);
+	reply(req, 200, "{\"ok\":true,\"clients\":2}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 200, "%s", r.raw);
 	cr_assert(strcasestr(r.raw, "Content-Type: application/json") != NULL);
 	cr_assert((body = json_loads(r.body, 0, NULL)) != NULL, "%s", r.raw);
@@ -704,13 +698,11 @@ Test(broker, http_api_request_and_reply, .timeout = 30)
 	json_decref(body);
 	close(c);
 
-	/* A string body is sent as text, with the given type. */
+	/* Metrics are sent as text, with their type. */
 	c = http_start("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(5000);
-	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
-	    "/metrics");
-	reply(req, 200, json_string(prom), "text/plain; version=0.0.4");
-	json_decref(req);
+	cr_assert_eq(req->route, API_METRICS);
+	reply(req, 200, prom, CTYPE_METRICS);
 	cr_assert_eq(http_read(c, &r, 5000), 200);
 	cr_assert(strcasestr(r.raw, "Content-Type: text/plain; version=0.0.4"));
 	cr_assert_str_eq(r.body, prom);
@@ -722,40 +714,36 @@ Test(broker, http_post_delete_and_query_forwarded, .timeout = 30)
 	static const char post[] = "POST /api/clients/ph%201/mix HTTP/1.1\r\n"
 	    "Host: t\r\nContent-Type: application/json\r\n"
 	    "Content-Length: 20\r\n\r\n{\"master_gain\": 0.5}";
+	const struct msg_api_request *req;
 	struct http_resp r;
-	json_t *req;
 	int c;
 
 	bk_start(NULL);
 	c = http_start(post);
 	req = expect_request(5000);
-	cr_assert_str_eq(json_string_value(json_object_get(req, "method")),
-	    "POST");
-	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
-	    "/api/clients/ph%201/mix");
-	cr_assert_float_eq(json_real_value(jget2(req, "body", "master_gain")), 0.5, 1e-9);
-	reply(req, 404, json_pack("{s:s}", "error", "no such client"),
-	    "application/json");
-	json_decref(req);
+	cr_assert_eq(req->route, API_CLIENT_MIX);
+	cr_assert_str_eq(req->client, "ph 1");
+	cr_assert_eq(req->body.mix.set, MIX_SET_MASTER);
+	cr_assert_float_eq(req->body.mix.master, 0.5, 1e-9);
+	reply(req, 404, "{\"error\":\"no such client\"}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 404);
 	cr_assert(strstr(r.body, "no such client") != NULL);
 	close(c);
 
 	c = http_start("DELETE /api/clients/x HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(5000);
-	cr_assert_str_eq(json_string_value(json_object_get(req, "method")),
-	    "DELETE");
-	reply(req, 200, json_pack("{s:b}", "deleted", 1), "application/json");
-	json_decref(req);
+	cr_assert_eq(req->route, API_CLIENT_DELETE);
+	cr_assert_str_eq(req->client, "x");
+	reply(req, 200, "{\"deleted\":true}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 200);
 	close(c);
 
-	c = http_start("GET /api/clients?all=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	c = http_start("GET /api/clients?all=1&offset=5 HTTP/1.1\r\n"
+	    "Host: t\r\n\r\n");
 	req = expect_request(5000);
-	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
-	    "/api/clients?all=1");
-	reply(req, 200, json_pack("[]"), "application/json");
-	json_decref(req);
+	cr_assert_eq(req->route, API_CLIENTS);
+	cr_assert_eq(req->offset, 5);
+	reply(req, 200, "[]", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 200);
 	cr_assert_str_eq(r.body, "[]");
 	close(c);
@@ -764,7 +752,7 @@ Test(broker, http_post_delete_and_query_forwarded, .timeout = 30)
 Test(broker, http_no_reply_is_503, .timeout = 30)
 {
 	struct http_resp r;
-	json_t *req;
+	const struct msg_api_request *req;
 	uint64_t t0;
 	int c, ms;
 
@@ -778,12 +766,10 @@ Test(broker, http_no_reply_is_503, .timeout = 30)
 	cr_assert(strstr(r.body, "supervisor busy") != NULL, "%s", r.body);
 	close(c);
 	/* The late reply is dropped; the broker goes on serving. */
-	reply(req, 200, json_object(), "application/json");
-	json_decref(req);
+	reply(req, 200, "{}", CTYPE_JSON);
 	c = http_start("GET /api/status HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(5000);
-	reply(req, 200, json_object(), "application/json");
-	json_decref(req);
+	reply(req, 200, "{}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 200);
 	close(c);
 }
@@ -821,7 +807,7 @@ Test(broker, http_refusals, .timeout = 60)
 	char deep[512], big[12000];
 	struct http_resp r;
 	size_t i;
-	json_t *req;
+	const struct msg_api_request *req;
 	int c;
 
 	bk_start(NULL);
@@ -854,10 +840,8 @@ Test(broker, http_refusals, .timeout = 60)
 	/* None reached the supervisor: the next request is the first it sees. */
 	c = http_start("GET /api/status HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(5000);
-	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
-	    "/api/status");
-	reply(req, 200, json_object(), "application/json");
-	json_decref(req);
+	cr_assert_eq(req->route, API_STATUS);
+	reply(req, 200, "{}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 200);
 	close(c);
 }
@@ -899,7 +883,7 @@ Test(broker, http_connection_cap, .timeout = 30)
 	static char *const args[] = { "--max-pending", "2", NULL };
 	struct http_resp r;
 	int idle[2], c;
-	json_t *req;
+	const struct msg_api_request *req;
 
 	bk_start(args);
 	idle[0] = tcp_connect("127.0.0.2", B.http_port);
@@ -908,8 +892,7 @@ Test(broker, http_connection_cap, .timeout = 30)
 	cr_assert_eq(recv_msg(1000), -1, "served beyond the cap");
 	close(idle[0]);
 	req = expect_request(5000);
-	reply(req, 200, json_object(), "application/json");
-	json_decref(req);
+	reply(req, 200, "{}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 5000), 200);
 	close(c);
 	close(idle[1]);
@@ -935,11 +918,12 @@ Test(broker, unexpected_parent_message_is_fatal, .timeout = 30)
 	int st;
 
 	bk_start(NULL);
-	cr_assert(msg_send_str(B.chan, MSG_SESSION_START, "{}") == 0);
+	cr_assert(msg_send_probe(B.chan, MSG_SESSION_START) == 0);
 	st = tu_wait_exit(B.pid, 3000);
 	cr_assert_neq(st, -1, "the broker ignored a wrong message");
 	B.pid = -1;
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "status 0x%x", st);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == MSG_EXIT_FAULT,
+	    "status 0x%x", st);
 }
 
 /* ---- everything at once ---- */
@@ -950,7 +934,8 @@ Test(broker, good_client_served_during_abuse, .timeout = 60)
 	int held[64], n = 0, i, c, fd;
 	struct http_resp r;
 	uint64_t t0;
-	json_t *o, *req;
+	const struct msg_api_request *req;
+	const struct msg_client *m;
 
 	bk_start(NULL);
 	memset(bad, 0x42, sizeof(bad));
@@ -976,7 +961,7 @@ Test(broker, good_client_served_during_abuse, .timeout = 60)
 	}
 	/* An API request the "supervisor" leaves unanswered. */
 	held[n++] = http_start("GET /api/clients HTTP/1.1\r\nHost: t\r\n\r\n");
-	json_decref(expect_request(5000));
+	(void)expect_request(5000);
 
 	t0 = tu_now_ms();
 	c = tcp_connect(NULL, B.nat_port);
@@ -987,17 +972,15 @@ Test(broker, good_client_served_during_abuse, .timeout = 60)
 		send_all(c, hello, len);
 		free(hello);
 	}
-	o = expect_client(1500, &fd);
+	m = expect_client(1500, &fd);
 	cr_assert_lt(tu_now_ms() - t0, 1500);
-	cr_assert_str_eq(json_string_value(jget2(o, "hello", "client_id")), "in-the-crowd");
-	json_decref(o);
+	cr_assert_str_eq(m->hello.client_id, "in-the-crowd");
 	close(fd);
 	close(c);
 	/* And the API answers too. */
 	c = http_start("GET /api/status HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(1500);
-	reply(req, 200, json_object(), "application/json");
-	json_decref(req);
+	reply(req, 200, "{}", CTYPE_JSON);
 	cr_assert_eq(http_read(c, &r, 3000), 200);
 	close(c);
 	for (i = 0; i < n; i++)
