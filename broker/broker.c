@@ -65,6 +65,31 @@ broker_tv(struct timeval *tv, int ms)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+void
+rest_init(struct rest *r, struct event_base *base, const char *what,
+    event_callback_fn done)
+{
+	r->what = what;
+	r->logged = 0;
+	if ((r->timer = evtimer_new(base, done, NULL)) == NULL)
+		fatalx("%s: timer", what);
+}
+
+void
+rest_begin(struct rest *r)
+{
+	struct timeval tv;
+	time_t now = time(NULL);
+
+	if (now != r->logged) {
+		log_warn("%s: pausing %d ms", r->what, BROKER_PAUSE_MS);
+		r->logged = now;
+	}
+	broker_tv(&tv, BROKER_PAUSE_MS);
+	if (evtimer_add(r->timer, &tv) == -1)
+		fatalx("%s: timer", r->what);
+}
+
 static __attribute__((noreturn)) void
 usage(void)
 {

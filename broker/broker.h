@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -44,6 +45,21 @@ int	broker_send(uint32_t type, const void *body, size_t len, int fd);
 void	broker_addr_str(const struct sockaddr *sa, socklen_t len, char *buf,
 	    size_t buflen);
 void	broker_tv(struct timeval *tv, int ms);
+
+/*
+ * A listener that fails to accept for a reason that persists (out of
+ * descriptors) stays readable: it rests BROKER_PAUSE_MS instead of
+ * spinning, said at most once a second.  The caller stops watching it,
+ * calls rest_begin, and watches it again in `done`.
+ */
+struct rest {
+	const char	*what;
+	struct event	*timer;
+	time_t		 logged;
+};
+void	rest_init(struct rest *r, struct event_base *base, const char *what,
+	    event_callback_fn done);
+void	rest_begin(struct rest *r);
 
 /* ---- broker_api.c: the routes ---- */
 

@@ -62,10 +62,9 @@ static struct {
 	const struct broker_config *cfg;
 	struct evhttp		*http;
 	struct evconnlistener	*lev;
-	struct event		*resume_ev;
+	struct rest		 rest;
 	bool			 listening;
 	bool			 paused;	/* out of descriptors */
-	time_t			 last_pause_log;
 	TAILQ_HEAD(, hconn)	 conns;
 	int			 nconns;
 	struct hconn		*freeing;	/* see conn_deadline */
@@ -252,7 +251,7 @@ conn_request_done(struct evhttp_request *req)
 }
 
 static void
-accept_resume(evutil_socket_t fd, short what, void *arg)
+http_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -261,24 +260,14 @@ accept_resume(evutil_socket_t fd, short what, void *arg)
 	listener_update();
 }
 
-/* Out of descriptors: the listener stays readable, so rest it a moment. */
 static void
 accept_error(struct evconnlistener *lev, void *arg)
 {
-	struct timeval tv;
-	time_t now = time(NULL);
-
 	(void)lev;
 	(void)arg;
-	if (now != hs.last_pause_log) {
-		log_warn("HTTP accept: pausing %d ms", BROKER_PAUSE_MS);
-		hs.last_pause_log = now;
-	}
 	hs.paused = true;
 	listener_update();
-	broker_tv(&tv, BROKER_PAUSE_MS);
-	if (evtimer_add(hs.resume_ev, &tv) == -1)
-		fatalx("HTTP listener timer");
+	rest_begin(&hs.rest);
 }
 
 /* ---- requests for the supervisor ---- */
@@ -544,9 +533,9 @@ http_init(struct event_base *base, const struct broker_config *cfg)
 		fatal("eventfd");
 	if (evutil_make_socket_nonblocking(cfg->http_fd) == -1)
 		fatal("HTTP listener: O_NONBLOCK");
-	if ((hs.http = evhttp_new(base)) == NULL ||
-	    (hs.resume_ev = evtimer_new(base, accept_resume, NULL)) == NULL)
+	if ((hs.http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new");
+	rest_init(&hs.rest, base, "HTTP accept", http_resume);
 	evhttp_set_max_body_size(hs.http, HTTP_BODY_MAX);
 	evhttp_set_max_headers_size(hs.http, HTTP_HEADERS_MAX);
 	/* Idle reads and slow writes; conn_deadline bounds the whole. */

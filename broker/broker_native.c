@@ -49,10 +49,9 @@ static struct {
 	const struct broker_config *cfg;
 	int			 fd;
 	struct event		*accept_ev;
-	struct event		*resume_ev;
+	struct rest		 rest;
 	TAILQ_HEAD(, pending)	 pending;
 	int			 npending;
-	time_t			 last_pause_log;
 } nl = { .pending = TAILQ_HEAD_INITIALIZER(nl.pending) };
 
 static void
@@ -116,7 +115,7 @@ handshake_done(struct pending *p)
 
 /* The header is whole: decide whether its payload is worth reading. */
 static const char *
-header_check(struct pending *p)
+handshake_header_check(struct pending *p)
 {
 	struct proto_hdr h;
 
@@ -148,7 +147,7 @@ pending_take(struct pending *p, size_t n)
 	/* Framing is lost at the first wrong magic byte: no need to wait. */
 	if (memcmp(p->hdr, magic, p->hdr_have < 4 ? p->hdr_have : 4) != 0)
 		return "bad magic";
-	return p->hdr_have == PROTO_HDR_LEN ? header_check(p) : NULL;
+	return p->hdr_have == PROTO_HDR_LEN ? handshake_header_check(p) : NULL;
 }
 
 static void
@@ -254,33 +253,13 @@ pending_new(int fd, const struct sockaddr_storage *addr, socklen_t len)
 }
 
 static void
-accept_resume(evutil_socket_t fd, short what, void *arg)
+native_resume(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)arg;
 	if (event_add(nl.accept_ev, NULL) == -1)
 		fatalx("native listener event");
-}
-
-/*
- * Out of descriptors (or another persistent failure): the listener stays
- * readable, so stop watching it for a moment instead of spinning on it.
- */
-static void
-accept_pause(void)
-{
-	struct timeval tv;
-	time_t now = time(NULL);
-
-	if (now != nl.last_pause_log) {
-		log_warn("native accept: pausing %d ms", BROKER_PAUSE_MS);
-		nl.last_pause_log = now;
-	}
-	broker_tv(&tv, BROKER_PAUSE_MS);
-	event_del(nl.accept_ev);
-	if (evtimer_add(nl.resume_ev, &tv) == -1)
-		fatalx("native listener timer");
 }
 
 static void
@@ -301,8 +280,10 @@ native_accept(evutil_socket_t lfd, short what, void *arg)
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				accept_pause();
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				event_del(nl.accept_ev);
+				rest_begin(&nl.rest);
+			}
 			return;
 		}
 		if ((why = admit(&addr)) != NULL) {
@@ -325,8 +306,7 @@ native_init(struct event_base *base, const struct broker_config *cfg)
 	if (evutil_make_socket_nonblocking(nl.fd) == -1)
 		fatal("native listener: O_NONBLOCK");
 	if ((nl.accept_ev = event_new(base, nl.fd, EV_READ | EV_PERSIST,
-	    native_accept, NULL)) == NULL ||
-	    (nl.resume_ev = evtimer_new(base, accept_resume, NULL)) == NULL ||
-	    event_add(nl.accept_ev, NULL) == -1)
+	    native_accept, NULL)) == NULL || event_add(nl.accept_ev, NULL) == -1)
 		fatalx("native listener event");
+	rest_init(&nl.rest, base, "native accept", native_resume);
 }

@@ -343,7 +343,7 @@ proto_hello_valid(const struct proto_hello *h)
  * the character check is PROTO_EFIELD.
  */
 static int
-get_str(const json_t *obj, const char *key, char *dst, size_t dstlen,
+hello_str(const json_t *obj, const char *key, char *dst, size_t dstlen,
     bool ident)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -365,7 +365,7 @@ get_str(const json_t *obj, const char *key, char *dst, size_t dstlen,
 }
 
 static int
-get_bool(const json_t *obj, const char *key, bool *dst)
+hello_bool(const json_t *obj, const char *key, bool *dst)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -378,7 +378,7 @@ get_bool(const json_t *obj, const char *key, bool *dst)
 }
 
 static int
-get_int(const json_t *obj, const char *key, json_int_t lo, json_int_t hi,
+hello_int(const json_t *obj, const char *key, json_int_t lo, json_int_t hi,
     json_int_t *dst)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -397,18 +397,18 @@ hello_strings(const json_t *obj, struct proto_hello *h)
 {
 	char alt[sizeof(h->name)] = "";
 
-	if (get_str(obj, "client_id", h->client_id, sizeof(h->client_id),
+	if (hello_str(obj, "client_id", h->client_id, sizeof(h->client_id),
 	    true) != PROTO_OK || h->client_id[0] == '\0')
 		return PROTO_EFIELD;
-	if (get_str(obj, "device_uuid", h->device_uuid, sizeof(h->device_uuid),
+	if (hello_str(obj, "device_uuid", h->device_uuid, sizeof(h->device_uuid),
 	    true) != PROTO_OK ||
-	    get_str(obj, "client_type", h->client_type, sizeof(h->client_type),
+	    hello_str(obj, "client_type", h->client_type, sizeof(h->client_type),
 	    true) != PROTO_OK ||
-	    get_str(obj, "user_agent", h->user_agent, sizeof(h->user_agent),
+	    hello_str(obj, "user_agent", h->user_agent, sizeof(h->user_agent),
 	    false) != PROTO_OK ||
-	    get_str(obj, "device_name", h->name, sizeof(h->name),
+	    hello_str(obj, "device_name", h->name, sizeof(h->name),
 	    false) != PROTO_OK ||
-	    get_str(obj, "name", alt, sizeof(alt), false) != PROTO_OK)
+	    hello_str(obj, "name", alt, sizeof(alt), false) != PROTO_OK)
 		return PROTO_EFIELD;
 	if (h->name[0] == '\0')
 		memcpy(h->name, alt, sizeof(alt));
@@ -418,11 +418,11 @@ hello_strings(const json_t *obj, struct proto_hello *h)
 static int
 hello_flags(const json_t *obj, struct proto_hello *h)
 {
-	if (get_bool(obj, "rf_mode", &h->rf_mode) != PROTO_OK ||
-	    get_bool(obj, "persistent", &h->persistent) != PROTO_OK ||
-	    get_bool(obj, "auto_reconnect", &h->auto_reconnect) != PROTO_OK ||
-	    get_bool(obj, "optimized", &h->optimized) != PROTO_OK ||
-	    get_bool(obj, "server_mix", &h->server_mix) != PROTO_OK)
+	if (hello_bool(obj, "rf_mode", &h->rf_mode) != PROTO_OK ||
+	    hello_bool(obj, "persistent", &h->persistent) != PROTO_OK ||
+	    hello_bool(obj, "auto_reconnect", &h->auto_reconnect) != PROTO_OK ||
+	    hello_bool(obj, "optimized", &h->optimized) != PROTO_OK ||
+	    hello_bool(obj, "server_mix", &h->server_mix) != PROTO_OK)
 		return PROTO_EFIELD;
 	return PROTO_OK;
 }
@@ -433,10 +433,10 @@ hello_numbers(const json_t *obj, struct proto_hello *h)
 	json_int_t pv = PROTO_VERSION, nch = 0, pf = 0, mw = 1;
 	const json_t *fmt;
 
-	if (get_int(obj, "protocol_version", 0, 65535, &pv) != PROTO_OK ||
-	    get_int(obj, "num_channels", 0, 256, &nch) != PROTO_OK ||
-	    get_int(obj, "packet_frames", 0, 8192, &pf) != PROTO_OK ||
-	    get_int(obj, "channel_mask_words", 1, PROTO_MASK_WORDS_MAX,
+	if (hello_int(obj, "protocol_version", 0, 65535, &pv) != PROTO_OK ||
+	    hello_int(obj, "num_channels", 0, 256, &nch) != PROTO_OK ||
+	    hello_int(obj, "packet_frames", 0, 8192, &pf) != PROTO_OK ||
+	    hello_int(obj, "channel_mask_words", 1, PROTO_MASK_WORDS_MAX,
 	    &mw) != PROTO_OK)
 		return PROTO_EFIELD;
 	h->protocol_version = (int)pv;

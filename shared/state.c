@@ -133,7 +133,7 @@ state_record_json(const struct state_record *rec)
 
 /* An integer field within [lo, hi]; absent gives dflt. */
 static int
-get_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
+rec_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
     json_int_t dflt, json_int_t *out, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(o, key);
@@ -154,7 +154,7 @@ get_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
 
 /* A string field that fits dst; ident: printable ASCII, else no controls. */
 static int
-get_text(const json_t *o, const char *key, bool required, bool ident,
+rec_text(const json_t *o, const char *key, bool required, bool ident,
     char *dst, size_t dstlen, char *err, size_t errlen)
 {
 	const json_t *v = json_object_get(o, key);
@@ -197,7 +197,7 @@ mix_clamp(struct mix *m, uint32_t nch)
 }
 
 static int
-get_mix(const json_t *o, uint32_t nch, struct mix *m, char *err,
+rec_mix(const json_t *o, uint32_t nch, struct mix *m, char *err,
     size_t errlen)
 {
 	char why[200];
@@ -213,23 +213,23 @@ get_mix(const json_t *o, uint32_t nch, struct mix *m, char *err,
 }
 
 static int
-get_numbers(const json_t *o, struct state_record *r, char *err,
+rec_numbers(const json_t *o, struct state_record *r, char *err,
     size_t errlen)
 {
 	json_int_t order, first, last, rec, stalls, timeouts;
 
-	if (get_int(o, "order", INT32_MIN, INT32_MAX, 0, &order, err,
+	if (rec_int(o, "order", INT32_MIN, INT32_MAX, 0, &order, err,
 	    errlen) == -1 ||
-	    get_int(o, "first_seen", 0, STATE_JSON_INT_MAX, 0, &first, err,
+	    rec_int(o, "first_seen", 0, STATE_JSON_INT_MAX, 0, &first, err,
 	    errlen) == -1 ||
-	    get_int(o, "last_seen", 0, STATE_JSON_INT_MAX, 0, &last, err,
+	    rec_int(o, "last_seen", 0, STATE_JSON_INT_MAX, 0, &last, err,
 	    errlen) == -1 ||
-	    get_int(o, "reconnects", 0, UINT32_MAX, 0, &rec, err,
+	    rec_int(o, "reconnects", 0, UINT32_MAX, 0, &rec, err,
 	    errlen) == -1 ||
 	    /* Added later: absent in older records, which still decode. */
-	    get_int(o, "stalls", 0, UINT32_MAX, 0, &stalls, err,
+	    rec_int(o, "stalls", 0, UINT32_MAX, 0, &stalls, err,
 	    errlen) == -1 ||
-	    get_int(o, "timeouts", 0, UINT32_MAX, 0, &timeouts, err,
+	    rec_int(o, "timeouts", 0, UINT32_MAX, 0, &timeouts, err,
 	    errlen) == -1)
 		return -1;
 	r->stalls = (uint32_t)stalls;
@@ -252,19 +252,19 @@ record_fields(const json_t *o, uint32_t nch, struct state_record *r,
 		errbuf_set(err, errlen, "v: not %d", STATE_RECORD_VERSION);
 		return -1;
 	}
-	if (get_text(o, "id", true, true, r->id, sizeof(r->id), err,
+	if (rec_text(o, "id", true, true, r->id, sizeof(r->id), err,
 	    errlen) == -1 || r->id[0] == '\0') {
 		errbuf_set(err, errlen, "id: not 1..%d bytes of printable ASCII",
 		    STATE_ID_MAX - 1);
 		return -1;
 	}
-	if (get_text(o, "name", false, false, r->name, sizeof(r->name), err,
+	if (rec_text(o, "name", false, false, r->name, sizeof(r->name), err,
 	    errlen) == -1 ||
-	    get_text(o, "last_exit", false, true, r->last_exit,
+	    rec_text(o, "last_exit", false, true, r->last_exit,
 	    sizeof(r->last_exit), err, errlen) == -1 ||
-	    get_numbers(o, r, err, errlen) == -1)
+	    rec_numbers(o, r, err, errlen) == -1)
 		return -1;
-	return get_mix(o, nch, &r->mix, err, errlen);
+	return rec_mix(o, nch, &r->mix, err, errlen);
 }
 
 /* Total: any bytes give a record or STATE_ERECORD, and err says why. */

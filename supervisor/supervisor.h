@@ -156,10 +156,10 @@ struct client {
 	uint64_t	 sent, dropped, lost;
 	char		 reason[32];	/* why the session ended */
 	bool		 replaced;	/* a newer session took this identity */
-	bool		 wav;		/* /stream.wav: never saved */
+	bool		 player;	/* a /stream.wav player: never saved */
 	float		 pm_peak[2], pm_rms[2];	/* post-mix levels, server mix */
 	bool		 pm_fresh;	/* new since the last meters event */
-	bool		 wav_mix;	/* ...with &mix=1: a stereo mix */
+	bool		 player_mix;	/* ...with &mix=1: a stereo mix */
 	TAILQ_ENTRY(client) entry;
 };
 TAILQ_HEAD(client_list, client);

@@ -371,7 +371,7 @@ post_client(struct reply *r, const char *id, const struct api_client_set *set)
 	json_t *e;
 	int rc;
 
-	if (cl != NULL && cl->wav) {
+	if (cl != NULL && cl->player) {
 		fail(r, 409, "a WAV listener is not saved");
 		return;
 	}

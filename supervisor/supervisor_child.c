@@ -698,9 +698,13 @@ tally(struct service *s, uint64_t now)
 	if (s->looping || (!burst && s->fails < SUPER_LOOP_DEATHS))
 		return;
 	s->looping = true;
-	log_warnx("%s: permanent failure: %s; retrying every %d s", s->name,
-	    burst ? "5 deaths within 10 s" : "5 failed starts in a row",
-	    SUPER_BACKOFF_CAP_MS / 1000);
+	if (burst)
+		log_warnx("%s: permanent failure: 5 deaths within 10 s; still "
+		    "restarted each time, at once after a steady run", s->name);
+	else
+		log_warnx("%s: permanent failure: 5 failed starts in a row; "
+		    "still retried, the delay doubling up to %d s", s->name,
+		    SUPER_BACKOFF_CAP_MS / 1000);
 }
 
 void

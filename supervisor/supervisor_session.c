@@ -95,7 +95,7 @@ static void
 start_msg(const struct client *cl, bool found, struct msg_session_start *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->kind = cl->wav ? CLIENT_WAV : CLIENT_NATIVE;
+	m->kind = cl->player ? CLIENT_WAV : CLIENT_NATIVE;
 	m->state_restored = m->is_reconnection = found;
 	m->clients_connected = session_count();
 	m->stall_ms = sv.cfg.stall_ms;
@@ -203,7 +203,7 @@ client_start(int fd, const struct msg_client *m)
 
 /* The requested channels, each below the ring's count; none: all, mixed. */
 static int
-wav_mix(const struct msg_client *m, struct mix *mix, char *err, size_t errlen)
+player_mix(const struct msg_client *m, struct mix *mix, char *err, size_t errlen)
 {
 	uint32_t i, c;
 
@@ -223,7 +223,7 @@ wav_mix(const struct msg_client *m, struct mix *mix, char *err, size_t errlen)
 
 /* A synthetic hello: 4 periods per write, a server mix with mix=1. */
 static void
-wav_hello(struct client *cl)
+player_hello(struct client *cl)
 {
 	struct proto_hello *h = &cl->hello;
 
@@ -232,13 +232,13 @@ wav_hello(struct client *cl)
 	snprintf(h->client_type, sizeof(h->client_type), "wav");
 	h->protocol_version = 2;
 	h->mask_words = 1;
-	h->server_mix = cl->wav_mix;
+	h->server_mix = cl->player_mix;
 	h->packet_frames = sv.cfg.period * 4;
 }
 
 /* A /stream.wav listener: its own session like any client, never saved. */
 static int
-wav_start(int fd, const struct msg_client *m, char *err, size_t errlen)
+player_start(int fd, const struct msg_client *m, char *err, size_t errlen)
 {
 	static unsigned long long seq;
 	struct client *cl;
@@ -247,21 +247,21 @@ wav_start(int fd, const struct msg_client *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return 503;
 	}
-	if (wav_mix(m, &cl->mix, err, errlen) == -1) {
+	if (player_mix(m, &cl->mix, err, errlen) == -1) {
 		free(cl);
 		return 400;
 	}
-	cl->wav = true;
-	cl->wav_mix = m->wav_mix;
+	cl->player = true;
+	cl->player_mix = m->wav_mix;
 	snprintf(cl->id, sizeof(cl->id), "wav-%llu", ++seq);
 	snprintf(cl->remote, sizeof(cl->remote), "%s", m->remote);
-	wav_hello(cl);
+	player_hello(cl);
 	cl->since_ms = clock_wall_ms();
 	if (session_start(cl, fd, false) == -1) {
 		snprintf(err, errlen, "server busy, try again");
 		return 503;
 	}
-	log_info("client %s (WAV%s) from %s: session[%d]", cl->id, cl->wav_mix ?
+	log_info("client %s (WAV%s) from %s: session[%d]", cl->id, cl->player_mix ?
 	    ", mixed" : "", m->remote, (int)cl->child->pid);
 	api_event("client_connected", session_entry(NULL, cl));
 	return 0;
@@ -288,7 +288,7 @@ session_broker_client(int fd, const struct msg_client *m)
 		status = 503, snprintf(err, sizeof(err), "server full: too "
 		    "many listeners");
 	else if (m->kind == CLIENT_WAV)
-		status = wav_start(fd, m, err, sizeof(err));
+		status = player_start(fd, m, err, sizeof(err));
 	else
 		status = client_start(fd, m);
 	client_done(m->id, (uint32_t)status, status == 0 ? "" : err[0] ? err :
@@ -342,12 +342,12 @@ mix_changed(struct client *cl, const char *id, const struct mix *m,
  * a mixed one (mix=1) takes every change.
  */
 static int
-wav_mix_commit(struct client *cl, const struct mix_patch *p,
+player_mix_commit(struct client *cl, const struct mix_patch *p,
     enum msg_origin origin, struct mix *out, char *err, size_t errlen)
 {
 	struct mix m = cl->mix;
 
-	if (!cl->wav_mix) {
+	if (!cl->player_mix) {
 		snprintf(err, errlen, "a WAV stream without mix=1 sends fixed "
 		    "channels unmixed: open /stream.wav?mix=1 to mix");
 		return 409;
@@ -391,8 +391,8 @@ session_mix_commit(const char *id, const struct mix_patch *p,
 	struct mix m;
 	int rc;
 
-	if (cl != NULL && cl->wav)
-		return wav_mix_commit(cl, p, origin, out, err, errlen);
+	if (cl != NULL && cl->player)
+		return player_mix_commit(cl, p, origin, out, err, errlen);
 	if ((rc = record_for(id, cl, &rec, err, errlen)) != 200)
 		return rc;
 	m = cl != NULL ? cl->mix : rec.mix;
@@ -610,7 +610,7 @@ session_entry(const struct state_record *rec, const struct client *cl)
 	    "stalls", (json_int_t)(rec ? rec->stalls : 0),
 	    "timeouts", (json_int_t)(rec ? rec->timeouts : 0)));
 	json_object_set_new(o, "connected", json_boolean(cl != NULL));
-	json_object_set_new(o, "kind", json_string(cl && cl->wav ? "wav" :
+	json_object_set_new(o, "kind", json_string(cl && cl->player ? "wav" :
 	    "native"));
 	json_object_set_new(o, "server_mix", json_boolean(cl &&
 	    cl->hello.server_mix));

@@ -66,7 +66,7 @@ listener(uint16_t *port)
 
 /* Next message from the broker within timeout_ms: 1, 0 on EOF, -1 on none. */
 static int
-recv_msg(int timeout_ms)
+broker_msg(int timeout_ms)
 {
 	struct pollfd pfd = { .fd = B.chan, .events = POLLIN };
 
@@ -121,7 +121,7 @@ bk_start_limited(char *const *extra, const struct rlimit *nofile)
 		child_exec(argv, sv[1], nofile);
 	close(sv[1]);
 	B.chan = sv[0];
-	cr_assert_eq(recv_msg(10000), 1, "no MSG_READY");
+	cr_assert_eq(broker_msg(10000), 1, "no MSG_READY");
 	cr_assert_eq(M.hdr.type, MSG_READY);
 }
 
@@ -256,7 +256,7 @@ expect_client(int timeout_ms, int *fd)
 		int left = (int)(end - tu_now_ms());
 
 		cr_assert(left > 0, "no MSG_BROKER_CLIENT in %d ms", timeout_ms);
-		cr_assert_eq(recv_msg(left), 1, "no MSG_BROKER_CLIENT");
+		cr_assert_eq(broker_msg(left), 1, "no MSG_BROKER_CLIENT");
 		if (M.hdr.type == MSG_BROKER_CLIENT)
 			break;
 		if (M.fd >= 0)
@@ -493,7 +493,7 @@ Test(broker, bad_first_message_closed_promptly, .timeout = 60)
 		close(c);
 	}
 	/* None of them reached the supervisor; a good one still does. */
-	cr_assert_eq(recv_msg(0), -1, "a refused client was passed on");
+	cr_assert_eq(broker_msg(0), -1, "a refused client was passed on");
 	good_client(NULL, "after-the-bad-ones", 3000);
 }
 
@@ -552,7 +552,7 @@ Test(broker, pending_total_limit, .timeout = 60)
 	while (fd < 0 && tu_now_ms() < end) {
 		c = tcp_connect(NULL, B.nat_port);
 		send_all(c, hello, len);
-		if (recv_msg(1000) == 1 && M.hdr.type == MSG_BROKER_CLIENT)
+		if (broker_msg(1000) == 1 && M.hdr.type == MSG_BROKER_CLIENT)
 			fd = M.fd;
 		close(c);
 	}
@@ -598,7 +598,7 @@ Test(broker, out_of_descriptors_does_not_spin, .timeout = 60)
 		held[n++] = tcp_connect("127.0.0.3", B.http_port);
 	/* A spinning loop would burn a whole CPU (~100 ticks) in this second. */
 	t0 = cpu_ticks(B.pid);
-	cr_assert_eq(recv_msg(1000), -1);
+	cr_assert_eq(broker_msg(1000), -1);
 	cr_assert_lt(cpu_ticks(B.pid) - t0, 30, "the broker spins");
 	for (i = 0; i < n; i++)
 		close(held[i]);
@@ -659,7 +659,7 @@ expect_request(int timeout_ms)
 {
 	static struct msg_api_request req;
 
-	cr_assert_eq(recv_msg(timeout_ms), 1, "no MSG_BROKER_REQUEST");
+	cr_assert_eq(broker_msg(timeout_ms), 1, "no MSG_BROKER_REQUEST");
 	cr_assert_eq(M.hdr.type, MSG_BROKER_REQUEST, "got %s",
 	    msg_name(M.hdr.type));
 	req = *MSG_BODY(&M, struct msg_api_request);
@@ -873,7 +873,7 @@ Test(broker, http_trickle_cut_at_deadline, .timeout = 30)
 		ms = closed_after(c, t0, 5000, NULL, 0);
 	cr_assert_geq(ms, 900, "closed after %d ms, before the deadline", ms);
 	cr_assert_leq(ms, 1000 + 2500, "closed after %d ms", ms);
-	cr_assert_eq(recv_msg(0), -1, "a cut request was forwarded");
+	cr_assert_eq(broker_msg(0), -1, "a cut request was forwarded");
 	close(c);
 }
 
@@ -889,7 +889,7 @@ Test(broker, http_connection_cap, .timeout = 30)
 	idle[0] = tcp_connect("127.0.0.2", B.http_port);
 	idle[1] = tcp_connect("127.0.0.2", B.http_port);
 	c = http_start("GET /api/status HTTP/1.1\r\nHost: t\r\n\r\n");
-	cr_assert_eq(recv_msg(1000), -1, "served beyond the cap");
+	cr_assert_eq(broker_msg(1000), -1, "served beyond the cap");
 	close(idle[0]);
 	req = expect_request(5000);
 	reply(req, 200, "{}", CTYPE_JSON);

@@ -455,7 +455,7 @@ ramp(uint32_t ch, uint64_t i)
 }
 
 static void
-write_wav(const char *path, int rate, int frames)
+make_wav_file(const char *path, int rate, int frames)
 {
 	SF_INFO info = { .samplerate = rate, .channels = 2,
 	    .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT };
@@ -506,7 +506,7 @@ Test(capture, wav_file_is_looped_exactly, .timeout = 60)
 	pid_t pid;
 	int i;
 
-	write_wav(path, RATE, RAMP_FRAMES);
+	make_wav_file(path, RATE, RAMP_FRAMES);
 	snprintf(src, sizeof(src), "wav:%s", path);
 	pid = capture_start(ring, args);
 	reader_open(&rd, ring);
@@ -531,7 +531,7 @@ Test(capture, wav_rate_mismatch_is_a_clear_error, .timeout = 30)
 	    NULL };
 	int st;
 
-	write_wav(path, 44100, 100);
+	make_wav_file(path, 44100, 100);
 	snprintf(src, sizeof(src), "wav:%s", path);
 	st = run_capture(args, out, sizeof(out));
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
@@ -550,7 +550,7 @@ Test(capture, wav_channel_mismatch_and_missing_file, .timeout = 30)
 	    "wav:/nonexistent/rc-test.wav", NULL };
 	int st;
 
-	write_wav(path, RATE, 100);
+	make_wav_file(path, RATE, 100);
 	snprintf(src, sizeof(src), "wav:%s", path);
 	st = run_capture(args, out, sizeof(out));
 	cr_assert(exited(st, 1), "status %d: %s", st, out);
