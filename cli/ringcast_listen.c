@@ -25,11 +25,11 @@
 
 #include <jansson.h>
 #include <portaudio.h>
-#include <sndfile.h>
 
 #include "shared/clock.h"
 #include "shared/opt.h"
 #include "shared/text.h"
+#include "cli/listen.h"
 #include "cli/ringcast.h"
 #include "shared/log.h"
 #include "shared/mix.h"
@@ -51,7 +51,6 @@
 #define PLAY_MAX_MS		100	/* drop rather than let latency grow */
 #define PLAY_PREFILL_MS		20	/* buffered before (re)starting output */
 #define PLAY_DRAIN_MS		500
-#define WAV_FILES_MAX		1000
 
 /* What one connection attempt came to. */
 enum conn_result {
@@ -129,15 +128,6 @@ struct play_sink {
 	size_t		 stereo_cap;		/* frames */
 };
 
-struct wav_sink {
-	SNDFILE		*sf;
-	int		 index;			/* files opened so far */
-	uint32_t	 rate;
-	uint32_t	 nch;
-	int16_t		*tmp;
-	size_t		 tmp_cap;		/* samples */
-};
-
 struct listen {
 	struct listen_opts	 o;
 	struct listen_stats	 s;
@@ -151,7 +141,7 @@ struct listen {
 	size_t			 rxlen;
 	float			*pcm;
 	size_t			 pcm_cap;	/* samples */
-	struct wav_sink		 wav;
+	struct wavfile		*wavfile;	/* --out */
 	struct play_sink	 play;
 };
 
@@ -581,107 +571,6 @@ send_hello(const struct listen *l, int fd)
 	return 0;
 }
 
-/* ---- the WAV sink ---- */
-
-/*
- * The first file is the path given; when the channel count or the rate
- * changes mid-stream, the recording goes on in a new file with "-2", "-3",
- * ... before the extension, because one WAV file has one layout.
- */
-static void
-wav_path(const char *base, int index, char *out, size_t len)
-{
-	const char *slash = strrchr(base, '/');
-	const char *dot = strrchr(base, '.');
-
-	if (index == 1) {
-		snprintf(out, len, "%s", base);
-		return;
-	}
-	if (dot == NULL || (slash != NULL && dot < slash) || dot == base ||
-	    dot[-1] == '/')
-		dot = base + strlen(base);
-	snprintf(out, len, "%.*s-%d%s", (int)(dot - base), base, index, dot);
-}
-
-static int
-wav_open(struct listen *l, uint32_t nch, uint32_t rate)
-{
-	struct wav_sink *w = &l->wav;
-	char path[4096];
-	SF_INFO info;
-
-	if (w->index >= WAV_FILES_MAX) {
-		warnx("%s: too many layout changes, giving up", l->o.out);
-		return -1;
-	}
-	wav_path(l->o.out, ++w->index, path, sizeof(path));
-	memset(&info, 0, sizeof(info));
-	info.samplerate = rate;
-	info.channels = nch;
-	info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-	if ((w->sf = sf_open(path, SFM_WRITE, &info)) == NULL) {
-		warnx("%s: %s", path, sf_strerror(NULL));
-		return -1;
-	}
-	/* A file cut short by a crash or a kill stays a valid WAV. */
-	sf_command(w->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
-	sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
-	w->nch = nch;
-	w->rate = rate;
-	if (w->index > 1)
-		note(l, "channel layout changed: recording %u channels to %s",
-		    nch, path);
-	return 0;
-}
-
-static void
-wav_close(struct wav_sink *w)
-{
-	if (w->sf != NULL)
-		sf_close(w->sf);
-	w->sf = NULL;
-}
-
-/* int16 streams are written as received, bit for bit. */
-static int
-wav_write_int16(struct wav_sink *w, const struct proto_audio *a,
-    uint32_t frames)
-{
-	size_t i, n = (size_t)frames * a->nch;
-	const uint8_t *p = a->samples;
-	int16_t *t;
-
-	if (n > w->tmp_cap) {
-		if ((t = realloc(w->tmp, n * sizeof(*t))) == NULL)
-			return -1;
-		w->tmp = t;
-		w->tmp_cap = n;
-	}
-	for (i = 0; i < n; i++)
-		w->tmp[i] = (int16_t)((uint16_t)p[2 * i] << 8 | p[2 * i + 1]);
-	return sf_writef_short(w->sf, w->tmp, frames) == frames ? 0 : -1;
-}
-
-static int
-wav_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
-{
-	struct wav_sink *w = &l->wav;
-	int rc;
-
-	if (w->sf != NULL && (w->nch != a->nch || w->rate != l->rate))
-		wav_close(w);
-	if (w->sf == NULL && wav_open(l, a->nch, l->rate) == -1)
-		return -1;
-	if (a->float32)
-		rc = sf_writef_float(w->sf, l->pcm, frames) == frames ? 0 : -1;
-	else
-		rc = wav_write_int16(w, a, frames);
-	if (rc == -1)
-		warnx("%s: write failed: %s", l->o.out, sf_strerror(w->sf));
-	return rc;
-}
-
 /* ---- the PortAudio sink ---- */
 
 /*
@@ -1079,12 +968,28 @@ pcm_decode(struct listen *l, const struct proto_audio *a, uint32_t frames)
 	return 0;
 }
 
+/* Hand one packet to the sinks that are on; -1 on a local error. */
+static int
+sinks_write(struct listen *l, struct listen_audio *b)
+{
+	if ((b->a->float32 || l->o.play) &&
+	    pcm_decode(l, b->a, b->frames) == -1)
+		return -1;
+	b->pcm = l->pcm;
+	if (l->wavfile != NULL && wavfile_write(l->wavfile, b) == -1)
+		return -1;
+	if (l->o.play && play_write(l, b->a, b->frames) == -1)
+		return -1;
+	return 0;
+}
+
 static enum conn_result
 rx_audio(struct listen *l, struct conn *c, const struct proto_hdr *h,
     const uint8_t *payload, uint64_t now)
 {
 	struct proto_audio a;
-	uint32_t frames;
+	struct listen_audio b = { .a = &a, .rate = l->rate,
+	    .mask_words = l->mask_words };
 	int rc;
 
 	if (!c->ready) {
@@ -1098,19 +1003,16 @@ rx_audio(struct listen *l, struct conn *c, const struct proto_hdr *h,
 	}
 	if (a.nch == 0 || a.frames == 0)
 		return CONN_OK;
-	if ((frames = frames_wanted(l, a.frames)) == 0)
+	if ((b.frames = frames_wanted(l, a.frames)) == 0)
 		return CONN_DONE;
-	if (memcmp(a.mask, l->mask, l->mask_words * sizeof(uint32_t)) != 0)
+	if ((b.new_mask = memcmp(a.mask, l->mask, l->mask_words *
+	    sizeof(uint32_t)) != 0))
 		mask_changed(l, &a);
 	stats_audio(l, c, &a, now);
-	if ((a.float32 || l->o.play) && pcm_decode(l, &a, frames) == -1)
+	if (sinks_write(l, &b) == -1)
 		return CONN_FATAL;
-	if (l->o.out != NULL && wav_write(l, &a, frames) == -1)
-		return CONN_FATAL;
-	if (l->o.play && play_write(l, &a, frames) == -1)
-		return CONN_FATAL;
-	l->s.frames += frames;
-	l->audio_s += (double)frames / l->rate;
+	l->s.frames += b.frames;
+	l->audio_s += (double)b.frames / l->rate;
 	return listen_done(l) ? CONN_DONE : CONN_OK;
 }
 
@@ -1298,6 +1200,9 @@ listen_init(struct listen *l)
 		warn("signals");
 		return -1;
 	}
+	if (l->o.out != NULL && (l->wavfile = wavfile_new(l->o.out,
+	    l->o.quiet)) == NULL)
+		return -1;
 	return l->o.play ? play_init(&l->play) : 0;
 }
 
@@ -1306,8 +1211,7 @@ listen_free(struct listen *l)
 {
 	if (l->o.play)
 		play_free(&l->play);
-	wav_close(&l->wav);
-	free(l->wav.tmp);
+	wavfile_free(l->wavfile);
 	free(l->pcm);
 	free(l->rx);
 	free(l);
