@@ -1,4 +1,4 @@
-/* ringcast_listen.c — `ringcast listen`: a native v2 client that plays or records. */
+/* ringcast_listen.c — `ringcast listen`: a native v2 client; options, (re)connecting and the stream it hands to its sinks (listen_*.c). */
 #define _GNU_SOURCE	/* ppoll */
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,16 +23,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <portaudio.h>
 
-#include "shared/clock.h"
-#include "shared/opt.h"
-#include "shared/text.h"
 #include "cli/listen.h"
 #include "cli/ringcast.h"
+#include "shared/clock.h"
 #include "shared/log.h"
-#include "shared/mix.h"
+#include "shared/opt.h"
 #include "shared/proto.h"
+#include "shared/text.h"
 
 #define LISTEN_HOST		"127.0.0.1"
 #define LISTEN_PORT		"5101"
@@ -47,10 +44,6 @@
 #define RX_SIZE			(PROTO_HDR_LEN + PROTO_AUDIO_MAX)
 #define PACKET_FRAMES_MAX	8192
 #define SECONDS_MAX		1e7
-#define PLAY_RING_FRAMES	16384	/* stereo frames, a power of two */
-#define PLAY_MAX_MS		100	/* drop rather than let latency grow */
-#define PLAY_PREFILL_MS		20	/* buffered before (re)starting output */
-#define PLAY_DRAIN_MS		500
 
 /* What one connection attempt came to. */
 enum conn_result {
@@ -103,31 +96,6 @@ struct conn {
 	int		 bad_magic;		/* in a row */
 };
 
-/* Single producer (network loop), single consumer (PortAudio callback). */
-struct play_ring {
-	float		*data;			/* PLAY_RING_FRAMES x 2 */
-	_Atomic size_t	 head;			/* frames written */
-	_Atomic size_t	 tail;			/* frames read */
-	_Atomic uint64_t underruns;
-	size_t		 prefill;
-	bool		 primed;		/* callback-private */
-};
-
-struct play_sink {
-	bool		 pa_init;
-	PaStream	*stream;
-	uint32_t	 rate;
-	struct play_ring ring;
-	uint64_t	 dropped;		/* frames the ring had no room for */
-	uint64_t	 played;		/* by streams closed so far */
-	struct mix	 mix;			/* the latest mix_state */
-	bool		 coeffs_dirty;
-	float		 left[CHANNELS_MAX];	/* per received channel */
-	float		 right[CHANNELS_MAX];
-	float		*stereo;
-	size_t		 stereo_cap;		/* frames */
-};
-
 struct listen {
 	struct listen_opts	 o;
 	struct listen_stats	 s;
@@ -142,7 +110,7 @@ struct listen {
 	float			*pcm;
 	size_t			 pcm_cap;	/* samples */
 	struct wavfile		*wavfile;	/* --out */
-	struct play_sink	 play;
+	struct play		*play;		/* --play */
 };
 
 static volatile sig_atomic_t stop_sig;
@@ -218,11 +186,10 @@ wait_fd(int fd, short ev, int ms)
 	return stop_sig ? WAIT_STOP : WAIT_TIMEOUT;
 }
 
-/* Sleep ms unless a signal comes first. */
-static enum wait_result
-wait_ms(int ms)
+bool
+listen_sleep(int ms)
 {
-	return wait_fd(-1, 0, ms);
+	return wait_fd(-1, 0, ms) != WAIT_STOP;
 }
 
 /* ---- options ---- */
@@ -571,239 +538,6 @@ send_hello(const struct listen *l, int fd)
 	return 0;
 }
 
-/* ---- the PortAudio sink ---- */
-
-/*
- * The real-time callback: copies what the ring holds, pads with silence and
- * counts underruns.  No locks, no allocation, no system calls.
- */
-static int
-play_cb(const void *in, void *out, unsigned long n,
-    const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags fl, void *arg)
-{
-	struct play_ring *r = arg;
-	float *o = out;
-	size_t head, tail, avail, take = 0, i, at;
-
-	(void)in;
-	(void)ti;
-	(void)fl;
-	head = atomic_load_explicit(&r->head, memory_order_acquire);
-	tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	avail = head - tail;
-	if (r->primed || avail >= r->prefill) {
-		r->primed = true;
-		take = avail < n ? avail : n;
-		if (take < n) {
-			/* Start again only once the prefill is back. */
-			r->primed = false;
-			atomic_fetch_add_explicit(&r->underruns, 1,
-			    memory_order_relaxed);
-		}
-	}
-	for (i = 0; i < take; i++) {
-		at = (tail + i) & (PLAY_RING_FRAMES - 1);
-		o[2 * i] = r->data[2 * at];
-		o[2 * i + 1] = r->data[2 * at + 1];
-	}
-	memset(o + 2 * take, 0, (n - take) * 2 * sizeof(float));
-	atomic_store_explicit(&r->tail, tail + take, memory_order_release);
-	return paContinue;
-}
-
-/* Copy frames into the ring, or drop them all if latency would grow. */
-static void
-play_push(struct play_sink *p, const float *st, uint32_t frames)
-{
-	struct play_ring *r = &p->ring;
-	size_t head, tail, max, i, at;
-
-	head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	max = (size_t)p->rate * PLAY_MAX_MS / 1000;
-	if (max > PLAY_RING_FRAMES)
-		max = PLAY_RING_FRAMES;
-	if (head - tail + frames > max) {
-		p->dropped += frames;
-		return;
-	}
-	for (i = 0; i < frames; i++) {
-		at = (head + i) & (PLAY_RING_FRAMES - 1);
-		r->data[2 * at] = st[2 * i];
-		r->data[2 * at + 1] = st[2 * i + 1];
-	}
-	atomic_store_explicit(&r->head, head + frames, memory_order_release);
-}
-
-/* Before connecting: fail early and clearly when nothing can play. */
-static int
-play_init(struct play_sink *p)
-{
-	PaError e;
-
-	if ((p->ring.data = calloc(PLAY_RING_FRAMES * 2, sizeof(float))) ==
-	    NULL) {
-		warn("play");
-		return -1;
-	}
-	if ((e = Pa_Initialize()) != paNoError) {
-		warnx("play: cannot initialise PortAudio: %s",
-		    Pa_GetErrorText(e));
-		return -1;
-	}
-	p->pa_init = true;
-	if (Pa_GetDefaultOutputDevice() == paNoDevice) {
-		warnx("play: no audio output device available");
-		return -1;
-	}
-	mix_init(&p->mix, MIX_MAX_CHANNELS);
-	p->coeffs_dirty = true;
-	return 0;
-}
-
-static void
-play_stop(struct play_sink *p)
-{
-	if (p->stream == NULL)
-		return;
-	Pa_StopStream(p->stream);
-	Pa_CloseStream(p->stream);
-	p->stream = NULL;
-}
-
-/* Always stereo: the local mix (or the server's) goes to the device. */
-static int
-play_open(struct play_sink *p, uint32_t rate)
-{
-	PaError e;
-
-	play_stop(p);
-	p->played += atomic_load(&p->ring.tail);
-	atomic_store(&p->ring.head, 0);
-	atomic_store(&p->ring.tail, 0);
-	p->ring.primed = false;
-	p->ring.prefill = (size_t)rate * PLAY_PREFILL_MS / 1000;
-	p->rate = rate;
-	e = Pa_OpenDefaultStream(&p->stream, 0, 2, paFloat32, rate,
-	    paFramesPerBufferUnspecified, play_cb, &p->ring);
-	if (e == paNoError && (e = Pa_StartStream(p->stream)) != paNoError)
-		Pa_CloseStream(p->stream);
-	if (e != paNoError) {
-		p->stream = NULL;
-		warnx("play: cannot open the output at %u Hz: %s", rate,
-		    Pa_GetErrorText(e));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Coefficients for the received channels, from the latest mix_state, with
- * the app's equal-power pan law.  Every received channel takes part, even
- * if the mix_state has not caught up with the mask yet.
- */
-static void
-play_coeffs(struct play_sink *p, const struct proto_audio *a,
-    uint32_t mask_words)
-{
-	struct mix m;
-	struct mix_coeffs c;
-	uint32_t pos[MIX_MAX_CHANNELS], i, n = 0, ch;
-
-	m = p->mix;
-	memset(m.sub, 0, sizeof(m.sub));
-	for (ch = 0; ch < mask_words * 32 && ch < MIX_MAX_CHANNELS; ch++)
-		if (a->mask[ch / 32] & (1u << (ch % 32))) {
-			m.sub[ch] = 1;
-			pos[ch] = n++;
-		}
-	mix_coeffs_build(&m, &c);
-	memset(p->left, 0, sizeof(p->left));
-	memset(p->right, 0, sizeof(p->right));
-	for (i = 0; i < c.n; i++)
-		if (m.sub[c.ch[i]]) {
-			p->left[pos[c.ch[i]]] = c.left[i];
-			p->right[pos[c.ch[i]]] = c.right[i];
-		}
-	p->coeffs_dirty = false;
-}
-
-static int
-play_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
-{
-	struct play_sink *p = &l->play;
-	const float *in = l->pcm;
-	uint32_t f, k, nch = a->nch;
-	float *st, left, right;
-
-	if ((p->stream == NULL || p->rate != l->rate) &&
-	    play_open(p, l->rate) == -1)
-		return -1;
-	if (frames > p->stereo_cap) {
-		if ((st = realloc(p->stereo, frames * 2 * sizeof(*st))) ==
-		    NULL)
-			return -1;
-		p->stereo = st;
-		p->stereo_cap = frames;
-	}
-	if (l->o.server_mix && nch == 2) {
-		play_push(p, in, frames);	/* already the server's mix */
-		return 0;
-	}
-	if (p->coeffs_dirty)
-		play_coeffs(p, a, l->mask_words);
-	for (f = 0; f < frames; f++, in += nch) {
-		left = right = 0;
-		for (k = 0; k < nch; k++) {
-			left += in[k] * p->left[k];
-			right += in[k] * p->right[k];
-		}
-		p->stereo[2 * f] = mix_soft_clip(left);
-		p->stereo[2 * f + 1] = mix_soft_clip(right);
-	}
-	play_push(p, p->stereo, frames);
-	return 0;
-}
-
-/* Let what is buffered play out, briefly, unless interrupted. */
-static void
-play_drain(struct play_sink *p)
-{
-	uint64_t end = clock_mono_ns() + PLAY_DRAIN_MS * 1000000ull;
-
-	while (p->stream != NULL && !stop_sig && clock_mono_ns() < end &&
-	    atomic_load(&p->ring.head) != atomic_load(&p->ring.tail))
-		if (wait_ms(10) == WAIT_STOP)
-			break;
-	play_stop(p);
-}
-
-static void
-play_free(struct play_sink *p)
-{
-	play_stop(p);
-	if (p->pa_init)
-		Pa_Terminate();
-	p->pa_init = false;
-	free(p->ring.data);
-	free(p->stereo);
-}
-
-/* A mix_state from the server: the local mix for --play. */
-static void
-play_mix_state(struct play_sink *p, const json_t *obj)
-{
-	struct mix m;
-	char err[256];
-
-	if (mix_from_json(&m, MIX_MAX_CHANNELS, obj, err, sizeof(err)) == -1) {
-		log_debug("mix_state not applied: %s", err);
-		return;
-	}
-	p->mix = m;
-	p->coeffs_dirty = true;
-}
-
 /* ---- the stream ---- */
 
 static bool
@@ -865,8 +599,8 @@ on_mix_state(struct listen *l, const json_t *obj)
 			    i > 0 ? "," : "", (long long)json_integer_value(v));
 	note(l, "mix: channels [%s], master gain %.2f", list,
 	    json_number_value(json_object_get(obj, "master_gain")));
-	if (l->o.play)
-		play_mix_state(&l->play, obj);
+	if (l->play != NULL)
+		play_mix_state(l->play, obj);
 }
 
 static enum conn_result
@@ -940,7 +674,6 @@ mask_changed(struct listen *l, const struct proto_audio *a)
 		note(l, "now receiving %u channels instead of %u", a->nch,
 		    l->nch);
 	l->nch = a->nch;
-	l->play.coeffs_dirty = true;
 	for (ch = 0; ch < l->mask_words * 32; ch++)
 		if (a->mask[ch / 32] & (1u << (ch % 32)) &&
 		    n < sizeof(list) - 8)
@@ -972,13 +705,13 @@ pcm_decode(struct listen *l, const struct proto_audio *a, uint32_t frames)
 static int
 sinks_write(struct listen *l, struct listen_audio *b)
 {
-	if ((b->a->float32 || l->o.play) &&
+	if ((b->a->float32 || l->play != NULL) &&
 	    pcm_decode(l, b->a, b->frames) == -1)
 		return -1;
 	b->pcm = l->pcm;
 	if (l->wavfile != NULL && wavfile_write(l->wavfile, b) == -1)
 		return -1;
-	if (l->o.play && play_write(l, b->a, b->frames) == -1)
+	if (l->play != NULL && play_write(l->play, b) == -1)
 		return -1;
 	return 0;
 }
@@ -1151,7 +884,7 @@ listen_loop(struct listen *l)
 		if (ready)
 			delay = BACKOFF_FIRST_MS;
 		note(l, "reconnecting in %.1f s", delay / 1000.0);
-		if (wait_ms(delay) == WAIT_STOP)
+		if (!listen_sleep(delay))
 			return CLI_OK;
 		l->s.reconnects++;
 		delay = delay * 3 / 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS :
@@ -1170,12 +903,8 @@ print_summary(const struct listen *l)
 	printf("jitter: mean %.3f ms, max %.3f ms\n",
 	    s->jit_n > 0 ? s->jit_sum_ms / s->jit_n : 0.0, s->jit_max_ms);
 	printf("reconnects: %llu\n", (unsigned long long)s->reconnects);
-	if (l->o.play)
-		printf("playback: %llu frames played, %llu underruns, "
-		    "%llu frames dropped\n", (unsigned long long)
-		    (l->play.played + atomic_load(&l->play.ring.tail)),
-		    (unsigned long long)atomic_load(&l->play.ring.underruns),
-		    (unsigned long long)l->play.dropped);
+	if (l->play != NULL)
+		play_summary(l->play);
 	fflush(stdout);
 }
 
@@ -1203,14 +932,15 @@ listen_init(struct listen *l)
 	if (l->o.out != NULL && (l->wavfile = wavfile_new(l->o.out,
 	    l->o.quiet)) == NULL)
 		return -1;
-	return l->o.play ? play_init(&l->play) : 0;
+	if (l->o.play && (l->play = play_new(l->o.server_mix)) == NULL)
+		return -1;
+	return 0;
 }
 
 static void
 listen_free(struct listen *l)
 {
-	if (l->o.play)
-		play_free(&l->play);
+	play_free(l->play);
 	wavfile_free(l->wavfile);
 	free(l->pcm);
 	free(l->rx);
@@ -1236,8 +966,8 @@ cmd_listen(int argc, char **argv)
 		rc = CLI_ERR;
 	else {
 		rc = listen_loop(l);
-		if (l->o.play)
-			play_drain(&l->play);
+		if (l->play != NULL)
+			play_drain(l->play);
 		print_summary(l);
 	}
 	listen_free(l);
