@@ -40,8 +40,7 @@ struct play {
 	uint64_t	 played;		/* by streams closed so far */
 	struct mix	 mix;			/* the latest mix_state */
 	bool		 coeffs_dirty;
-	float		 left[MIX_MAX_CHANNELS];	/* per received channel */
-	float		 right[MIX_MAX_CHANNELS];
+	struct mix_coeffs coeffs;		/* .ch: position in a frame */
 	float		*stereo;
 	size_t		 stereo_cap;		/* frames */
 };
@@ -178,40 +177,31 @@ play_open(struct play *p, uint32_t rate)
 /*
  * Coefficients for the received channels, from the latest mix_state, with
  * the app's equal-power pan law.  Every received channel takes part, even
- * if the mix_state has not caught up with the mask yet.
+ * if the mix_state has not caught up with the mask yet.  A frame holds the
+ * received channels only, so each is found by its position among them.
  */
 static void
-play_coeffs(struct play *p, const struct proto_audio *a,
-    uint32_t mask_words)
+play_coeffs(struct play *p, const uint32_t *mask, uint32_t mask_words)
 {
-	struct mix m;
-	struct mix_coeffs c;
+	struct mix m = p->mix;
 	uint32_t pos[MIX_MAX_CHANNELS], i, n = 0, ch;
 
-	m = p->mix;
 	memset(m.sub, 0, sizeof(m.sub));
 	for (ch = 0; ch < mask_words * 32 && ch < MIX_MAX_CHANNELS; ch++)
-		if (a->mask[ch / 32] & (1u << (ch % 32))) {
+		if (mask[ch / 32] & (1u << (ch % 32))) {
 			m.sub[ch] = 1;
 			pos[ch] = n++;
 		}
-	mix_coeffs_build(&m, &c);
-	memset(p->left, 0, sizeof(p->left));
-	memset(p->right, 0, sizeof(p->right));
-	for (i = 0; i < c.n; i++)
-		if (m.sub[c.ch[i]]) {
-			p->left[pos[c.ch[i]]] = c.left[i];
-			p->right[pos[c.ch[i]]] = c.right[i];
-		}
+	mix_coeffs_build(&m, &p->coeffs);
+	for (i = 0; i < p->coeffs.n; i++)
+		p->coeffs.ch[i] = pos[p->coeffs.ch[i]];
 	p->coeffs_dirty = false;
 }
 
 int
 play_write(struct play *p, const struct listen_audio *b)
 {
-	const float *in = b->pcm;
-	uint32_t f, k, nch = b->a->nch;
-	float *st, left, right;
+	float *st;
 
 	if (b->new_mask)
 		p->coeffs_dirty = true;
@@ -225,21 +215,13 @@ play_write(struct play *p, const struct listen_audio *b)
 		p->stereo = st;
 		p->stereo_cap = b->frames;
 	}
-	if (p->server_mix && nch == 2) {
-		play_push(p, in, b->frames);	/* already the server's mix */
+	if (p->server_mix && b->a->nch == 2) {
+		play_push(p, b->pcm, b->frames);  /* already the server's mix */
 		return 0;
 	}
 	if (p->coeffs_dirty)
-		play_coeffs(p, b->a, b->mask_words);
-	for (f = 0; f < b->frames; f++, in += nch) {
-		left = right = 0;
-		for (k = 0; k < nch; k++) {
-			left += in[k] * p->left[k];
-			right += in[k] * p->right[k];
-		}
-		p->stereo[2 * f] = mix_soft_clip(left);
-		p->stereo[2 * f + 1] = mix_soft_clip(right);
-	}
+		play_coeffs(p, b->a->mask, b->mask_words);
+	mix_stereo(&p->coeffs, b->pcm, b->a->nch, b->frames, p->stereo);
 	play_push(p, p->stereo, b->frames);
 	return 0;
 }
