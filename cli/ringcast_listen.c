@@ -166,7 +166,7 @@ signals_init(void)
 
 /* Wait up to ms for ev on fd (fd < 0: just wait); a signal ends the wait. */
 static enum wait_result
-wait_fd(int fd, short ev, int ms)
+listen_wait(int fd, short ev, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = ev };
 	uint64_t end = clock_mono_ns() + (uint64_t)ms * 1000000ull, t;
@@ -189,7 +189,7 @@ wait_fd(int fd, short ev, int ms)
 bool
 listen_sleep(int ms)
 {
-	return wait_fd(-1, 0, ms) != WAIT_STOP;
+	return listen_wait(-1, 0, ms) != WAIT_STOP;
 }
 
 /* ---- options ---- */
@@ -367,7 +367,7 @@ connect_wait(int fd)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	w = wait_fd(fd, POLLOUT, CONNECT_TIMEOUT_MS);
+	w = listen_wait(fd, POLLOUT, CONNECT_TIMEOUT_MS);
 	if (w == WAIT_STOP)
 		return -2;
 	if (w == WAIT_TIMEOUT) {
@@ -441,7 +441,7 @@ conn_connect(struct listen *l, int *fdp)
 }
 
 static int
-send_all(int fd, const uint8_t *p, size_t len)
+listen_send_all(int fd, const uint8_t *p, size_t len)
 {
 	ssize_t n;
 
@@ -451,7 +451,8 @@ send_all(int fd, const uint8_t *p, size_t len)
 			p += n;
 			len -= n;
 		} else if (n == -1 && errno == EAGAIN) {
-			if (wait_fd(fd, POLLOUT, SEND_TIMEOUT_MS) != WAIT_READY)
+			if (listen_wait(fd, POLLOUT, SEND_TIMEOUT_MS) !=
+			    WAIT_READY)
 				return -1;
 		} else if (n == -1 && errno != EINTR)
 			return -1;
@@ -476,7 +477,7 @@ send_control(const struct listen *l, int fd, json_t *obj)
 		    proto_strerror(rc));
 		return -1;
 	}
-	rc = send_all(fd, buf, len);
+	rc = listen_send_all(fd, buf, len);
 	free(buf);
 	return rc;
 }
@@ -816,7 +817,7 @@ conn_stream(struct listen *l, struct conn *c)
 	for (;;) {
 		if (listen_done(l))
 			return CONN_DONE;
-		w = wait_fd(c->fd, POLLIN, READ_TIMEOUT_MS);
+		w = listen_wait(c->fd, POLLIN, READ_TIMEOUT_MS);
 		if (w == WAIT_STOP)
 			return CONN_DONE;
 		if (w == WAIT_TIMEOUT) {
