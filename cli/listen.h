@@ -12,7 +12,7 @@
 /* One audio packet as the stream hands it to a sink. */
 struct listen_audio {
 	const struct proto_audio *a;	/* mask, channel count, raw samples */
-	const float	*pcm;		/* frames x a->nch floats, if decoded */
+	const float	*pcm;		/* frames x a->nch: float32 or --play */
 	uint32_t	 frames;	/* of a: what --seconds still wants */
 	uint32_t	 rate;		/* the server's sample rate */
 	uint32_t	 mask_words;

@@ -128,7 +128,6 @@ note(const struct listen *l, const char *fmt, ...)
 	va_end(ap);
 }
 
-
 /* ---- signals and waiting ---- */
 
 static void
