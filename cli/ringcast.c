@@ -11,7 +11,7 @@ struct cli_cmd {
 	const char	*summary;
 };
 
-/* One line per subcommand; `state` and `status` go here when they land. */
+/* One line per subcommand; ringcast(1) has a section for each. */
 static const struct cli_cmd cmds[] = {
 	{ "listen",	cmd_listen,	"connect to a server and play or record" },
 	{ "state",	cmd_state,	"list, show, export or forget saved mixes" },

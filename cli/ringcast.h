@@ -4,8 +4,8 @@
 
 /*
  * A subcommand gets the arguments after its name (argv[0] is the name) and
- * returns the process exit status.  To add one, declare it here and add a
- * line to the table in ringcast.c.
+ * returns the process exit status.  To add one, declare it here, add a
+ * line to the table in ringcast.c and a section to ringcast(1).
  */
 int	cmd_listen(int argc, char **argv);
 int	cmd_state(int argc, char **argv);

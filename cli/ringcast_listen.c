@@ -1,4 +1,4 @@
-/* ringcast_listen.c — `ringcast listen`: a native v2 client that plays or records. */
+/* ringcast_listen.c — `ringcast listen`: a native v2 client; options, (re)connecting and the stream it hands to its sinks (listen_*.c). */
 #define _GNU_SOURCE	/* ppoll */
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,16 +23,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <portaudio.h>
-#include <sndfile.h>
 
-#include "shared/clock.h"
-#include "shared/opt.h"
-#include "shared/text.h"
+#include "cli/listen.h"
 #include "cli/ringcast.h"
+#include "shared/clock.h"
 #include "shared/log.h"
-#include "shared/mix.h"
+#include "shared/opt.h"
 #include "shared/proto.h"
+#include "shared/text.h"
 
 #define LISTEN_HOST		"127.0.0.1"
 #define LISTEN_PORT		"5101"
@@ -47,11 +44,6 @@
 #define RX_SIZE			(PROTO_HDR_LEN + PROTO_AUDIO_MAX)
 #define PACKET_FRAMES_MAX	8192
 #define SECONDS_MAX		1e7
-#define PLAY_RING_FRAMES	16384	/* stereo frames, a power of two */
-#define PLAY_MAX_MS		100	/* drop rather than let latency grow */
-#define PLAY_PREFILL_MS		20	/* buffered before (re)starting output */
-#define PLAY_DRAIN_MS		500
-#define WAV_FILES_MAX		1000
 
 /* What one connection attempt came to. */
 enum conn_result {
@@ -104,40 +96,6 @@ struct conn {
 	int		 bad_magic;		/* in a row */
 };
 
-/* Single producer (network loop), single consumer (PortAudio callback). */
-struct play_ring {
-	float		*data;			/* PLAY_RING_FRAMES x 2 */
-	_Atomic size_t	 head;			/* frames written */
-	_Atomic size_t	 tail;			/* frames read */
-	_Atomic uint64_t underruns;
-	size_t		 prefill;
-	bool		 primed;		/* callback-private */
-};
-
-struct play_sink {
-	bool		 pa_init;
-	PaStream	*stream;
-	uint32_t	 rate;
-	struct play_ring ring;
-	uint64_t	 dropped;		/* frames the ring had no room for */
-	uint64_t	 played;		/* by streams closed so far */
-	struct mix	 mix;			/* the latest mix_state */
-	bool		 coeffs_dirty;
-	float		 left[CHANNELS_MAX];	/* per received channel */
-	float		 right[CHANNELS_MAX];
-	float		*stereo;
-	size_t		 stereo_cap;		/* frames */
-};
-
-struct wav_sink {
-	SNDFILE		*sf;
-	int		 index;			/* files opened so far */
-	uint32_t	 rate;
-	uint32_t	 nch;
-	int16_t		*tmp;
-	size_t		 tmp_cap;		/* samples */
-};
-
 struct listen {
 	struct listen_opts	 o;
 	struct listen_stats	 s;
@@ -151,8 +109,8 @@ struct listen {
 	size_t			 rxlen;
 	float			*pcm;
 	size_t			 pcm_cap;	/* samples */
-	struct wav_sink		 wav;
-	struct play_sink	 play;
+	struct wavfile		*wavfile;	/* --out */
+	struct play		*play;		/* --play */
 };
 
 static volatile sig_atomic_t stop_sig;
@@ -169,7 +127,6 @@ note(const struct listen *l, const char *fmt, ...)
 	vwarnx(fmt, ap);
 	va_end(ap);
 }
-
 
 /* ---- signals and waiting ---- */
 
@@ -208,7 +165,7 @@ signals_init(void)
 
 /* Wait up to ms for ev on fd (fd < 0: just wait); a signal ends the wait. */
 static enum wait_result
-wait_fd(int fd, short ev, int ms)
+listen_wait(int fd, short ev, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = ev };
 	uint64_t end = clock_mono_ns() + (uint64_t)ms * 1000000ull, t;
@@ -228,11 +185,10 @@ wait_fd(int fd, short ev, int ms)
 	return stop_sig ? WAIT_STOP : WAIT_TIMEOUT;
 }
 
-/* Sleep ms unless a signal comes first. */
-static enum wait_result
-wait_ms(int ms)
+bool
+listen_sleep(int ms)
 {
-	return wait_fd(-1, 0, ms);
+	return listen_wait(-1, 0, ms) != WAIT_STOP;
 }
 
 /* ---- options ---- */
@@ -410,7 +366,7 @@ connect_wait(int fd)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	w = wait_fd(fd, POLLOUT, CONNECT_TIMEOUT_MS);
+	w = listen_wait(fd, POLLOUT, CONNECT_TIMEOUT_MS);
 	if (w == WAIT_STOP)
 		return -2;
 	if (w == WAIT_TIMEOUT) {
@@ -484,7 +440,7 @@ conn_connect(struct listen *l, int *fdp)
 }
 
 static int
-send_all(int fd, const uint8_t *p, size_t len)
+listen_send_all(int fd, const uint8_t *p, size_t len)
 {
 	ssize_t n;
 
@@ -494,7 +450,8 @@ send_all(int fd, const uint8_t *p, size_t len)
 			p += n;
 			len -= n;
 		} else if (n == -1 && errno == EAGAIN) {
-			if (wait_fd(fd, POLLOUT, SEND_TIMEOUT_MS) != WAIT_READY)
+			if (listen_wait(fd, POLLOUT, SEND_TIMEOUT_MS) !=
+			    WAIT_READY)
 				return -1;
 		} else if (n == -1 && errno != EINTR)
 			return -1;
@@ -519,7 +476,7 @@ send_control(const struct listen *l, int fd, json_t *obj)
 		    proto_strerror(rc));
 		return -1;
 	}
-	rc = send_all(fd, buf, len);
+	rc = listen_send_all(fd, buf, len);
 	free(buf);
 	return rc;
 }
@@ -579,340 +536,6 @@ send_hello(const struct listen *l, int fd)
 	if (l->o.nchans > 0 && send_control(l, fd, subscribe_json(l)) == -1)
 		return -1;
 	return 0;
-}
-
-/* ---- the WAV sink ---- */
-
-/*
- * The first file is the path given; when the channel count or the rate
- * changes mid-stream, the recording goes on in a new file with "-2", "-3",
- * ... before the extension, because one WAV file has one layout.
- */
-static void
-wav_path(const char *base, int index, char *out, size_t len)
-{
-	const char *slash = strrchr(base, '/');
-	const char *dot = strrchr(base, '.');
-
-	if (index == 1) {
-		snprintf(out, len, "%s", base);
-		return;
-	}
-	if (dot == NULL || (slash != NULL && dot < slash) || dot == base ||
-	    dot[-1] == '/')
-		dot = base + strlen(base);
-	snprintf(out, len, "%.*s-%d%s", (int)(dot - base), base, index, dot);
-}
-
-static int
-wav_open(struct listen *l, uint32_t nch, uint32_t rate)
-{
-	struct wav_sink *w = &l->wav;
-	char path[4096];
-	SF_INFO info;
-
-	if (w->index >= WAV_FILES_MAX) {
-		warnx("%s: too many layout changes, giving up", l->o.out);
-		return -1;
-	}
-	wav_path(l->o.out, ++w->index, path, sizeof(path));
-	memset(&info, 0, sizeof(info));
-	info.samplerate = rate;
-	info.channels = nch;
-	info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-	if ((w->sf = sf_open(path, SFM_WRITE, &info)) == NULL) {
-		warnx("%s: %s", path, sf_strerror(NULL));
-		return -1;
-	}
-	/* A file cut short by a crash or a kill stays a valid WAV. */
-	sf_command(w->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
-	sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
-	w->nch = nch;
-	w->rate = rate;
-	if (w->index > 1)
-		note(l, "channel layout changed: recording %u channels to %s",
-		    nch, path);
-	return 0;
-}
-
-static void
-wav_close(struct wav_sink *w)
-{
-	if (w->sf != NULL)
-		sf_close(w->sf);
-	w->sf = NULL;
-}
-
-/* int16 streams are written as received, bit for bit. */
-static int
-wav_write_int16(struct wav_sink *w, const struct proto_audio *a,
-    uint32_t frames)
-{
-	size_t i, n = (size_t)frames * a->nch;
-	const uint8_t *p = a->samples;
-	int16_t *t;
-
-	if (n > w->tmp_cap) {
-		if ((t = realloc(w->tmp, n * sizeof(*t))) == NULL)
-			return -1;
-		w->tmp = t;
-		w->tmp_cap = n;
-	}
-	for (i = 0; i < n; i++)
-		w->tmp[i] = (int16_t)((uint16_t)p[2 * i] << 8 | p[2 * i + 1]);
-	return sf_writef_short(w->sf, w->tmp, frames) == frames ? 0 : -1;
-}
-
-static int
-wav_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
-{
-	struct wav_sink *w = &l->wav;
-	int rc;
-
-	if (w->sf != NULL && (w->nch != a->nch || w->rate != l->rate))
-		wav_close(w);
-	if (w->sf == NULL && wav_open(l, a->nch, l->rate) == -1)
-		return -1;
-	if (a->float32)
-		rc = sf_writef_float(w->sf, l->pcm, frames) == frames ? 0 : -1;
-	else
-		rc = wav_write_int16(w, a, frames);
-	if (rc == -1)
-		warnx("%s: write failed: %s", l->o.out, sf_strerror(w->sf));
-	return rc;
-}
-
-/* ---- the PortAudio sink ---- */
-
-/*
- * The real-time callback: copies what the ring holds, pads with silence and
- * counts underruns.  No locks, no allocation, no system calls.
- */
-static int
-play_cb(const void *in, void *out, unsigned long n,
-    const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags fl, void *arg)
-{
-	struct play_ring *r = arg;
-	float *o = out;
-	size_t head, tail, avail, take = 0, i, at;
-
-	(void)in;
-	(void)ti;
-	(void)fl;
-	head = atomic_load_explicit(&r->head, memory_order_acquire);
-	tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	avail = head - tail;
-	if (r->primed || avail >= r->prefill) {
-		r->primed = true;
-		take = avail < n ? avail : n;
-		if (take < n) {
-			/* Start again only once the prefill is back. */
-			r->primed = false;
-			atomic_fetch_add_explicit(&r->underruns, 1,
-			    memory_order_relaxed);
-		}
-	}
-	for (i = 0; i < take; i++) {
-		at = (tail + i) & (PLAY_RING_FRAMES - 1);
-		o[2 * i] = r->data[2 * at];
-		o[2 * i + 1] = r->data[2 * at + 1];
-	}
-	memset(o + 2 * take, 0, (n - take) * 2 * sizeof(float));
-	atomic_store_explicit(&r->tail, tail + take, memory_order_release);
-	return paContinue;
-}
-
-/* Copy frames into the ring, or drop them all if latency would grow. */
-static void
-play_push(struct play_sink *p, const float *st, uint32_t frames)
-{
-	struct play_ring *r = &p->ring;
-	size_t head, tail, max, i, at;
-
-	head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-	max = (size_t)p->rate * PLAY_MAX_MS / 1000;
-	if (max > PLAY_RING_FRAMES)
-		max = PLAY_RING_FRAMES;
-	if (head - tail + frames > max) {
-		p->dropped += frames;
-		return;
-	}
-	for (i = 0; i < frames; i++) {
-		at = (head + i) & (PLAY_RING_FRAMES - 1);
-		r->data[2 * at] = st[2 * i];
-		r->data[2 * at + 1] = st[2 * i + 1];
-	}
-	atomic_store_explicit(&r->head, head + frames, memory_order_release);
-}
-
-/* Before connecting: fail early and clearly when nothing can play. */
-static int
-play_init(struct play_sink *p)
-{
-	PaError e;
-
-	if ((p->ring.data = calloc(PLAY_RING_FRAMES * 2, sizeof(float))) ==
-	    NULL) {
-		warn("play");
-		return -1;
-	}
-	if ((e = Pa_Initialize()) != paNoError) {
-		warnx("play: cannot initialise PortAudio: %s",
-		    Pa_GetErrorText(e));
-		return -1;
-	}
-	p->pa_init = true;
-	if (Pa_GetDefaultOutputDevice() == paNoDevice) {
-		warnx("play: no audio output device available");
-		return -1;
-	}
-	mix_init(&p->mix, MIX_MAX_CHANNELS);
-	p->coeffs_dirty = true;
-	return 0;
-}
-
-static void
-play_stop(struct play_sink *p)
-{
-	if (p->stream == NULL)
-		return;
-	Pa_StopStream(p->stream);
-	Pa_CloseStream(p->stream);
-	p->stream = NULL;
-}
-
-/* Always stereo: the local mix (or the server's) goes to the device. */
-static int
-play_open(struct play_sink *p, uint32_t rate)
-{
-	PaError e;
-
-	play_stop(p);
-	p->played += atomic_load(&p->ring.tail);
-	atomic_store(&p->ring.head, 0);
-	atomic_store(&p->ring.tail, 0);
-	p->ring.primed = false;
-	p->ring.prefill = (size_t)rate * PLAY_PREFILL_MS / 1000;
-	p->rate = rate;
-	e = Pa_OpenDefaultStream(&p->stream, 0, 2, paFloat32, rate,
-	    paFramesPerBufferUnspecified, play_cb, &p->ring);
-	if (e == paNoError && (e = Pa_StartStream(p->stream)) != paNoError)
-		Pa_CloseStream(p->stream);
-	if (e != paNoError) {
-		p->stream = NULL;
-		warnx("play: cannot open the output at %u Hz: %s", rate,
-		    Pa_GetErrorText(e));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Coefficients for the received channels, from the latest mix_state, with
- * the app's equal-power pan law.  Every received channel takes part, even
- * if the mix_state has not caught up with the mask yet.
- */
-static void
-play_coeffs(struct play_sink *p, const struct proto_audio *a,
-    uint32_t mask_words)
-{
-	struct mix m;
-	struct mix_coeffs c;
-	uint32_t pos[MIX_MAX_CHANNELS], i, n = 0, ch;
-
-	m = p->mix;
-	memset(m.sub, 0, sizeof(m.sub));
-	for (ch = 0; ch < mask_words * 32 && ch < MIX_MAX_CHANNELS; ch++)
-		if (a->mask[ch / 32] & (1u << (ch % 32))) {
-			m.sub[ch] = 1;
-			pos[ch] = n++;
-		}
-	mix_coeffs_build(&m, &c);
-	memset(p->left, 0, sizeof(p->left));
-	memset(p->right, 0, sizeof(p->right));
-	for (i = 0; i < c.n; i++)
-		if (m.sub[c.ch[i]]) {
-			p->left[pos[c.ch[i]]] = c.left[i];
-			p->right[pos[c.ch[i]]] = c.right[i];
-		}
-	p->coeffs_dirty = false;
-}
-
-static int
-play_write(struct listen *l, const struct proto_audio *a, uint32_t frames)
-{
-	struct play_sink *p = &l->play;
-	const float *in = l->pcm;
-	uint32_t f, k, nch = a->nch;
-	float *st, left, right;
-
-	if ((p->stream == NULL || p->rate != l->rate) &&
-	    play_open(p, l->rate) == -1)
-		return -1;
-	if (frames > p->stereo_cap) {
-		if ((st = realloc(p->stereo, frames * 2 * sizeof(*st))) ==
-		    NULL)
-			return -1;
-		p->stereo = st;
-		p->stereo_cap = frames;
-	}
-	if (l->o.server_mix && nch == 2) {
-		play_push(p, in, frames);	/* already the server's mix */
-		return 0;
-	}
-	if (p->coeffs_dirty)
-		play_coeffs(p, a, l->mask_words);
-	for (f = 0; f < frames; f++, in += nch) {
-		left = right = 0;
-		for (k = 0; k < nch; k++) {
-			left += in[k] * p->left[k];
-			right += in[k] * p->right[k];
-		}
-		p->stereo[2 * f] = mix_soft_clip(left);
-		p->stereo[2 * f + 1] = mix_soft_clip(right);
-	}
-	play_push(p, p->stereo, frames);
-	return 0;
-}
-
-/* Let what is buffered play out, briefly, unless interrupted. */
-static void
-play_drain(struct play_sink *p)
-{
-	uint64_t end = clock_mono_ns() + PLAY_DRAIN_MS * 1000000ull;
-
-	while (p->stream != NULL && !stop_sig && clock_mono_ns() < end &&
-	    atomic_load(&p->ring.head) != atomic_load(&p->ring.tail))
-		if (wait_ms(10) == WAIT_STOP)
-			break;
-	play_stop(p);
-}
-
-static void
-play_free(struct play_sink *p)
-{
-	play_stop(p);
-	if (p->pa_init)
-		Pa_Terminate();
-	p->pa_init = false;
-	free(p->ring.data);
-	free(p->stereo);
-}
-
-/* A mix_state from the server: the local mix for --play. */
-static void
-play_mix_state(struct play_sink *p, const json_t *obj)
-{
-	struct mix m;
-	char err[256];
-
-	if (mix_from_json(&m, MIX_MAX_CHANNELS, obj, err, sizeof(err)) == -1) {
-		log_debug("mix_state not applied: %s", err);
-		return;
-	}
-	p->mix = m;
-	p->coeffs_dirty = true;
 }
 
 /* ---- the stream ---- */
@@ -976,8 +599,8 @@ on_mix_state(struct listen *l, const json_t *obj)
 			    i > 0 ? "," : "", (long long)json_integer_value(v));
 	note(l, "mix: channels [%s], master gain %.2f", list,
 	    json_number_value(json_object_get(obj, "master_gain")));
-	if (l->o.play)
-		play_mix_state(&l->play, obj);
+	if (l->play != NULL)
+		play_mix_state(l->play, obj);
 }
 
 static enum conn_result
@@ -1051,7 +674,6 @@ mask_changed(struct listen *l, const struct proto_audio *a)
 		note(l, "now receiving %u channels instead of %u", a->nch,
 		    l->nch);
 	l->nch = a->nch;
-	l->play.coeffs_dirty = true;
 	for (ch = 0; ch < l->mask_words * 32; ch++)
 		if (a->mask[ch / 32] & (1u << (ch % 32)) &&
 		    n < sizeof(list) - 8)
@@ -1079,12 +701,28 @@ pcm_decode(struct listen *l, const struct proto_audio *a, uint32_t frames)
 	return 0;
 }
 
+/* Hand one packet to the sinks that are on; -1 on a local error. */
+static int
+sinks_write(struct listen *l, struct listen_audio *b)
+{
+	if ((b->a->float32 || l->play != NULL) &&
+	    pcm_decode(l, b->a, b->frames) == -1)
+		return -1;
+	b->pcm = l->pcm;
+	if (l->wavfile != NULL && wavfile_write(l->wavfile, b) == -1)
+		return -1;
+	if (l->play != NULL && play_write(l->play, b) == -1)
+		return -1;
+	return 0;
+}
+
 static enum conn_result
 rx_audio(struct listen *l, struct conn *c, const struct proto_hdr *h,
     const uint8_t *payload, uint64_t now)
 {
 	struct proto_audio a;
-	uint32_t frames;
+	struct listen_audio b = { .a = &a, .rate = l->rate,
+	    .mask_words = l->mask_words };
 	int rc;
 
 	if (!c->ready) {
@@ -1098,19 +736,16 @@ rx_audio(struct listen *l, struct conn *c, const struct proto_hdr *h,
 	}
 	if (a.nch == 0 || a.frames == 0)
 		return CONN_OK;
-	if ((frames = frames_wanted(l, a.frames)) == 0)
+	if ((b.frames = frames_wanted(l, a.frames)) == 0)
 		return CONN_DONE;
-	if (memcmp(a.mask, l->mask, l->mask_words * sizeof(uint32_t)) != 0)
+	if ((b.new_mask = memcmp(a.mask, l->mask, l->mask_words *
+	    sizeof(uint32_t)) != 0))
 		mask_changed(l, &a);
 	stats_audio(l, c, &a, now);
-	if ((a.float32 || l->o.play) && pcm_decode(l, &a, frames) == -1)
+	if (sinks_write(l, &b) == -1)
 		return CONN_FATAL;
-	if (l->o.out != NULL && wav_write(l, &a, frames) == -1)
-		return CONN_FATAL;
-	if (l->o.play && play_write(l, &a, frames) == -1)
-		return CONN_FATAL;
-	l->s.frames += frames;
-	l->audio_s += (double)frames / l->rate;
+	l->s.frames += b.frames;
+	l->audio_s += (double)b.frames / l->rate;
 	return listen_done(l) ? CONN_DONE : CONN_OK;
 }
 
@@ -1181,7 +816,7 @@ conn_stream(struct listen *l, struct conn *c)
 	for (;;) {
 		if (listen_done(l))
 			return CONN_DONE;
-		w = wait_fd(c->fd, POLLIN, READ_TIMEOUT_MS);
+		w = listen_wait(c->fd, POLLIN, READ_TIMEOUT_MS);
 		if (w == WAIT_STOP)
 			return CONN_DONE;
 		if (w == WAIT_TIMEOUT) {
@@ -1249,7 +884,7 @@ listen_loop(struct listen *l)
 		if (ready)
 			delay = BACKOFF_FIRST_MS;
 		note(l, "reconnecting in %.1f s", delay / 1000.0);
-		if (wait_ms(delay) == WAIT_STOP)
+		if (!listen_sleep(delay))
 			return CLI_OK;
 		l->s.reconnects++;
 		delay = delay * 3 / 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS :
@@ -1268,12 +903,8 @@ print_summary(const struct listen *l)
 	printf("jitter: mean %.3f ms, max %.3f ms\n",
 	    s->jit_n > 0 ? s->jit_sum_ms / s->jit_n : 0.0, s->jit_max_ms);
 	printf("reconnects: %llu\n", (unsigned long long)s->reconnects);
-	if (l->o.play)
-		printf("playback: %llu frames played, %llu underruns, "
-		    "%llu frames dropped\n", (unsigned long long)
-		    (l->play.played + atomic_load(&l->play.ring.tail)),
-		    (unsigned long long)atomic_load(&l->play.ring.underruns),
-		    (unsigned long long)l->play.dropped);
+	if (l->play != NULL)
+		play_summary(l->play);
 	fflush(stdout);
 }
 
@@ -1298,16 +929,19 @@ listen_init(struct listen *l)
 		warn("signals");
 		return -1;
 	}
-	return l->o.play ? play_init(&l->play) : 0;
+	if (l->o.out != NULL && (l->wavfile = wavfile_new(l->o.out,
+	    l->o.quiet)) == NULL)
+		return -1;
+	if (l->o.play && (l->play = play_new(l->o.server_mix)) == NULL)
+		return -1;
+	return 0;
 }
 
 static void
 listen_free(struct listen *l)
 {
-	if (l->o.play)
-		play_free(&l->play);
-	wav_close(&l->wav);
-	free(l->wav.tmp);
+	play_free(l->play);
+	wavfile_free(l->wavfile);
 	free(l->pcm);
 	free(l->rx);
 	free(l);
@@ -1332,8 +966,8 @@ cmd_listen(int argc, char **argv)
 		rc = CLI_ERR;
 	else {
 		rc = listen_loop(l);
-		if (l->o.play)
-			play_drain(&l->play);
+		if (l->play != NULL)
+			play_drain(l->play);
 		print_summary(l);
 	}
 	listen_free(l);
