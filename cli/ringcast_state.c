@@ -20,6 +20,7 @@
 
 #include "cli/ringcast.h"
 #include "shared/clock.h"
+#include "shared/opt.h"
 #include "shared/mix.h"
 #include "shared/state.h"
 
@@ -66,28 +67,6 @@ state_usage(FILE *f)
 }
 
 /* ---- a minimal HTTP/1.0 client for the daemon's API ---- */
-
-static int
-http_split(const char *hp, char *host, size_t hostlen, char *port,
-    size_t portlen)
-{
-	const char *c = strrchr(hp, ':');
-	size_t n;
-
-	if (c == NULL || c == hp || c[1] == '\0')
-		return -1;
-	n = (size_t)(c - hp);
-	if (hp[0] == '[' && n >= 2 && hp[n - 1] == ']') {
-		hp++;
-		n -= 2;
-	}
-	if (n >= hostlen || strlen(c + 1) >= portlen)
-		return -1;
-	memcpy(host, hp, n);
-	host[n] = '\0';
-	snprintf(port, portlen, "%s", c + 1);
-	return 0;
-}
 
 /* Waits for events on fd until the deadline: 1 ready, 0 timeout, -1. */
 static int
@@ -142,11 +121,12 @@ static int
 http_connect(const char *hp, uint64_t deadline)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	char host[256], port[32];
+	char host[256], port[32], why[256];
 	int fd = -1, r;
 
-	if (http_split(hp, host, sizeof(host), port, sizeof(port)) == -1) {
-		warnx("--http: expected HOST:PORT, got '%s'", hp);
+	if (opt_hostport(hp, NULL, host, sizeof(host), port, sizeof(port), why,
+	    sizeof(why)) == -1) {
+		warnx("--http: %s", why);
 		errno = EINVAL;
 		return -1;
 	}
