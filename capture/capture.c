@@ -404,8 +404,8 @@ run(struct capture *c, const sigset_t *mask)
 	}
 	log_info("%s: %u Hz, %u channels, period %u frames, ring %s "
 	    "(%u slots, epoch %u)", c->desc, c->rate, c->channels, c->period,
-	    c->ring_name, c->cfg.slot_count,
-	    atomic_load(&ring_writer_header(c->w)->epoch));
+	    c->ring_fd >= 0 ? "from the supervisor" : c->ring_name,
+	    c->cfg.slot_count, atomic_load(&ring_writer_header(c->w)->epoch));
 	if (c->src->start(c) == -1)
 		status = 1;
 	else {

@@ -1,4 +1,5 @@
 /* ring.c — lock-free single-writer, many-reader audio ring in POSIX shm. */
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -8,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,6 +60,7 @@ ring_strerror(int err)
 	case RING_ESIZE:	return "ring object is truncated";
 	case RING_EMISMATCH:	return "ring exists with another rate, channel "
 				    "count, period or slot count";
+	case RING_EBUSY:	return "in use by another process";
 	default:		return "unknown ring error";
 	}
 }
@@ -202,6 +205,59 @@ ring_create(const char *name, const struct ring_config *cfg)
 		return fd;
 	close(fd);
 	return RING_OK;
+}
+
+static void
+lock_name(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s.lock", name);
+}
+
+/* Everyone may read who holds it: the object is 0644 and the text public. */
+int
+ring_lock(const char *name, int *fd, char *holder, size_t holderlen)
+{
+	char path[NAME_MAX + 8];
+	ssize_t n;
+
+	lock_name(name, path, sizeof(path));
+	if ((*fd = shm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1 &&
+	    (errno != EACCES || (*fd = shm_open(path, O_RDONLY | O_CLOEXEC,
+	    0)) == -1))
+		return RING_ESYS;
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return RING_OK;
+	if (errno != EWOULDBLOCK) {
+		close(*fd);
+		return RING_ESYS;
+	}
+	n = pread(*fd, holder, holderlen - 1, 0);
+	holder[n > 0 ? n : 0] = '\0';
+	close(*fd);
+	*fd = -1;
+	return RING_EBUSY;
+}
+
+int
+ring_lock_note(int fd, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, text, n, 0) != (ssize_t)n)
+		return RING_ESYS;
+	return RING_OK;
+}
+
+void
+ring_unlock(const char *name, int fd)
+{
+	char path[NAME_MAX + 8];
+
+	if (fd < 0)
+		return;
+	lock_name(name, path, sizeof(path));
+	shm_unlink(path);
+	close(fd);
 }
 
 int

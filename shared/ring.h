@@ -90,8 +90,21 @@ enum {
 	RING_ECONFIG = -4,	/* bad rate / channels / period / slots */
 	RING_ESIZE = -5,	/* object smaller than its header says */
 	RING_EMISMATCH = -6,	/* existing ring has another geometry */
+	RING_EBUSY = -7,	/* another process owns the ring's name */
 };
 const char	*ring_strerror(int err);
+
+/*
+ * The owner of a ring's name: an exclusive flock on the shared-memory
+ * object NAME.lock, held as long as *fd stays open (close-on-exec: a child
+ * never holds it, so it is free the moment its owner is gone).  The owner
+ * leaves a line of text there saying who it is (ring_lock_note).  Returns
+ * RING_OK with *fd; RING_EBUSY with the owner's text in holder; or
+ * RING_ESYS.  ring_unlock closes fd and removes the object.
+ */
+int	ring_lock(const char *name, int *fd, char *holder, size_t holderlen);
+int	ring_lock_note(int fd, const char *text);
+void	ring_unlock(const char *name, int fd);
 
 /* Writer side (capture; the supervisor creates the object). */
 struct ring_writer;

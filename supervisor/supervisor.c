@@ -291,6 +291,7 @@ stop(void)
 	log_info("stopping %d children", child_count());
 	sd_notify("STOPPING=1");
 	events_stop();
+	watch_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
 	session_stop_all();
@@ -370,6 +371,41 @@ signals_setup(void)
 }
 
 /*
+ * One ring, one owner: the ring's name is locked before anything is bound
+ * or touched, and the lock says who holds it, so a second ringcastd on the
+ * same name stops at once and names the first instead of silencing it.
+ */
+static int
+ring_own(char *err, size_t errlen)
+{
+	char holder[512];
+	int r = ring_lock(sv.cfg.ring, &sv.ring_lock, holder, sizeof(holder));
+
+	if (r == RING_EBUSY)
+		snprintf(err, errlen, "ring %s is in use by %s; choose another "
+		    "ring with --ring NAME (ring = NAME in the configuration "
+		    "file)", sv.cfg.ring, holder[0] ? holder :
+		    "another process");
+	else if (r != RING_OK)
+		snprintf(err, errlen, "ring %s: cannot lock it: %s",
+		    sv.cfg.ring, strerror(errno));
+	return r == RING_OK ? 0 : -1;
+}
+
+/* What a second instance will be told about us. */
+static void
+ring_note_owner(void)
+{
+	char text[PATH_MAX + 400];
+
+	snprintf(text, sizeof(text), "ringcastd pid %d (state %s, native %s, "
+	    "http %s)", (int)getpid(), sv.cfg.state_dir, sv.native_addr,
+	    sv.http_addr);
+	if (ring_lock_note(sv.ring_lock, text) != RING_OK)
+		log_warn("ring %s: lock note", sv.cfg.ring);
+}
+
+/*
  * The supervisor creates the ring and keeps two descriptors: read-write
  * for capture (which never opens the ring by name) and read-only for
  * sessions and the meters.
@@ -381,6 +417,7 @@ ring_setup(char *err, size_t errlen)
 	    0 };
 	int r;
 
+	ring_note_owner();
 	if ((r = ring_create(sv.cfg.ring, &rc)) != RING_OK) {
 		snprintf(err, errlen, "ring %s: %s%s%s", sv.cfg.ring,
 		    ring_strerror(r), r == RING_ESYS ? ": " : "",
@@ -389,9 +426,11 @@ ring_setup(char *err, size_t errlen)
 	}
 	if ((sv.ring_fd = shm_open(sv.cfg.ring, O_RDONLY | O_CLOEXEC, 0)) ==
 	    -1 || (sv.ring_rw_fd = shm_open(sv.cfg.ring, O_RDWR | O_CLOEXEC,
-	    0)) == -1) {
-		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring,
-		    strerror(errno));
+	    0)) == -1 || (r = ring_reader_open_fd(sv.ring_fd, &sv.ring)) !=
+	    RING_OK) {
+		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring, sv.ring_fd ==
+		    -1 || sv.ring_rw_fd == -1 ? strerror(errno) :
+		    ring_strerror(r));
 		ring_unlink(sv.cfg.ring);
 		return -1;
 	}
@@ -428,12 +467,16 @@ setup(int argc, char *argv[])
 		    sv.cfg.user);
 	if ((sv.base = event_base_new()) == NULL)
 		errx(1, "event_base_new failed");
+	if (ring_own(err, sizeof(err)) == -1)
+		errx(1, "%s", err);
 	if ((sv.native_fd = bind_listener("native", sv.cfg.native,
 	    sv.native_addr, sizeof(sv.native_addr), err, sizeof(err))) == -1 ||
 	    (sv.http_fd = bind_listener("http", sv.cfg.http, sv.http_addr,
 	    sizeof(sv.http_addr), err, sizeof(err))) == -1 ||
-	    ring_setup(err, sizeof(err)) == -1)
+	    ring_setup(err, sizeof(err)) == -1) {
+		ring_unlock(sv.cfg.ring, sv.ring_lock);
 		errx(1, "%s", err);
+	}
 }
 
 static void
@@ -457,6 +500,7 @@ start(void)
 	}
 	api_channels_load();
 	events_start();
+	watch_start();
 	log_info("ringcastd %s: ring %s, state %s, %u clients saved",
 	    RINGCAST_VERSION, sv.cfg.ring, sv.cfg.state_dir,
 	    state_count(sv.state));
@@ -471,10 +515,12 @@ main(int argc, char *argv[])
 		log_warnx("event loop failed");
 	if (sv.state != NULL)
 		state_close(sv.state);
+	ring_reader_close(sv.ring);
 	close(sv.ring_fd);
 	close(sv.ring_rw_fd);
 	if (ring_unlink(sv.cfg.ring) != RING_OK)
 		log_warn("unlink ring %s", sv.cfg.ring);
+	ring_unlock(sv.cfg.ring, sv.ring_lock);
 	close(sv.native_fd);
 	close(sv.http_fd);
 	log_info("stopped");

@@ -16,6 +16,7 @@
 #include "shared/mix.h"
 #include "shared/msg.h"
 #include "shared/proto.h"
+#include "shared/ring.h"
 #include "shared/sandbox.h"
 #include "shared/state.h"
 
@@ -46,6 +47,7 @@ struct config {
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
+	uint32_t	 capture_stall_ms;	/* the watchdog's limit */
 	/* The broker's limits; 0 = its defaults (broker/broker.h). */
 	uint32_t	 handshake_ms, request_ms;
 	uint32_t	 max_pending, max_pending_per_addr;
@@ -205,6 +207,11 @@ void	api_channels_load(void);
 json_t	*api_channel_names(void);
 json_t	*api_capture_json(void);
 
+/* ---- the capture watchdog (supervisor_watch.c) ---- */
+
+void	watch_start(void);
+void	watch_stop(void);
+
 /* ---- live events for the web UI (supervisor_events.c) ---- */
 
 void	events_start(void);
@@ -223,6 +230,8 @@ struct super {
 	int			 native_fd, http_fd;
 	int			 ring_fd;	/* O_RDONLY, for sessions */
 	int			 ring_rw_fd;	/* O_RDWR, for capture alone */
+	struct ring_reader	*ring;		/* our own read-only mapping */
+	int			 ring_lock;	/* held for life: we own the ring */
 	uint32_t		 subscribers;	/* the broker's event streams */
 	char			 native_addr[128];	/* as bound */
 	char			 http_addr[128];
@@ -235,6 +244,8 @@ struct super {
 	struct {
 		char		 state[32];
 		uint64_t	 epoch, xruns, overruns;
+		bool		 stalled;	/* the watchdog's verdict */
+		uint64_t	 stalls;
 	} cap;
 
 	/* counters for /metrics */

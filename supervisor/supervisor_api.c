@@ -56,6 +56,7 @@ api_capture_json(void)
 		json_object_set_new(cap, "state", json_string(
 		    sv.capture.child == NULL ? "down" :
 		    !sv.capture.child->ready ? "starting" :
+		    sv.cap.stalled ? "stalled" :
 		    sv.cap.state[0] ? sv.cap.state : "running"));
 		json_object_set_new(cap, "source", json_string(sv.cfg.source));
 		json_object_set_new(cap, "epoch", json_integer(sv.cap.epoch));
@@ -247,6 +248,10 @@ metrics_text(FILE *f)
 	    "Overflows the audio source reported.");
 	fprintf(f, "ringcast_capture_xruns_total %llu\n",
 	    (unsigned long long)sv.cap.xruns);
+	metric(f, "ringcast_capture_stalls_total", "counter",
+	    "Times the ring stopped advancing while capture was ready.");
+	fprintf(f, "ringcast_capture_stalls_total %llu\n",
+	    (unsigned long long)sv.cap.stalls);
 	metric(f, "ringcast_child_restarts_total", "counter",
 	    "Restarts of the capture and broker processes.");
 	fprintf(f, "ringcast_child_restarts_total{child=\"capture\"} %llu\n",

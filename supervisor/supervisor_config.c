@@ -51,6 +51,7 @@ static const struct key keys[] = {
 	{ "ring",		STR(ring),		"NAME" },
 	{ "stall-ms",		U32(stall_ms, 100, 600000), "MS" },
 	{ "user-timeout-ms",	U32(user_timeout_ms, 100, 600000), "MS" },
+	{ "capture-stall-ms",	U32(capture_stall_ms, 100, 60000), "MS" },
 	{ "handshake-ms",	U32(handshake_ms, 100, 600000), "MS" },
 	{ "request-ms",		U32(request_ms, 100, 600000), "MS" },
 	{ "max-pending",	U32(max_pending, 1, 65536), "N" },
@@ -95,6 +96,7 @@ defaults(struct config *c)
 	c->max_clients = SUPER_MAX_CLIENTS;
 	c->stall_ms = 3000;
 	c->user_timeout_ms = 4000;
+	c->capture_stall_ms = 500;
 	c->notify_fd = -1;
 }
 

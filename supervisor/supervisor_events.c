@@ -20,7 +20,6 @@
 
 static struct {
 	struct event		*tick;
-	struct ring_reader	*ring;
 	unsigned		 ticks;
 	char			 cap_seen[160];	/* the last capture event sent */
 } ev;
@@ -28,7 +27,7 @@ static struct {
 static void
 send_meters(void)
 {
-	const struct ring_header *h = ring_reader_header(ev.ring);
+	const struct ring_header *h = ring_reader_header(sv.ring);
 	json_t *peak = json_array(), *rms = json_array();
 	float p, r;
 	uint32_t c;
@@ -85,17 +84,7 @@ void
 events_start(void)
 {
 	struct timeval tv = { 0, 1000000 / METERS_HZ };
-	int fd;
 
-	if ((fd = dup(sv.ring_fd)) == -1 ||
-	    ring_reader_open_fd(fd, &ev.ring) != RING_OK) {
-		log_warnx("events: cannot map the ring: no meters");
-		if (fd != -1)
-			close(fd);
-		ev.ring = NULL;
-		return;
-	}
-	close(fd);
 	if ((ev.tick = event_new(sv.base, -1, EV_PERSIST, tick_cb, NULL)) ==
 	    NULL || event_add(ev.tick, &tv) == -1)
 		fatalx("events: timer");
@@ -107,7 +96,4 @@ events_stop(void)
 	if (ev.tick != NULL)
 		event_free(ev.tick);
 	ev.tick = NULL;
-	if (ev.ring != NULL)
-		ring_reader_close(ev.ring);
-	ev.ring = NULL;
 }
