@@ -28,6 +28,11 @@
 #define SESS_QUEUE_AUDIO	(128 * 1024)
 #define SESS_PACKET_MAX		(1024 * 1024)	/* largest audio packet we build */
 
+/* The deployed app (fichatech-v2.md): its dB range, the channels of its mix_state. */
+#define APP_DB_MIN		-60.0
+#define APP_DB_MAX		12.0
+#define APP_STATE_CHANNELS	8
+
 /* A FIFO of whole messages in a fixed byte ring; the head may be half sent. */
 struct squeue {
 	uint8_t		*buf;
@@ -82,6 +87,7 @@ struct session {
 	struct mix_coeffs	 coeffs;
 	uint32_t		 list[MIX_MAX_CHANNELS];
 	uint32_t		 nlist;		/* channels sent (raw mode) */
+	uint8_t			 silent[MIX_MAX_CHANNELS];	/* list[i] muted */
 	uint32_t		 mask[PROTO_MASK_WORDS_MAX];
 	uint32_t		 mask_words;
 	uint32_t		 out_nch;	/* channels per packet, 0: send nothing */
@@ -133,7 +139,9 @@ int	sess_send_ctl(struct session *s, json_t *obj);
 void	sess_send_error(struct session *s, const char *message);
 void	sess_send_handshake(struct session *s);
 void	sess_send_mix_state(struct session *s);
+/* After mix_state: the updates a phone needs to reach the committed mix. */
 void	sess_send_updates(struct session *s, const struct mix *old);
+void	sess_send_start_updates(struct session *s);
 /* Split and handle every whole message in s->in. */
 void	sess_ctl_parse(struct session *s);
 /* The framing is fine but the content is not: tell the client, then close. */

@@ -90,10 +90,14 @@ sess_audio_mix_changed(struct session *s)
 		/* A WAV stream's channel count is in its header: silence. */
 		s->out_nch = n > 0 || s->out->always ? 2 : 0;
 	} else {
-		/* Channels the mask cannot address are not sent (never a
-		 * packet the client cannot parse). */
+		/*
+		 * Channels the mask cannot address are not sent (never a
+		 * packet the client cannot parse).  A client that mixes
+		 * itself (the app has no mute) gets a muted channel as
+		 * zeros in its place; a player of raw channels, as it was.
+		 */
 		for (i = 0; i < n && s->list[i] < limit; i++)
-			;
+			s->silent[i] = s->out->control && s->mix.mute[s->list[i]];
 		s->nlist = i;
 		mix_mask(&s->mix, s->mask, s->mask_words);
 		s->out_nch = s->nlist;
@@ -155,7 +159,7 @@ add_period(struct session *s, const struct ring_period *info)
 		mix_stereo(&s->coeffs, s->period_buf, s->nch, s->period, dst);
 		measure(s, dst, s->period);
 	} else
-		mix_select(s->list, s->nlist, s->period_buf, s->nch,
+		mix_select(s->list, s->silent, s->nlist, s->period_buf, s->nch,
 		    s->period, dst);
 	if (++s->acc < s->pkt_periods)
 		return;

@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,31 +192,79 @@ sess_ctl_parse(struct session *s)
 	s->in_len -= off;
 }
 
+/*
+ * A gain as the deployed app holds it: its linearToDb (0 and below: its
+ * floor) within the −60..+12 dB its faders and its mix_state handler keep.
+ * The same figure whichever way it reaches the phone.
+ */
+static double
+app_db(float gain)
+{
+	double db = gain > 0.0f ? 20.0 * log10((double)gain) : APP_DB_MIN;
+
+	return db < APP_DB_MIN ? APP_DB_MIN : db > APP_DB_MAX ? APP_DB_MAX : db;
+}
+
+/* The fields the app applies: gainDb, pan, active (mute is ours only). */
 static void
 send_channel_update(struct session *s, uint32_t c)
 {
-	sess_send_ctl(s, json_pack("{s:s, s:i, s:b, s:f, s:f, s:b}",
+	sess_send_ctl(s, json_pack("{s:s, s:i, s:f, s:f, s:b, s:b}",
 	    "type", "channel_update",
 	    "channel", (int)c,
-	    "subscribed", s->mix.sub[c],
-	    "gain", (double)s->mix.gain[c],
+	    "gainDb", app_db(s->mix.gain[c]),
 	    "pan", (double)s->mix.pan[c],
+	    "active", s->mix.sub[c],
 	    "mute", s->mix.mute[c]));
 }
 
-/* Push what the engineer changed as the single-parameter updates the app knows. */
+static void
+send_master_update(struct session *s)
+{
+	sess_send_ctl(s, json_pack("{s:s, s:f}", "type", "master_gain_update",
+	    "gainDb", app_db(s->mix.master)));
+}
+
+/* What a phone shows of channel c: only these differences reach it. */
+static bool
+app_differs(const struct mix *a, const struct mix *b, uint32_t c)
+{
+	return a->sub[c] != b->sub[c] || app_db(a->gain[c]) !=
+	    app_db(b->gain[c]) || a->pan[c] != b->pan[c] ||
+	    a->mute[c] != b->mute[c];
+}
+
+/*
+ * After a mix_state, the updates that leave the phone where the committed
+ * mix is: the app applies mix_state to channels 0..7 and the master, and
+ * each channel_update / master_gain_update over it, in arrival order.  So
+ * every channel the change touched gets its update (for channels 8 and up
+ * it is the only way there), and the master its gainDb: the app takes an
+ * update without one as 0 dB.
+ */
 void
 sess_send_updates(struct session *s, const struct mix *old)
 {
-	const struct mix *m = &s->mix;
 	uint32_t c;
 
-	for (c = 0; c < m->nch; c++)
-		if (old->sub[c] != m->sub[c] || old->gain[c] != m->gain[c] ||
-		    old->pan[c] != m->pan[c] || old->mute[c] != m->mute[c])
+	for (c = 0; c < s->mix.nch; c++)
+		if (app_differs(old, &s->mix, c))
 			send_channel_update(s, c);
-	if (old->master != m->master)
-		sess_send_ctl(s, json_pack("{s:s, s:f}",
-		    "type", "master_gain_update",
-		    "master_gain", (double)m->master));
+	if (app_db(old->master) != app_db(s->mix.master))
+		send_master_update(s);
+}
+
+/* At start: channels beyond the app's mix_state, where they are not new. */
+void
+sess_send_start_updates(struct session *s)
+{
+	struct mix fresh;
+
+	mix_init(&fresh, s->mix.nch);
+	memcpy(fresh.sub, s->mix.sub, APP_STATE_CHANNELS);
+	memcpy(fresh.gain, s->mix.gain, APP_STATE_CHANNELS * sizeof(float));
+	memcpy(fresh.pan, s->mix.pan, APP_STATE_CHANNELS * sizeof(float));
+	memcpy(fresh.mute, s->mix.mute, APP_STATE_CHANNELS);
+	fresh.master = s->mix.master;
+	sess_send_updates(s, &fresh);
 }

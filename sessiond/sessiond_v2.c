@@ -10,6 +10,7 @@ v2_start(struct session *s)
 {
 	sess_send_handshake(s);
 	sess_send_mix_state(s);
+	sess_send_start_updates(s);
 }
 
 static size_t

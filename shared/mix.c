@@ -476,8 +476,8 @@ mix_stereo(const struct mix_coeffs *c, const float *in, uint32_t nch_in,
 }
 
 void
-mix_select(const uint32_t *list, uint32_t n, const float *in,
-    uint32_t nch_in, uint32_t frames, float *out)
+mix_select(const uint32_t *list, const uint8_t *silent, uint32_t n,
+    const float *in, uint32_t nch_in, uint32_t frames, float *out)
 {
 	const float *row;
 	uint32_t f, i;
@@ -485,7 +485,8 @@ mix_select(const uint32_t *list, uint32_t n, const float *in,
 	for (f = 0; f < frames; f++) {
 		row = in + (size_t)f * nch_in;
 		for (i = 0; i < n; i++)
-			*out++ = list[i] < nch_in ? row[list[i]] : 0.0f;
+			*out++ = list[i] < nch_in && (silent == NULL ||
+			    !silent[i]) ? row[list[i]] : 0.0f;
 	}
 }
 

@@ -110,9 +110,12 @@ void	mix_coeffs_build(const struct mix *m, struct mix_coeffs *c);
  */
 void	mix_stereo(const struct mix_coeffs *c, const float *in, uint32_t nch_in,
 	    uint32_t frames, float *out);
-/* Select the subscribed channels of one period into frames x n floats. */
-void	mix_select(const uint32_t *list, uint32_t n, const float *in,
-	    uint32_t nch_in, uint32_t frames, float *out);
+/*
+ * Select the subscribed channels of one period into frames x n floats;
+ * where silent[i] is set (silent may be NULL), list[i] carries zeros.
+ */
+void	mix_select(const uint32_t *list, const uint8_t *silent, uint32_t n,
+	    const float *in, uint32_t nch_in, uint32_t frames, float *out);
 /*
  * Identity for |x| <= 0.9; above, sign(x) * (0.9 + 0.1 tanh((|x| - 0.9) / 0.1)):
  * same slope at the knee, monotonic, never beyond +-1.  NaN gives 0.

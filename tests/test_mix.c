@@ -461,7 +461,7 @@ Test(mix, select_in_list_order)
 	static const uint32_t list[] = { 3, 0, 2 };
 	float out[6];
 
-	mix_select(list, 3, in, 4, 2, out);
+	mix_select(list, NULL, 3, in, 4, 2, out);
 	cr_assert_eq(out[0], 3.0f);
 	cr_assert_eq(out[1], 0.0f);
 	cr_assert_eq(out[2], 2.0f);

@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <sched.h>
 
+#include <math.h>
+
 #include <criterion/criterion.h>
 
 #include "tests/sessutil.h"
@@ -446,17 +448,17 @@ web_change(struct mix *m)
 	o = ctl(fd, NULL);
 	cr_assert_str_eq(jstr(o, "type"), "channel_update");
 	cr_assert_eq(jint(o, "channel"), 3);
-	cr_assert_float_eq(json_number_value(json_object_get(o, "gain")), 0.25,
-	    1e-6);
+	/* As the app reads it: dB, pan, active. */
+	cr_assert_float_eq(json_number_value(json_object_get(o, "gainDb")),
+	    20 * log10(0.25), 1e-6);
 	cr_assert_float_eq(json_number_value(json_object_get(o, "pan")), -0.5,
 	    1e-6);
-	cr_assert(json_is_false(json_object_get(o, "mute")));
-	cr_assert(json_is_true(json_object_get(o, "subscribed")));
+	cr_assert(json_is_true(json_object_get(o, "active")));
 	json_decref(o);
 	o = ctl(fd, NULL);
 	cr_assert_str_eq(jstr(o, "type"), "master_gain_update");
-	cr_assert_float_eq(json_number_value(json_object_get(o,
-	    "master_gain")), 0.8, 1e-6);
+	cr_assert_float_eq(json_number_value(json_object_get(o, "gainDb")),
+	    20 * log10(0.8), 1e-6);
 	json_decref(o);
 }
 
