@@ -19,8 +19,7 @@
 enum match {
 	EXACT,		/* the path itself */
 	PREFIX,		/* the path and anything below it */
-	CLIENT,		/* /api/clients/{id} */
-	CLIENT_MIX,	/* /api/clients/{id}/mix */
+	CLIENT,		/* /api/clients/{id}, or /api/clients/{id}/{sub} */
 };
 
 typedef int (*body_fn)(struct msg_api_request *, const json_t *, char *,
@@ -29,6 +28,7 @@ typedef int (*body_fn)(struct msg_api_request *, const json_t *, char *,
 struct route {
 	const char	*path;
 	enum match	 match;
+	const char	*sub;		/* CLIENT: what follows the identity */
 	unsigned	 methods;	/* HTTP_* it serves */
 	uint32_t	 route;		/* enum api_route, or BROKER_* */
 	body_fn		 body;		/* POST: decodes the JSON body */
@@ -48,20 +48,24 @@ static int	body_probe(struct msg_api_request *, const json_t *, char *,
 
 /* First match wins: specific paths before the prefixes that cover them. */
 static const struct route routes[] = {
-	{ "/api/events", EXACT, GET, BROKER_EVENTS, NULL },
-	{ "/api/status", EXACT, GET, API_STATUS, NULL },
-	{ "/api/clients", EXACT, GET, API_CLIENTS, NULL },
-	{ "/api/clients/", CLIENT, GET, API_CLIENT_GET, NULL },
-	{ "/api/clients/", CLIENT, POST, API_CLIENT_SET, body_client },
-	{ "/api/clients/", CLIENT, HTTP_DELETE, API_CLIENT_DELETE, NULL },
-	{ "/api/clients/", CLIENT_MIX, POST, API_CLIENT_MIX, body_mix },
-	{ "/api/channels", EXACT, GET, API_CHANNELS_GET, NULL },
-	{ "/api/channels", EXACT, POST, API_CHANNELS_SET, body_channels },
-	{ "/api/test/probe", EXACT, POST, API_PROBE, body_probe },
-	{ "/api/", PREFIX, 0, 0, NULL },	/* nothing else under /api */
-	{ "/metrics", EXACT, GET, API_METRICS, NULL },
-	{ "/stream.wav", EXACT, GET, BROKER_WAV, NULL },
-	{ "/", PREFIX, GET | HTTP_HEAD, BROKER_STATIC, NULL },
+	{ "/api/events", EXACT, NULL, GET, BROKER_EVENTS, NULL },
+	{ "/api/status", EXACT, NULL, GET, API_STATUS, NULL },
+	{ "/api/clients", EXACT, NULL, GET, API_CLIENTS, NULL },
+	{ "/api/clients/", CLIENT, NULL, GET, API_CLIENT_GET, NULL },
+	{ "/api/clients/", CLIENT, NULL, POST, API_CLIENT_SET, body_client },
+	{ "/api/clients/", CLIENT, NULL, HTTP_DELETE, API_CLIENT_DELETE,
+	    NULL },
+	{ "/api/clients/", CLIENT, "mix", POST, API_CLIENT_MIX, body_mix },
+	{ "/api/clients/", CLIENT, "disconnect", POST, API_CLIENT_DISCONNECT,
+	    NULL },
+	{ "/api/channels", EXACT, NULL, GET, API_CHANNELS_GET, NULL },
+	{ "/api/channels", EXACT, NULL, POST, API_CHANNELS_SET,
+	    body_channels },
+	{ "/api/test/probe", EXACT, NULL, POST, API_PROBE, body_probe },
+	{ "/api/", PREFIX, NULL, 0, 0, NULL },	/* nothing else under /api */
+	{ "/metrics", EXACT, NULL, GET, API_METRICS, NULL },
+	{ "/stream.wav", EXACT, NULL, GET, BROKER_WAV, NULL },
+	{ "/", PREFIX, NULL, GET | HTTP_HEAD, BROKER_STATIC, NULL },
 };
 
 static int
@@ -113,8 +117,8 @@ fits(const struct route *r, const char *path, struct msg_api_request *req)
 		return true;
 	rest = path + n;
 	slash = strchr(rest, '/');
-	if (r->match == CLIENT ? slash != NULL : slash == NULL ||
-	    strcmp(slash, "/mix") != 0)
+	if (r->sub == NULL ? slash != NULL : slash == NULL ||
+	    strcmp(slash + 1, r->sub) != 0)
 		return false;
 	return decode_id(rest, slash ? (size_t)(slash - rest) : strlen(rest),
 	    req->client, sizeof(req->client)) == 0;

@@ -224,12 +224,7 @@ static int
 parse_number(const char *what, const char *s, double lo, double hi,
     double *v)
 {
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !isfinite(*v) ||
-	    *v < lo || *v > hi) {
+	if (opt_decimal(s, lo, hi, v) == -1) {
 		warnx("%s: expected a number from %g to %g, got '%s'", what,
 		    lo, hi, s);
 		return -1;

@@ -140,7 +140,8 @@ static bool
 route_has_client(uint32_t route)
 {
 	return route == API_CLIENT_GET || route == API_CLIENT_SET ||
-	    route == API_CLIENT_DELETE || route == API_CLIENT_MIX;
+	    route == API_CLIENT_DELETE || route == API_CLIENT_MIX ||
+	    route == API_CLIENT_DISCONNECT;
 }
 
 static bool

@@ -130,6 +130,7 @@ enum api_route {
 	API_CHANNELS_SET,	/* POST /api/channels */
 	API_METRICS,		/* GET /metrics */
 	API_PROBE,		/* POST /api/test/probe (--test-probes) */
+	API_CLIENT_DISCONNECT,	/* POST /api/clients/ID/disconnect */
 	API_ROUTE_MAX
 };
 

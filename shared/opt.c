@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,24 @@ opt_number(const char *arg, long long lo, long long hi, long long *out)
 	errno = 0;
 	v = strtoll(arg, &end, 10);
 	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+opt_decimal(const char *arg, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	if (arg == NULL || !((*arg >= '0' && *arg <= '9') || *arg == '.' ||
+	    *arg == '-'))
+		return -1;
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) ||
+	    v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;

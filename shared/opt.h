@@ -7,6 +7,8 @@
 
 /* A decimal integer, nothing else around it, in lo..hi: 0, or -1. */
 int	opt_number(const char *arg, long long lo, long long hi, long long *out);
+/* A finite decimal number ("0.5", "2", "1e-3") in lo..hi: 0, or -1. */
+int	opt_decimal(const char *arg, double lo, double hi, double *out);
 
 /*
  * For a program's own options, before it serves: the value, or exit 2

@@ -398,12 +398,16 @@ hello_strings(const json_t *obj, struct proto_hello *h)
 	char alt[sizeof(h->name)] = "";
 
 	if (hello_str(obj, "client_id", h->client_id, sizeof(h->client_id),
-	    true) != PROTO_OK || h->client_id[0] == '\0')
+	    true) != PROTO_OK || hello_str(obj, "device_uuid", h->device_uuid,
+	    sizeof(h->device_uuid), true) != PROTO_OK)
 		return PROTO_EFIELD;
-	if (hello_str(obj, "device_uuid", h->device_uuid, sizeof(h->device_uuid),
-	    true) != PROTO_OK ||
-	    hello_str(obj, "client_type", h->client_type, sizeof(h->client_type),
-	    true) != PROTO_OK ||
+	/* The old server took device_uuid alone: it names the listener then. */
+	if (h->client_id[0] == '\0')
+		memcpy(h->client_id, h->device_uuid, sizeof(h->client_id));
+	if (h->client_id[0] == '\0')
+		return PROTO_EFIELD;
+	if (hello_str(obj, "client_type", h->client_type,
+	    sizeof(h->client_type), true) != PROTO_OK ||
 	    hello_str(obj, "user_agent", h->user_agent, sizeof(h->user_agent),
 	    false) != PROTO_OK ||
 	    hello_str(obj, "device_name", h->name, sizeof(h->name),

@@ -30,7 +30,7 @@
  *   it is (MDB_BAD_RSLOT) instead of letting it pin old pages;
  * - no MDB_NOLOCK, even read-only: ringcastd writes while readers read.
  */
-#define STATE_MAXDBS		2
+#define STATE_MAXDBS		3
 #define STATE_FILE_MODE		0660	/* readers need write access to lock.mdb */
 #define STATE_DIR_MODE		0750
 #define STATE_JSON_INT_MAX	9007199254740991LL	/* 2^53 - 1 */
@@ -39,6 +39,8 @@
 struct state {
 	MDB_env		*env;
 	MDB_dbi		 clients;
+	MDB_dbi		 aliases;
+	bool		 has_aliases;	/* a read-only open of older state: no */
 	MDB_dbi		 meta;
 	bool		 readonly;
 	uint32_t	 nch;
@@ -106,20 +108,48 @@ terminated(const char *buf, size_t size)
 	return memchr(buf, '\0', size) != NULL;
 }
 
+/* Fields added after version 1 began: present only when they say something. */
+static int
+record_json_extra(json_t *o, const struct state_record *rec)
+{
+	json_t *a;
+	uint32_t i;
+
+	if (rec->last_addr[0] != '\0' && json_object_set_new(o, "last_addr",
+	    json_string(rec->last_addr)) == -1)
+		return -1;
+	if (rec->naliases == 0)
+		return 0;
+	if ((a = json_array()) == NULL || json_object_set_new(o, "aliases",
+	    a) == -1)
+		return -1;
+	for (i = 0; i < rec->naliases; i++)
+		if (json_array_append_new(a, json_string(rec->aliases[i])) == -1)
+			return -1;
+	return 0;
+}
+
 json_t *
 state_record_json(const struct state_record *rec)
 {
-	json_t *mix;
+	json_t *mix, *o;
+
+	uint32_t i;
 
 	if (rec->mix.nch > MIX_MAX_CHANNELS ||
 	    !terminated(rec->id, sizeof(rec->id)) ||
 	    !terminated(rec->name, sizeof(rec->name)) ||
-	    !terminated(rec->last_exit, sizeof(rec->last_exit)))
+	    !terminated(rec->last_exit, sizeof(rec->last_exit)) ||
+	    !terminated(rec->last_addr, sizeof(rec->last_addr)) ||
+	    rec->naliases > STATE_ALIASES_MAX)
 		return NULL;
+	for (i = 0; i < rec->naliases; i++)
+		if (!terminated(rec->aliases[i], sizeof(rec->aliases[i])))
+			return NULL;
 	if ((mix = mix_to_json(&rec->mix)) == NULL)
 		return NULL;
 	/* json_pack takes the mix reference ("o"), even when it fails. */
-	return json_pack("{s:i, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:s, s:I, "
+	o = json_pack("{s:i, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:s, s:I, "
 	    "s:I}",
 	    "v", STATE_RECORD_VERSION, "id", rec->id, "name", rec->name,
 	    "order", (int)rec->order, "mix", mix,
@@ -129,6 +159,11 @@ state_record_json(const struct state_record *rec)
 	    "last_exit", rec->last_exit,
 	    "stalls", (json_int_t)rec->stalls,
 	    "timeouts", (json_int_t)rec->timeouts);
+	if (o != NULL && record_json_extra(o, rec) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* An integer field within [lo, hi]; absent gives dflt. */
@@ -241,6 +276,33 @@ rec_numbers(const json_t *o, struct state_record *r, char *err,
 	return 0;
 }
 
+/* Earlier identities: an array of at most STATE_ALIASES_MAX identities. */
+static int
+rec_aliases(const json_t *o, struct state_record *r, char *err, size_t errlen)
+{
+	const json_t *a = json_object_get(o, "aliases"), *v;
+	size_t i;
+
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > STATE_ALIASES_MAX) {
+		errbuf_set(err, errlen, "aliases: not an array of at most %d "
+		    "identities", STATE_ALIASES_MAX);
+		return -1;
+	}
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || !state_id_valid(json_string_value(v))) {
+			errbuf_set(err, errlen, "aliases[%zu]: not an identity",
+			    i);
+			return -1;
+		}
+		snprintf(r->aliases[i], sizeof(r->aliases[i]), "%s",
+		    json_string_value(v));
+	}
+	r->naliases = (uint32_t)json_array_size(a);
+	return 0;
+}
+
 static int
 record_fields(const json_t *o, uint32_t nch, struct state_record *r,
     char *err, size_t errlen)
@@ -262,6 +324,9 @@ record_fields(const json_t *o, uint32_t nch, struct state_record *r,
 	    errlen) == -1 ||
 	    rec_text(o, "last_exit", false, true, r->last_exit,
 	    sizeof(r->last_exit), err, errlen) == -1 ||
+	    rec_text(o, "last_addr", false, true, r->last_addr,
+	    sizeof(r->last_addr), err, errlen) == -1 ||
+	    rec_aliases(o, r, err, errlen) == -1 ||
 	    rec_numbers(o, r, err, errlen) == -1)
 		return -1;
 	return rec_mix(o, nch, &r->mix, err, errlen);
@@ -542,6 +607,11 @@ dbis_open(struct state *s, MDB_txn *txn)
 		}
 		return lmdb_fail(s, mrc, "mdb_dbi_open");
 	}
+	/* Added in schema 1's lifetime: older state, opened read-only, has none. */
+	mrc = mdb_dbi_open(txn, "aliases", flags, &s->aliases);
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		return lmdb_fail(s, mrc, "mdb_dbi_open");
+	s->has_aliases = mrc == 0;
 	return STATE_OK;
 }
 
@@ -663,28 +733,43 @@ value_decode(struct state *s, const MDB_val *k, const MDB_val *v,
 	return STATE_OK;
 }
 
+/* The record of id in txn, through an alias if need be; k is its key. */
+static int
+record_get(struct state *s, MDB_txn *txn, const char *id, MDB_val *k,
+    MDB_val *v)
+{
+	MDB_val a = key_of(id);
+	int mrc;
+
+	*k = a;
+	mrc = mdb_get(txn, s->clients, k, v);
+	if (mrc == MDB_NOTFOUND && s->has_aliases &&
+	    (mrc = mdb_get(txn, s->aliases, &a, k)) == 0)
+		mrc = mdb_get(txn, s->clients, k, v);
+	if (mrc == MDB_NOTFOUND)
+		return STATE_NOTFOUND;
+	return mrc == 0 ? STATE_OK : lmdb_fail(s, mrc, "mdb_get");
+}
+
 int
 state_get(struct state *s, const char *id, struct state_record *rec)
 {
 	MDB_val k, v;
 	MDB_txn *txn;
-	int rc, mrc;
+	int rc;
 
 	if ((rc = id_check(s, id)) != STATE_OK)
 		return rc;
 	if ((rc = txn_begin(s, MDB_RDONLY, &txn)) != STATE_OK)
 		return rc;
-	k = key_of(id);
-	mrc = mdb_get(txn, s->clients, &k, &v);
-	if (mrc == MDB_NOTFOUND)
-		rc = STATE_NOTFOUND;
-	else if (mrc != 0)
-		rc = lmdb_fail(s, mrc, "mdb_get");
-	else
+	rc = record_get(s, txn, id, &k, &v);
+	if (rc == STATE_OK)
 		rc = value_decode(s, &k, &v, rec);
 	mdb_txn_abort(txn);
 	return rc;
 }
+
+static int	record_drop(struct state *, MDB_txn *, const char *);
 
 static int
 victim_cmp(const void *a, const void *b)
@@ -718,7 +803,8 @@ victims_collect(struct state *s, MDB_txn *txn, struct victim *vs, size_t max,
 		vs[*n].seen = value_decode(s, &k, &v, rec) == STATE_OK ?
 		    rec->last_seen_ms : 0;
 		vs[*n].key.mv_size = k.mv_size;
-		if ((vs[*n].key.mv_data = malloc(k.mv_size)) == NULL) {
+		/* NUL-terminated too: eviction names it as an identity. */
+		if ((vs[*n].key.mv_data = calloc(1, k.mv_size + 1)) == NULL) {
 			mrc = ENOMEM;
 			break;
 		}
@@ -737,20 +823,18 @@ evict(struct state *s, MDB_txn *txn, size_t entries, size_t count)
 {
 	struct victim *vs;
 	size_t n = 0, i;
-	int rc, mrc = 0;
+	int rc;
 
 	if ((vs = calloc(entries, sizeof(*vs))) == NULL)
 		return lmdb_fail(s, ENOMEM, "eviction");
 	if ((rc = victims_collect(s, txn, vs, entries, &n)) == STATE_OK) {
 		qsort(vs, n, sizeof(*vs), victim_cmp);
-		for (i = 0; i < count && i < n && mrc == 0; i++) {
+		for (i = 0; i < count && i < n && rc == STATE_OK; i++) {
 			log_info("evicting \"%.*s\" (at most %u identities)",
 			    (int)vs[i].key.mv_size, (char *)vs[i].key.mv_data,
 			    s->max_ids);
-			mrc = mdb_del(txn, s->clients, &vs[i].key, NULL);
+			rc = record_drop(s, txn, (const char *)vs[i].key.mv_data);
 		}
-		if (mrc != 0)
-			rc = lmdb_fail(s, mrc, "evicting");
 	}
 	for (i = 0; i < n; i++)
 		free(vs[i].key.mv_data);
@@ -822,28 +906,207 @@ out:
 	return rc;
 }
 
+/* The aliases that lead to rec: gone with it. */
+static int
+aliases_drop(struct state *s, MDB_txn *txn, const struct state_record *rec)
+{
+	MDB_val k;
+	uint32_t i;
+	int mrc;
+
+	for (i = 0; i < rec->naliases && s->has_aliases; i++) {
+		k = key_of(rec->aliases[i]);
+		if ((mrc = mdb_del(txn, s->aliases, &k, NULL)) != 0 &&
+		    mrc != MDB_NOTFOUND)
+			return lmdb_fail(s, mrc, "mdb_del alias");
+	}
+	return STATE_OK;
+}
+
+static int
+commit(struct state *s, MDB_txn *txn, int rc)
+{
+	int mrc;
+
+	if (rc < 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	/* A failed commit has freed the transaction and changed nothing. */
+	if ((mrc = mdb_txn_commit(txn)) != 0)
+		return lmdb_fail(s, mrc, "mdb_txn_commit");
+	return rc;
+}
+
+/* In txn: the record found under id (or its alias) and its aliases, gone. */
+static int
+record_drop(struct state *s, MDB_txn *txn, const char *id)
+{
+	struct state_record rec;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if ((rc = record_get(s, txn, id, &k, &v)) != STATE_OK)
+		return rc;
+	if (value_decode(s, &k, &v, &rec) == STATE_OK &&
+	    (rc = aliases_drop(s, txn, &rec)) != STATE_OK)
+		return rc;
+	if ((mrc = mdb_del(txn, s->clients, &k, NULL)) != 0)
+		return lmdb_fail(s, mrc, "mdb_del");
+	return STATE_OK;
+}
+
 int
 state_del(struct state *s, const char *id)
 {
 	MDB_txn *txn;
-	MDB_val k;
-	int rc, mrc;
+	int rc;
 
 	if ((rc = writable(s)) != STATE_OK || (rc = id_check(s, id)) !=
 	    STATE_OK)
 		return rc;
 	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
 		return rc;
-	k = key_of(id);
-	if ((mrc = mdb_del(txn, s->clients, &k, NULL)) != 0) {
+	rc = record_drop(s, txn, id);
+	if (rc == STATE_NOTFOUND) {
 		mdb_txn_abort(txn);
-		if (mrc == MDB_NOTFOUND)
-			return STATE_NOTFOUND;
-		return lmdb_fail(s, mrc, "mdb_del");
+		return rc;
 	}
-	if ((mrc = mdb_txn_commit(txn)) != 0)
-		return lmdb_fail(s, mrc, "mdb_txn_commit");
+	return commit(s, txn, rc);
+}
+
+/* rec, known by old so far, is kept under new: old joins its aliases. */
+static void
+alias_add(struct state_record *rec, const char *old, const char *new)
+{
+	if (rec->naliases == STATE_ALIASES_MAX) {
+		memmove(rec->aliases[0], rec->aliases[1], sizeof(rec->aliases[0]) *
+		    (STATE_ALIASES_MAX - 1));
+		rec->naliases--;
+	}
+	snprintf(rec->aliases[rec->naliases++], STATE_ID_MAX, "%s", old);
+	snprintf(rec->id, sizeof(rec->id), "%s", new);
+}
+
+/* In txn: every alias of rec leads to rec->id; the oldest dropped one not. */
+static int
+aliases_point(struct state *s, MDB_txn *txn, const struct state_record *rec,
+    const char *dropped)
+{
+	MDB_val k, v = key_of(rec->id);
+	uint32_t i;
+	int mrc;
+
+	if (dropped[0] != '\0') {
+		k = key_of(dropped);
+		if ((mrc = mdb_del(txn, s->aliases, &k, NULL)) != 0 &&
+		    mrc != MDB_NOTFOUND)
+			return lmdb_fail(s, mrc, "mdb_del alias");
+	}
+	for (i = 0; i < rec->naliases; i++) {
+		k = key_of(rec->aliases[i]);
+		if ((mrc = mdb_put(txn, s->aliases, &k, &v, 0)) != 0)
+			return lmdb_fail(s, mrc, "mdb_put alias");
+	}
 	return STATE_OK;
+}
+
+static int
+rename_in(struct state *s, MDB_txn *txn, const char *old, const char *new)
+{
+	struct state_record rec;
+	char dropped[STATE_ID_MAX] = "", was[STATE_ID_MAX], *text;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if ((rc = record_get(s, txn, new, &k, &v)) != STATE_NOTFOUND)
+		return rc == STATE_OK ? lmdb_fail(s, EEXIST, "rename") : rc;
+	if ((rc = record_get(s, txn, old, &k, &v)) != STATE_OK ||
+	    (rc = value_decode(s, &k, &v, &rec)) != STATE_OK)
+		return rc;
+	if ((mrc = mdb_del(txn, s->clients, &k, NULL)) != 0)
+		return lmdb_fail(s, mrc, "mdb_del");
+	if (rec.naliases == STATE_ALIASES_MAX)
+		snprintf(dropped, sizeof(dropped), "%s", rec.aliases[0]);
+	snprintf(was, sizeof(was), "%s", rec.id);
+	alias_add(&rec, was, new);
+	if ((rc = record_encode(s, &rec, &text, &v.mv_size)) != STATE_OK)
+		return rc;
+	k = key_of(new);
+	v.mv_data = text;
+	mrc = mdb_put(txn, s->clients, &k, &v, 0);
+	free(text);
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "mdb_put");
+	return aliases_point(s, txn, &rec, dropped);
+}
+
+int
+state_rename(struct state *s, const char *old, const char *new)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = writable(s)) != STATE_OK || (rc = id_check(s, old)) !=
+	    STATE_OK || (rc = id_check(s, new)) != STATE_OK)
+		return rc;
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	rc = rename_in(s, txn, old, new);
+	if (rc == STATE_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return commit(s, txn, rc);
+}
+
+bool
+state_record_used(const struct state_record *rec)
+{
+	uint32_t list[MIX_MAX_CHANNELS];
+
+	return rec->name[0] != '\0' || mix_channels(&rec->mix, list) > 0;
+}
+
+static bool
+forgettable(const struct state_record *rec, uint64_t before_ms,
+    bool (*keep)(const char *))
+{
+	return !state_record_used(rec) && rec->last_seen_ms < before_ms &&
+	    (keep == NULL || !keep(rec->id));
+}
+
+int
+state_forget_unused(struct state *s, uint64_t before_ms,
+    bool (*keep)(const char *id), void (*gone)(const char *id))
+{
+	struct state_record rec;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, mrc, n = 0;
+
+	if ((rc = writable(s)) != STATE_OK ||
+	    (rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	if ((mrc = mdb_cursor_open(txn, s->clients, &cur)) != 0)
+		return commit(s, txn, lmdb_fail(s, mrc, "mdb_cursor_open"));
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 &&
+	    rc == STATE_OK; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (value_decode(s, &k, &v, &rec) != STATE_OK ||
+		    !forgettable(&rec, before_ms, keep))
+			continue;
+		if ((rc = aliases_drop(s, txn, &rec)) == STATE_OK &&
+		    (mrc = mdb_cursor_del(cur, 0)) != 0)
+			rc = lmdb_fail(s, mrc, "mdb_cursor_del");
+		if (rc == STATE_OK && gone != NULL)
+			gone(rec.id);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == STATE_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = lmdb_fail(s, mrc, "mdb_cursor_get");
+	return commit(s, txn, rc == STATE_OK ? n : rc);
 }
 
 /* Records that do not decode are skipped with a warning, not fatal. */

@@ -13,9 +13,11 @@
 #include "shared/mix.h"
 
 /*
- * One environment in the state directory, two named databases:
+ * One environment in the state directory, three named databases:
  *   "clients": key = identity (device_uuid, else client_id), value = compact
  *              JSON {"v": 1, "name": ..., "mix": {...}, ...} (docs/STATE.md)
+ *   "aliases": key = an identity a record was known by before (a phone's
+ *              earlier app launch), value = the identity it is kept under
  *   "meta":    key "schema_version" = "1" (ASCII), key "created" = unix ms
  * Only the supervisor writes; `ringcast state` reads it while ringcastd runs.
  *
@@ -32,6 +34,7 @@
 #define STATE_MAX_IDS_DEFAULT	1000
 #define STATE_MAP_SIZE_DEFAULT	(64u << 20)
 #define STATE_RECORD_MAX	(64 * 1024)	/* a larger value is rejected */
+#define STATE_ALIASES_MAX	8	/* earlier identities kept, newest last */
 
 enum {
 	STATE_OK = 0,
@@ -55,6 +58,9 @@ struct state_record {
 	char		last_exit[32];		/* "" until a session ended */
 	uint32_t	stalls;			/* sessions ended "stalled" */
 	uint32_t	timeouts;		/* ...and "timeout" (peer gone) */
+	char		last_addr[64];		/* IP of its last session, "" */
+	uint32_t	naliases;
+	char		aliases[STATE_ALIASES_MAX][STATE_ID_MAX];
 };
 
 struct state;
@@ -70,14 +76,34 @@ int	state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
 	    size_t map_size, struct state **out, char *err, size_t errlen);
 void	state_close(struct state *s);
 
-/* 0 and *rec filled, STATE_NOTFOUND, or an error. */
+/*
+ * 0 and *rec filled, STATE_NOTFOUND, or an error.  An identity that is an
+ * alias finds the record it belongs to (rec->id then says which).
+ */
 int	state_get(struct state *s, const char *id, struct state_record *rec);
+/*
+ * In one committed transaction: the record of old is kept under new from
+ * now on, old (and its own aliases) become aliases of new.  new must have
+ * no record.  STATE_NOTFOUND if old has none.
+ */
+int	state_rename(struct state *s, const char *old, const char *new);
+/* Whether a record is worth keeping: it has a name or a subscribed channel. */
+bool	state_record_used(const struct state_record *rec);
+/*
+ * In one committed transaction, forget every record that is not used and
+ * was last seen before before_ms, except those keep() says are live;
+ * gone(), if not NULL, hears each identity (it may not call state
+ * functions).  Returns how many were forgotten, or an error.
+ */
+int	state_forget_unused(struct state *s, uint64_t before_ms,
+	    bool (*keep)(const char *id), void (*gone)(const char *id));
 /*
  * Store rec in one committed transaction (the caller acknowledges the change
  * only after 0 is returned).  If this adds an identity beyond max_ids, the
  * longest unseen other identity is evicted in the same transaction.
  */
 int	state_put(struct state *s, const struct state_record *rec);
+/* Delete a record (found by its identity or an alias) and its aliases. */
 int	state_del(struct state *s, const char *id);
 /* Call fn for every record in key order; stops early if fn returns non-zero. */
 int	state_each(struct state *s, int (*fn)(const struct state_record *, void *),

@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <net/if.h>
+
+#include <ifaddrs.h>
 
 #include <err.h>
 #include <errno.h>
@@ -38,7 +41,7 @@ struct super sv;
 const char *const super_reasons[SUPER_REASONS] = {
 	"closed", "reset", "timeout", "stalled", "protocol", "parent",
 	"error", "terminated", "replaced", "killed", "shutdown", "sandbox",
-	"other",
+	"kicked", "other",
 };
 
 static const char *const progs[] = {
@@ -217,6 +220,77 @@ sd_notify(const char *text)
 		close(fd);
 }
 
+/* The port of a bound "host:port", and whether the host is a wildcard. */
+static int
+bound_port(const char *addr, bool *wild)
+{
+	const char *colon = strrchr(addr, ':');
+
+	*wild = strncmp(addr, "0.0.0.0:", 8) == 0 || strncmp(addr, "[::]:",
+	    5) == 0;
+	return colon != NULL ? atoi(colon + 1) : 0;
+}
+
+static bool
+lan_address(const struct ifaddrs *ifa, bool v6, char *out, size_t len)
+{
+	const struct sockaddr_in6 *s6;
+
+	if (ifa->ifa_addr == NULL || !(ifa->ifa_flags & IFF_UP) ||
+	    (ifa->ifa_flags & IFF_LOOPBACK))
+		return false;
+	if (ifa->ifa_addr->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)ifa->ifa_addr;
+		if (!v6 || IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
+			return false;
+	} else if (ifa->ifa_addr->sa_family != AF_INET)
+		return false;
+	return getnameinfo(ifa->ifa_addr, ifa->ifa_addr->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), out,
+	    (socklen_t)len, NULL, 0, NI_NUMERICHOST) == 0;
+}
+
+/*
+ * Where phones must point (the app has no discovery): the machine's LAN
+ * addresses, when we listen on every interface.  [{"address", "native",
+ * "http"}], empty when bound to one address (which says itself).
+ */
+json_t *
+super_lan_addresses(void)
+{
+	struct ifaddrs *all, *ifa;
+	char host[NI_MAXHOST];
+	bool nwild, hwild;
+	int nport = bound_port(sv.native_addr, &nwild);
+	int hport = bound_port(sv.http_addr, &hwild);
+	json_t *a = json_array();
+
+	if (a == NULL || !(nwild || hwild) || getifaddrs(&all) == -1)
+		return a;
+	for (ifa = all; ifa != NULL; ifa = ifa->ifa_next)
+		if (lan_address(ifa, strchr(sv.native_addr, '[') != NULL,
+		    host, sizeof(host)))
+			json_array_append_new(a, json_pack("{s:s, s:i, s:i}",
+			    "address", host, "native", nport, "http", hport));
+	freeifaddrs(all);
+	return a;
+}
+
+static void
+announce_lan(void)
+{
+	json_t *a = super_lan_addresses(), *e;
+	size_t i;
+
+	json_array_foreach(a, i, e)
+		log_info("phones: %s port %lld; engineer: http://%s:%lld/",
+		    json_string_value(json_object_get(e, "address")),
+		    json_integer_value(json_object_get(e, "native")),
+		    json_string_value(json_object_get(e, "address")),
+		    json_integer_value(json_object_get(e, "http")));
+	json_decref(a);
+}
+
 static void
 announce(void)
 {
@@ -227,6 +301,7 @@ announce(void)
 	log_info("ready: native %s, http %s, %s %uch %u Hz %u frames",
 	    sv.native_addr, sv.http_addr, sv.cfg.source, sv.cfg.channels,
 	    sv.cfg.rate, sv.cfg.period);
+	announce_lan();
 	sd_notify("READY=1");
 	if (sv.cfg.notify_fd < 0)
 		return;
@@ -292,6 +367,7 @@ stop(void)
 	sd_notify("STOPPING=1");
 	events_stop();
 	watch_stop();
+	session_sweep_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
 	session_stop_all();
@@ -499,6 +575,8 @@ start(void)
 		return;
 	}
 	api_channels_load();
+	session_recent_load();
+	session_sweep_start();
 	events_start();
 	watch_start();
 	log_info("ringcastd %s: ring %s, state %s, %u clients saved",

@@ -48,6 +48,8 @@ struct config {
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
 	uint32_t	 capture_stall_ms;	/* the watchdog's limit */
+	uint32_t	 affinity_minutes;	/* app restarts: 0 = off */
+	uint64_t	 forget_unused_ms;	/* records with no name nor mix */
 	/* The broker's limits; 0 = its defaults (broker/broker.h). */
 	uint32_t	 handshake_ms, request_ms;
 	uint32_t	 max_pending, max_pending_per_addr;
@@ -195,6 +197,13 @@ json_t	*session_stats_json(void);
 /* {"ID": {"peak": [l, r], "rms": [l, r]}} of server mixes with new levels. */
 json_t	*session_meters_json(void);
 void	session_stop_all(void);
+/* Who left from where, for app restarts (at start, from the records). */
+void	session_recent_load(void);
+/* Forgetting unused records, every so often. */
+void	session_sweep_start(void);
+void	session_sweep_stop(void);
+/* End id's session with reason "kicked"; -1 if it has none. */
+int	session_kick(const char *id);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */
 
@@ -219,7 +228,7 @@ void	events_stop(void);
 
 /* ---- the whole daemon (supervisor.c) ---- */
 
-#define SUPER_REASONS	13
+#define SUPER_REASONS	14
 
 struct super {
 	struct config		 cfg;
@@ -265,5 +274,7 @@ void	super_child_ready(struct child *c);
 void	super_child_gone(void);
 void	super_capture_state(const struct msg_capture_state *m);
 const char *super_prog(const char *name);
+/* The machine's LAN addresses with our ports, when bound to a wildcard. */
+json_t	*super_lan_addresses(void);
 
 #endif

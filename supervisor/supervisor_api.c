@@ -88,6 +88,11 @@ get_status(struct reply *r)
 		    json_integer((json_int_t)sv.sandbox_violations));
 		json_object_set_new(r->body, "channel_names",
 		    api_channel_names());
+		json_object_set_new(r->body, "native", json_string(
+		    sv.native_addr));
+		json_object_set_new(r->body, "http", json_string(sv.http_addr));
+		json_object_set_new(r->body, "addresses",
+		    super_lan_addresses());
 	}
 }
 
@@ -406,6 +411,16 @@ post_client(struct reply *r, const char *id, const struct api_client_set *set)
 	answer(r, e);
 }
 
+/* The engineer ends a listener's session (reason "kicked"). */
+static void
+post_disconnect(struct reply *r, const char *id)
+{
+	if (session_kick(id) == -1)
+		fail(r, 404, "no such client connected");
+	else
+		answer(r, json_pack("{s:s, s:b}", "id", id, "disconnected", 1));
+}
+
 /* ---- one handler per route ---- */
 
 static void
@@ -425,6 +440,7 @@ route(struct reply *r, const struct msg_api_request *q)
 	case API_CHANNELS_SET:	post_channels(r, &q->body.channels); break;
 	case API_METRICS:	get_metrics(r); break;
 	case API_PROBE:		post_probe(r, &q->body.probe); break;
+	case API_CLIENT_DISCONNECT: post_disconnect(r, q->client); break;
 	default:		fail(r, 404, "not found"); break;
 	}
 }

@@ -21,14 +21,14 @@
 #define LINE_MAX_LEN	4096
 #define CLI_MAX		64
 
-enum ktype { K_STR, K_U32, K_INT };
+enum ktype { K_STR, K_U32, K_INT, K_HOURS };
 
 struct key {
 	const char	*name;
 	enum ktype	 type;
 	size_t		 off;
 	size_t		 size;		/* K_STR: buffer size */
-	long		 min, max;	/* K_U32, K_INT */
+	long		 min, max;	/* K_U32, K_INT; K_HOURS: in hours */
 	const char	*arg;		/* for the usage text */
 };
 
@@ -36,6 +36,8 @@ struct key {
 		sizeof(((struct config *)0)->f), 0, 0
 #define U32(f, lo, hi)	K_U32, offsetof(struct config, f), 0, lo, hi
 #define INT(f, lo, hi)	K_INT, offsetof(struct config, f), 0, lo, hi
+/* A decimal number of hours (0.001 is 3.6 s), kept in milliseconds. */
+#define HOURS(f, lo, hi) K_HOURS, offsetof(struct config, f), 0, lo, hi
 
 /* The long options and the file's keys are the same table. */
 static const struct key keys[] = {
@@ -52,6 +54,8 @@ static const struct key keys[] = {
 	{ "stall-ms",		U32(stall_ms, 100, 600000), "MS" },
 	{ "user-timeout-ms",	U32(user_timeout_ms, 100, 600000), "MS" },
 	{ "capture-stall-ms",	U32(capture_stall_ms, 100, 60000), "MS" },
+	{ "affinity-minutes",	U32(affinity_minutes, 0, 1440), "MIN" },
+	{ "forget-unused-hours", HOURS(forget_unused_ms, 0, 87600), "H" },
 	{ "handshake-ms",	U32(handshake_ms, 100, 600000), "MS" },
 	{ "request-ms",		U32(request_ms, 100, 600000), "MS" },
 	{ "max-pending",	U32(max_pending, 1, 65536), "N" },
@@ -97,7 +101,24 @@ defaults(struct config *c)
 	c->stall_ms = 3000;
 	c->user_timeout_ms = 4000;
 	c->capture_stall_ms = 500;
+	c->affinity_minutes = 30;
+	c->forget_unused_ms = 24 * 3600 * 1000;
 	c->notify_fd = -1;
+}
+
+static int
+set_hours(struct config *c, const struct key *k, const char *val, char *err,
+    size_t errlen)
+{
+	double h;
+
+	if (opt_decimal(val, 0.0001, (double)k->max, &h) == -1) {
+		snprintf(err, errlen, "%s: \"%s\" is not a number of hours "
+		    "0.0001..%ld", k->name, val, k->max);
+		return -1;
+	}
+	*(uint64_t *)(void *)((char *)c + k->off) = (uint64_t)(h * 3600000.0);
+	return 0;
 }
 
 static int
@@ -125,6 +146,8 @@ static int
 set_key(struct config *c, const struct key *k, const char *val, char *err,
     size_t errlen)
 {
+	if (k->type == K_HOURS)
+		return set_hours(c, k, val, err, errlen);
 	if (k->type != K_STR)
 		return set_number(c, k, val, err, errlen);
 	if (*val == '\0' || strlen(val) >= k->size) {

@@ -58,9 +58,135 @@ client_done(uint32_t id, uint32_t status, const char *why)
 		log_warn("MSG_BROKER_CLIENT_DONE");
 }
 
+/* The address part of "ip:port" or "[ip6]:port". */
+static void
+remote_ip(const char *remote, char *ip, size_t len)
+{
+	const char *colon = strrchr(remote, ':');
+	size_t n = colon != NULL ? (size_t)(colon - remote) : strlen(remote);
+
+	if (remote[0] == '[' && n >= 2 && remote[n - 1] == ']') {
+		remote++;
+		n -= 2;
+	}
+	snprintf(ip, len, "%.*s", (int)n, remote);
+}
+
+/*
+ * ---- app restarts ----
+ * The deployed app makes a new client_id at every launch.  A new identity
+ * from the address where exactly one saved listener left within
+ * affinity-minutes, and which nobody else uses now, is that listener again:
+ * it takes the record over (state_rename: the old identity becomes an
+ * alias).  Who left from where is kept here, not read from LMDB on the
+ * listener's path.
+ */
+#define RECENT_MAX	256
+
+static struct recent {
+	char		 id[STATE_ID_MAX];
+	char		 ip[64];
+	uint64_t	 left_ms;	/* wall clock, as the records */
+} recent[RECENT_MAX];
+
+static void
+recent_note(const char *id, const char *ip, uint64_t left_ms)
+{
+	struct recent *r, *slot = &recent[0];
+
+	for (r = recent; r < recent + RECENT_MAX; r++) {
+		if (strcmp(r->id, id) == 0) {
+			slot = r;
+			break;
+		}
+		if (r->left_ms < slot->left_ms)
+			slot = r;
+	}
+	snprintf(slot->id, sizeof(slot->id), "%s", id);
+	snprintf(slot->ip, sizeof(slot->ip), "%s", ip);
+	slot->left_ms = left_ms;
+}
+
+static void
+recent_forget(const char *id)
+{
+	struct recent *r;
+
+	for (r = recent; r < recent + RECENT_MAX; r++)
+		if (strcmp(r->id, id) == 0)
+			memset(r, 0, sizeof(*r));
+}
+
+/* The one identity that left from ip lately and is not back: NULL if not one. */
+static const char *
+takeover_candidate(const char *ip)
+{
+	uint64_t now = clock_wall_ms(), window;
+	const char *found = NULL;
+	struct recent *r;
+
+	window = (uint64_t)sv.cfg.affinity_minutes * 60000;
+	for (r = recent; window > 0 && r < recent + RECENT_MAX; r++) {
+		if (r->id[0] == '\0' || strcmp(r->ip, ip) != 0 ||
+		    now - r->left_ms > window || session_find(r->id) != NULL)
+			continue;
+		if (found != NULL)
+			return NULL;	/* phones behind one NAT: never guess */
+		found = r->id;
+	}
+	return found;
+}
+
+static int
+recent_add(const struct state_record *rec, void *arg)
+{
+	uint64_t since = *(const uint64_t *)arg;
+
+	if (state_record_used(rec) && rec->last_addr[0] != '\0' &&
+	    rec->last_seen_ms >= since)
+		recent_note(rec->id, rec->last_addr, rec->last_seen_ms);
+	return 0;
+}
+
+/* At start: those who left within the window before we (re)started. */
+void
+session_recent_load(void)
+{
+	uint64_t since = clock_wall_ms() - (uint64_t)sv.cfg.affinity_minutes *
+	    60000;
+
+	if (sv.cfg.affinity_minutes > 0 && state_each(sv.state, recent_add,
+	    &since) < 0)
+		log_warnx("state: %s", state_strerror(sv.state, -1));
+}
+
+/* A new identity at ip: the record of the listener it is, if one is. */
+static bool
+takeover(const char *id, const char *ip)
+{
+	struct state_record rec;
+	const char *old;
+	char was[STATE_ID_MAX];
+	int rc;
+
+	if ((old = takeover_candidate(ip)) == NULL ||
+	    state_get(sv.state, id, &rec) != STATE_NOTFOUND)
+		return false;
+	snprintf(was, sizeof(was), "%.*s", (int)sizeof(was) - 1, old);
+	if ((rc = state_rename(sv.state, was, id)) != STATE_OK) {
+		log_warnx("client %s: taking over %s: %s", id, was,
+		    state_strerror(sv.state, rc));
+		return false;
+	}
+	recent_forget(was);
+	log_info("client %s from %s: takes over the record of %s (the app "
+	    "restarted: same address, %s left lately)", id, ip, was, was);
+	return true;
+}
+
 /* The saved record of id, or a fresh one; *found says which. */
 static void
-record_load(const char *id, const struct proto_hello *h,
+record_load(const char *id, const struct proto_hello *h, const char *ip,
     struct state_record *rec, bool *found)
 {
 	int rc = state_get(sv.state, id, rec);
@@ -74,6 +200,7 @@ record_load(const char *id, const struct proto_hello *h,
 	else
 		rec->reconnects++;
 	rec->last_seen_ms = clock_wall_ms();
+	snprintf(rec->last_addr, sizeof(rec->last_addr), "%s", ip);
 	if (h->name[0] != '\0')
 		snprintf(rec->name, sizeof(rec->name), "%s", h->name);
 	if ((rc = state_put(sv.state, rec)) != STATE_OK)
@@ -177,6 +304,7 @@ client_start(int fd, const struct msg_client *m)
 	const struct proto_hello *h = &m->hello;
 	struct state_record rec;
 	struct client *cl, *old;
+	char ip[64];
 	bool found;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
@@ -187,7 +315,11 @@ client_start(int fd, const struct msg_client *m)
 	cl->hello = *h;
 	snprintf(cl->remote, sizeof(cl->remote), "%s", m->remote);
 	cl->since_ms = clock_wall_ms();
-	record_load(cl->id, h, &rec, &found);
+	remote_ip(m->remote, ip, sizeof(ip));
+	(void)takeover(cl->id, ip);
+	record_load(cl->id, h, ip, &rec, &found);
+	/* Found through an alias: the listener is the record's identity. */
+	snprintf(cl->id, sizeof(cl->id), "%s", rec.id);
 	cl->mix = rec.mix;
 	mix_fit(cl);
 	if ((old = session_find(cl->id)) != NULL)
@@ -506,6 +638,7 @@ record_exit(const struct client *cl)
 	if (sv.state == NULL || state_get(sv.state, cl->id, &rec) != STATE_OK)
 		return;
 	rec.last_seen_ms = clock_wall_ms();
+	remote_ip(cl->remote, rec.last_addr, sizeof(rec.last_addr));
 	snprintf(rec.last_exit, sizeof(rec.last_exit), "%s", cl->reason);
 	if (strcmp(cl->reason, "stalled") == 0)
 		rec.stalls++;
@@ -514,6 +647,85 @@ record_exit(const struct client *cl)
 	if ((rc = state_put(sv.state, &rec)) != STATE_OK)
 		log_warnx("client %s: exit not recorded: %s", cl->id,
 		    state_strerror(sv.state, rc));
+	if (!cl->replaced && state_record_used(&rec))
+		recent_note(rec.id, rec.last_addr, rec.last_seen_ms);
+}
+
+/* ---- records nobody needs: no name, no mix, gone a while ---- */
+
+static struct event *sweep_ev;
+
+static bool
+is_live(const char *id)
+{
+	return session_find(id) != NULL;
+}
+
+static void
+forgotten(const char *id)
+{
+	recent_forget(id);
+	api_event("client_updated", json_pack("{s:s, s:b}", "id", id,
+	    "deleted", 1));
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = clock_wall_ms();
+	int n;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (sv.state == NULL || now < sv.cfg.forget_unused_ms)
+		return;
+	n = state_forget_unused(sv.state, now - sv.cfg.forget_unused_ms,
+	    is_live, forgotten);
+	if (n < 0)
+		log_warnx("forgetting unused records: %s", state_strerror(
+		    sv.state, n));
+	else if (n > 0)
+		log_info("forgot %d record%s with no name and no mix, last seen "
+		    "over %.4g h ago", n, n == 1 ? "" : "s",
+		    (double)sv.cfg.forget_unused_ms / 3600000.0);
+}
+
+/* Checked four times per forget-unused period, at least once an hour. */
+void
+session_sweep_start(void)
+{
+	uint64_t ms = sv.cfg.forget_unused_ms / 4;
+	struct timeval tv;
+
+	ms = ms < 1000 ? 1000 : ms > 3600000 ? 3600000 : ms;
+	tv = (struct timeval){ (time_t)(ms / 1000), (long)(ms % 1000) * 1000 };
+	if ((sweep_ev = event_new(sv.base, -1, EV_PERSIST, sweep_cb, NULL)) ==
+	    NULL || event_add(sweep_ev, &tv) == -1)
+		fatalx("sweep timer");
+	sweep_cb(-1, 0, NULL);
+}
+
+void
+session_sweep_stop(void)
+{
+	if (sweep_ev != NULL)
+		event_free(sweep_ev);
+	sweep_ev = NULL;
+}
+
+/* POST /api/clients/ID/disconnect: its session ends, reason "kicked". */
+int
+session_kick(const char *id)
+{
+	struct client *cl = session_find(id);
+
+	if (cl == NULL || cl->child == NULL)
+		return -1;
+	log_info("client %s: disconnected by the engineer", id);
+	snprintf(cl->reason, sizeof(cl->reason), "kicked");
+	kill(cl->child->pid, SIGTERM);
+	return 0;
 }
 
 void
@@ -580,6 +792,18 @@ session_live_dropped(void)
 	return n;
 }
 
+/* The identities a record was known by before (app launches it took over). */
+static json_t *
+aliases_json(const struct state_record *rec)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; rec != NULL && a != NULL && i < rec->naliases; i++)
+		json_array_append_new(a, json_string(rec->aliases[i]));
+	return a;
+}
+
 static void
 entry_times(json_t *o, const struct state_record *rec, const struct client *cl)
 {
@@ -626,6 +850,7 @@ session_entry(const struct state_record *rec, const struct client *cl)
 	    (json_int_t)cl->dropped : 0));
 	json_object_set_new(o, "last_exit", rec && rec->last_exit[0] ?
 	    json_string(rec->last_exit) : json_null());
+	json_object_set_new(o, "aliases", aliases_json(rec));
 	return o;
 }
 
