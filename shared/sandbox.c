@@ -203,6 +203,19 @@ limit_data(rlim_t v)
 }
 
 /*
+ * No new process.  Not in the null build either: LeakSanitizer checks at
+ * exit from a helper it clones, which a limit of 0 refuses once the
+ * dropped user has processes.
+ */
+static void
+limit_nproc(void)
+{
+#if RINGCAST_SANDBOX
+	limit(RLIMIT_NPROC, "nproc", 0);
+#endif
+}
+
+/*
  * Sized to the role.  No RLIMIT_FSIZE: stderr may be a log file, and a
  * write past it would kill the process with SIGXFSZ; the seccomp lists and
  * the chroot keep these processes from opening files anyway.  No
@@ -216,13 +229,13 @@ limits(enum sandbox_role role, unsigned nofile)
 	switch (role) {
 	case SANDBOX_SESSIOND:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
-		limit(RLIMIT_NPROC, "nproc", 0);
+		limit_nproc();
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
 		limit_data(256 * MIB);
 		break;
 	case SANDBOX_BROKER:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 1024);
-		limit(RLIMIT_NPROC, "nproc", 0);
+		limit_nproc();
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
 		limit_data(1024 * MIB);
 		break;
