@@ -177,8 +177,10 @@ $(PROG_OBJ): $(BUILD)/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(COMPILE) -c -o $@ $<
 
+# Archives are written afresh, so a removed source leaves no member behind.
 $(LIBSHARED): $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/ringcast-capture: $(CAPTURE_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
@@ -201,6 +203,7 @@ $(TB_OBJ): $(BUILD)/%.o: %.c $(BUILD)/flags
 	$(COMPILE) -DBUILD_DIR='"$(abspath $(BUILD))"' -c -o $@ $<
 
 $(BUILD)/libringcast-test.a: $(TESTLIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(TEST_BINS): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB) $(LIBSHARED) | $(PROGS)
