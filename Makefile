@@ -166,12 +166,16 @@ deps:
 	@sh tools/deps.sh $(DEB_PKGS)
 	@command -v npm >/dev/null 2>&1 || sh tools/deps.sh nodejs npm
 
-# Objects are rebuilt when the flags change: $(BUILD)/flags holds them and
-# is rewritten only when they differ.
-$(BUILD)/flags: export RC_SIG := $(COMPILE) | $(LINK) | $(FUZZ_CC)
-$(BUILD)/flags: FORCE
-	@mkdir -p $(dir $@)
-	@printf '%s\n' "$$RC_SIG" | cmp -s - $@ || printf '%s\n' "$$RC_SIG" >$@
+# Objects are rebuilt when the flags change: $(BUILD)/flags holds the
+# flags they were built with, rewritten as make reads this file when they
+# differ (so that make -n stays true).
+RC_SIG := $(strip $(COMPILE) | $(LINK) | $(FUZZ_CC))
+ifneq ($(RC_SIG),$(strip $(file <$(BUILD)/flags)))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/flags,$(RC_SIG))
+endif
+$(BUILD)/flags:
+	$(shell mkdir -p $(dir $@))$(file >$@,$(RC_SIG))
 
 $(PROG_OBJ): $(BUILD)/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
