@@ -7,7 +7,8 @@
 #
 #   make / make all     the five programs
 #   make test           programs, tests, benchmarks, replayers; runs the tests
-#   make SAN=1 test     the same with ASan and UBSan, in build-san
+#   make SAN=1          all of those with ASan and UBSan, in build-san
+#   make SAN=1 test     the same, and runs the tests
 #   make install        the programs only (no test dependency)
 
 # make predefines CC as cc, so `CC ?= gcc` would never apply: gcc unless
@@ -156,6 +157,11 @@ REPLAY_NAMES := $(BUILD)/fuzz-replay/names
 .PHONY: all deps test bench run install clean fuzz fuzz-seeds FORCE
 all: $(PROGS)
 FORCE:
+
+# A sanitizer build exists to be tested: make SAN=1 builds all of it.
+ifeq ($(SAN),1)
+all: $(TEST_BINS) $(BENCH_BINS) $(REPLAY_BINS) $(REPLAY_NAMES)
+endif
 
 # Installs missing Debian packages (needs root or sudo); does nothing when
 # everything is present.
