@@ -68,5 +68,10 @@ main(int argc, char *argv[])
 	for (i = 1; i < argc; i++)
 		rc |= one_arg(argv[i], &count);
 	printf("%s: %u inputs replayed\n", argv[0], count);
+	/* An empty corpus tests nothing: that is a failure, not a pass. */
+	if (count == 0) {
+		fprintf(stderr, "%s: no input to replay\n", argv[0]);
+		return 1;
+	}
 	return rc == 0 ? 0 : 1;
 }

@@ -26,6 +26,10 @@
 #if RINGCAST_SANDBOX
 #include <seccomp.h>
 #endif
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "shared/log.h"
 #include "shared/sandbox.h"
@@ -114,6 +118,33 @@ keep_only_sys_nice(void)
 	log_info("RLIMIT_RTPRIO cannot be raised here: keeping CAP_SYS_NICE");
 }
 
+/*
+ * A sanitizer build and the chroot.  The report file (log_path) is opened
+ * at the first report, when inside the chroot its path is gone: asking for
+ * the path opens it now, and the sanitizer keeps the descriptor.
+ * LeakSanitizer's check at exit reads /proc, which the chroot hides, so
+ * there it could only fail: a chrooted process turns it off (the tests
+ * that run these programs without --user check their leaks).
+ */
+#ifdef __SANITIZE_ADDRESS__
+static bool chrooted;
+
+int
+__lsan_is_turned_off(void)
+{
+	return chrooted;
+}
+#endif
+
+static void
+sanitizers_before_chroot(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	(void)__sanitizer_get_report_path();
+	chrooted = true;
+#endif
+}
+
 /* chroot while still root; then groups, gid, uid; then prove it sticks. */
 static void
 drop_privileges(enum sandbox_role role)
@@ -122,6 +153,8 @@ drop_privileges(enum sandbox_role role)
 	uid_t r, e, s;
 	gid_t rg, eg, sg, gid = drop.groups[0];
 
+	if (drop.dir[0] != '\0')
+		sanitizers_before_chroot();
 	if (drop.dir[0] != '\0' && (chroot(drop.dir) == -1 || chdir("/") == -1))
 		fatal("chroot %s", drop.dir);
 	if (setgroups((size_t)drop.ngroups, drop.groups) == -1 ||
@@ -170,6 +203,19 @@ limit_data(rlim_t v)
 }
 
 /*
+ * No new process.  Not in the null build either: LeakSanitizer checks at
+ * exit from a helper it clones, which a limit of 0 refuses once the
+ * dropped user has processes.
+ */
+static void
+limit_nproc(void)
+{
+#if RINGCAST_SANDBOX
+	limit(RLIMIT_NPROC, "nproc", 0);
+#endif
+}
+
+/*
  * Sized to the role.  No RLIMIT_FSIZE: stderr may be a log file, and a
  * write past it would kill the process with SIGXFSZ; the seccomp lists and
  * the chroot keep these processes from opening files anyway.  No
@@ -183,13 +229,13 @@ limits(enum sandbox_role role, unsigned nofile)
 	switch (role) {
 	case SANDBOX_SESSIOND:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
-		limit(RLIMIT_NPROC, "nproc", 0);
+		limit_nproc();
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
 		limit_data(256 * MIB);
 		break;
 	case SANDBOX_BROKER:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 1024);
-		limit(RLIMIT_NPROC, "nproc", 0);
+		limit_nproc();
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
 		limit_data(1024 * MIB);
 		break;

@@ -1,10 +1,52 @@
 #!/bin/sh
 # Runs every test program in BUILD/tests, each in its own process group with a
 # time limit, and prints one closing line: "tests: N passed, N failed".
+# SAN=1 (make SAN=1 test): a sanitizer build; see san_reports.
 set -u
 build=${1:-build}
 passed=0 failed=0 crashed=0
 status=0
+
+# Every process of a sanitizer build, the daemon's children included, writes
+# its ASan, LeakSanitizer and UBSan reports to files in BUILD/san rather than
+# to a stderr no test may be reading: a report fails the run even when no
+# test noticed.  The directory is open to all: children run as nobody.
+san=
+if [ "${SAN:-0}" = 1 ]; then
+	san=$(cd "$build" && pwd)/san
+	rm -rf "$san"
+	mkdir -p "$san"
+	chmod 1777 "$san"
+	# UBSan: gcc's libubsan beside libasan writes its message to stderr
+	# whatever log_path says, then aborts; handle_abort makes ASan write
+	# that abort, with the stack of the check, to the file.  Leaks:
+	# the slow unwinder, as jansson and libevent keep no frame pointers.
+	export ASAN_OPTIONS="log_path=$san/report:abort_on_error=1:\
+handle_abort=1:detect_leaks=1:fast_unwind_on_malloc=0"
+	export UBSAN_OPTIONS="log_path=$san/report:abort_on_error=1:\
+halt_on_error=1:print_stacktrace=1"
+fi
+
+# Reports written while test program $1 ran: print them, keep them in
+# BUILD/san/$1, and return 1.  Empty files are not reports: a process
+# opens its file before a chroot (shared/sandbox.c).
+san_reports() {
+	[ -n "$san" ] || return 0
+	find "$san" -maxdepth 1 -type f -empty -delete
+	set -- "$1" $(find "$san" -maxdepth 1 -type f)
+	[ $# -gt 1 ] || return 0
+	prog=$1
+	shift
+	mkdir -p "$san/$prog"
+	for r in "$@"; do
+		echo "--- sanitizer report ${r##*/} ($prog)"
+		cat "$r"
+		mv "$r" "$san/$prog/"
+	done
+	echo "$prog: $# sanitizer report(s), kept in $san/$prog"
+	return 1
+}
+
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
@@ -35,6 +77,10 @@ for t in "$build"/tests/test_*; do
 	rm -f "$out"
 	# Nothing a test started may outlive it.
 	pkill -KILL -s "$sid" 2>/dev/null || true
+	if ! san_reports "$name"; then
+		failed=$((failed + 1))
+		status=1
+	fi
 done
 failed=$((failed + crashed))
 echo "tests: $passed passed, $failed failed"

@@ -72,15 +72,18 @@ ring_name(const char *tag)
 {
 	const char *n = tu_name(tag);
 
-	snprintf(rings[nrings++ & 3], sizeof(rings[0]), "%s", n);
+	cr_assert_lt(nrings, 4, "more than 4 rings in one test");
+	snprintf(rings[nrings++], sizeof(rings[0]), "%s", n);
 	return n;
 }
 
 static const char *
 tmp_path(const char *tag)
 {
-	char *p = files[nfiles++ & 3];
+	char *p;
 
+	cr_assert_lt(nfiles, 4, "more than 4 files in one test");
+	p = files[nfiles++];
 	snprintf(p, sizeof(files[0]), "/tmp/rc-test-%d-%s", (int)getpid(), tag);
 	return p;
 }
@@ -90,9 +93,14 @@ forget(pid_t pid)
 {
 	int i;
 
+	/* Out of the list, the others kept in order for teardown. */
 	for (i = 0; i < nkids; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
+		if (kids[i] == pid) {
+			memmove(&kids[i], &kids[i + 1],
+			    (size_t)(nkids - i - 1) * sizeof(kids[0]));
+			nkids--;
+			return;
+		}
 }
 
 /*
@@ -102,12 +110,14 @@ forget(pid_t pid)
 static pid_t
 spawn(char *const argv[], const int *src, const int *dst, int n, int out)
 {
-	pid_t pid = fork();
 	int i, dn, tmp[4];
+	pid_t pid;
 
+	cr_assert_lt(nkids, 8, "more than 8 live children in one test");
+	pid = fork();
 	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
 	if (pid > 0) {
-		kids[nkids++ & 7] = pid;
+		kids[nkids++] = pid;
 		return pid;
 	}
 	/* Move the sources out of the way before placing them. */

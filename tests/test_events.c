@@ -236,6 +236,7 @@ Test(events, meters_at_10_to_20_hz_with_every_channel)
 Test(events, post_mix_meters_of_a_server_mix)
 {
 	json_t *hello, *o, *lv;
+	char *text;
 	int i;
 
 	up("postmix", NULL);
@@ -253,8 +254,9 @@ Test(events, post_mix_meters_of_a_server_mix)
 		lv = json_object_get(json_object_get(o, "clients"), "mixer-1");
 		if (lv != NULL && json_real_value(json_array_get(
 		    json_object_get(lv, "rms"), 0)) > 0.05) {
-			cr_log_info("post-mix levels of mixer-1: %s",
-			    json_dumps(lv, JSON_COMPACT));
+			text = json_dumps(lv, JSON_COMPACT);
+			cr_log_info("post-mix levels of mixer-1: %s", text);
+			free(text);
 			json_decref(o);
 			return;
 		}

@@ -179,12 +179,13 @@ within_deadline(const char *what, long ms, int deadline)
 
 Test(limits, native_handshake_trickled_or_silent_is_cut_at_the_deadline)
 {
+	json_t *hello = v2_hello("slow", NULL);
 	uint8_t *msg;
 	size_t len;
 	long ms;
 
-	cr_assert(proto_control_encode(v2_hello("slow", NULL), false, &msg,
-	    &len) == PROTO_OK);
+	cr_assert(proto_control_encode(hello, false, &msg, &len) == PROTO_OK);
+	json_decref(hello);
 	ms = closed_after(D.native_port, 2, (const char *)msg, len,
 	    HS_MS + HEADROOM_MS, NULL, 0);
 	free(msg);

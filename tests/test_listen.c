@@ -248,7 +248,7 @@ Test(listen, records_int16_and_counts_lost_periods)
 	char port[16], out[4096], *argv[16];
 	enum proto_ctl t;
 	uint32_t i, f, k;
-	json_t *o;
+	json_t *o, *want;
 	int fd, n = 0;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("rec"));
@@ -275,8 +275,9 @@ Test(listen, records_int16_and_counts_lost_periods)
 	json_decref(o);
 	o = recv_control(fd, &t);
 	cr_assert_eq(t, PROTO_CTL_UPDATE_MIX);
-	cr_assert(json_equal(json_object_get(o, "channels"),
-	    json_pack("[i, i]", 1, 2)));
+	want = json_pack("[i, i]", 1, 2);
+	cr_assert(json_equal(json_object_get(o, "channels"), want));
+	json_decref(want);
 	json_decref(o);
 
 	send_greeting(fd, "[1, 2]");

@@ -225,17 +225,18 @@ proc_status(pid_t pid, const char *field)
 static bool
 proc_ids_are(pid_t pid, const char *field, unsigned want)
 {
-	char path[64], line[512], key[32];
+	char path[64], line[512];
+	size_t len = strlen(field);
 	unsigned a, b, c, d;
 	bool r = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	snprintf(key, sizeof(key), "%s: %%u %%u %%u %%u", field);
 	if ((f = fopen(path, "r")) == NULL)
 		return false;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, key, &a, &b, &c, &d) == 4) {
+		if (strncmp(line, field, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%u %u %u %u", &a, &b, &c, &d) == 4) {
 			r = a == want && b == want && c == want && d == want;
 			break;
 		}

@@ -466,12 +466,14 @@ Test(sessiond, subscriptions_and_mix_state, .timeout = 60)
 {
 	struct mix m;
 	json_t *o;
-	char err[64];
+	char err[64], *saved;
 
 	ring_up("sub", 8, NULL);
 	o = mix_of("{\"channels\":[0],\"gains\":{\"0\":0.5}}");
 	cr_assert_eq(mix_from_json(&m, 8, o, err, sizeof(err)), 0);
-	open_session(0, su_app_hello(), json_dumps(o, 0));
+	saved = json_dumps(o, 0);
+	open_session(0, su_app_hello(), saved);
+	free(saved);
 	json_decref(o);
 	o = ctl(S[0].client, "mix_state");
 	cr_assert_eq(chanset(o), 0x1, "the saved mix is restored");
