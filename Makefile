@@ -145,13 +145,20 @@ FUZZ_LIBSRC  := shared/proto.c shared/mix.c shared/state.c shared/log.c \
                 shared/clock.c shared/text.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
-FUZZ_CPPFLAGS := -I. -DRINGCAST_SANDBOX=0
+FUZZ_CPPFLAGS := -I. -DRINGCAST_SANDBOX=0 -DRINGCAST_VERSION='"$(VERSION)"'
 FUZZ_LIBS    = $(LIBS_JSON) $(LIBS_LMDB) -lm $(LDLIBS)
+# fuzz_api runs the broker's routing and the supervisor's real handler:
+# it links them (ringcastd's main renamed) and what they need.
+FUZZ_API_SRC := broker/broker_api.c $(SUPER_SRC) \
+                $(filter-out $(FUZZ_LIBSRC),$(SHARED_SRC))
+FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) -lrt -pthread
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIBSRC) \
+                $(FUZZ_API_SRC) \
                 $(FUZZ_NAMES:%=fuzz/fuzz_%.c))
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
 REPLAY_OBJ   := $(patsubst %.c,$(BUILD)/fuzz-replay/obj/%.o,$(FUZZ_LIBSRC) \
+                $(FUZZ_API_SRC) \
                 fuzz/replay.c $(FUZZ_NAMES:%=fuzz/fuzz_%.c))
 REPLAY_NAMES := $(BUILD)/fuzz-replay/names
 
@@ -229,23 +236,33 @@ $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(TESTLIB) $(LIBSHARED) | $(
 $(FUZZ_OBJ): $(BUILD)/fuzz/obj/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(CPPFLAGS) -std=gnu11 -MMD -MP -g -O1 \
-		-fsanitize=fuzzer-no-link $(FUZZ_SAN) $(CFLAGS) -c -o $@ $<
+		-fsanitize=fuzzer-no-link $(FUZZ_SAN) $(CFLAGS) $(FUZZ_OBJ_FLAGS) \
+		-c -o $@ $<
 
 $(FUZZ_BINS): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o \
     $(FUZZ_LIBSRC:%.c=$(BUILD)/fuzz/obj/%.o)
 	$(FUZZ_CC) -g -fsanitize=fuzzer $(FUZZ_SAN) $(CFLAGS) $(LDFLAGS) \
 		-o $@ $^ $(FUZZ_LIBS)
 
+$(BUILD)/fuzz/fuzz_api: $(FUZZ_API_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/fuzz_api: FUZZ_LIBS += $(FUZZ_API_LIBS)
+$(BUILD)/fuzz/obj/supervisor/supervisor.o \
+$(BUILD)/fuzz-replay/obj/supervisor/supervisor.o: \
+    FUZZ_OBJ_FLAGS = -Dmain=ringcastd_main -Wno-missing-prototypes
+
 # The replayers: the same sources with gcc, the project's warnings.
 $(REPLAY_OBJ): $(BUILD)/fuzz-replay/obj/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(FUZZ_CPPFLAGS) $(CPPFLAGS) -std=gnu11 $(WARN) -MMD -MP -g -O1 \
-		$(FUZZ_SAN) $(CFLAGS) -c -o $@ $<
+		$(FUZZ_SAN) $(CFLAGS) $(FUZZ_OBJ_FLAGS) -c -o $@ $<
 
 $(REPLAY_BINS): $(BUILD)/fuzz-replay/fuzz_%: \
     $(BUILD)/fuzz-replay/obj/fuzz/fuzz_%.o $(BUILD)/fuzz-replay/obj/fuzz/replay.o \
     $(FUZZ_LIBSRC:%.c=$(BUILD)/fuzz-replay/obj/%.o)
 	$(CC) -g $(FUZZ_SAN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
+
+$(BUILD)/fuzz-replay/fuzz_api: $(FUZZ_API_SRC:%.c=$(BUILD)/fuzz-replay/obj/%.o)
+$(BUILD)/fuzz-replay/fuzz_api: FUZZ_LIBS += $(FUZZ_API_LIBS)
 
 # The harness list for the replay test, rewritten only when it changes.
 $(REPLAY_NAMES): FORCE

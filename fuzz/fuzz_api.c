@@ -1,55 +1,184 @@
-/* fuzz_api.c — HTTP API bodies: the broker's check, the supervisor's use. */
+/* fuzz_api.c — the HTTP API as it runs: the broker's routes and body decoders, the channel's check, the supervisor's handler. */
+#define _XOPEN_SOURCE 700	/* nftw */
+/*
+ * An input is "METHOD PATH[?QUERY]\n" and a body.  It goes the way a
+ * request goes: broker_api.c routes it and decodes its body into the
+ * struct the broker sends; the parent channel's table must accept that
+ * struct; the supervisor's real handler (supervisor_api.c and what it
+ * calls, on a real LMDB state with two saved listeners) answers it over a
+ * real channel, where a reply and any events must again pass the table.
+ */
+#include <sys/socket.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz/fuzz.h"
-#include "shared/mix.h"
+#include "broker/broker.h"
+#include "shared/log.h"
+#include "shared/msg.h"
 #include "shared/proto.h"
+#include "supervisor/supervisor.h"
 
-/* POST /api/clients/ID/mix: the whole body is update_mix fields. */
-static void
-post_mix(const json_t *body, uint32_t nch)
+#define PATH_LINE_MAX	2048
+
+static int chan[2] = { -1, -1 };
+static struct child broker;
+static char dir[] = "/tmp/rc-fuzz-api-XXXXXX";
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
-	struct mix m, before;
-	char err[256];
-
-	mix_init(&m, nch);
-	m.sub[0] = 1;
-	before = m;
-	if (mix_apply_json(&m, body, err, sizeof(err)) == -1)
-		FUZZ_CHECK(memcmp(&m, &before, sizeof(m)) == 0);
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
 }
 
-/* POST /api/clients/ID {"name"} and POST /api/channels {"names"|"name"}. */
 static void
-names(const json_t *body)
+teardown(void)
 {
-	const json_t *v;
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+saved(const char *id, uint32_t sub)
+{
+	struct state_record rec;
+
+	state_record_init(&rec, id, sv.cfg.channels, 1);
+	rec.mix.sub[sub] = 1;
+	FUZZ_CHECK(state_put(sv.state, &rec) == STATE_OK);
+}
+
+/* The supervisor as it stands once started, its broker on our channel. */
+static void
+setup(void)
+{
+	char *argv[] = { "ringcastd", "--state", dir, NULL };
+	char err[512];
+
+	log_init("fuzz_api", -1);
+	FUZZ_CHECK(mkdtemp(dir) != NULL);
+	atexit(teardown);
+	FUZZ_CHECK(config_load(&sv.cfg, 3, argv, err, sizeof(err)) == 0);
+	FUZZ_CHECK((sv.base = event_base_new()) != NULL);
+	FUZZ_CHECK(state_open(dir, false, sv.cfg.channels, 0, 0, &sv.state,
+	    err, sizeof(err)) == STATE_OK);
+	saved("phone-a", 0);
+	saved("phone-b", 3);
+	api_channels_load();
+	FUZZ_CHECK(msg_channel(chan) == 0);
+	FUZZ_CHECK(fcntl(chan[0], F_SETFL, O_NONBLOCK) == 0);
+	FUZZ_CHECK(fcntl(chan[1], F_SETFL, O_NONBLOCK) == 0);
+	broker = (struct child){ .kind = CHILD_BROKER, .pid = getpid(),
+	    .chan = chan[0], .ready = true };
+	sv.broker.child = &broker;
+	sv.subscribers = 1;
+}
+
+static unsigned
+method_of(const char *m, size_t n)
+{
+	static const struct { const char *name; unsigned bit; } ms[] = {
+		{ "GET", HTTP_GET }, { "POST", HTTP_POST },
+		{ "DELETE", HTTP_DELETE }, { "HEAD", HTTP_HEAD },
+	};
 	size_t i;
 
-	if (proto_name_valid(json_object_get(body, "name")))
-		FUZZ_CHECK(strlen(json_string_value(json_object_get(body,
-		    "name"))) <= 63);
-	json_array_foreach(json_object_get(body, "names"), i, v)
-		if (proto_name_valid(v))
-			FUZZ_CHECK(json_string_length(v) >= 1);
+	for (i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		if (strlen(ms[i].name) == n && memcmp(ms[i].name, m, n) == 0)
+			return ms[i].bit;
+	return HTTP_OTHER;
+}
+
+/* Whatever the supervisor sent us: every message valid, replies sane. */
+static void
+drain(uint32_t want_id)
+{
+	static struct msg m;
+	const struct msg_api_reply *r;
+	unsigned replies = 0;
+	json_t *o;
+	size_t len;
+	const char *body;
+	int rc;
+
+	while ((rc = msg_recv(chan[1], ROLE_BROKER, ROLE_SUPERVISOR, &m)) == 1) {
+		body = msg_tail(&m, &len);
+		if (m.hdr.type == MSG_BROKER_EVENT) {
+			FUZZ_CHECK((o = json_loadb(body, len, 0, NULL)) != NULL);
+			json_decref(o);
+			continue;
+		}
+		FUZZ_CHECK(m.hdr.type == MSG_BROKER_REPLY);
+		r = MSG_BODY(&m, struct msg_api_reply);
+		FUZZ_CHECK(r->id == want_id);
+		if (r->ctype == CTYPE_JSON) {
+			FUZZ_CHECK((o = json_loadb(body, len, JSON_DECODE_ANY,
+			    NULL)) != NULL);
+			json_decref(o);
+		}
+		replies++;
+	}
+	FUZZ_CHECK(rc == -1 && errno == EAGAIN);
+	FUZZ_CHECK(replies == 1);
+}
+
+static void
+request(unsigned method, char *path, const uint8_t *body, size_t blen)
+{
+	static struct msg_api_request req;
+	static uint32_t id;
+	char *query = strchr(path, '?'), why[256];
+	json_t *o = NULL;
+	int status;
+
+	if (query != NULL)
+		*query++ = '\0';
+	status = api_match(method, path, query, &req, why, sizeof(why));
+	FUZZ_CHECK(status == 0 || status == 400 || status == 404 ||
+	    status == 405);
+	if (status != 0 || req.route >= API_ROUTE_MAX)
+		return;
+	if (api_route_has_body(req.route)) {
+		if (proto_json_body(body, blen, &o, why, sizeof(why)) !=
+		    PROTO_OK)
+			return;
+		status = api_decode_body(&req, o, why, sizeof(why));
+		json_decref(o);
+		FUZZ_CHECK(status == 0 || status == 400);
+		if (status != 0)
+			return;
+	}
+	req.id = ++id;
+	/* What the broker would send, the supervisor's msg_recv must take. */
+	FUZZ_CHECK(msg_valid(MSG_BROKER_REQUEST, &req, sizeof(req)));
+	api_request(&broker, &req);
+	drain(id);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char why[256];
-	json_t *body;
+	char line[PATH_LINE_MAX];
+	const uint8_t *nl;
+	const char *sp;
+	size_t n;
 
-	why[0] = '\0';
-	if (proto_json_body(data, size, &body, why, sizeof(why)) != PROTO_OK) {
-		FUZZ_CHECK(strncmp(why, "invalid JSON: ", 14) == 0);
+	if (chan[0] == -1)
+		setup();
+	if ((nl = memchr(data, '\n', size)) == NULL ||
+	    (n = (size_t)(nl - data)) >= sizeof(line))
 		return 0;
-	}
-	if (json_is_object(body)) {
-		post_mix(body, 8);
-		post_mix(body, 64);
-		names(body);
-	}
-	json_decref(body);
+	memcpy(line, data, n);
+	line[n] = '\0';
+	if (strlen(line) != n || (sp = strchr(line, ' ')) == NULL)
+		return 0;
+	request(method_of(line, (size_t)(sp - line)), (char *)(uintptr_t)sp + 1,
+	    nl + 1, size - n - 1);
 	return 0;
 }

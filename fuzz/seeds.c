@@ -48,14 +48,28 @@ static const char *const controls[][2] = {
 	{ "get_client_state", "{\"type\":\"get_client_state\",\"timestamp\":1}" },
 };
 
-static const char *const bodies[][2] = {
-	{ "mix", "{\"channels\":[0,1],\"gains\":{\"0\":0.7},\"master_gain\":1}" },
-	{ "mix-mute", "{\"mutes\":{\"3\":true},\"pans\":{\"3\":1}}" },
-	{ "name", "{\"name\":\"Drummer IEM\",\"order\":3}" },
-	{ "channels", "{\"names\":[\"Kick\",\"Snare\",\"Vox\"]}" },
-	{ "channel", "{\"channel\":2,\"name\":\"Bass DI\"}" },
-	{ "probe", "{\"target\":\"broker\",\"syscall\":\"open\"}" },
-	{ "array", "[1,2,{\"a\":[true,false,null]}]" },
+/* fuzz_api's requests: "METHOD PATH\n" then the body. */
+static const char *const requests[][2] = {
+	{ "mix", "POST /api/clients/phone-a/mix\n{\"channels\":[0,1],"
+	    "\"gains\":{\"0\":0.7},\"master_gain\":1}" },
+	{ "mix-mute", "POST /api/clients/phone-b/mix\n{\"mutes\":{\"3\":true},"
+	    "\"pans\":{\"3\":1}}" },
+	{ "name", "POST /api/clients/phone-a\n{\"name\":\"Drummer IEM\","
+	    "\"order\":3}" },
+	{ "channels", "POST /api/channels\n{\"names\":[\"Kick\",\"Snare\","
+	    "\"Vox\"]}" },
+	{ "channel", "POST /api/channels\n{\"channel\":2,\"name\":\"Bass DI\"}" },
+	{ "probe", "POST /api/test/probe\n{\"target\":\"broker\","
+	    "\"syscall\":\"open\"}" },
+	{ "array", "POST /api/clients/phone-a/mix\n[1,2,{\"a\":[true,false,"
+	    "null]}]" },
+	{ "status", "GET /api/status\n" },
+	{ "clients", "GET /api/clients?offset=1\n" },
+	{ "client", "GET /api/clients/phone%2Da\n" },
+	{ "forget", "DELETE /api/clients/nobody\n" },
+	{ "kick", "POST /api/clients/phone-a/disconnect\n" },
+	{ "metrics", "GET /metrics\n" },
+	{ "wrong-method", "PUT /api/status\n" },
 };
 
 static void
@@ -88,8 +102,9 @@ controls_and_frames(void)
 	put("proto", "audio-int16", pkt, n);
 	n = proto_audio_encode(pkt, 8192, mask, 2, s, 6, 8, true, false, 9);
 	put("proto", "audio-float32-2words", pkt, n);
-	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
-		put("api", bodies[i][0], bodies[i][1], strlen(bodies[i][1]));
+	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+		put("api", requests[i][0], requests[i][1],
+		    strlen(requests[i][1]));
 }
 
 static void

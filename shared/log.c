@@ -78,6 +78,8 @@ log_info_(const char *func, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (verbosity < 0)
+		return;
 	va_start(ap, fmt);
 	vlog(func, fmt, ap, NULL);
 	va_end(ap);

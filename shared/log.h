@@ -7,7 +7,8 @@
 
 /*
  * Lines go to stderr as "<proc>[pid]: <func>: message".  log_init() names the
- * process; verbosity 0 prints info and above, 1 adds debug.  Every function
+ * process; verbosity 0 prints info and above, 1 adds debug, -1 leaves only
+ * warnings (a fuzzing harness, which runs handlers millions of times).  Every function
  * preserves errno.  Never call these from the real-time audio path.
  */
 void	log_init(const char *procname, int verbose);

@@ -369,6 +369,15 @@ msg_has_tail(uint32_t type)
 	return s != NULL && s->tail;
 }
 
+bool
+msg_valid(uint32_t type, const void *body, size_t len)
+{
+	const struct msg_spec *s = spec_of(type);
+
+	return s != NULL && len >= s->size && (s->tail || len == s->size) &&
+	    s->check(body, (const char *)body + s->size, len - s->size);
+}
+
 const char *
 msg_tail(const struct msg *m, size_t *len)
 {
@@ -498,7 +507,6 @@ static const char *
 judge(const struct msg *m, size_t n, enum msg_role self, enum msg_role peer)
 {
 	const struct msg_spec *s;
-	size_t tl;
 
 	if (n < sizeof(m->hdr) || m->hdr.len != n - sizeof(m->hdr))
 		return "bad length";
@@ -513,8 +521,7 @@ judge(const struct msg *m, size_t n, enum msg_role self, enum msg_role peer)
 	if ((m->fd >= 0) != s->fd)
 		return m->fd >= 0 ? "unexpected descriptor" :
 		    "missing descriptor";
-	tl = m->hdr.len - s->size;
-	if (!s->check(m->u.data, m->u.data + s->size, tl))
+	if (!msg_valid(m->hdr.type, m->u.data, m->hdr.len))
 		return "invalid contents";
 	return NULL;
 }

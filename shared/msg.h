@@ -277,6 +277,8 @@ int	msg_send_probe(int sock, uint32_t type);
 int	msg_recv(int sock, enum msg_role self, enum msg_role peer,
 	    struct msg *m);
 
+/* Whether a payload of type (tail included) passes the table's checks. */
+bool	msg_valid(uint32_t type, const void *body, size_t len);
 /* Whether the table lets `from` send type to `to` (for tests and docs). */
 bool	msg_allowed(uint32_t type, enum msg_role from, enum msg_role to);
 /* Whether type carries a descriptor; its fixed payload size; a tail. */
