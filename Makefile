@@ -55,6 +55,11 @@ LIBS_SND   = $(shell pkg-config --libs sndfile)
 LIBS_PA    = $(shell pkg-config --libs portaudio-2.0)
 LIBS_COMMON = $(LIBS_JSON) $(LIBS_SECC)
 
+# The test library: compiled once, linked by every test and benchmark.
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+LIBTEST     := $(BUILD)/libringcast-test.a
+
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
@@ -94,6 +99,10 @@ $(LIBSHARED): $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBTEST): $(TESTLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 $(BUILD)/ringcast-capture: $(CAPTURE_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)
 
@@ -109,14 +118,14 @@ $(BUILD)/ringcastd: $(SUPER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 $(BUILD)/ringcast: $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LMDB) $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIBSHARED) | $(PROGS)
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIBTEST) $(LIBSHARED) | $(PROGS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBSHARED) \
+	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBTEST) $(LIBSHARED) \
 		-lcriterion $(LIBS_PA) $(LIBS_SND) $(LIBS_LMDB) $(LIBS_COMMON) $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: bench/%.c $(LIBSHARED) | $(PROGS)
+$(BUILD)/bench/%: bench/%.c $(LIBTEST) $(LIBSHARED) | $(PROGS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBSHARED) \
+	$(CC) $(CFLAGS) -DBUILD_DIR='"$(abspath $(BUILD))"' -o $@ $< $(LIBTEST) $(LIBSHARED) \
 		$(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIBSRC)
