@@ -7,12 +7,25 @@
 
 #include <math.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "shared/clock.h"
 #include "shared/proto.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define T_RATE		48000
 #define T_FRAMES	64
@@ -85,7 +98,7 @@ recv_exact(int fd, void *buf, size_t n, uint64_t deadline)
 	ssize_t r;
 
 	while (n > 0) {
-		uint64_t now = tu_now_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (now >= deadline ||
 		    poll(&pfd, 1, (int)(deadline - now)) != 1)
@@ -106,14 +119,14 @@ recv_control(int fd, enum proto_ctl *type)
 	struct proto_hdr h;
 	json_t *obj;
 
-	cr_assert(recv_exact(fd, hb, sizeof(hb), tu_now_ms() + 10000),
+	cr_assert(recv_exact(fd, hb, sizeof(hb), clock_mono_ms() + 10000),
 	    "no message from the client");
 	cr_assert_eq(proto_hdr_decode(hb, &h), PROTO_OK);
 	cr_assert_eq(h.type, PROTO_TYPE_CONTROL);
 	cr_assert_eq(h.version, PROTO_VERSION);
 	cr_assert(h.length <= PROTO_CONTROL_MAX);
 	pl = malloc(h.length);
-	cr_assert(recv_exact(fd, pl, h.length, tu_now_ms() + 10000));
+	cr_assert(recv_exact(fd, pl, h.length, clock_mono_ms() + 10000));
 	cr_assert_eq(proto_control_parse(pl, h.length, &obj, type), PROTO_OK);
 	free(pl);
 	return obj;
@@ -399,7 +412,7 @@ Test(listen, reconnect_backoff)
 	spawn(argv);
 	for (i = 0; i < 3; i++) {
 		fd = srv_accept(15000);
-		at[i] = tu_now_ms();
+		at[i] = clock_mono_ms();
 		o = recv_control(fd, &t);
 		cr_assert_eq(t, PROTO_CTL_HANDSHAKE);
 		if (i == 0)
@@ -417,12 +430,12 @@ Test(listen, reconnect_backoff)
 	    "second retry after %llu ms", (unsigned long long)(at[2] - at[1]));
 
 	/* The next wait is 2.25 s: a signal must cut it short. */
-	uint64_t t0 = tu_now_ms();
+	uint64_t t0 = clock_mono_ms();
 
 	kill(client, SIGTERM);
 	cr_assert_eq(finish(out, sizeof(out), 10000), 0);
-	cr_assert(tu_now_ms() - t0 < 1500, "exit took %llu ms",
-	    (unsigned long long)(tu_now_ms() - t0));
+	cr_assert(clock_mono_ms() - t0 < 1500, "exit took %llu ms",
+	    (unsigned long long)(clock_mono_ms() - t0));
 	cr_assert(strstr(out, "reconnects: 2\n") != NULL, "%s", out);
 }
 
@@ -487,7 +500,7 @@ Test(listen, bad_magic_breaks_the_stream)
 	send_greeting(fd, "[0]");
 	memset(junk, 0x55, sizeof(junk));
 	send_all(fd, junk, sizeof(junk));
-	cr_assert(!recv_exact(fd, &c, 1, tu_now_ms() + 10000));
+	cr_assert(!recv_exact(fd, &c, 1, clock_mono_ms() + 10000));
 	cr_assert_eq(finish(out, sizeof(out), 10000), 1);
 	close(fd);
 }
@@ -595,7 +608,7 @@ Test(listen, plays_through_jack_dummy)
 static int
 wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 {
-	uint64_t end = tu_now_ms() + timeout_ms;
+	uint64_t end = clock_mono_ms() + timeout_ms;
 	char ev[4096];
 	SF_INFO info;
 	SNDFILE *sf;
@@ -604,7 +617,7 @@ wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 	in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	cr_assert(in >= 0);
 	cr_assert(inotify_add_watch(in, "/tmp", IN_MODIFY | IN_CREATE) >= 0);
-	while (!ok && tu_now_ms() < end) {
+	while (!ok && clock_mono_ms() < end) {
 		memset(&info, 0, sizeof(info));
 		if ((sf = sf_open(path, SFM_READ, &info)) != NULL) {
 			ok = info.frames == frames;
@@ -613,7 +626,7 @@ wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 		if (!ok) {
 			struct pollfd pfd = { .fd = in, .events = POLLIN };
 
-			uint64_t now = tu_now_ms();
+			uint64_t now = clock_mono_ms();
 
 			/* Events queue up from before the check: no race. */
 			(void)poll(&pfd, 1, now < end ? (int)(end - now) : 0);

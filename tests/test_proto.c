@@ -2,6 +2,18 @@
 #define _GNU_SOURCE	/* pipe2 in testutil.h */
 #include <sys/mman.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +21,6 @@
 #include <unistd.h>
 
 #include "shared/proto.h"
-#include "tests/testutil.h"
 
 TestSuite(proto, .timeout = 30);
 

@@ -10,11 +10,24 @@
 #include <limits.h>
 #include <math.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <lmdb.h>
 
+#include "shared/clock.h"
 #include "shared/state.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define NCH		32
 #define WAIT_MS		20000	/* generous: a shared, noisy VM */
@@ -820,12 +833,12 @@ static int
 read_acks(int fd, bool *acked, int max, int stop_after, pid_t pid)
 {
 	char buf[4096];
-	uint64_t end = tu_now_ms() + WAIT_MS;
+	uint64_t end = clock_mono_ms() + WAIT_MS;
 	size_t have = 0, start, i;
 	ssize_t n;
 	int got = 0, v;
 
-	while (tu_now_ms() < end) {
+	while (clock_mono_ms() < end) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 		if (poll(&pfd, 1, 1000) <= 0)
@@ -939,12 +952,12 @@ static int
 cli_finish(pid_t pid, int fd, char *out, size_t outlen)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t end = tu_now_ms() + WAIT_MS;
+	uint64_t end = clock_mono_ms() + WAIT_MS;
 	size_t have = 0;
 	ssize_t n;
 	int st;
 
-	while (tu_now_ms() < end && have + 1 < outlen) {
+	while (clock_mono_ms() < end && have + 1 < outlen) {
 		if (poll(&pfd, 1, 1000) <= 0)
 			continue;
 		if ((n = read(fd, out + have, outlen - 1 - have)) <= 0)
