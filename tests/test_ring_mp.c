@@ -114,31 +114,12 @@ val(uint64_t seq, size_t i)
 }
 
 static uint64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static uint64_t
 nvcsw(void)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_THREAD, &ru);
 	return ru.ru_nvcsw;
-}
-
-static void
-sleep_until(uint64_t ns)
-{
-	struct timespec ts = { ns / 1000000000ull, ns % 1000000000ull };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
-		;
 }
 
 static void
@@ -154,10 +135,10 @@ static uint64_t cpu_costs[M_PERIODS];
 static void
 timed_write(struct ring_writer *w, const float *x, struct wres *res)
 {
-	uint64_t sw = nvcsw(), t0 = clock_mono_ns(), c0 = cpu_ns(), c;
+	uint64_t sw = nvcsw(), t0 = clock_mono_ns(), c0 = tu_thread_cpu_ns(), c;
 
 	ring_writer_write(w, x, 0);
-	c = cpu_ns() - c0;
+	c = tu_thread_cpu_ns() - c0;
 	max_in(&res->max_wall_ns, clock_mono_ns() - t0);
 	res->nvcsw += nvcsw() - sw;
 	res->sum_cpu_ns += c;
@@ -180,7 +161,7 @@ writer_run(struct ring_writer *w, float *x, struct wres *res)
 	size_t i;
 
 	for (k = 0; k < M_PERIODS; k++) {
-		sleep_until(M_DUE(start, k));
+		tu_sleep_until(M_DUE(start, k));
 		late = clock_mono_ns() - M_DUE(start, k);
 		max_in(&res->max_late_ns, late);
 		if (late > M_PERIOD_NS)
@@ -541,7 +522,7 @@ Test(ring_mp, stopped_and_killed_readers_harm_no_one)
 	kill_victims();
 	stop_readers(SIGSTOP);
 	/* The scenario itself: readers frozen for five seconds. */
-	sleep_until(clock_mono_ns() + M_STOP_MS * 1000000ull);
+	tu_sleep_until(clock_mono_ns() + M_STOP_MS * 1000000ull);
 	stop_readers(SIGCONT);
 	collect(&w, r);
 	check_writer(&w);
