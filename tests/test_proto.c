@@ -70,34 +70,46 @@ assert_bytes(const uint8_t *got, const uint8_t *want, size_t n)
 
 /* ---- header ---- */
 
+/* A header and its 16 bytes on the wire (hex, spaces ignored). */
 static const struct {
 	struct proto_hdr	h;
-	uint8_t			b[PROTO_HDR_LEN];
+	const char		*hex;
 } hdr_vec[] = {
 	{ { PROTO_MAGIC, 2, 0x01, 0x82, 0x000003e8, 0x0000009c },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x82,
-	    0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x9c } },
+	  "a1d10a7c 00020182 000003e8 0000009c" },
 	{ { PROTO_MAGIC, 2, 0x02, 0x80, 0xfedcba98, 0x00010000 },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x02, 0x80,
-	    0xfe, 0xdc, 0xba, 0x98, 0x00, 0x01, 0x00, 0x00 } },
+	  "a1d10a7c 00020280 fedcba98 00010000" },
 	{ { PROTO_MAGIC, 2, 0x01, 0x01, 0, 0 },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x01,
-	    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 } },
+	  "a1d10a7c 00020101 00000000 00000000" },
 	{ { PROTO_MAGIC, 0xffff, 0xff, 0xff, 0xffffffff, 0xffffffff },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0xff, 0xff, 0xff, 0xff,
-	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } },
+	  "a1d10a7c ffffffff ffffffff ffffffff" },
 };
+
+/* n bytes from hex digits, spaces skipped. */
+static void
+from_hex(const char *hex, uint8_t *out, size_t n)
+{
+	unsigned v;
+
+	for (size_t i = 0; i < n; i++, hex += 2) {
+		while (*hex == ' ')
+			hex++;
+		cr_assert_eq(sscanf(hex, "%2x", &v), 1, "hex");
+		out[i] = (uint8_t)v;
+	}
+}
 
 Test(proto, header_vectors)
 {
-	uint8_t out[PROTO_HDR_LEN];
+	uint8_t out[PROTO_HDR_LEN], b[PROTO_HDR_LEN];
 	struct proto_hdr h;
 	size_t i;
 
 	for (i = 0; i < sizeof(hdr_vec) / sizeof(hdr_vec[0]); i++) {
+		from_hex(hdr_vec[i].hex, b, sizeof(b));
 		proto_hdr_encode(out, &hdr_vec[i].h);
-		assert_bytes(out, hdr_vec[i].b, PROTO_HDR_LEN);
-		cr_assert_eq(proto_hdr_decode(hdr_vec[i].b, &h), PROTO_OK);
+		assert_bytes(out, b, PROTO_HDR_LEN);
+		cr_assert_eq(proto_hdr_decode(b, &h), PROTO_OK);
 		cr_assert_eq(h.magic, hdr_vec[i].h.magic);
 		cr_assert_eq(h.version, hdr_vec[i].h.version);
 		cr_assert_eq(h.type, hdr_vec[i].h.type);
@@ -498,23 +510,26 @@ Test(proto, control_depth)
 		const char *open, *inner, *close;
 		int depth, rc;
 	} v[] = {
-		{ "[", "", "]", 10000, PROTO_EDEPTH },
-		{ "{\"a\":", "1", "}", 10000, PROTO_EDEPTH },
+		/* Deep, within the size cap: the depth check refuses it. */
+		{ "[", "", "]", 1000, PROTO_EDEPTH },
+		{ "{\"a\":", "1", "}", 1000, PROTO_EDEPTH },
+		{ "[", "", "", 1000, PROTO_EDEPTH },
 		{ "{\"type\":\"x\",\"a\":", "{}", "}", PROTO_JSON_DEPTH - 1,
 		  PROTO_OK },
 		{ "{\"type\":\"x\",\"a\":", "{}", "}", PROTO_JSON_DEPTH,
 		  PROTO_EDEPTH },
-		{ "[", "", "", 100000, PROTO_EDEPTH },
+		/* Beyond the size cap: refused by size before any parsing. */
+		{ "[", "", "]", 40000, PROTO_ETOOBIG },
+		{ "[", "", "", 100000, PROTO_ETOOBIG },
 	};
 	size_t i;
 	char *s;
 
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		s = nested(v[i].open, v[i].inner, v[i].close, v[i].depth);
-		if (strlen(s) <= PROTO_CONTROL_MAX)
-			expect_parse(s, strlen(s), v[i].rc);
-		else
-			expect_parse(s, strlen(s), PROTO_ETOOBIG);
+		cr_assert_eq(strlen(s) > PROTO_CONTROL_MAX, v[i].rc ==
+		    PROTO_ETOOBIG, "row %zu: %zu bytes", i, strlen(s));
+		expect_parse(s, strlen(s), v[i].rc);
 		free(s);
 	}
 	/* Brackets inside strings, escaped quotes included, do not count. */
