@@ -180,10 +180,9 @@ t_sample(uint32_t f, uint32_t k)
 static void
 put_be32(uint8_t *p, uint32_t v)
 {
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
+	uint32_t be = htonl(v);
+
+	memcpy(p, &be, sizeof(be));
 }
 
 /* One int16 audio packet; frames counts the frames sent so far. */
@@ -217,6 +216,27 @@ spawn(char **argv)
 {
 	client = tu_spawn(argv, STDOUT_FILENO, &client_out);
 	cr_assert(client > 0);
+}
+
+/*
+ * Start `ringcast listen 127.0.0.1:PORT ARGS...` against our listening
+ * socket and accept its connection: our end of it.
+ */
+static int
+start(const char *const *args)
+{
+	char port[32], *argv[24];
+	int n = 0;
+
+	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
+	argv[n++] = ringcast();
+	argv[n++] = "listen";
+	argv[n++] = port;
+	while (*args != NULL && n < 23)
+		argv[n++] = (char *)(uintptr_t)*args++;
+	argv[n] = NULL;
+	spawn(argv);
+	return srv_accept(15000);
 }
 
 /* Wait for the client's exit and collect its stdout. */
@@ -258,27 +278,15 @@ TestSuite(listen, .fini = teardown, .timeout = 60);
 
 Test(listen, records_int16_and_counts_lost_periods)
 {
-	char port[16], out[4096], *argv[16];
+	char out[4096];
 	enum proto_ctl t;
 	uint32_t i, f, k;
 	json_t *o;
-	int fd, n = 0;
+	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("rec"));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	argv[n++] = ringcast();
-	argv[n++] = "listen";
-	argv[n++] = port;
-	argv[n++] = "--once";
-	argv[n++] = "--channels";
-	argv[n++] = "1,2";
-	argv[n++] = "--seconds";
-	argv[n++] = "1";
-	argv[n++] = "--out";
-	argv[n++] = wav[0];
-	argv[n] = NULL;
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "--once", "--channels", "1,2",
+	    "--seconds", "1", "--out", wav[0], NULL });
 
 	o = recv_control(fd, &t);
 	cr_assert_eq(t, PROTO_CTL_HANDSHAKE);
@@ -323,7 +331,7 @@ Test(listen, records_int16_and_counts_lost_periods)
 
 Test(listen, float32_hello_and_recording)
 {
-	char port[16], out[4096], *argv[24];
+	char out[4096];
 	char uuid[] = "0b7c7f9e-3f0a-4d56-9a51-2f1d3c4b5a69";
 	float samples[T_FRAMES], got[10 * T_FRAMES];
 	uint8_t pkt[PROTO_HDR_LEN + 12 + T_FRAMES * 4];
@@ -331,30 +339,13 @@ Test(listen, float32_hello_and_recording)
 	enum proto_ctl t;
 	size_t len;
 	json_t *o;
-	int fd, n = 0;
+	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("f32"));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	argv[n++] = ringcast();
-	argv[n++] = "listen";
-	argv[n++] = "--float32";
-	argv[n++] = "--server-mix";
-	argv[n++] = "--packet-frames";
-	argv[n++] = "64";
-	argv[n++] = "--id";
-	argv[n++] = uuid;
-	argv[n++] = "--name";
-	argv[n++] = "Stage left";
-	argv[n++] = "--once";
-	argv[n++] = "-q";
-	argv[n++] = "--seconds";
-	argv[n++] = "0.01";		/* 480 frames */
-	argv[n++] = "-o";
-	argv[n++] = wav[0];
-	argv[n++] = port;
-	argv[n] = NULL;
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "--float32", "--server-mix",
+	    "--packet-frames", "64", "--id", uuid, "--name", "Stage left",
+	    "--once", "-q", "--seconds", "0.01" /* 480 frames */, "-o", wav[0],
+	    NULL });
 
 	o = recv_control(fd, &t);
 	cr_assert_eq(t, PROTO_CTL_HANDSHAKE);
@@ -487,15 +478,10 @@ Test(listen, bad_options_fail)
 /* Three bad magics in a row: the stream is broken, the client hangs up. */
 Test(listen, bad_magic_breaks_the_stream)
 {
-	char port[16], out[4096], junk[3 * PROTO_HDR_LEN], c;
-	char *argv[] = { ringcast(), "listen", port,
-	    "--once", "-q", NULL };
+	char out[4096], junk[3 * PROTO_HDR_LEN], c;
 	enum proto_ctl t;
-	int fd;
+	int fd = start((const char *const[]){ "--once", "-q", NULL });
 
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	spawn(argv);
-	fd = srv_accept(10000);
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[0]");
 	memset(junk, 0x55, sizeof(junk));
@@ -508,26 +494,17 @@ Test(listen, bad_magic_breaks_the_stream)
 /* A new channel count mid-stream goes on in a second file. */
 Test(listen, layout_change_starts_a_new_file)
 {
-	char port[16], out[4096], *argv[12];
+	char out[4096];
 	enum proto_ctl t;
 	uint32_t i;
 	SF_INFO info = { 0 };
 	SNDFILE *sf;
-	int fd, n = 0;
+	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("lay"));
 	snprintf(wav[1], sizeof(wav[1]), "/tmp%s-2.wav", tu_name("lay"));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	argv[n++] = ringcast();
-	argv[n++] = "listen";
-	argv[n++] = port;
-	argv[n++] = "--once";
-	argv[n++] = "-q";
-	argv[n++] = "--out";
-	argv[n++] = wav[0];
-	argv[n] = NULL;
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "--once", "-q", "--out", wav[0],
+	    NULL });
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[1, 2]");
 	for (i = 0; i < 20; i++)
@@ -555,13 +532,11 @@ Test(listen, layout_change_starts_a_new_file)
 Test(listen, plays_through_jack_dummy)
 {
 	const char *server = tu_name("jack") + 1;
-	char port[16], out[4096], srv[64];
+	char out[4096], srv[64];
 	char *jack[] = { "/usr/bin/jackd", "--no-realtime", "-n", srv, "-d",
 	    "dummy", "-r", "48000", "-p", "64", NULL };
 	char *waiter[] = { "/usr/bin/jack_wait", "-w", "-s", srv, "-t", "20",
 	    NULL };
-	char *argv[] = { ringcast(), "listen", port, "--once", "--play",
-	    "--channels", "0,1", "--seconds", "0.5", NULL };
 	enum proto_ctl t;
 	unsigned long long played = 0;
 	pid_t jackd, w;
@@ -584,9 +559,8 @@ Test(listen, plays_through_jack_dummy)
 		tu_stop(jackd, 3000);
 		cr_assert_fail("jackd did not start");
 	}
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	spawn(argv);
-	fd = srv_accept(15000);
+	fd = start((const char *const[]){ "--once", "--play", "--channels",
+	    "0,1", "--seconds", "0.5", NULL });
 	json_decref(recv_control(fd, &t));
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[0, 1]");
@@ -642,17 +616,12 @@ wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 static int
 start_recording(const char *tag)
 {
-	char port[16];
-	char *argv[] = { ringcast(), "listen", port, "-q", "--out", wav[0],
-	    NULL };
 	enum proto_ctl t;
 	uint32_t i;
 	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name(tag));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "-q", "--out", wav[0], NULL });
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[1, 2]");
 	for (i = 0; i < 100; i++)

@@ -820,60 +820,68 @@ read_result(int fd, int res[2])
 	cr_assert_eq(read(fd, res, 2 * sizeof(int)), 2 * sizeof(int));
 }
 
-Test(ring, wait_woken_by_process)
-{
-	char path[64];
-	struct pair p;
-	int fds[2], res[2];
-
-	pair_open(&p, "wakeproc", 2, 8);
-	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
-	if ((child = fork()) == 0)
-		child_wait(p.r, fds[1], 20000);
-	cr_assert(child > 0);
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)child);
-	cr_assert(wait_asleep(path, ring_reader_header(p.r)));
-	put(&p);
-	read_result(fds[0], res);
-	cr_assert_eq(res[0], 1);
-	cr_assert_eq(tu_wait_exit(child, 10000), 0);
-	child = -1;
-	close(fds[0]);
-	close(fds[1]);
-	pair_close(&p);
-}
-
 static void
 on_usr1(int sig)
 {
 	(void)sig;
 }
 
-Test(ring, wait_interrupted_by_signal)
+/*
+ * A child process asleep in ring_wait on a new pair (its result on fds);
+ * interruptible: SIGUSR1 interrupts its wait.
+ */
+static void
+child_asleep(struct pair *p, const char *tag, int fds[2], int timeout_ms,
+    bool interruptible)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	char path[64];
-	struct pair p;
-	int fds[2], res[2];
 
-	pair_open(&p, "eintr", 2, 8);
+	pair_open(p, tag, 2, 8);
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
 	if ((child = fork()) == 0) {
-		sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
-		child_wait(p.r, fds[1], -1);
+		if (interruptible)
+			sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+		child_wait(p->r, fds[1], timeout_ms);
 	}
 	cr_assert(child > 0);
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)child);
-	cr_assert(wait_asleep(path, ring_reader_header(p.r)));
-	kill(child, SIGUSR1);
+	cr_assert(wait_asleep(path, ring_reader_header(p->r)));
+}
+
+/* The child's result, its clean exit; everything closed. */
+static void
+child_done(struct pair *p, int fds[2], int res[2])
+{
 	read_result(fds[0], res);
-	cr_assert_eq(res[0], RING_ESYS);
-	cr_assert_eq(res[1], EINTR);
 	cr_assert_eq(tu_wait_exit(child, 10000), 0);
 	child = -1;
 	close(fds[0]);
 	close(fds[1]);
-	pair_close(&p);
+	pair_close(p);
+}
+
+Test(ring, wait_woken_by_process)
+{
+	struct pair p;
+	int fds[2], res[2];
+
+	child_asleep(&p, "wakeproc", fds, 20000, false);
+	put(&p);
+	child_done(&p, fds, res);
+	cr_assert_eq(res[0], 1);
+}
+
+Test(ring, wait_interrupted_by_signal)
+{
+	struct pair p;
+	int fds[2], res[2];
+
+	child_asleep(&p, "eintr", fds, -1, true);
+	kill(child, SIGUSR1);
+	child_done(&p, fds, res);
+	cr_assert_eq(res[0], RING_ESYS);
+	cr_assert_eq(res[1], EINTR);
 }
 
 /* Channel 0 sine, 1 negative DC, 2 silence, 3 full-scale square. */

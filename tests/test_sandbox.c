@@ -107,22 +107,12 @@ proc_status(pid_t pid, const char *field)
 static bool
 proc_ids_are(pid_t pid, const char *field, unsigned want)
 {
-	char path[64], line[512], key[32];
 	unsigned a, b, c, d;
-	bool r = false;
-	FILE *f;
+	char v[256];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	snprintf(key, sizeof(key), "%s: %%u %%u %%u %%u", field);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, key, &a, &b, &c, &d) == 4) {
-			r = a == want && b == want && c == want && d == want;
-			break;
-		}
-	fclose(f);
-	return r;
+	return tu_proc_line(pid, "status", field, v, sizeof(v)) == 0 &&
+	    sscanf(v, "%u %u %u %u", &a, &b, &c, &d) == 4 && a == want &&
+	    b == want && c == want && d == want;
 }
 
 /* Whether one of pid's threads runs SCHED_FIFO (stat field 41, policy). */
@@ -158,24 +148,15 @@ proc_fifo_thread(pid_t pid)
 	return r;
 }
 
+/* The supplementary groups are exactly gid. */
 static bool
 proc_groups_are(pid_t pid, unsigned gid)
 {
-	char path[64], line[512], want[64];
-	bool r = false;
-	FILE *f;
+	char v[256], want[32];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	snprintf(want, sizeof(want), "Groups:\t%u \n", gid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "Groups:", 7) == 0) {
-			r = strcmp(line, want) == 0;
-			break;
-		}
-	fclose(f);
-	return r;
+	snprintf(want, sizeof(want), "%u", gid);
+	return tu_proc_line(pid, "status", "Groups", v, sizeof(v)) == 0 &&
+	    strcmp(v, want) == 0;
 }
 
 /*

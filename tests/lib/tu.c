@@ -338,22 +338,36 @@ tu_rmtree(const char *dir)
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-long
-tu_proc_field(pid_t pid, const char *file, const char *key)
+int
+tu_proc_line(pid_t pid, const char *file, const char *key, char *val,
+    size_t len)
 {
-	char path[96], line[512];
+	char path[96], line[512], *v;
 	size_t n = strlen(key);
-	long v = -1;
+	int rc = -1;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	if ((f = fopen(path, "re")) == NULL)
 		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
+	while (rc == -1 && fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, key, n) == 0 && line[n] == ':') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
+			v = line + n + 1 + strspn(line + n + 1, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			while (*v != '\0' && strchr(" \t", v[strlen(v) - 1]))
+				v[strlen(v) - 1] = '\0';
+			snprintf(val, len, "%s", v);
+			rc = 0;
 		}
 	fclose(f);
-	return v;
+	return rc;
+}
+
+long
+tu_proc_field(pid_t pid, const char *file, const char *key)
+{
+	char v[256];
+
+	return tu_proc_line(pid, file, key, v, sizeof(v)) == 0 ?
+	    strtol(v, NULL, 10) : -1;
 }

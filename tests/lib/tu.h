@@ -66,6 +66,9 @@ uint64_t tu_thread_cpu_ns(void);
 
 /* Remove a directory tree; safe on "" (does nothing). */
 void	tu_rmtree(const char *dir);
+/* The text after "key:" in /proc/PID/<file>, blanks and newline cut; 0 or -1. */
+int	tu_proc_line(pid_t pid, const char *file, const char *key, char *val,
+	    size_t len);
 /* The first number after "key:" in /proc/PID/<file>, or -1. */
 long	tu_proc_field(pid_t pid, const char *file, const char *key);
 
