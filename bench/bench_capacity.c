@@ -477,7 +477,7 @@ sweep(enum impl impl, int z, struct sweep *sw)
 /* ---- the table ---- */
 
 static const int W[] = { 8, 6, 5, 9, 8, 9, 9, 8, 7, 8, 6 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
 static double
 med_of(double *v, int n)

@@ -148,12 +148,11 @@ run(int r)
 	    "8", "--period", "64", NULL };
 	struct steady s;
 	struct timespec ts = { ref_ms / 1000, (ref_ms % 1000) * 1000000L };
-	int rc = -1;
 
 	if (bu_daemon_up("churn", extra) == -1)
 		return -1;
 	if (bu_steady_up(&s, "steady", K_STEADY, NCH, PERIODS_S / 2) == -1)
-		goto out;
+		return bu_daemon_down(-1);
 	steady_reset(&s);
 	nanosleep(&ts, NULL);	/* the reference window: the reader counts */
 	take(&s, &ref[r]);
@@ -161,19 +160,15 @@ run(int r)
 	churn_for(&bu_daemon, rate_m, dur_ms, &chr[r]);
 	take(&s, &chr[r]);
 	steady_stop(&s);
-	rc = 0;
-out:
-	rcd_cleanup(&bu_daemon);
-	return rc;
+	return bu_daemon_down(0);
 }
 
 /* ---- the table ---- */
 
 static const int W[] = { 9, 3, 6, 6, 5, 5, 5, 6, 10, 8, 8 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
-#define MED(w, n, f)	bu_median_field(w, sizeof(*(w)), n, \
-			    offsetof(struct window, f))
+#define MED(w, n, f)	BU_MED(w, n, struct window, f)
 
 static void
 row(const char *name, int m, const struct window *w, int nrun)

@@ -142,29 +142,19 @@ static int
 run(struct run *r)
 {
 	struct timespec ts = { 1, 0 };
-	int rc = -1;
 
 	if (startups(r) == -1)
-		goto out;
+		return -1;
 	nanosleep(&ts, NULL);	/* past start-up: the first second's work */
-	if (idle(r) == -1 || sessions(r) == -1) {
-		fprintf(stderr, "bench_footprint: a part failed (log %s)\n",
-		    bu_daemon.log);
-		goto out;
-	}
-	rc = 0;
-out:
-	rcd_cleanup(&bu_daemon);
-	return rc;
+	return bu_daemon_down(idle(r) == -1 || sessions(r) == -1 ? -1 : 0);
 }
 
 /* ---- the table ---- */
 
-#define MED(n, f)	bu_median_field(res, sizeof(res[0]), (n), \
-			    offsetof(struct run, f))
+#define MED(n, f)	BU_MED(res, n, struct run, f)
 
 static const int W[] = { 36, 10, 10, 8 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
 static void
 row(const char *what, const char *a, const char *b, const char *c)
@@ -195,12 +185,9 @@ report(int nrun)
 	for (int s = 0; s <= NSVC; s++) {
 		snprintf(what, sizeof(what), "%s at idle", s < NSVC ?
 		    svc_name[s] : "ringcastd + children");
-		snprintf(a, 32, "%.2f MiB", bu_median_field(res, sizeof(res[0]), nrun, offsetof(struct run,
-		    rss) + sizeof(double) * (size_t)s) / 1024);
-		snprintf(b, 32, "%.2f MiB", bu_median_field(res, sizeof(res[0]), nrun, offsetof(struct run,
-		    uss) + sizeof(double) * (size_t)s) / 1024);
-		snprintf(c, 32, "%.2f", bu_median_field(res, sizeof(res[0]), nrun, offsetof(struct run, cpu) +
-		    sizeof(double) * (size_t)s));
+		snprintf(a, 32, "%.2f MiB", MED(nrun, rss[s]) / 1024);
+		snprintf(b, 32, "%.2f MiB", MED(nrun, uss[s]) / 1024);
+		snprintf(c, 32, "%.2f", MED(nrun, cpu[s]));
 		row(what, a, b, c);
 	}
 	printf("\n");

@@ -355,32 +355,22 @@ run(struct run *r)
 	static const char *const extra[] = { "--source", "tone", "--channels",
 	    "8", "--period", "64", "--stall-ms", "3000", "--user-timeout-ms",
 	    "4000", NULL };
-	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	r->stall_ms = r->vanish_ms = r->cap_gap_ms = r->cap_gap_max = -1;
 	if (bu_daemon_up("rec", extra) == -1)
 		return -1;
-	if (reconnects(&bu_daemon, r) == -1 ||
+	return bu_daemon_down(reconnects(&bu_daemon, r) == -1 ||
 	    enders(&bu_daemon, r) == -1 ||
-	    capture_kills(&bu_daemon, r) == -1) {
-		fprintf(stderr, "bench_recovery: a part failed (log %s)\n",
-		    bu_daemon.log);
-		goto out;
-	}
-	rc = 0;
-out:
-	rcd_cleanup(&bu_daemon);
-	return rc;
+	    capture_kills(&bu_daemon, r) == -1 ? -1 : 0);
 }
 
 /* ---- the table ---- */
 
-#define MED(n, f)	bu_median_field(res, sizeof(res[0]), (n), \
-			    offsetof(struct run, f))
+#define MED(n, f)	BU_MED(res, n, struct run, f)
 
 static const int W[] = { 34, 9, 9, 9, 9, 9 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
 /* The largest value over runs of a field. */
 static double

@@ -208,16 +208,28 @@ bu_watchdog(unsigned seconds)
 	alarm(seconds);
 }
 
+/* The end of a run: a failure shows the daemon's log; bu_daemon cleaned up. */
+static inline int
+bu_daemon_down(int rc)
+{
+	if (rc == -1) {
+		fprintf(stderr, "%s: a part failed\n",
+		    program_invocation_short_name);
+		rcd_dump_log(&bu_daemon, 2048);
+	}
+	rcd_cleanup(&bu_daemon);
+	return rc;
+}
+
 /* Start bu_daemon (temp dir, tag) with these arguments; 0 or -1. */
 static inline int
 bu_daemon_up(const char *tag, const char *const *extra)
 {
 	if (rcd_init(&bu_daemon, tag) == -1 ||
 	    rcd_start(&bu_daemon, extra, 30000) == -1) {
-		fprintf(stderr, "%s: ringcastd would not start (log %s)\n",
-		    program_invocation_short_name, bu_daemon.log);
-		rcd_cleanup(&bu_daemon);
-		return -1;
+		fprintf(stderr, "%s: ringcastd would not start\n",
+		    program_invocation_short_name);
+		return bu_daemon_down(-1);
 	}
 	return 0;
 }
@@ -243,12 +255,18 @@ bu_steady_up(struct steady *s, const char *prefix, int n, int nch,
 	if (rc == 0 && !steady_wait(s, packets, 10000))
 		rc = -1;
 	if (rc == -1) {
-		fprintf(stderr, "%s: steady listeners do not stream (log %s)\n",
-		    program_invocation_short_name, bu_daemon.log);
+		fprintf(stderr, "%s: steady listeners do not stream\n",
+		    program_invocation_short_name);
 		steady_stop(s);
 	}
 	return rc;
 }
+
+/* The median over n runs (an array) of the double field f of type. */
+#define BU_MED(runs, n, type, f)	bu_median_field((runs), sizeof((runs)[0]), \
+					    (n), offsetof(type, f))
+/* The columns of a table of widths w. */
+#define BU_NCOL(w)	((int)(sizeof(w) / sizeof((w)[0])))
 
 /* The median over n runs of the double at offset off in each (stride apart). */
 static inline double

@@ -48,14 +48,6 @@ expect_event(struct http_sse *s, const char *name)
 	return o;
 }
 
-static const char *
-str(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v ? v : "";
-}
-
 /* POST to the API, checked to answer 200. */
 static void
 post_ok(const char *path, const char *body)
@@ -78,9 +70,9 @@ Test(events, a_listener_s_life_in_events)
 	check(v2_open(&E.c[0], E.d.native_port, v2_hello("phone-1", NULL),
 	    WAIT_MS) == 0, "connect");
 	o = expect_event(&S1, "client_connected");
-	check(strcmp(str(o, "id"), "phone-1") == 0 &&
+	check(strcmp(v2_str(o, "id"), "phone-1") == 0 &&
 	    json_is_true(json_object_get(o, "connected")) &&
-	    strcmp(str(o, "kind"), "native") == 0, "client_connected: %s",
+	    strcmp(v2_str(o, "kind"), "native") == 0, "client_connected: %s",
 	    json_dumps(o, 0));
 	json_decref(o);
 	json_decref(v2_recv_ctl(&E.c[0], "mix_state", WAIT_MS, NULL));
@@ -88,8 +80,8 @@ Test(events, a_listener_s_life_in_events)
 	post_ok("/api/clients/phone-1/mix",
 	    "{\"channels\":[2],\"gains\":{\"2\":0.5}}");
 	o = expect_event(&S1, "mix_changed");
-	check(strcmp(str(o, "source"), "web") == 0 &&
-	    strcmp(str(o, "id"), "phone-1") == 0, "mix_changed (web): %s",
+	check(strcmp(v2_str(o, "source"), "web") == 0 &&
+	    strcmp(v2_str(o, "id"), "phone-1") == 0, "mix_changed (web): %s",
 	    json_dumps(o, 0));
 	json_decref(o);
 	o = v2_recv_ctl(&E.c[0], "mix_state", WAIT_MS, NULL);
@@ -100,15 +92,15 @@ Test(events, a_listener_s_life_in_events)
 	check(v2_send_ctl(E.c[0].fd, json_pack("{s:s, s:[ii]}", "type",
 	    "update_mix", "channels", 0, 1)) == 0, "update_mix");
 	o = expect_event(&S1, "mix_changed");
-	check(strcmp(str(o, "source"), "client") == 0, "mix_changed (client)"
+	check(strcmp(v2_str(o, "source"), "client") == 0, "mix_changed (client)"
 	    ": %s", json_dumps(o, 0));
 	json_decref(o);
 	v2_close(&E.c[0]);
 	o = expect_event(&S1, "client_disconnected");
 	/* Unread audio in our buffer turns the close into a reset. */
-	check(strcmp(str(o, "id"), "phone-1") == 0 &&
-	    (strcmp(str(o, "reason"), "closed") == 0 ||
-	    strcmp(str(o, "reason"), "reset") == 0), "client_disconnected: %s",
+	check(strcmp(v2_str(o, "id"), "phone-1") == 0 &&
+	    (strcmp(v2_str(o, "reason"), "closed") == 0 ||
+	    strcmp(v2_str(o, "reason"), "reset") == 0), "client_disconnected: %s",
 	    json_dumps(o, 0));
 	json_decref(o);
 }
@@ -202,7 +194,7 @@ Test(events, names_order_and_channel_names_persist)
 	json_decref(o);
 	post_ok("/api/clients/drummer", "{\"name\":\"Drums IEM\",\"order\":2}");
 	o = expect_event(&S1, "client_updated");
-	check(strcmp(str(o, "name"), "Drums IEM") == 0 &&
+	check(strcmp(v2_str(o, "name"), "Drums IEM") == 0 &&
 	    json_integer_value(json_object_get(o, "order")) == 2,
 	    "client_updated: %s", json_dumps(o, 0));
 	json_decref(o);
@@ -218,7 +210,7 @@ Test(events, names_order_and_channel_names_persist)
 	check(rcd_stop(&E.d, 10000) == 0, "ringcastd stop");
 	e2e_up("names", extra);
 	o = http_client(E.d.http_port, "drummer");
-	check(o != NULL && strcmp(str(o, "name"), "Drums IEM") == 0 &&
+	check(o != NULL && strcmp(v2_str(o, "name"), "Drums IEM") == 0 &&
 	    json_integer_value(json_object_get(o, "order")) == 2,
 	    "after a restart: %s", o ? json_dumps(o, 0) : "none");
 	json_decref(o);
@@ -244,9 +236,9 @@ Test(events, capture_killed_and_back)
 	check(kill(pid, SIGKILL) == 0, "kill capture");
 	for (i = 0; i < 200; i++) {
 		o = expect_event(&S1, "capture");
-		if (strcmp(str(o, "state"), "running") != 0)
+		if (strcmp(v2_str(o, "state"), "running") != 0)
 			seen_down = true;
-		if (seen_down && strcmp(str(o, "state"), "running") == 0 &&
+		if (seen_down && strcmp(v2_str(o, "state"), "running") == 0 &&
 		    json_integer_value(json_object_get(o, "pid")) != pid) {
 			cr_log_info("capture events: back as pid %lld, %lld "
 			    "restarts", json_integer_value(json_object_get(o,

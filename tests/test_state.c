@@ -748,22 +748,25 @@ Test(state, stale_reader_cleared)
 	state_close(s);
 }
 
-/* With another process holding the environment, state_open clears it. */
-Test(state, stale_reader_cleared_at_open)
+/*
+ * A child holding the environment open (read-only or not) until the parent
+ * closes *release: its pid, once it holds it.
+ */
+static pid_t
+holder_start(bool rdonly, int *release)
 {
-	struct state *s = open_rw(0, 0);
 	int p[2], hold[2];
-	pid_t holder, dead;
+	pid_t pid;
 
-	state_close(s);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	cr_assert_neq(holder = fork_child(), -1);
-	if (holder == 0) {
+	cr_assert_neq(pid = fork_child(), -1);
+	if (pid == 0) {
+		struct state *s;
 		char err[512], c;
 
 		close(hold[1]);
-		if (state_open(dir, true, NCH, 0, 0, &s, err, sizeof(err)))
+		if (state_open(dir, rdonly, NCH, 0, 0, &s, err, sizeof(err)))
 			_exit(2);
 		write_line(p[1], "holding\n");
 		(void)!read(hold[0], &c, 1);	/* until the parent closes */
@@ -772,47 +775,50 @@ Test(state, stale_reader_cleared_at_open)
 	close(p[1]);
 	close(hold[0]);
 	cr_assert(tu_wait_text(p[0], "holding", WAIT_MS));
+	close(p[0]);
+	*release = hold[1];
+	return pid;
+}
+
+/* Let the holder go and reap it. */
+static void
+holder_end(pid_t pid, int release)
+{
+	close(release);
+	cr_expect_neq(tu_wait_exit(pid, WAIT_MS), -1);
+}
+
+/* With another process holding the environment, state_open clears it. */
+Test(state, stale_reader_cleared_at_open)
+{
+	struct state *s = open_rw(0, 0);
+	pid_t holder, dead;
+	int release;
+
+	state_close(s);
+	holder = holder_start(true, &release);
 	dead = stale_reader();
 	cr_expect_geq(slots_of(dead), 1, "the slot is there before");
 	s = open_ro();
 	cr_expect_eq(state_reader_check(s), 0, "state_open cleared it");
 	state_close(s);
 	cr_expect_eq(slots_of(dead), 0);
-	close(hold[1]);
-	cr_expect_neq(tu_wait_exit(holder, WAIT_MS), -1);
-	close(p[0]);
+	holder_end(holder, release);
 }
 
 Test(state, busy)
 {
 	struct state *s = open_rw(0, 0);
-	int p[2], hold[2];
 	pid_t holder, who;
+	int release;
 
 	state_close(s);
 	cr_expect_eq(state_busy(dir, &who), 0);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	cr_assert_neq(holder = fork_child(), -1);
-	if (holder == 0) {
-		char err[512], c;
-
-		close(hold[1]);
-		if (state_open(dir, false, NCH, 0, 0, &s, err, sizeof(err)))
-			_exit(2);
-		write_line(p[1], "holding\n");
-		(void)!read(hold[0], &c, 1);
-		_exit(0);
-	}
-	close(p[1]);
-	close(hold[0]);
-	cr_assert(tu_wait_text(p[0], "holding", WAIT_MS));
+	holder = holder_start(false, &release);
 	cr_expect_eq(state_busy(dir, &who), 1);
 	cr_expect_eq(who, holder);
-	close(hold[1]);
-	cr_expect_neq(tu_wait_exit(holder, WAIT_MS), -1);
+	holder_end(holder, release);
 	cr_expect_eq(state_busy(dir, &who), 0);
-	close(p[0]);
 }
 
 /*

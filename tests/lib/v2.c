@@ -117,9 +117,9 @@ v2_channels(int n)
 }
 
 const char *
-v2_ctl_type(const json_t *o)
+v2_str(const json_t *o, const char *key)
 {
-	const char *t = json_string_value(json_object_get(o, "type"));
+	const char *t = json_string_value(json_object_get(o, key));
 
 	return t ? t : "";
 }
@@ -283,7 +283,7 @@ v2_recv_ctl(struct v2c *c, const char *type, int timeout_ms, bool *audio_seen)
 		if (proto_control_parse(c->payload, c->hdr.length, &o, &t) !=
 		    PROTO_OK)
 			return NULL;
-		if (type == NULL || strcmp(v2_ctl_type(o), type) == 0)
+		if (type == NULL || strcmp(v2_str(o, "type"), type) == 0)
 			return o;
 		json_decref(o);
 	}

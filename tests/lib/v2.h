@@ -46,8 +46,8 @@ int	v2_send_ctl(int fd, json_t *obj);
 json_t	*v2_hello(const char *client_id, const char *device_uuid);
 /* update_mix fields subscribing channels 0..n-1. */
 json_t	*v2_channels(int n);
-/* The "type" of a control message, "" if none. */
-const char *v2_ctl_type(const json_t *o);
+/* A string field of a JSON object, "" if there is none. */
+const char *v2_str(const json_t *o, const char *key);
 
 /* Take fd over with a receive buffer of cap bytes; 0 or -1 (fd closed). */
 int	v2_init(struct v2c *c, int fd, size_t cap);
