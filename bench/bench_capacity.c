@@ -234,17 +234,7 @@ struct sut {
 static int
 sut_listen(struct sut *u)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((u->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(u->lfd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
-	    listen(u->lfd, 1024) == -1 ||
-	    getsockname(u->lfd, (struct sockaddr *)&a, &al) == -1)
-		return -1;
-	u->lport = ntohs(a.sin_port);
-	return 0;
+	return (u->lfd = tu_tcp_listen(1024, &u->lport)) == -1 ? -1 : 0;
 }
 
 static int

@@ -323,30 +323,27 @@ capture_kills(const struct rcd *d, struct run *r)
 	struct steady s;
 	double v[KILLS];
 	pid_t pid;
-	int n = 0, rc = -1;
+	int n;
 
 	if (bu_steady_up(&s, "rec-cap", 1, NCH, PERIODS_S) == -1)
 		return -1;
-	for (int i = 0; i < KILLS; i++) {
+	for (n = 0; n < KILLS; n++) {
 		pid = http_child_pid(d->http_port, "capture");
 		steady_reset(&s);
-		if (pid <= 0 || kill(pid, SIGKILL) == -1)
-			goto out;
 		/*
 		 * 1.2 s of audio after the kill: the new capture runs, and has
 		 * been ready over 1 s before the next kill (no back-off).
 		 */
-		if (!steady_wait(&s, PERIODS_S * 6 / 5, WAIT_MS))
-			goto out;
+		if (pid <= 0 || kill(pid, SIGKILL) == -1 ||
+		    !steady_wait(&s, PERIODS_S * 6 / 5, WAIT_MS))
+			break;
 		steady_snapshot(&s, &f);
-		v[n++] = (double)f.max_gap_ns / 1e6;
+		v[n] = (double)f.max_gap_ns / 1e6;
 	}
+	steady_stop(&s);
 	r->cap_gap_max = bu_percentile(v, (size_t)n, 100);
 	r->cap_gap_ms = bu_median(v, (size_t)n);
-	rc = 0;
-out:
-	steady_stop(&s);
-	return rc;
+	return n == KILLS ? 0 : -1;
 }
 
 static int

@@ -65,16 +65,10 @@ teardown(void)
 static int
 srv_listen(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
+	int port;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(lfd >= 0);
-	cr_assert(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(lfd, 8) == 0);
-	cr_assert(getsockname(lfd, (struct sockaddr *)&sin, &len) == 0);
-	return ntohs(sin.sin_port);
+	cr_assert((lfd = tu_tcp_listen(8, &port)) >= 0);
+	return port;
 }
 
 static int

@@ -139,17 +139,14 @@ Test(proto, header_bad_magic)
 Test(proto, audio_int16_vector)
 {
 	static const float s[] = { 0.5f, -0.5f, 1.0f, -1.0f };
-	static const uint8_t want[] = {
-		0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x82,
-		0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x14,
-		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,
-		0x00, 0x00, 0x00, 0x06,
-		0x40, 0x00, 0xc0, 0x00, 0x7f, 0xff, 0x80, 0x01,
-	};
+	static const char hex[] = "a1d10a7c 00020182 000003e8 00000014 "
+	    "00000000 00000080 00000006 4000c000 7fff8001";
+	uint8_t want[36];
 	uint32_t mask = 0x6;
 	uint8_t out[64];
 	size_t n;
 
+	from_hex(hex, want, sizeof(want));
 	cr_assert_eq(proto_audio_size(2, 2, false, 1), sizeof(want));
 	n = proto_audio_encode(out, 128, &mask, 1, s, 2, 2, false, true, 1000);
 	cr_assert_eq(n, sizeof(want));
@@ -204,18 +201,14 @@ Test(proto, audio_int16_rounding)
 Test(proto, audio_float32_vector)
 {
 	static const float s[] = { 1.0f, -0.5f, 0.0f };
-	static const uint8_t want[] = {
-		0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x01,
-		0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x18,
-		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-		0x00, 0x00, 0x00, 0x01,
-		0x3f, 0x80, 0x00, 0x00, 0xbf, 0x00, 0x00, 0x00,
-		0x00, 0x00, 0x00, 0x00,
-	};
+	static const char hex[] = "a1d10a7c 00020101 00000007 00000018 "
+	    "01020304 05060708 00000001 3f800000 bf000000 00000000";
+	uint8_t want[40];
 	uint32_t mask = 1;
 	uint8_t out[64];
 	size_t n;
 
+	from_hex(hex, want, sizeof(want));
 	n = proto_audio_encode(out, 0x0102030405060708ull, &mask, 1, s, 1, 3,
 	    true, false, 7);
 	cr_assert_eq(n, sizeof(want));

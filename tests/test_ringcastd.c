@@ -404,18 +404,12 @@ Test(ringcastd, check_mode_reports_clearly, .timeout = 60)
 
 Test(ringcastd, port_in_use_is_a_clear_error, .timeout = 60)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
 	char addr[64], state[256], out[4096];
-	int l, rc;
+	int l, rc, port;
 
 	cr_assert_eq(rcd_init(&E.d, "port"), 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	cr_assert(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&a,
-	    &al) == 0);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(a.sin_port));
+	cr_assert((l = tu_tcp_listen(1, &port)) != -1);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	snprintf(state, sizeof(state), "%s/state", E.d.dir);
 	{
 		const char *argv[] = { tu_prog("ringcastd"), "--native", addr,

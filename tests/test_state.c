@@ -952,17 +952,10 @@ cli_run(const char *const *args, char *out, size_t outlen)
 static int
 tcp_socket(bool listening, char *hostport, size_t len)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int fd;
+	int fd, port;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), -1);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	if (listening)
-		cr_assert_eq(listen(fd, 4), 0);
-	snprintf(hostport, len, "127.0.0.1:%u", ntohs(a.sin_port));
+	cr_assert_neq(fd = tu_tcp_listen(listening ? 4 : 0, &port), -1);
+	snprintf(hostport, len, "127.0.0.1:%d", port);
 	return fd;
 }
 

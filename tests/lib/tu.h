@@ -64,6 +64,12 @@ void	tu_sleep_until(uint64_t ns);
 /* The calling thread's CPU time in ns. */
 uint64_t tu_thread_cpu_ns(void);
 
+/*
+ * A TCP socket on 127.0.0.1 with a kernel-chosen port (in *port), listening
+ * with this backlog, or only bound (a port that refuses) if backlog is 0.
+ */
+int	tu_tcp_listen(int backlog, int *port);
+
 /* Remove a directory tree; safe on "" (does nothing). */
 void	tu_rmtree(const char *dir);
 /* The text after "key:" in /proc/PID/<file>, blanks and newline cut; 0 or -1. */
