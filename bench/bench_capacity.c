@@ -600,8 +600,7 @@ main(void)
 	int budget_ms = quick ? 45000 : 240000, left;
 	uint64_t end;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	raise_nofile();
 	window_ms = quick ? 1000 : 2000;
 	settle_ms = quick ? 300 : 500;

@@ -230,8 +230,7 @@ main(void)
 	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
 	struct rlimit rl;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);

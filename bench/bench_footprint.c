@@ -215,8 +215,7 @@ main(void)
 {
 	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	idle_ms = quick ? 2000 : 3000;
 	bu_watchdog(quick ? 60 : 120);
 	for (int r = 0; r < nrun; r++)

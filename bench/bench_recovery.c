@@ -470,8 +470,7 @@ main(void)
 {
 	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	if (geteuid() != 0)
 		vanish_skipped = 1;
 	signal(SIGALRM, on_alarm);	/* bu_watchdog's, and the nft rule lifted */

@@ -22,6 +22,14 @@
 #include "tests/lib/tu.h"
 #include "tests/lib/v2.h"
 
+/* A benchmark's start: no SIGPIPE, stdout line by line (tables as they come). */
+static inline void
+bu_begin(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* BENCH_QUICK=1 in the environment: one short run instead of three. */
 static inline int
 bu_quick(void)

@@ -254,8 +254,9 @@ Test(events, capture_killed_and_back)
 
 Test(events, a_stalled_browser_is_closed_and_harms_nobody)
 {
+	/* -v: the log says which subscriber the broker closed, and why. */
 	const char *const extra[] = { "--channels", "64", "--request-ms",
-	    "2000", NULL };
+	    "2000", "-v", NULL };
 	uint64_t start;
 	json_t *o;
 	bool eof;

@@ -135,25 +135,60 @@ Test(proto, header_bad_magic)
 
 /* ---- audio ---- */
 
-/* Channels 1 and 2, two frames, int16, RF mode: 16 + 8 + 4 + 2*2*2 bytes. */
+/* Whole audio messages: header, position, mask, samples. */
+static const struct {
+	const char	*what;
+	float		 s[4];
+	uint32_t	 mask, nch, frames;
+	bool		 float32, rf;
+	uint64_t	 position;
+	uint32_t	 ts;
+	const char	*hex;
+} audio_vec[] = {
+	/* Channels 1 and 2, two frames: 16 + 8 + 4 + 2*2*2 bytes. */
+	{ "int16, RF", { 0.5f, -0.5f, 1.0f, -1.0f }, 0x6, 2, 2, false, true,
+	  128, 1000, "a1d10a7c 00020182 000003e8 00000014 00000000 00000080 "
+	  "00000006 4000c000 7fff8001" },
+	/* Without RF the flags are plain INT16. */
+	{ "int16", { 0.5f, -0.5f, 1.0f, -1.0f }, 0x6, 2, 2, false, false,
+	  128, 1000, "a1d10a7c 00020102 000003e8 00000014 00000000 00000080 "
+	  "00000006 4000c000 7fff8001" },
+	{ "float32", { 1.0f, -0.5f, 0.0f }, 0x1, 1, 3, true, false,
+	  0x0102030405060708ull, 7, "a1d10a7c 00020101 00000007 00000018 "
+	  "01020304 05060708 00000001 3f800000 bf000000 00000000" },
+};
+
+/* Every row of audio_vec in this format encodes to its bytes. */
+static void
+audio_vectors(bool float32)
+{
+	uint8_t want[64], out[64];
+	size_t i, n, len;
+
+	for (i = 0; i < sizeof(audio_vec) / sizeof(audio_vec[0]); i++) {
+		if (audio_vec[i].float32 != float32)
+			continue;
+		len = proto_audio_size(audio_vec[i].nch, audio_vec[i].frames,
+		    float32, 1);
+		cr_assert_leq(len, sizeof(want));
+		from_hex(audio_vec[i].hex, want, len);
+		n = proto_audio_encode(out, audio_vec[i].position,
+		    &audio_vec[i].mask, 1, audio_vec[i].s, audio_vec[i].nch,
+		    audio_vec[i].frames, float32, audio_vec[i].rf,
+		    audio_vec[i].ts);
+		cr_assert_eq(n, len, "%s", audio_vec[i].what);
+		assert_bytes(out, want, n);
+	}
+}
+
 Test(proto, audio_int16_vector)
 {
-	static const float s[] = { 0.5f, -0.5f, 1.0f, -1.0f };
-	static const char hex[] = "a1d10a7c 00020182 000003e8 00000014 "
-	    "00000000 00000080 00000006 4000c000 7fff8001";
-	uint8_t want[36];
-	uint32_t mask = 0x6;
-	uint8_t out[64];
-	size_t n;
+	audio_vectors(false);
+}
 
-	from_hex(hex, want, sizeof(want));
-	cr_assert_eq(proto_audio_size(2, 2, false, 1), sizeof(want));
-	n = proto_audio_encode(out, 128, &mask, 1, s, 2, 2, false, true, 1000);
-	cr_assert_eq(n, sizeof(want));
-	assert_bytes(out, want, n);
-	/* Without RF the flags are plain INT16. */
-	proto_audio_encode(out, 128, &mask, 1, s, 2, 2, false, false, 1000);
-	cr_assert_eq(out[7], 0x02);
+Test(proto, audio_float32_vector)
+{
+	audio_vectors(true);
 }
 
 Test(proto, audio_size_formula)
@@ -196,23 +231,6 @@ Test(proto, audio_int16_rounding)
 		cr_assert_eq(v, int16_vec[i].v, "x=%a: got %d want %d",
 		    (double)int16_vec[i].x, v, int16_vec[i].v);
 	}
-}
-
-Test(proto, audio_float32_vector)
-{
-	static const float s[] = { 1.0f, -0.5f, 0.0f };
-	static const char hex[] = "a1d10a7c 00020101 00000007 00000018 "
-	    "01020304 05060708 00000001 3f800000 bf000000 00000000";
-	uint8_t want[40];
-	uint32_t mask = 1;
-	uint8_t out[64];
-	size_t n;
-
-	from_hex(hex, want, sizeof(want));
-	n = proto_audio_encode(out, 0x0102030405060708ull, &mask, 1, s, 1, 3,
-	    true, false, 7);
-	cr_assert_eq(n, sizeof(want));
-	assert_bytes(out, want, n);
 }
 
 /* Two mask words: channel 0 in word 0, channel 33 in word 1. */
