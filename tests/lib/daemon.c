@@ -33,7 +33,7 @@ rcd_init(struct rcd *d, const char *tag)
 
 /* The port of the line "KEY HOST:PORT" in text, or -1. */
 static int
-notify_port(const char *text, const char *key)
+rcd_notify_port(const char *text, const char *key)
 {
 	const char *p = text, *eol, *colon;
 	size_t kl = strlen(key);
@@ -52,7 +52,7 @@ notify_port(const char *text, const char *key)
 
 /* Read "native HOST:PORT\nhttp HOST:PORT\nready\n" from the pipe; 0 or -1. */
 static int
-read_notify(struct rcd *d, int fd, int timeout_ms)
+rcd_read_notify(struct rcd *d, int fd, int timeout_ms)
 {
 	char buf[1024];
 	size_t have = 0;
@@ -71,13 +71,13 @@ read_notify(struct rcd *d, int fd, int timeout_ms)
 		have += (size_t)n;
 		buf[have] = '\0';
 	}
-	d->native_port = notify_port(buf, "native");
-	d->http_port = notify_port(buf, "http");
+	d->native_port = rcd_notify_port(buf, "native");
+	d->http_port = rcd_notify_port(buf, "http");
 	return d->native_port > 0 && d->http_port > 0 ? 0 : -1;
 }
 
 static void
-exec_daemon(const char *const *argv, int lfd, int notify)
+rcd_exec(const char *const *argv, int lfd, int notify)
 {
 	int dn = open("/dev/null", O_RDONLY);
 
@@ -114,7 +114,7 @@ rcd_start(struct rcd *d, const char *const *extra, int timeout_ms)
 	}
 	t0 = clock_mono_ns();
 	if ((d->pid = fork()) == 0)
-		exec_daemon(argv, lfd, p[1]);
+		rcd_exec(argv, lfd, p[1]);
 	close(p[1]);
 	close(lfd);
 	if (d->pid == -1) {
@@ -125,7 +125,7 @@ rcd_start(struct rcd *d, const char *const *extra, int timeout_ms)
 	setpgid(d->pid, d->pid);	/* both sides: no race with a kill */
 	if (d->npgid < RCD_PGIDS)
 		d->pgid[d->npgid++] = d->pid;
-	rc = read_notify(d, p[0], timeout_ms);
+	rc = rcd_read_notify(d, p[0], timeout_ms);
 	close(p[0]);
 	d->ready_ms = (clock_mono_ns() - t0) / 1000000ull;
 	return rc;

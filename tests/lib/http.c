@@ -13,7 +13,7 @@
 
 /* Decode a chunked body in place; -1 if malformed. */
 static int
-unchunk(char *body)
+http_unchunk(char *body)
 {
 	char *in = body, *out = body, *end;
 	unsigned long n;
@@ -37,7 +37,7 @@ unchunk(char *body)
 
 /* Read the whole answer until the server closes; malloc'd, or NULL. */
 static char *
-read_answer(int fd, int timeout_ms)
+http_read_answer(int fd, int timeout_ms)
 {
 	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms, now;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -67,7 +67,7 @@ read_answer(int fd, int timeout_ms)
 
 /* The status of a whole answer, its body (unchunked) in *resp; or -1. */
 static int
-parse_answer(char *buf, char **resp)
+http_parse_answer(char *buf, char **resp)
 {
 	int status;
 	char *b;
@@ -78,7 +78,7 @@ parse_answer(char *buf, char **resp)
 	*b = '\0';
 	b += 4;
 	if (strcasestr(buf, "transfer-encoding: chunked") != NULL &&
-	    unchunk(b) == -1)
+	    http_unchunk(b) == -1)
 		return -1;
 	*resp = strdup(b);
 	return status;
@@ -100,8 +100,8 @@ http_req(int port, const char *method, const char *path, const char *body,
 	    0);
 	if (v2_write_all(fd, head, (size_t)n) == 0 &&
 	    (body == NULL || v2_write_all(fd, body, strlen(body)) == 0) &&
-	    (buf = read_answer(fd, timeout_ms)) != NULL)
-		status = parse_answer(buf, resp);
+	    (buf = http_read_answer(fd, timeout_ms)) != NULL)
+		status = http_parse_answer(buf, resp);
 	free(buf);
 	close(fd);
 	return status;
@@ -188,7 +188,7 @@ http_sse_open(struct http_sse *s, int port, int rcvbuf)
 
 /* The first whole event in the buffer if it is called name; consumed. */
 static json_t *
-sse_take(struct http_sse *s, const char *name, bool *had)
+http_sse_take(struct http_sse *s, const char *name, bool *had)
 {
 	char *sep, *ev, *data;
 	size_t nl = strlen(name);
@@ -224,7 +224,7 @@ http_sse_next(struct http_sse *s, const char *name, int timeout_ms, bool *eof)
 		*eof = false;
 	for (;;) {
 		do
-			if ((o = sse_take(s, name, &had)) != NULL)
+			if ((o = http_sse_take(s, name, &had)) != NULL)
 				return o;
 		while (had);
 		if ((now = clock_mono_ms()) >= end ||

@@ -11,7 +11,7 @@
 
 /* Count one audio packet of sc, arrived at now; mu held. */
 static void
-count_packet(struct steady *s, struct steady_conn *sc,
+steady_count(struct steady *s, struct steady_conn *sc,
     const struct proto_audio *a, uint64_t now)
 {
 	struct steady_figures *f = &s->fig;
@@ -38,7 +38,7 @@ count_packet(struct steady *s, struct steady_conn *sc,
 
 /* Read what one listener has and count its packets; -1 if it ended. */
 static int
-read_conn(struct steady *s, struct steady_conn *sc)
+steady_read_conn(struct steady *s, struct steady_conn *sc)
 {
 	struct proto_audio a;
 	uint64_t now;
@@ -54,20 +54,20 @@ read_conn(struct steady *s, struct steady_conn *sc)
 			if (proto_audio_decode(&sc->c.hdr, sc->c.payload, 1,
 			    &a) != PROTO_OK)
 				return -1;
-			count_packet(s, sc, &a, now);
+			steady_count(s, sc, &a, now);
 		}
 	return rc == V2_MORE ? 0 : -1;
 }
 
 static void
-unwatch(struct steady *s, struct steady_conn *sc)
+steady_unwatch(struct steady *s, struct steady_conn *sc)
 {
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, sc->c.fd, NULL);
 	sc->watched = false;
 }
 
 static void *
-loop(void *arg)
+steady_loop(void *arg)
 {
 	struct steady *s = arg;
 	struct epoll_event ev[STEADY_MAX];
@@ -80,8 +80,8 @@ loop(void *arg)
 			sc = ev[i].data.ptr;
 			/* Under mu: steady_remove may take it meanwhile. */
 			pthread_mutex_lock(&s->mu);
-			if (sc->watched && read_conn(s, sc) == -1) {
-				unwatch(s, sc);
+			if (sc->watched && steady_read_conn(s, sc) == -1) {
+				steady_unwatch(s, sc);
 				s->fig.failed++;
 			}
 			pthread_cond_broadcast(&s->cv);
@@ -101,7 +101,7 @@ steady_start(struct steady *s)
 		s->conn[i].c.fd = -1;
 	if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
-	if (pthread_create(&s->thr, NULL, loop, s) != 0)
+	if (pthread_create(&s->thr, NULL, steady_loop, s) != 0)
 		return -1;
 	s->running = true;
 	return 0;
@@ -150,7 +150,7 @@ steady_remove(struct steady *s, int i, struct v2c *out)
 
 	pthread_mutex_lock(&s->mu);
 	if (sc->watched)
-		unwatch(s, sc);
+		steady_unwatch(s, sc);
 	*out = sc->c;
 	sc->c.fd = -1;
 	sc->c.buf = NULL;
@@ -161,7 +161,7 @@ steady_remove(struct steady *s, int i, struct v2c *out)
 
 /* Every watched listener has its count; mu held. */
 static bool
-all_reached(const struct steady *s, const uint64_t *want)
+steady_all_reached(const struct steady *s, const uint64_t *want)
 {
 	for (int i = 0; i < s->n; i++)
 		if (s->conn[i].watched && s->conn[i].packets < want[i])
@@ -180,7 +180,7 @@ steady_wait(struct steady *s, uint64_t n, int timeout_ms)
 	failed = s->fig.failed;
 	for (int i = 0; i < s->n; i++)
 		want[i] = s->conn[i].packets + n;
-	while (!(ok = all_reached(s, want)) && s->fig.failed == failed &&
+	while (!(ok = steady_all_reached(s, want)) && s->fig.failed == failed &&
 	    pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
 		;
 	ok = ok && s->fig.failed == failed;

@@ -35,7 +35,7 @@ tu_name(const char *tag)
 
 /* The build directory: this program lives in <build>/tests or <build>/bench. */
 static const char *
-build_dir(void)
+tu_build_dir(void)
 {
 	static char dir[PATH_MAX];
 	char *slash;
@@ -61,7 +61,7 @@ tu_prog(const char *name)
 	static int i;
 	char *b = buf[i++ & 3];
 
-	snprintf(b, PATH_MAX + 64, "%s/%s", build_dir(), name);
+	snprintf(b, PATH_MAX + 64, "%s/%s", tu_build_dir(), name);
 	return b;
 }
 
@@ -347,7 +347,7 @@ tu_tcp_listen(int backlog, int *port)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+tu_rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)st;
 	(void)flag;
@@ -359,7 +359,7 @@ void
 tu_rmtree(const char *dir)
 {
 	if (dir[0] != '\0')
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int

@@ -153,7 +153,7 @@ v2_open(struct v2c *c, int port, json_t *hello, int timeout_ms)
 
 /* Wait for one control message of this type and drop it; 0 or -1. */
 static int
-skip_ctl(struct v2c *c, const char *type, int timeout_ms)
+v2_skip_ctl(struct v2c *c, const char *type, int timeout_ms)
 {
 	json_t *o = v2_recv_ctl(c, type, timeout_ms, NULL);
 
@@ -168,14 +168,14 @@ v2_join(struct v2c *c, int port, const char *id, json_t *mix, int timeout_ms)
 		json_decref(mix);
 		return -1;
 	}
-	if (skip_ctl(c, "handshake_response", timeout_ms) == -1 ||
-	    skip_ctl(c, "mix_state", timeout_ms) == -1)
+	if (v2_skip_ctl(c, "handshake_response", timeout_ms) == -1 ||
+	    v2_skip_ctl(c, "mix_state", timeout_ms) == -1)
 		goto fail;
 	if (mix == NULL)
 		return 0;
 	json_object_set_new(mix, "type", json_string("update_mix"));
 	if (v2_send_ctl(c->fd, mix) == -1 ||
-	    skip_ctl(c, "mix_state", timeout_ms) == -1) {
+	    v2_skip_ctl(c, "mix_state", timeout_ms) == -1) {
 		mix = NULL;
 		goto fail;
 	}
