@@ -290,10 +290,33 @@ disconnects(const char *reason)
 	return v;
 }
 
+/*
+ * Hang up as a player does that stops: a FIN, then what is in flight is read
+ * until the server closes.  A close() with unread audio would be an RST, and
+ * the server would count a reset, not a close.  1 once closed, 0 if not.
+ */
+static int
+hang_up(int fd)
+{
+	static uint8_t sink[65536];
+	uint64_t end = clock_mono_ms() + WAIT_MS, now;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	while ((now = clock_mono_ms()) < end &&
+	    poll(&pfd, 1, (int)(end - now)) == 1)
+		if ((r = read(fd, sink, sizeof(sink))) <= 0)
+			return r == 0;
+	return 0;
+}
+
 Test(wav, listed_while_streaming_then_gone)
 {
 	player = open_player("channels=0", 16384);
 	check(wav_entries() == 1, "the WAV listener is not in /api/clients");
+	check(hang_up(player), "the WAV stream did not end after the player "
+	    "hung up");
 	close(player);
 	player = -1;
 	check(wav_count_becomes(0, WAIT_MS), "the WAV listener stays listed");
