@@ -81,7 +81,7 @@ lc_send_hello(int fd, int id, uint32_t packet_frames)
 
 	snprintf(cid, sizeof(cid), "bench-%d-%d", (int)getpid(), id);
 	o = v2_hello(cid, NULL);
-	json_object_update(o, json_pack("{s:b, s:b, s:b, s:s, s:i}",
+	json_object_update_new(o, json_pack("{s:b, s:b, s:b, s:s, s:i}",
 	    "rf_mode", 0, "persistent", 0, "auto_reconnect", 0,
 	    "device_name", "bench", "packet_frames", (int)packet_frames));
 	return v2_send_ctl(fd, o);

@@ -47,8 +47,7 @@ e2e_open(struct v2c *c, const char *id, json_t *extra)
 	json_t *hello = v2_hello(id, NULL), *hr;
 
 	if (extra != NULL)
-		json_object_update(hello, extra);
-	json_decref(extra);
+		json_object_update_new(hello, extra);
 	e2e_check(v2_open(c, E.d.native_port, hello, E2E_WAIT_MS) == 0,
 	    "connect %s", id);
 	hr = e2e_ctl(c, "handshake_response", NULL);
