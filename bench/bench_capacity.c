@@ -3,7 +3,11 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <linux/futex.h>
 
 #include <limits.h>
@@ -150,7 +154,7 @@ bell_writer(void *arg)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
 		n = atomic_load(&bell->seq);
 		bell->data[n % sizeof(bell->data)] = (uint8_t)n;
-		bell->ts[n % C_BSLOTS] = bu_now_ns();
+		bell->ts[n % C_BSLOTS] = clock_mono_ns();
 		atomic_store_explicit(&bell->seq, n + 1, memory_order_release);
 		atomic_store(&bell->futex, (uint32_t)(n + 1));
 		syscall(SYS_futex, &bell->futex, FUTEX_WAKE, INT_MAX, NULL,
@@ -216,7 +220,7 @@ bell_worker(int fd, uint32_t frames)
 struct sut {
 	enum impl	  impl;
 	uint32_t	  frames;
-	struct bu_daemon  d;
+	struct rcd	  d;
 	struct ringsrc	  rs;
 	int		  lfd;		/* baseline: listening socket */
 	int		  lport;
@@ -230,17 +234,7 @@ struct sut {
 static int
 sut_listen(struct sut *u)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((u->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(u->lfd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
-	    listen(u->lfd, 1024) == -1 ||
-	    getsockname(u->lfd, (struct sockaddr *)&a, &al) == -1)
-		return -1;
-	u->lport = ntohs(a.sin_port);
-	return 0;
+	return (u->lfd = tu_tcp_listen(1024, &u->lport)) == -1 ? -1 : 0;
 }
 
 static int
@@ -257,7 +251,8 @@ sut_start(struct sut *u, struct lc *lc)
 		u->wr_on = 1;
 		return lc_init(lc, C_PERIOD, u->frames, dl, bell_time_of, NULL);
 	}
-	if (bu_daemon_start(&u->d, "cap", extra, 20000) == -1)
+	if (rcd_init(&u->d, "cap") == -1 ||
+	    rcd_start(&u->d, extra, 20000) == -1)
 		return -1;
 	if (ring_reader_open(u->d.ring, &u->rs.r) != RING_OK)
 		return -1;
@@ -273,7 +268,7 @@ sut_add_worker(struct sut *u, struct lc *lc)
 	int cfd, sfd;
 	pid_t pid;
 
-	if ((cfd = lc_tcp_connect(u->lport)) == -1)
+	if ((cfd = v2_connect(u->lport, 0, 10000)) == -1)
 		return -1;
 	if ((sfd = accept4(u->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 		close(cfd);
@@ -365,9 +360,9 @@ sut_stop(struct sut *u, struct lc *lc)
 		if (u->wr_on)
 			pthread_join(u->wr, NULL);
 		u->wr_on = 0;
-		bu_kill_group(u->pgid, 0);
+		tu_kill_group(u->pgid, 0);
 		for (int i = 0; i < u->npids; i++)
-			bu_wait_pid(u->pids[i], 5000);
+			tu_wait_exit(u->pids[i], 5000);
 		if (u->lfd >= 0)
 			close(u->lfd);
 		return;
@@ -375,7 +370,7 @@ sut_stop(struct sut *u, struct lc *lc)
 	if (u->rs.r != NULL)
 		ring_reader_close(u->rs.r);
 	u->rs.r = NULL;
-	bu_daemon_stop(&u->d);
+	rcd_cleanup(&u->d);
 }
 
 /* ---- measuring ---- */
@@ -404,11 +399,11 @@ measure(struct sut *u, struct lc *lc, int n, struct step *st)
 	ov0 = overruns(u);
 	cpu0 = procs_cpu(pids, np);
 	lc0 = bu_cpu_us(getpid());
-	t0 = bu_now_ns();
+	t0 = clock_mono_ns();
 	ts = (struct timespec){ window_ms / 1000, (window_ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);	/* the window: the load client counts */
 	lc_take(lc, &t);
-	periods = (bu_now_ns() - t0) / C_PERIOD_NS;
+	periods = (clock_mono_ns() - t0) / C_PERIOD_NS;
 	st->n = n;
 	st->ontime = t.periods + t.lost == 0 ? 0 :
 	    100.0 * (double)t.ontime / (double)(t.periods + t.lost);
@@ -418,25 +413,9 @@ measure(struct sut *u, struct lc *lc, int n, struct step *st)
 	    (double)(procs_cpu(pids, np) - cpu0) / (double)periods / np;
 	st->uss_kib = procs_uss(pids, np);
 	st->lc_cpu = 100.0 * (double)(bu_cpu_us(getpid()) - lc0) /
-	    ((double)(bu_now_ns() - t0) / 1000.0);
+	    ((double)(clock_mono_ns() - t0) / 1000.0);
 	st->late_ms = (double)t.max_late_ns / 1e6;
 	st->failed = t.dead + (n - np > 0 && u->impl == RINGCAST ? n - np : 0);
-}
-
-/* The tail of the daemon's log, to say why clients did not stream. */
-static void
-dump_log(const struct bu_daemon *d)
-{
-	char buf[2048];
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(d->log, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	lseek(fd, -(off_t)sizeof(buf), SEEK_END);
-	if ((n = read(fd, buf, sizeof(buf))) > 0)
-		fprintf(stderr, "---- %s (tail)\n%.*s\n", d->log, (int)n, buf);
-	close(fd);
 }
 
 /* Step N up until on-time falls below the target, the list ends or time runs out. */
@@ -447,7 +426,7 @@ sweep(enum impl impl, int z, struct sweep *sw)
 	uint32_t frames = sizes[z];
 	struct sut u = { .impl = impl, .frames = frames, .lfd = -1 };
 	struct lc lc = { .ep = -1 };
-	uint64_t end = bu_now_ms() + (uint64_t)sweep_ms;
+	uint64_t end = clock_mono_ms() + (uint64_t)sweep_ms;
 	struct step *st;
 
 	memset(sw, 0, sizeof(*sw));
@@ -462,14 +441,14 @@ sweep(enum impl impl, int z, struct sweep *sw)
 	for (int i = 0; i < NSTEPS && steps[i] > 0 && sw->ns < C_MAXSTEP;
 	    i++) {
 		/* A step takes its settle time and window, plus its connects. */
-		if (bu_now_ms() + (uint64_t)(settle_ms + window_ms + 500) >=
+		if (clock_mono_ms() + (uint64_t)(settle_ms + window_ms + 500) >=
 		    end)
 			break;
 		st = &sw->s[sw->ns++];
 		if (sut_grow(&u, &lc, steps[i]) == -1 ||
 		    lc_wait_streaming(&lc, steps[i], 20000) == -1) {
 			if (impl == RINGCAST)
-				dump_log(&u.d);
+				rcd_dump_log(&u.d, 2048);
 			st->n = steps[i];
 			st->failed = steps[i] - atomic_load(&lc.nstream);
 			sw->capped = 0;
@@ -488,7 +467,7 @@ sweep(enum impl impl, int z, struct sweep *sw)
 /* ---- the table ---- */
 
 static const int W[] = { 8, 6, 5, 9, 8, 9, 9, 8, 7, 8, 6 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
 static double
 med_of(double *v, int n)
@@ -621,12 +600,11 @@ main(void)
 	int budget_ms = quick ? 45000 : 240000, left;
 	uint64_t end;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	raise_nofile();
 	window_ms = quick ? 1000 : 2000;
 	settle_ms = quick ? 300 : 500;
-	end = bu_now_ms() + (uint64_t)budget_ms;
+	end = clock_mono_ms() + (uint64_t)budget_ms;
 	bell = mmap(NULL, sizeof(*bell), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (bell == MAP_FAILED) {
@@ -639,7 +617,7 @@ main(void)
 				/* An equal share of what is left; stopping costs ~1 s. */
 				left = nrun * NSIZES * NIMPL -
 				    (r * NSIZES + z) * NIMPL - m;
-				sweep_ms = (int)((int64_t)(end - bu_now_ms()) /
+				sweep_ms = (int)((int64_t)(end - clock_mono_ms()) /
 				    left) - 1000;
 				if (sweep_ms < 0)
 					sweep_ms = 0;

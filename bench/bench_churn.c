@@ -2,7 +2,7 @@
 #define _GNU_SOURCE	/* pipe2, strcasestr */
 #include <sys/resource.h>
 
-#include "bench/benchclient.h"
+#include "bench/benchutil.h"
 
 #define K_STEADY	8		/* steady listeners, 8 channels int16 each */
 #define NCH		8
@@ -36,31 +36,20 @@ struct window {
 static struct window ref[MAXRUN], chr[MAXRUN];
 static int rate_m, dur_ms, ref_ms;
 
-static void
-sleep_until(uint64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / 1000000000ull),
-	    (long)(ns % 1000000000ull) };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
-		;
-}
-
 /* The session of id is SIGKILLed; the client sees its socket end. */
 static int
 leave_by_kill(struct churn *ch, struct v2c *c, const char *id)
 {
-	pid_t pid = bc_session_pid(ch->http, id);
-	int ok;
+	pid_t pid = http_session_pid(ch->http, id);
+	int rc;
 
 	if (pid <= 0 || kill(pid, SIGKILL) == -1) {
 		v2_close(c);
 		return -1;
 	}
-	ok = v2_wait_eof(c, WAIT_MS);
+	rc = v2_wait_eof(c, WAIT_MS);
 	v2_close(c);
-	return ok ? 0 : -1;
+	return rc == V2_EOF ? 0 : -1;
 }
 
 /*
@@ -77,10 +66,10 @@ churn_one(struct churn *ch, int k)
 	int how = k % NLEAVE;
 
 	snprintf(id, sizeof(id), "churn-%d-%d", (int)getpid(), k);
-	if (bc_join(&c, ch->native, id, k % 2 == 0 ? bc_channels(2) : NULL,
+	if (v2_join(&c, ch->native, id, k % 2 == 0 ? v2_channels(2) : NULL,
 	    WAIT_MS) == -1)
 		return -1;
-	if (k % 2 == 0 && v2_recv_audio(&c, &a, WAIT_MS) != 1) {
+	if (k % 2 == 0 && v2_recv_audio(&c, &a, WAIT_MS) != V2_MSG) {
 		v2_close(&c);
 		return -1;
 	}
@@ -103,9 +92,9 @@ churn_worker(void *arg)
 	for (;;) {
 		k = atomic_fetch_add(&ch->next, 1);
 		at = ch->t0_ns + (uint64_t)k * ch->step_ns;
-		if (at >= ch->end_ns || bu_now_ns() >= ch->end_ns)
+		if (at >= ch->end_ns || clock_mono_ns() >= ch->end_ns)
 			break;
-		sleep_until(at);	/* the schedule, not a synchronisation */
+		tu_sleep_until(at);	/* the schedule, not a synchronisation */
 		if ((how = churn_one(ch, k)) < 0)
 			atomic_fetch_add(&ch->failed, 1);
 		else
@@ -116,26 +105,27 @@ churn_worker(void *arg)
 
 /* The steady listeners' figures of the window just ended. */
 static void
-take(struct bc_steady *s, struct window *w)
+take(struct steady *s, struct window *w)
 {
-	pthread_mutex_lock(&s->mu);
-	w->lost = (double)(s->lost + s->backwards);
-	w->worst_ms = (double)s->max_gap_ns / 1e6;
-	w->steady_failed = s->failed;
-	pthread_mutex_unlock(&s->mu);
-	w->p99_ms = bc_steady_gap_pct(s, 99);
+	struct steady_figures f;
+
+	steady_snapshot(s, &f);
+	w->lost = (double)(f.lost + f.backwards);
+	w->worst_ms = (double)f.max_gap_ns / 1e6;
+	w->steady_failed = f.failed;
+	w->p99_ms = steady_gap_pct(s, 99);
 }
 
 /* M events a second for ms, by WORKERS threads; fills w's churn counts. */
 static void
-churn_for(const struct bu_daemon *d, int m, int ms, struct window *w)
+churn_for(const struct rcd *d, int m, int ms, struct window *w)
 {
 	struct churn ch = { .native = d->native_port, .http = d->http_port };
 	pthread_t t[WORKERS];
 	int nt = 0, sum = 0;
 
 	ch.step_ns = 1000000000ull / (uint64_t)m;
-	ch.t0_ns = bu_now_ns();
+	ch.t0_ns = clock_mono_ns();
 	ch.end_ns = ch.t0_ns + (uint64_t)ms * 1000000ull;
 	for (; nt < WORKERS; nt++)
 		if (pthread_create(&t[nt], NULL, churn_worker, &ch) != 0)
@@ -147,7 +137,7 @@ churn_for(const struct bu_daemon *d, int m, int ms, struct window *w)
 		sum += atomic_load(&ch.done[i]);
 	}
 	w->failed = atomic_load(&ch.failed) + (nt < WORKERS);
-	w->rate = (double)sum * 1e9 / (double)(bu_now_ns() - ch.t0_ns);
+	w->rate = (double)sum * 1e9 / (double)(clock_mono_ns() - ch.t0_ns);
 }
 
 /* One run: a daemon, K steady listeners, a window without churn, one with. */
@@ -156,54 +146,29 @@ run(int r)
 {
 	static const char *const extra[] = { "--source", "tone", "--channels",
 	    "8", "--period", "64", NULL };
-	struct bc_steady s;
-	json_t *mix = bc_channels(NCH);
+	struct steady s;
 	struct timespec ts = { ref_ms / 1000, (ref_ms % 1000) * 1000000L };
-	int rc = -1;
 
-	if (bu_daemon_start(&bc_daemon, "churn", extra, 30000) == -1) {
-		fprintf(stderr, "bench_churn: ringcastd would not start\n");
-		goto out;
-	}
-	if (bc_steady_start(&s, bc_daemon.native_port, "steady", K_STEADY,
-	    mix) == -1 ||
-	    bc_steady_wait(&s, K_STEADY * PERIODS_S / 2, WAIT_MS) == -1) {
-		fprintf(stderr, "bench_churn: steady listeners do not stream\n");
-		goto stop;
-	}
-	bc_steady_reset(&s);
+	if (bu_daemon_up("churn", extra) == -1)
+		return -1;
+	if (bu_steady_up(&s, "steady", K_STEADY, NCH, PERIODS_S / 2) == -1)
+		return bu_daemon_down(-1);
+	steady_reset(&s);
 	nanosleep(&ts, NULL);	/* the reference window: the reader counts */
 	take(&s, &ref[r]);
-	bc_steady_reset(&s);
-	churn_for(&bc_daemon, rate_m, dur_ms, &chr[r]);
+	steady_reset(&s);
+	churn_for(&bu_daemon, rate_m, dur_ms, &chr[r]);
 	take(&s, &chr[r]);
-	rc = 0;
-stop:
-	bc_steady_stop(&s);
-out:
-	bu_daemon_stop(&bc_daemon);
-	json_decref(mix);
-	return rc;
+	steady_stop(&s);
+	return bu_daemon_down(0);
 }
 
 /* ---- the table ---- */
 
 static const int W[] = { 9, 3, 6, 6, 5, 5, 5, 6, 10, 8, 8 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
-/* The median over runs of the field at offset off of a window. */
-static double
-med(const struct window *w, int nrun, size_t off)
-{
-	double v[MAXRUN];
-
-	for (int i = 0; i < nrun; i++)
-		v[i] = *(const double *)(const void *)((const char *)&w[i] +
-		    off);
-	return bu_median(v, (size_t)nrun);
-}
-
-#define MED(w, n, f)	med(w, n, offsetof(struct window, f))
+#define MED(w, n, f)	BU_MED(w, n, struct window, f)
 
 static void
 row(const char *name, int m, const struct window *w, int nrun)
@@ -265,8 +230,7 @@ main(void)
 	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
 	struct rlimit rl;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -274,7 +238,7 @@ main(void)
 	rate_m = quick ? 20 : 50;
 	dur_ms = quick ? 8000 : 20000;
 	ref_ms = quick ? 3000 : 8000;
-	bc_watchdog(quick ? 60 : 150);
+	bu_watchdog(quick ? 60 : 150);
 	for (int r = 0; r < nrun; r++)
 		if (run(r) == -1)
 			return 1;

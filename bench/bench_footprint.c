@@ -1,6 +1,6 @@
 /* bench_footprint.c — footprint: memory per session, ringcastd and its children at idle, start-up time to ready. */
 #define _GNU_SOURCE	/* pipe2, strcasestr */
-#include "bench/benchclient.h"
+#include "bench/benchutil.h"
 
 #define NCH		8
 #define MAXRUN		3
@@ -41,10 +41,10 @@ startups(struct run *r)
 
 	for (int i = 0; i < STARTS; i++) {
 		if (i > 0)
-			bu_daemon_stop(&bc_daemon);
-		if (bu_daemon_start(&bc_daemon, "foot", extra, 30000) == -1)
+			rcd_cleanup(&bu_daemon);
+		if (bu_daemon_up("foot", extra) == -1)
 			return -1;
-		v[i] = (double)bc_daemon.ready_ms;
+		v[i] = (double)bu_daemon.ready_ms;
 	}
 	r->ready_ms = bu_median(v, STARTS);
 	r->ready_max = bu_percentile(v, STARTS, 100);
@@ -57,10 +57,10 @@ services(pid_t *pids)
 {
 	pid_t kids[MAXPROC];
 	char comm[32];
-	int n = bu_children(bc_daemon.pid, kids, MAXPROC);
+	int n = bu_children(bu_daemon.pid, kids, MAXPROC);
 
 	memset(pids, 0, sizeof(*pids) * NSVC);
-	pids[S_SUPER] = bc_daemon.pid;
+	pids[S_SUPER] = bu_daemon.pid;
 	for (int i = 0; i < n; i++) {
 		if (bu_comm(kids[i], comm, sizeof(comm)) == -1)
 			continue;
@@ -83,7 +83,7 @@ idle(struct run *r)
 	for (int s = 0; s < NSVC; s++)
 		if (pids[s] <= 0 || (c0[s] = bu_cpu_us(pids[s])) < 0)
 			return -1;
-	t0 = bu_now_ns();
+	t0 = clock_mono_ns();
 	nanosleep(&ts, NULL);	/* the window: nothing to wait for at idle */
 	memset(r->cpu, 0, sizeof(r->cpu));
 	memset(r->rss, 0, sizeof(r->rss));
@@ -92,8 +92,8 @@ idle(struct run *r)
 		if ((c1 = bu_cpu_us(pids[s])) < 0)
 			return -1;
 		r->cpu[s] = 100.0 * (double)(c1 - c0[s]) /
-		    ((double)(bu_now_ns() - t0) / 1000.0);
-		r->rss[s] = (double)bc_rss_kib(pids[s]);
+		    ((double)(clock_mono_ns() - t0) / 1000.0);
+		r->rss[s] = (double)tu_proc_field(pids[s], "smaps_rollup", "Rss");
 		r->uss[s] = (double)bu_uss_kib(pids[s]);
 		if (r->rss[s] < 0 || r->uss[s] < 0)
 			unreadable = 1;
@@ -109,24 +109,23 @@ static int
 sessions(struct run *r)
 {
 	double uss[NSESS], rss[NSESS];
-	struct bc_steady s;
-	json_t *mix = bc_channels(NCH);
-	struct timespec ts = { 0, 500000000L };
+	struct steady s;
 	char id[64];
 	pid_t pid;
 	int rc = -1;
 
 	r->nsess = 0;
-	if (bc_steady_start(&s, bc_daemon.native_port, "foot", NSESS, mix) ==
-	    -1 || bc_steady_wait(&s, NSESS * PERIODS_S / 2, WAIT_MS) == -1)
+	if (bu_steady_up(&s, "foot", NSESS, NCH, PERIODS_S / 2) == -1)
+		return -1;
+	/* Half a second more of steady streaming for every listener. */
+	if (!steady_wait(&s, PERIODS_S / 2, WAIT_MS))
 		goto out;
-	nanosleep(&ts, NULL);	/* half a second more of steady streaming */
 	for (int i = 0; i < NSESS; i++) {
 		snprintf(id, sizeof(id), "foot-%d", i);
-		if ((pid = bc_session_pid(bc_daemon.http_port, id)) <= 0)
+		if ((pid = http_session_pid(bu_daemon.http_port, id)) <= 0)
 			goto out;
 		uss[r->nsess] = (double)bu_uss_kib(pid);
-		rss[r->nsess++] = (double)bc_rss_kib(pid);
+		rss[r->nsess++] = (double)tu_proc_field(pid, "smaps_rollup", "Rss");
 		if (uss[r->nsess - 1] < 0 || rss[r->nsess - 1] < 0)
 			unreadable = 1;
 	}
@@ -135,8 +134,7 @@ sessions(struct run *r)
 	r->sess_rss_med = bu_median(rss, (size_t)r->nsess);
 	rc = 0;
 out:
-	bc_steady_stop(&s);
-	json_decref(mix);
+	steady_stop(&s);
 	return rc;
 }
 
@@ -144,31 +142,19 @@ static int
 run(struct run *r)
 {
 	struct timespec ts = { 1, 0 };
-	int rc = -1;
 
-	if (startups(r) == -1) {
-		fprintf(stderr, "bench_footprint: ringcastd would not start\n");
-		goto out;
-	}
+	if (startups(r) == -1)
+		return -1;
 	nanosleep(&ts, NULL);	/* past start-up: the first second's work */
-	if (idle(r) == -1 || sessions(r) == -1) {
-		fprintf(stderr, "bench_footprint: a part failed (log %s)\n",
-		    bc_daemon.log);
-		goto out;
-	}
-	rc = 0;
-out:
-	bu_daemon_stop(&bc_daemon);
-	return rc;
+	return bu_daemon_down(idle(r) == -1 || sessions(r) == -1 ? -1 : 0);
 }
 
 /* ---- the table ---- */
 
-#define MED(n, f)	bc_median_field(res, sizeof(res[0]), (n), \
-			    offsetof(struct run, f))
+#define MED(n, f)	BU_MED(res, n, struct run, f)
 
 static const int W[] = { 36, 10, 10, 8 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
 static void
 row(const char *what, const char *a, const char *b, const char *c)
@@ -199,12 +185,9 @@ report(int nrun)
 	for (int s = 0; s <= NSVC; s++) {
 		snprintf(what, sizeof(what), "%s at idle", s < NSVC ?
 		    svc_name[s] : "ringcastd + children");
-		snprintf(a, 32, "%.2f MiB", bc_median_field(res, sizeof(res[0]), nrun, offsetof(struct run,
-		    rss) + sizeof(double) * (size_t)s) / 1024);
-		snprintf(b, 32, "%.2f MiB", bc_median_field(res, sizeof(res[0]), nrun, offsetof(struct run,
-		    uss) + sizeof(double) * (size_t)s) / 1024);
-		snprintf(c, 32, "%.2f", bc_median_field(res, sizeof(res[0]), nrun, offsetof(struct run, cpu) +
-		    sizeof(double) * (size_t)s));
+		snprintf(a, 32, "%.2f MiB", MED(nrun, rss[s]) / 1024);
+		snprintf(b, 32, "%.2f MiB", MED(nrun, uss[s]) / 1024);
+		snprintf(c, 32, "%.2f", MED(nrun, cpu[s]));
 		row(what, a, b, c);
 	}
 	printf("\n");
@@ -232,10 +215,9 @@ main(void)
 {
 	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	idle_ms = quick ? 2000 : 3000;
-	bc_watchdog(quick ? 60 : 120);
+	bu_watchdog(quick ? 60 : 120);
 	for (int r = 0; r < nrun; r++)
 		if (run(&res[r]) == -1)
 			return 1;

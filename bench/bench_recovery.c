@@ -2,7 +2,9 @@
 #define _GNU_SOURCE	/* pipe2, strcasestr */
 #include <sys/resource.h>
 
-#include "bench/benchclient.h"
+#include <poll.h>
+
+#include "bench/benchutil.h"
 #include "shared/mix.h"
 
 #define NCH		8
@@ -102,8 +104,8 @@ static void
 on_alarm(int sig)
 {
 	(void)sig;
-	if (bc_daemon.pid > 0)
-		kill(-bc_daemon.pid, SIGKILL);
+	if (bu_daemon.pid > 0)
+		kill(-bu_daemon.pid, SIGKILL);
 	nft_remove();
 	_exit(2);
 }
@@ -130,21 +132,21 @@ reconnect_once(int port, const struct mix *want, uint32_t mask,
 	struct mix got;
 	char err[128];
 	bool audio = false, ok;
-	uint64_t t0 = bu_now_ns(), t;
+	uint64_t t0 = clock_mono_ns(), t;
 	json_t *hr = NULL, *ms = NULL;
 	struct v2c c;
 
-	if (v2_open(&c, port, "rec-1", NULL, WAIT_MS) == -1)
+	if (v2_open(&c, port, v2_hello("rec-1", NULL), WAIT_MS) == -1)
 		return 0;
 	hr = v2_recv_ctl(&c, "handshake_response", WAIT_MS, &audio);
-	*hr_ns = bu_now_ns() - t0;
+	*hr_ns = clock_mono_ns() - t0;
 	ok = hr != NULL &&
 	    json_is_true(json_object_get(hr, "state_restored")) &&
 	    (ms = v2_recv_ctl(&c, "mix_state", WAIT_MS, &audio)) != NULL &&
 	    !audio && mix_from_json(&got, NCH, ms, err, sizeof(err)) == 0 &&
 	    mix_equal(&got, want) &&
-	    v2_recv_audio(&c, &a, WAIT_MS) == 1 && a.mask[0] == mask;
-	t = bu_now_ns() - t0;
+	    v2_recv_audio(&c, &a, WAIT_MS) == V2_MSG && a.mask[0] == mask;
+	t = clock_mono_ns() - t0;
 	json_decref(hr);
 	json_decref(ms);
 	v2_close(&c);
@@ -152,7 +154,7 @@ reconnect_once(int port, const struct mix *want, uint32_t mask,
 }
 
 static int
-reconnects(const struct bu_daemon *d, struct run *r)
+reconnects(const struct rcd *d, struct run *r)
 {
 	double v[RECONNECTS], h[RECONNECTS];
 	struct mix want;
@@ -164,7 +166,7 @@ reconnects(const struct bu_daemon *d, struct run *r)
 
 	mix_init(&want, NCH);
 	if (mix_apply_json(&want, f, err, sizeof(err)) != 0 ||
-	    bc_join(&c, d->native_port, "rec-1", f, WAIT_MS) == -1) {
+	    v2_join(&c, d->native_port, "rec-1", f, WAIT_MS) == -1) {
 		fprintf(stderr, "bench_recovery: cannot save a mix\n");
 		return -1;
 	}
@@ -194,23 +196,24 @@ struct ender {
 	const char	*id;
 	int		pidfd;
 	uint64_t	t0_ns, ended_ns;
+	char		why[32];	/* the exit reason recorded */
 };
 
 /* Join streaming 8 channels, read a packet, hold the session's pidfd. */
 static int
-ender_up(const struct bu_daemon *d, struct ender *e, const char *id)
+ender_up(const struct rcd *d, struct ender *e, const char *id)
 {
 	struct proto_audio a;
 	pid_t pid;
 
 	e->id = id;
 	e->pidfd = -1;
-	if (bc_join(&e->c, d->native_port, id, bc_channels(NCH), WAIT_MS) ==
+	if (v2_join(&e->c, d->native_port, id, v2_channels(NCH), WAIT_MS) ==
 	    -1)
 		return -1;
-	if (v2_recv_audio(&e->c, &a, WAIT_MS) != 1 ||
-	    (pid = bc_session_pid(d->http_port, id)) <= 0 ||
-	    (e->pidfd = bc_pidfd(pid)) == -1)
+	if (v2_recv_audio(&e->c, &a, WAIT_MS) != V2_MSG ||
+	    (pid = http_session_pid(d->http_port, id)) <= 0 ||
+	    (e->pidfd = tu_pidfd_open(pid)) == -1)
 		return -1;
 	return 0;
 }
@@ -224,29 +227,29 @@ ender_down(struct ender *e)
 	v2_reset(&e->c);
 }
 
-/* The reason the supervisor recorded for id's last exit, once it has. */
+/*
+ * The reasons the supervisor recorded for the n enders' exits, from their
+ * client_disconnected events (each comes once its record is committed).
+ */
 static void
-exit_reason(const struct bu_daemon *d, const char *id, char *out,
-    size_t len)
+exit_reasons(struct http_sse *ev, struct ender *e, int n)
 {
-	char path[128];
+	int left = n;
 	json_t *o;
-	int st;
 
-	snprintf(out, len, "?");
-	snprintf(path, sizeof(path), "/api/clients/%s", id);
-	/* The exit is reaped and recorded a moment after the pidfd fires. */
-	for (int i = 0; i < 100; i++) {
-		o = bc_http(d->http_port, "GET", path, NULL, &st);
-		if (st == 200 && json_is_false(json_object_get(o,
-		    "connected"))) {
-			snprintf(out, len, "%s", json_string_value(
-			    json_object_get(o, "last_exit")) ?: "?");
-			json_decref(o);
-			return;
-		}
+	for (int i = 0; i < n; i++)
+		snprintf(e[i].why, sizeof(e[i].why), "?");
+	while (left > 0 && (o = http_sse_next(ev, "client_disconnected",
+	    WAIT_MS, NULL)) != NULL) {
+		for (int i = 0; i < n; i++)
+			if (strcmp(json_string_value(json_object_get(o, "id")) ?:
+			    "", e[i].id) == 0) {
+				snprintf(e[i].why, sizeof(e[i].why), "%s",
+				    json_string_value(json_object_get(o,
+				    "reason")) ?: "?");
+				left--;
+			}
 		json_decref(o);
-		usleep(20000);
 	}
 }
 
@@ -254,7 +257,7 @@ exit_reason(const struct bu_daemon *d, const char *id, char *out,
 static void
 wait_ends(struct ender *e, int n, int timeout_ms)
 {
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms;
 	struct pollfd p[2];
 	int left;
 
@@ -265,37 +268,40 @@ wait_ends(struct ender *e, int n, int timeout_ms)
 			    e[i].pidfd, .events = POLLIN };
 			left += p[i].fd >= 0;
 		}
-		if (left == 0 || bu_now_ms() >= end ||
-		    poll(p, (nfds_t)n, (int)(end - bu_now_ms())) <= 0)
+		if (left == 0 || clock_mono_ms() >= end ||
+		    poll(p, (nfds_t)n, (int)(end - clock_mono_ms())) <= 0)
 			return;
 		for (int i = 0; i < n; i++)
 			if (p[i].fd >= 0 && (p[i].revents & POLLIN))
-				e[i].ended_ns = bu_now_ns();
+				e[i].ended_ns = clock_mono_ns();
 	}
 }
 
 /* Both at once: one stops reading, the other's packets are dropped. */
 static int
-enders(const struct bu_daemon *d, struct run *r)
+enders(const struct rcd *d, struct run *r)
 {
+	static struct http_sse ev;
 	struct ender e[2];
 	int rc = -1, vanish;
 
 	memset(e, 0, sizeof(e));
 	e[0].pidfd = e[1].pidfd = e[0].c.fd = e[1].c.fd = -1;
-	if (ender_up(d, &e[0], "rec-stall") == -1 ||
+	if (http_sse_open(&ev, d->http_port, 0) == -1 ||
+	    ender_up(d, &e[0], "rec-stall") == -1 ||
 	    ender_up(d, &e[1], "rec-vanish") == -1)
 		goto out;
 	vanish = vanish_skipped == 0 &&
-	    nft_drop_port(bc_local_port(e[1].c.fd)) == 0;
+	    nft_drop_port(v2_local_port(e[1].c.fd)) == 0;
 	if (!vanish && vanish_skipped == 0)
 		vanish_skipped = 2;
-	e[1].t0_ns = bu_now_ns();
-	e[0].t0_ns = bu_now_ns();	/* from now on nobody reads */
+	e[1].t0_ns = clock_mono_ns();
+	e[0].t0_ns = clock_mono_ns();	/* from now on nobody reads */
 	wait_ends(e, vanish ? 2 : 1, STALL_MS + UTO_MS + WAIT_MS);
 	nft_remove();
+	exit_reasons(&ev, e, vanish ? 2 : 1);
 	for (int i = 0; i < (vanish ? 2 : 1); i++) {
-		exit_reason(d, e[i].id, i ? r->vanish_why : r->stall_why, 32);
+		snprintf(i ? r->vanish_why : r->stall_why, 32, "%s", e[i].why);
 		*(i ? &r->vanish_ms : &r->stall_ms) = e[i].ended_ns == 0 ? -1 :
 		    (double)(e[i].ended_ns - e[i].t0_ns) / 1e6;
 	}
@@ -304,46 +310,40 @@ out:
 	nft_remove();
 	ender_down(&e[0]);
 	ender_down(&e[1]);
+	http_sse_close(&ev);
 	return rc;
 }
 
 /* ---- capture SIGKILL ---- */
 
 static int
-capture_kills(const struct bu_daemon *d, struct run *r)
+capture_kills(const struct rcd *d, struct run *r)
 {
-	struct bc_steady s;
+	struct steady_figures f;
+	struct steady s;
 	double v[KILLS];
-	json_t *mix = bc_channels(NCH);
 	pid_t pid;
-	int n = 0, rc = -1;
+	int n;
 
-	if (bc_steady_start(&s, d->native_port, "rec-cap", 1, mix) == -1 ||
-	    bc_steady_wait(&s, PERIODS_S, WAIT_MS) == -1)
-		goto out;
-	for (int i = 0; i < KILLS; i++) {
-		pid = (pid_t)bc_api_int(d->http_port, "/api/status", "capture",
-		    "pid");
-		bc_steady_reset(&s);
-		if (pid <= 0 || kill(pid, SIGKILL) == -1)
-			goto out;
+	if (bu_steady_up(&s, "rec-cap", 1, NCH, PERIODS_S) == -1)
+		return -1;
+	for (n = 0; n < KILLS; n++) {
+		pid = http_child_pid(d->http_port, "capture");
+		steady_reset(&s);
 		/*
 		 * 1.2 s of audio after the kill: the new capture runs, and has
 		 * been ready over 1 s before the next kill (no back-off).
 		 */
-		if (bc_steady_wait(&s, PERIODS_S * 6 / 5, WAIT_MS) == -1)
-			goto out;
-		pthread_mutex_lock(&s.mu);
-		v[n++] = (double)s.max_gap_ns / 1e6;
-		pthread_mutex_unlock(&s.mu);
+		if (pid <= 0 || kill(pid, SIGKILL) == -1 ||
+		    !steady_wait(&s, PERIODS_S * 6 / 5, WAIT_MS))
+			break;
+		steady_snapshot(&s, &f);
+		v[n] = (double)f.max_gap_ns / 1e6;
 	}
+	steady_stop(&s);
 	r->cap_gap_max = bu_percentile(v, (size_t)n, 100);
 	r->cap_gap_ms = bu_median(v, (size_t)n);
-	rc = 0;
-out:
-	bc_steady_stop(&s);
-	json_decref(mix);
-	return rc;
+	return n == KILLS ? 0 : -1;
 }
 
 static int
@@ -352,34 +352,22 @@ run(struct run *r)
 	static const char *const extra[] = { "--source", "tone", "--channels",
 	    "8", "--period", "64", "--stall-ms", "3000", "--user-timeout-ms",
 	    "4000", NULL };
-	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	r->stall_ms = r->vanish_ms = r->cap_gap_ms = r->cap_gap_max = -1;
-	if (bu_daemon_start(&bc_daemon, "rec", extra, 30000) == -1) {
-		fprintf(stderr, "bench_recovery: ringcastd would not start\n");
-		goto out;
-	}
-	if (reconnects(&bc_daemon, r) == -1 ||
-	    enders(&bc_daemon, r) == -1 ||
-	    capture_kills(&bc_daemon, r) == -1) {
-		fprintf(stderr, "bench_recovery: a part failed (log %s)\n",
-		    bc_daemon.log);
-		goto out;
-	}
-	rc = 0;
-out:
-	bu_daemon_stop(&bc_daemon);
-	return rc;
+	if (bu_daemon_up("rec", extra) == -1)
+		return -1;
+	return bu_daemon_down(reconnects(&bu_daemon, r) == -1 ||
+	    enders(&bu_daemon, r) == -1 ||
+	    capture_kills(&bu_daemon, r) == -1 ? -1 : 0);
 }
 
 /* ---- the table ---- */
 
-#define MED(n, f)	bc_median_field(res, sizeof(res[0]), (n), \
-			    offsetof(struct run, f))
+#define MED(n, f)	BU_MED(res, n, struct run, f)
 
 static const int W[] = { 34, 9, 9, 9, 9, 9 };
-#define NW	((int)(sizeof(W) / sizeof(W[0])))
+#define NW	BU_NCOL(W)
 
 /* The largest value over runs of a field. */
 static double
@@ -482,11 +470,10 @@ main(void)
 {
 	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN;
 
-	signal(SIGPIPE, SIG_IGN);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	bu_begin();
 	if (geteuid() != 0)
 		vanish_skipped = 1;
-	signal(SIGALRM, on_alarm);	/* bc_watchdog, and the nft rule lifted */
+	signal(SIGALRM, on_alarm);	/* bu_watchdog's, and the nft rule lifted */
 	alarm(quick ? 60 : 150);
 	for (int r = 0; r < nrun; r++)
 		if (run(&res[r]) == -1)

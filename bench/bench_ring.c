@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/ring.h"
+#include "tests/lib/tu.h"
 
 #define B_RATE		48000
 #define B_FRAMES	64
@@ -74,24 +76,6 @@ static int bell_fd = -1;
 static char ring_name[64];
 static volatile sig_atomic_t quit;
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static uint64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int
 bucket(uint64_t ns)
 {
@@ -134,23 +118,23 @@ ring_reader(struct rstat *st, int ready)
 
 	if (ring_reader_open(ring_name, &r) != RING_OK)
 		_exit(2);
-	c0 = cpu_ns();
+	c0 = tu_thread_cpu_ns();
 	if (write(ready, "R", 1) != 1)
 		_exit(3);
 	for (;;) {
 		if (ring_wait(r, -1) < 0)
 			continue;
-		woke = now_ns();
+		woke = clock_mono_ns();
 		/* The last wake only says stop: no reader counts it. */
 		if (atomic_load_explicit(&sh->stop, memory_order_acquire))
 			break;
 		while ((rc = ring_read(r, x, &info, &lost)) != RING_READ_AGAIN)
 			if (rc == RING_READ_OK)
-				account(st, info.timestamp_ns, woke, now_ns());
+				account(st, info.timestamp_ns, woke, clock_mono_ns());
 			else
 				st->lost += lost;
 	}
-	st->cpu_ns = cpu_ns() - c0;
+	st->cpu_ns = tu_thread_cpu_ns() - c0;
 	ring_reader_close(r);
 }
 
@@ -175,7 +159,8 @@ bare_reader(struct rstat *st, int ready, int ro)
 {
 	static float x[B_FLOATS];
 	struct bell *b = bell_view(ro);
-	uint64_t last = atomic_load(&b->seq), seq, woke, c0 = cpu_ns();
+	uint64_t last = atomic_load(&b->seq), seq, woke;
+	uint64_t c0 = tu_thread_cpu_ns();
 	uint32_t f;
 
 	if (write(ready, "R", 1) != 1)
@@ -187,16 +172,16 @@ bare_reader(struct rstat *st, int ready, int ro)
 			    NULL, 0);
 			continue;
 		}
-		woke = now_ns();
+		woke = clock_mono_ns();
 		if (atomic_load_explicit(&sh->stop, memory_order_acquire))
 			break;
 		seq = atomic_load_explicit(&b->seq, memory_order_acquire);
 		memcpy(x, b->buf, sizeof(x));
 		st->lost += seq - last - 1;
 		last = seq;
-		account(st, atomic_load(&b->ts), woke, now_ns());
+		account(st, atomic_load(&b->ts), woke, clock_mono_ns());
 	}
-	st->cpu_ns = cpu_ns() - c0;
+	st->cpu_ns = tu_thread_cpu_ns() - c0;
 }
 
 static void
@@ -206,21 +191,11 @@ bare_write(const float *x)
 	    memory_order_relaxed) + 1;
 
 	memcpy(bell->buf, x, sizeof(bell->buf));
-	atomic_store_explicit(&bell->ts, now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&bell->ts, clock_mono_ns(), memory_order_relaxed);
 	atomic_store_explicit(&bell->seq, seq, memory_order_release);
 	atomic_store_explicit(&bell->futex, (uint32_t)seq,
 	    memory_order_release);
 	syscall(SYS_futex, &bell->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-static void
-sleep_until(uint64_t ns)
-{
-	struct timespec ts = { ns / 1000000000ull, ns % 1000000000ull };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR && !quit)
-		;
 }
 
 /* Write one period with the implementation under test; returns its cost. */
@@ -228,25 +203,25 @@ static uint64_t
 write_one(enum impl impl, struct ring_writer *w, const float *x,
     uint64_t *cpu)
 {
-	uint64_t t0 = now_ns(), c0 = cpu_ns();
+	uint64_t t0 = clock_mono_ns(), c0 = tu_thread_cpu_ns();
 
 	if (impl == RING)
 		ring_writer_write(w, x, 0);
 	else
 		bare_write(x);
-	*cpu += cpu_ns() - c0;
-	return now_ns() - t0;
+	*cpu += tu_thread_cpu_ns() - c0;
+	return clock_mono_ns() - t0;
 }
 
 static void
 writer(enum impl impl, struct ring_writer *w, double secs, struct result *res)
 {
 	static float x[B_FLOATS];
-	uint64_t start = now_ns(), k, n = secs * B_RATE / B_FRAMES, c;
+	uint64_t start = clock_mono_ns(), k, n = secs * B_RATE / B_FRAMES, c;
 	size_t i;
 
 	for (k = 0; k < n && !quit; k++) {
-		sleep_until(start + k * 1000000000ull * B_FRAMES / B_RATE);
+		tu_sleep_until(start + k * 1000000000ull * B_FRAMES / B_RATE);
 		for (i = 0; i < B_FLOATS; i++)
 			x[i] = (float)((k + i) % 1000) / 1000.0f;
 		c = write_one(impl, w, x, &res->wr_cpu);

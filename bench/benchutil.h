@@ -1,14 +1,11 @@
-/* benchutil.h — benchmark helpers: the daemon, process groups, /proc figures, percentiles, tables. */
+/* benchutil.h — benchmark helpers: /proc figures, percentiles, tables, the watchdog; the daemon and clients are tests/lib's. */
 #ifndef RINGCAST_BENCHUTIL_H
 #define RINGCAST_BENCHUTIL_H
 
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,23 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef BUILD_DIR
-#define BUILD_DIR "build"
-#endif
+#include "shared/clock.h"
+#include "tests/lib/daemon.h"
+#include "tests/lib/http.h"
+#include "tests/lib/steady.h"
+#include "tests/lib/tu.h"
+#include "tests/lib/v2.h"
 
-static inline uint64_t
-bu_now_ns(void)
+/* A benchmark's start: no SIGPIPE, stdout line by line (tables as they come). */
+static inline void
+bu_begin(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t
-bu_now_ms(void)
-{
-	return bu_now_ns() / 1000000ull;
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
 /* BENCH_QUICK=1 in the environment: one short run instead of three. */
@@ -44,223 +37,6 @@ bu_quick(void)
 	const char *q = getenv("BENCH_QUICK");
 
 	return q != NULL && *q != '\0' && strcmp(q, "0") != 0;
-}
-
-/* A program of the build directory. */
-static inline const char *
-bu_prog(const char *name)
-{
-	static char path[4][512];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(path[i], sizeof(path[i]), "%s/%s", BUILD_DIR, name);
-	return path[i];
-}
-
-/* ---- the daemon ---- */
-
-struct bu_daemon {
-	pid_t	pid;
-	int	native_port;
-	int	http_port;
-	char	dir[128];	/* temp dir: state/, ringcastd.log */
-	char	ring[64];	/* /rc-bench-PID-TAG */
-	char	log[192];
-	uint64_t ready_ms;	/* exec to "ready" */
-};
-
-static inline int
-bu_rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-/* Remove the temp dir and the ring object; safe to call twice. */
-static inline void
-bu_daemon_clean(struct bu_daemon *d)
-{
-	char shm[128];
-
-	if (d->dir[0] != '\0')
-		nftw(d->dir, bu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	d->dir[0] = '\0';
-	if (d->ring[0] != '\0') {
-		snprintf(shm, sizeof(shm), "/dev/shm%s", d->ring);
-		unlink(shm);
-	}
-	d->ring[0] = '\0';
-}
-
-/* The port of the line "KEY HOST:PORT" in text, or -1. */
-static inline int
-bu_notify_port(const char *text, const char *key)
-{
-	const char *p = text, *eol, *colon;
-	size_t kl = strlen(key);
-
-	while (p != NULL && *p != '\0') {
-		eol = strchr(p, '\n');
-		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
-			colon = NULL;
-			for (const char *q = p; q < (eol ? eol : p + strlen(p));
-			    q++)
-				if (*q == ':')
-					colon = q;
-			return colon != NULL ? atoi(colon + 1) : -1;
-		}
-		p = eol != NULL ? eol + 1 : NULL;
-	}
-	return -1;
-}
-
-/* Read the notify pipe until "ready"; 0 or -1. */
-static inline int
-bu_read_notify(struct bu_daemon *d, int fd, int timeout_ms)
-{
-	char buf[1024];
-	size_t have = 0;
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	buf[0] = '\0';
-	while (strstr(buf, "ready\n") == NULL) {
-		if (bu_now_ms() >= end || have >= sizeof(buf) - 1 ||
-		    poll(&pfd, 1, (int)(end - bu_now_ms())) <= 0)
-			return -1;
-		if ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) <= 0)
-			return -1;
-		have += (size_t)n;
-		buf[have] = '\0';
-	}
-	d->native_port = bu_notify_port(buf, "native");
-	d->http_port = bu_notify_port(buf, "http");
-	return d->native_port > 0 && d->http_port > 0 ? 0 : -1;
-}
-
-/*
- * Start ringcastd in its own process group (its children die with it) on
- * kernel-chosen loopback ports, state and log in a new temp dir, ring
- * /rc-bench-PID-TAG, extra arguments appended; wait until it is ready.
- */
-static inline int
-bu_daemon_start(struct bu_daemon *d, const char *tag,
-    const char *const *extra, int timeout_ms)
-{
-	char state[192];
-	const char *argv[48];
-	int n = 0, p[2], lfd;
-	uint64_t t0;
-
-	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/rc-bench-%d-%s-XXXXXX",
-	    (int)getpid(), tag);
-	snprintf(d->ring, sizeof(d->ring), "/rc-bench-%d-%s", (int)getpid(),
-	    tag);
-	if (mkdtemp(d->dir) == NULL)
-		return -1;
-	snprintf(d->log, sizeof(d->log), "%s/ringcastd.log", d->dir);
-	snprintf(state, sizeof(state), "%s/state", d->dir);
-	argv[n++] = bu_prog("ringcastd");
-	argv[n++] = "--native";
-	argv[n++] = "127.0.0.1:0";
-	argv[n++] = "--http";
-	argv[n++] = "127.0.0.1:0";
-	argv[n++] = "--state";
-	argv[n++] = state;
-	argv[n++] = "--ring";
-	argv[n++] = d->ring;
-	argv[n++] = "--notify-fd";
-	argv[n++] = "3";
-	while (extra != NULL && *extra != NULL && n < 46)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	if ((lfd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600)) == -1) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	t0 = bu_now_ns();
-	if ((d->pid = fork()) == -1) {
-		close(p[0]);
-		close(p[1]);
-		close(lfd);
-		return -1;
-	}
-	if (d->pid == 0) {
-		int dn = open("/dev/null", O_RDONLY);
-
-		setpgid(0, 0);
-		dup2(dn, 0);
-		dup2(lfd, 1);
-		dup2(lfd, 2);
-		dup2(p[1], 3);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	setpgid(d->pid, d->pid);	/* both sides: no race with the kill */
-	close(p[1]);
-	close(lfd);
-	if (bu_read_notify(d, p[0], timeout_ms) == -1) {
-		close(p[0]);
-		return -1;
-	}
-	d->ready_ms = (bu_now_ns() - t0) / 1000000ull;
-	close(p[0]);
-	return 0;
-}
-
-/* Wait for pid to exit within timeout_ms; its status or -1. */
-static inline int
-bu_wait_pid(pid_t pid, int timeout_ms)
-{
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
-	int st;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return st;
-		if (r == -1 && errno != EINTR)
-			return -1;
-		if (bu_now_ms() >= end)
-			return -1;
-		/* No child-exit fd to wait on without a signal handler. */
-		usleep(2000);
-	}
-}
-
-/*
- * End a process group: SIGTERM, then SIGKILL after grace_ms; reap its leader.
- * The group is killed with SIGKILL in any case, so nothing outlives it.
- */
-static inline void
-bu_kill_group(pid_t pgid, int grace_ms)
-{
-	if (pgid <= 0)
-		return;
-	kill(-pgid, SIGTERM);
-	if (bu_wait_pid(pgid, grace_ms) == -1) {
-		kill(-pgid, SIGKILL);
-		bu_wait_pid(pgid, 10000);
-	}
-	kill(-pgid, SIGKILL);
-}
-
-static inline void
-bu_daemon_stop(struct bu_daemon *d)
-{
-	bu_kill_group(d->pid, 5000);
-	d->pid = 0;
-	bu_daemon_clean(d);
 }
 
 /* ---- /proc figures ---- */
@@ -416,6 +192,101 @@ static inline void
 bu_target(const char *target, const char *measured, int met)
 {
 	printf("  %-44s %-24s %s\n", target, measured, met ? "met" : "missed");
+}
+
+/* ---- one daemon at a time, under a watchdog ---- */
+
+/* The daemon running now, for the watchdog. */
+static struct rcd bu_daemon __attribute__((unused));
+
+/* Past the budget: end the daemon's process group and fail. */
+static inline void
+bu_on_alarm(int sig)
+{
+	(void)sig;
+	if (bu_daemon.pid > 0)
+		kill(-bu_daemon.pid, SIGKILL);
+	_exit(2);
+}
+
+static inline void
+bu_watchdog(unsigned seconds)
+{
+	signal(SIGALRM, bu_on_alarm);
+	alarm(seconds);
+}
+
+/* The end of a run: a failure shows the daemon's log; bu_daemon cleaned up. */
+static inline int
+bu_daemon_down(int rc)
+{
+	if (rc == -1) {
+		fprintf(stderr, "%s: a part failed\n",
+		    program_invocation_short_name);
+		rcd_dump_log(&bu_daemon, 2048);
+	}
+	rcd_cleanup(&bu_daemon);
+	return rc;
+}
+
+/* Start bu_daemon (temp dir, tag) with these arguments; 0 or -1. */
+static inline int
+bu_daemon_up(const char *tag, const char *const *extra)
+{
+	if (rcd_init(&bu_daemon, tag) == -1 ||
+	    rcd_start(&bu_daemon, extra, 30000) == -1) {
+		fprintf(stderr, "%s: ringcastd would not start\n",
+		    program_invocation_short_name);
+		return bu_daemon_down(-1);
+	}
+	return 0;
+}
+
+/*
+ * n steady listeners "<prefix>-0".. on channels 0..nch-1 of bu_daemon, read
+ * by s, until each got packets; 0 or -1 (s stopped again).
+ */
+static inline int
+bu_steady_up(struct steady *s, const char *prefix, int n, int nch,
+    uint64_t packets)
+{
+	json_t *mix = v2_channels(nch);
+	char id[96];
+	int rc = steady_start(s);
+
+	for (int i = 0; i < n && rc == 0; i++) {
+		snprintf(id, sizeof(id), "%s-%d", prefix, i);
+		if (steady_join(s, bu_daemon.native_port, id, mix, 10000) == -1)
+			rc = -1;
+	}
+	json_decref(mix);
+	if (rc == 0 && !steady_wait(s, packets, 10000))
+		rc = -1;
+	if (rc == -1) {
+		fprintf(stderr, "%s: steady listeners do not stream\n",
+		    program_invocation_short_name);
+		steady_stop(s);
+	}
+	return rc;
+}
+
+/* The median over n runs (an array) of the double field f of type. */
+#define BU_MED(runs, n, type, f)	bu_median_field((runs), sizeof((runs)[0]), \
+					    (n), offsetof(type, f))
+/* The columns of a table of widths w. */
+#define BU_NCOL(w)	((int)(sizeof(w) / sizeof((w)[0])))
+
+/* The median over n runs of the double at offset off in each (stride apart). */
+static inline double
+bu_median_field(const void *runs, size_t stride, int n, size_t off)
+{
+	double v[64];
+	int i;
+
+	for (i = 0; i < n && i < 64; i++)
+		v[i] = *(const double *)(const void *)((const char *)runs +
+		    (size_t)i * stride + off);
+	return bu_median(v, (size_t)i);
 }
 
 #endif

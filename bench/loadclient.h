@@ -3,10 +3,6 @@
 #define RINGCAST_LOADCLIENT_H
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,7 +11,10 @@
 #include <jansson.h>
 
 #include "bench/benchutil.h"
+#include "shared/clock.h"
 #include "shared/proto.h"
+#include "tests/lib/tu.h"
+#include "tests/lib/v2.h"
 
 /*
  * One thread owns an epoll set and every connection in it.  Reads are large
@@ -36,16 +35,14 @@ enum lc_state { LC_HELLO, LC_STREAM, LC_DEAD };
 typedef uint64_t (*lc_time_fn)(void *arg, uint64_t position);
 
 struct lc_conn {
-	int		fd;
+	struct v2c	c;		/* LC_BUF of buffer */
 	int		state;		/* enum lc_state */
-	uint32_t	len;		/* bytes buffered */
 	uint64_t	last_pos;	/* 0: none yet */
 	/* counters of the current window */
 	uint64_t	periods;	/* received */
 	uint64_t	ontime;		/* received on time */
 	uint64_t	lost;		/* missing from the positions */
 	uint64_t	streaming_ns;	/* first audio seen */
-	uint8_t		buf[LC_BUF];
 };
 
 struct lc {
@@ -59,6 +56,8 @@ struct lc {
 	lc_time_fn	 time_of;
 	void		*time_arg;
 	pthread_mutex_t	 mu;		/* guards counters against lc_take */
+	pthread_cond_t	 cv;		/* with mu: a handshake answered, a
+					   stream begun, a connection lost */
 	struct lc_conn	*conn[LC_MAXCONN];
 	atomic_int	 nconn;
 	atomic_int	 nstream;	/* connections that saw audio */
@@ -73,40 +72,7 @@ struct lc_totals {
 	int		conns, dead;
 };
 
-static inline int
-lc_send_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;	/* control only: a few hundred bytes */
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static inline int
-lc_send_ctl(int fd, json_t *obj)	/* steals obj */
-{
-	uint8_t *buf;
-	size_t len;
-	int rc = -1;
-
-	if (obj != NULL && proto_control_encode(obj, false, &buf, &len) ==
-	    PROTO_OK) {
-		rc = lc_send_all(fd, buf, len);
-		free(buf);
-	}
-	json_decref(obj);
-	return rc;
-}
-
-/* The deployed app's handshake plus the packet_frames extension. */
+/* The deployed app's handshake, not persistent, plus packet_frames. */
 static inline int
 lc_send_hello(int fd, int id, uint32_t packet_frames)
 {
@@ -114,38 +80,21 @@ lc_send_hello(int fd, int id, uint32_t packet_frames)
 	json_t *o;
 
 	snprintf(cid, sizeof(cid), "bench-%d-%d", (int)getpid(), id);
-	o = json_pack("{s:s, s:s, s:s, s:i, s:b, s:b, s:b, s:b, s:s, s:i}",
-	    "type", "handshake", "client_id", cid, "client_type", "android",
-	    "protocol_version", 2, "rf_mode", 0, "persistent", 0,
-	    "auto_reconnect", 0, "optimized", 1, "device_name", "bench",
-	    "packet_frames", (int)packet_frames);
-	return lc_send_ctl(fd, o);
+	o = v2_hello(cid, NULL);
+	json_object_update_new(o, json_pack("{s:b, s:b, s:b, s:s, s:i}",
+	    "rf_mode", 0, "persistent", 0, "auto_reconnect", 0,
+	    "device_name", "bench", "packet_frames", (int)packet_frames));
+	return v2_send_ctl(fd, o);
 }
 
 /* Subscribe channels 0..7 (int16, the default format). */
 static inline int
 lc_send_mix(int fd)
 {
-	return lc_send_ctl(fd, json_pack("{s:s, s:[i,i,i,i,i,i,i,i]}",
-	    "type", "update_mix", "channels", 0, 1, 2, 3, 4, 5, 6, 7));
-}
+	json_t *o = v2_channels(8);
 
-static inline int
-lc_tcp_connect(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd, one = 1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1) {
-		close(fd);
-		return -1;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
+	json_object_set_new(o, "type", json_string("update_mix"));
+	return v2_send_ctl(fd, o);
 }
 
 /* Count one audio packet; called with lc->mu held. */
@@ -190,6 +139,7 @@ lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
 		if (c->streaming_ns == 0) {
 			c->streaming_ns = now;
 			atomic_fetch_add(&lc->nstream, 1);
+			pthread_cond_broadcast(&lc->cv);
 		}
 		lc_account(lc, c, h, payload, now);
 		return;
@@ -199,7 +149,8 @@ lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
 		return;
 	if (t == PROTO_CTL_HANDSHAKE_RESPONSE) {
 		atomic_fetch_add(&lc->nhello, 1);
-		c->state = lc_send_mix(c->fd) == 0 ? LC_STREAM : LC_DEAD;
+		pthread_cond_broadcast(&lc->cv);
+		c->state = lc_send_mix(c->c.fd) == 0 ? LC_STREAM : LC_DEAD;
 	} else if (t == PROTO_CTL_ERROR)
 		c->state = LC_DEAD;
 	json_decref(o);
@@ -209,42 +160,32 @@ lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
 static inline int
 lc_readable(struct lc *lc, struct lc_conn *c)
 {
-	struct proto_hdr h;
-	const uint8_t *payload;
-	size_t used, off = 0;
 	uint64_t now;
-	ssize_t n;
 	int rc;
 
-	n = read(c->fd, c->buf + c->len, LC_BUF - c->len);
-	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-		return -1;
-	if (n < 0)
+	if ((rc = v2_fill(&c->c)) == V2_TIMEOUT)
 		return 0;
-	now = bu_now_ns();	/* one clock read per read: the arrival time */
-	c->len += (uint32_t)n;
-	pthread_mutex_lock(&lc->mu);
-	while ((rc = proto_split(c->buf + off, c->len - off,
-	    LC_BUF - PROTO_HDR_LEN, &h, &payload, &used)) == PROTO_OK) {
-		lc_message(lc, c, &h, payload, now);
-		off += used;
-	}
-	pthread_mutex_unlock(&lc->mu);
-	if (rc != PROTO_EMORE || c->state == LC_DEAD)
+	if (rc <= 0)
 		return -1;
-	memmove(c->buf, c->buf + off, c->len - off);
-	c->len -= (uint32_t)off;
-	return 0;
+	now = clock_mono_ns();	/* one clock read per read: the arrival time */
+	pthread_mutex_lock(&lc->mu);
+	while ((rc = v2_next(&c->c)) == V2_MSG)
+		lc_message(lc, c, &c->c.hdr, c->c.payload, now);
+	pthread_mutex_unlock(&lc->mu);
+	return rc != V2_MORE || c->state == LC_DEAD ? -1 : 0;
 }
 
 static inline void
 lc_drop(struct lc *lc, struct lc_conn *c)
 {
-	epoll_ctl(lc->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
+	epoll_ctl(lc->ep, EPOLL_CTL_DEL, c->c.fd, NULL);
+	close(c->c.fd);
+	c->c.fd = -1;
 	c->state = LC_DEAD;
+	pthread_mutex_lock(&lc->mu);
 	atomic_fetch_add(&lc->ndead, 1);
+	pthread_cond_broadcast(&lc->cv);
+	pthread_mutex_unlock(&lc->mu);
 }
 
 static inline void *
@@ -259,7 +200,7 @@ lc_thread(void *arg)
 		n = epoll_wait(lc->ep, ev, LC_EVENTS, 50);
 		for (int i = 0; i < n; i++) {
 			c = ev[i].data.ptr;
-			if (c->fd >= 0 && lc_readable(lc, c) == -1)
+			if (c->c.fd >= 0 && lc_readable(lc, c) == -1)
 				lc_drop(lc, c);
 		}
 	}
@@ -277,6 +218,7 @@ lc_init(struct lc *lc, uint32_t period_frames, uint32_t packet_frames,
 	lc->time_of = time_of;
 	lc->time_arg = time_arg;
 	pthread_mutex_init(&lc->mu, NULL);
+	tu_cond_init(&lc->cv);
 	if ((lc->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
 	if (pthread_create(&lc->thr, NULL, lc_thread, lc) != 0) {
@@ -300,7 +242,10 @@ lc_add_fd(struct lc *lc, int fd, bool hello)
 
 	if (i >= LC_MAXCONN || (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
-	c->fd = fd;
+	if (v2_init(&c->c, fd, LC_BUF) == -1) {
+		free(c);
+		return -1;
+	}
 	c->state = hello ? LC_HELLO : LC_STREAM;
 	ev.data.ptr = c;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -317,7 +262,7 @@ lc_connect(struct lc *lc, int port)
 {
 	int fd, id = atomic_load(&lc->nconn);
 
-	if ((fd = lc_tcp_connect(port)) == -1)
+	if ((fd = v2_connect(port, 0, 10000)) == -1)
 		return -1;
 	if (lc_send_hello(fd, id, lc->packet_frames) == -1 ||
 	    lc_add_fd(lc, fd, true) == -1) {
@@ -327,6 +272,14 @@ lc_connect(struct lc *lc, int port)
 	return 0;
 }
 
+/* Handshakes sent and not answered yet. */
+static inline int
+lc_pending(struct lc *lc)
+{
+	return atomic_load(&lc->nconn) - atomic_load(&lc->nhello) -
+	    atomic_load(&lc->ndead);
+}
+
 /*
  * Connect up to n clients, keeping at most window handshakes unanswered: the
  * broker admits only a few pending handshakes per source address.
@@ -334,35 +287,37 @@ lc_connect(struct lc *lc, int port)
 static inline int
 lc_connect_many(struct lc *lc, int port, int n, int window, int timeout_ms)
 {
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
+	struct timespec ts = tu_deadline(timeout_ms);
+	int ok = 1;
 
-	while (atomic_load(&lc->nconn) < n) {
-		if (atomic_load(&lc->nconn) - atomic_load(&lc->nhello) -
-		    atomic_load(&lc->ndead) >= window) {
-			if (bu_now_ms() >= end)
-				return -1;
-			usleep(1000);	/* the loop thread counts answers */
+	pthread_mutex_lock(&lc->mu);
+	while (ok && atomic_load(&lc->nconn) < n) {
+		/* The loop thread counts answers and signals cv. */
+		if (lc_pending(lc) >= window) {
+			ok = pthread_cond_timedwait(&lc->cv, &lc->mu, &ts) == 0;
 			continue;
 		}
-		if (lc_connect(lc, port) == -1)
-			return -1;
+		pthread_mutex_unlock(&lc->mu);
+		ok = lc_connect(lc, port) == 0;
+		pthread_mutex_lock(&lc->mu);
 	}
-	return 0;
+	pthread_mutex_unlock(&lc->mu);
+	return ok ? 0 : -1;
 }
 
 /* Wait until want connections stream audio (or died); 0, or -1 on timeout. */
 static inline int
 lc_wait_streaming(struct lc *lc, int want, int timeout_ms)
 {
-	uint64_t end = bu_now_ms() + (uint64_t)timeout_ms;
+	struct timespec ts = tu_deadline(timeout_ms);
+	int ok = 1;
 
-	/* The count is the loop thread's: polling it is the readiness wait. */
-	while (atomic_load(&lc->nstream) + atomic_load(&lc->ndead) < want) {
-		if (bu_now_ms() >= end)
-			return -1;
-		usleep(5000);
-	}
-	return atomic_load(&lc->ndead) > 0 ? -1 : 0;
+	pthread_mutex_lock(&lc->mu);
+	while (atomic_load(&lc->nstream) + atomic_load(&lc->ndead) < want &&
+	    (ok = pthread_cond_timedwait(&lc->cv, &lc->mu, &ts) == 0))
+		;
+	pthread_mutex_unlock(&lc->mu);
+	return ok && atomic_load(&lc->ndead) == 0 ? 0 : -1;
 }
 
 /* Sum the window's counters and start a new window. */
@@ -400,8 +355,7 @@ lc_free(struct lc *lc)
 		atomic_store(&lc->running, 0);
 	}
 	for (int i = 0; i < n; i++) {
-		if (lc->conn[i]->fd >= 0)
-			close(lc->conn[i]->fd);
+		v2_close(&lc->conn[i]->c);
 		free(lc->conn[i]);
 		lc->conn[i] = NULL;
 	}
@@ -410,6 +364,7 @@ lc_free(struct lc *lc)
 		close(lc->ep);
 	lc->ep = -1;
 	pthread_mutex_destroy(&lc->mu);
+	pthread_cond_destroy(&lc->cv);
 }
 
 #endif

@@ -7,12 +7,25 @@
 
 #include <math.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "shared/clock.h"
 #include "shared/proto.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define T_RATE		48000
 #define T_FRAMES	64
@@ -52,16 +65,10 @@ teardown(void)
 static int
 srv_listen(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
+	int port;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(lfd >= 0);
-	cr_assert(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(lfd, 8) == 0);
-	cr_assert(getsockname(lfd, (struct sockaddr *)&sin, &len) == 0);
-	return ntohs(sin.sin_port);
+	cr_assert((lfd = tu_tcp_listen(8, &port)) >= 0);
+	return port;
 }
 
 static int
@@ -85,7 +92,7 @@ recv_exact(int fd, void *buf, size_t n, uint64_t deadline)
 	ssize_t r;
 
 	while (n > 0) {
-		uint64_t now = tu_now_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (now >= deadline ||
 		    poll(&pfd, 1, (int)(deadline - now)) != 1)
@@ -106,14 +113,14 @@ recv_control(int fd, enum proto_ctl *type)
 	struct proto_hdr h;
 	json_t *obj;
 
-	cr_assert(recv_exact(fd, hb, sizeof(hb), tu_now_ms() + 10000),
+	cr_assert(recv_exact(fd, hb, sizeof(hb), clock_mono_ms() + 10000),
 	    "no message from the client");
 	cr_assert_eq(proto_hdr_decode(hb, &h), PROTO_OK);
 	cr_assert_eq(h.type, PROTO_TYPE_CONTROL);
 	cr_assert_eq(h.version, PROTO_VERSION);
 	cr_assert(h.length <= PROTO_CONTROL_MAX);
 	pl = malloc(h.length);
-	cr_assert(recv_exact(fd, pl, h.length, tu_now_ms() + 10000));
+	cr_assert(recv_exact(fd, pl, h.length, clock_mono_ms() + 10000));
 	cr_assert_eq(proto_control_parse(pl, h.length, &obj, type), PROTO_OK);
 	free(pl);
 	return obj;
@@ -167,10 +174,9 @@ t_sample(uint32_t f, uint32_t k)
 static void
 put_be32(uint8_t *p, uint32_t v)
 {
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
+	uint32_t be = htonl(v);
+
+	memcpy(p, &be, sizeof(be));
 }
 
 /* One int16 audio packet; frames counts the frames sent so far. */
@@ -204,6 +210,27 @@ spawn(char **argv)
 {
 	client = tu_spawn(argv, STDOUT_FILENO, &client_out);
 	cr_assert(client > 0);
+}
+
+/*
+ * Start `ringcast listen 127.0.0.1:PORT ARGS...` against our listening
+ * socket and accept its connection: our end of it.
+ */
+static int
+start(const char *const *args)
+{
+	char port[32], *argv[24];
+	int n = 0;
+
+	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
+	argv[n++] = ringcast();
+	argv[n++] = "listen";
+	argv[n++] = port;
+	while (*args != NULL && n < 23)
+		argv[n++] = (char *)(uintptr_t)*args++;
+	argv[n] = NULL;
+	spawn(argv);
+	return srv_accept(15000);
 }
 
 /* Wait for the client's exit and collect its stdout. */
@@ -245,27 +272,15 @@ TestSuite(listen, .fini = teardown, .timeout = 60);
 
 Test(listen, records_int16_and_counts_lost_periods)
 {
-	char port[16], out[4096], *argv[16];
+	char out[4096];
 	enum proto_ctl t;
 	uint32_t i, f, k;
 	json_t *o, *want;
-	int fd, n = 0;
+	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("rec"));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	argv[n++] = ringcast();
-	argv[n++] = "listen";
-	argv[n++] = port;
-	argv[n++] = "--once";
-	argv[n++] = "--channels";
-	argv[n++] = "1,2";
-	argv[n++] = "--seconds";
-	argv[n++] = "1";
-	argv[n++] = "--out";
-	argv[n++] = wav[0];
-	argv[n] = NULL;
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "--once", "--channels", "1,2",
+	    "--seconds", "1", "--out", wav[0], NULL });
 
 	o = recv_control(fd, &t);
 	cr_assert_eq(t, PROTO_CTL_HANDSHAKE);
@@ -311,7 +326,7 @@ Test(listen, records_int16_and_counts_lost_periods)
 
 Test(listen, float32_hello_and_recording)
 {
-	char port[16], out[4096], *argv[24];
+	char out[4096];
 	char uuid[] = "0b7c7f9e-3f0a-4d56-9a51-2f1d3c4b5a69";
 	float samples[T_FRAMES], got[10 * T_FRAMES];
 	uint8_t pkt[PROTO_HDR_LEN + 12 + T_FRAMES * 4];
@@ -319,30 +334,13 @@ Test(listen, float32_hello_and_recording)
 	enum proto_ctl t;
 	size_t len;
 	json_t *o;
-	int fd, n = 0;
+	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("f32"));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	argv[n++] = ringcast();
-	argv[n++] = "listen";
-	argv[n++] = "--float32";
-	argv[n++] = "--server-mix";
-	argv[n++] = "--packet-frames";
-	argv[n++] = "64";
-	argv[n++] = "--id";
-	argv[n++] = uuid;
-	argv[n++] = "--name";
-	argv[n++] = "Stage left";
-	argv[n++] = "--once";
-	argv[n++] = "-q";
-	argv[n++] = "--seconds";
-	argv[n++] = "0.01";		/* 480 frames */
-	argv[n++] = "-o";
-	argv[n++] = wav[0];
-	argv[n++] = port;
-	argv[n] = NULL;
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "--float32", "--server-mix",
+	    "--packet-frames", "64", "--id", uuid, "--name", "Stage left",
+	    "--once", "-q", "--seconds", "0.01" /* 480 frames */, "-o", wav[0],
+	    NULL });
 
 	o = recv_control(fd, &t);
 	cr_assert_eq(t, PROTO_CTL_HANDSHAKE);
@@ -400,7 +398,7 @@ Test(listen, reconnect_backoff)
 	spawn(argv);
 	for (i = 0; i < 3; i++) {
 		fd = srv_accept(15000);
-		at[i] = tu_now_ms();
+		at[i] = clock_mono_ms();
 		o = recv_control(fd, &t);
 		cr_assert_eq(t, PROTO_CTL_HANDSHAKE);
 		if (i == 0)
@@ -418,12 +416,12 @@ Test(listen, reconnect_backoff)
 	    "second retry after %llu ms", (unsigned long long)(at[2] - at[1]));
 
 	/* The next wait is 2.25 s: a signal must cut it short. */
-	uint64_t t0 = tu_now_ms();
+	uint64_t t0 = clock_mono_ms();
 
 	kill(client, SIGTERM);
 	cr_assert_eq(finish(out, sizeof(out), 10000), 0);
-	cr_assert(tu_now_ms() - t0 < 1500, "exit took %llu ms",
-	    (unsigned long long)(tu_now_ms() - t0));
+	cr_assert(clock_mono_ms() - t0 < 1500, "exit took %llu ms",
+	    (unsigned long long)(clock_mono_ms() - t0));
 	cr_assert(strstr(out, "reconnects: 2\n") != NULL, "%s", out);
 }
 
@@ -475,20 +473,15 @@ Test(listen, bad_options_fail)
 /* Three bad magics in a row: the stream is broken, the client hangs up. */
 Test(listen, bad_magic_breaks_the_stream)
 {
-	char port[16], out[4096], junk[3 * PROTO_HDR_LEN], c;
-	char *argv[] = { ringcast(), "listen", port,
-	    "--once", "-q", NULL };
+	char out[4096], junk[3 * PROTO_HDR_LEN], c;
 	enum proto_ctl t;
-	int fd;
+	int fd = start((const char *const[]){ "--once", "-q", NULL });
 
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	spawn(argv);
-	fd = srv_accept(10000);
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[0]");
 	memset(junk, 0x55, sizeof(junk));
 	send_all(fd, junk, sizeof(junk));
-	cr_assert(!recv_exact(fd, &c, 1, tu_now_ms() + 10000));
+	cr_assert(!recv_exact(fd, &c, 1, clock_mono_ms() + 10000));
 	cr_assert_eq(finish(out, sizeof(out), 10000), 1);
 	close(fd);
 }
@@ -496,26 +489,17 @@ Test(listen, bad_magic_breaks_the_stream)
 /* A new channel count mid-stream goes on in a second file. */
 Test(listen, layout_change_starts_a_new_file)
 {
-	char port[16], out[4096], *argv[12];
+	char out[4096];
 	enum proto_ctl t;
 	uint32_t i;
 	SF_INFO info = { 0 };
 	SNDFILE *sf;
-	int fd, n = 0;
+	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name("lay"));
 	snprintf(wav[1], sizeof(wav[1]), "/tmp%s-2.wav", tu_name("lay"));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	argv[n++] = ringcast();
-	argv[n++] = "listen";
-	argv[n++] = port;
-	argv[n++] = "--once";
-	argv[n++] = "-q";
-	argv[n++] = "--out";
-	argv[n++] = wav[0];
-	argv[n] = NULL;
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "--once", "-q", "--out", wav[0],
+	    NULL });
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[1, 2]");
 	for (i = 0; i < 20; i++)
@@ -543,13 +527,11 @@ Test(listen, layout_change_starts_a_new_file)
 Test(listen, plays_through_jack_dummy)
 {
 	const char *server = tu_name("jack") + 1;
-	char port[16], out[4096], srv[64];
+	char out[4096], srv[64];
 	char *jack[] = { "/usr/bin/jackd", "--no-realtime", "-n", srv, "-d",
 	    "dummy", "-r", "48000", "-p", "64", NULL };
 	char *waiter[] = { "/usr/bin/jack_wait", "-w", "-s", srv, "-t", "20",
 	    NULL };
-	char *argv[] = { ringcast(), "listen", port, "--once", "--play",
-	    "--channels", "0,1", "--seconds", "0.5", NULL };
 	enum proto_ctl t;
 	unsigned long long played = 0;
 	pid_t jackd, w;
@@ -572,9 +554,8 @@ Test(listen, plays_through_jack_dummy)
 		tu_stop(jackd, 3000);
 		cr_assert_fail("jackd did not start");
 	}
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	spawn(argv);
-	fd = srv_accept(15000);
+	fd = start((const char *const[]){ "--once", "--play", "--channels",
+	    "0,1", "--seconds", "0.5", NULL });
 	json_decref(recv_control(fd, &t));
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[0, 1]");
@@ -596,7 +577,7 @@ Test(listen, plays_through_jack_dummy)
 static int
 wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 {
-	uint64_t end = tu_now_ms() + timeout_ms;
+	uint64_t end = clock_mono_ms() + timeout_ms;
 	char ev[4096];
 	SF_INFO info;
 	SNDFILE *sf;
@@ -605,7 +586,7 @@ wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 	in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	cr_assert(in >= 0);
 	cr_assert(inotify_add_watch(in, "/tmp", IN_MODIFY | IN_CREATE) >= 0);
-	while (!ok && tu_now_ms() < end) {
+	while (!ok && clock_mono_ms() < end) {
 		memset(&info, 0, sizeof(info));
 		if ((sf = sf_open(path, SFM_READ, &info)) != NULL) {
 			ok = info.frames == frames;
@@ -614,7 +595,7 @@ wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 		if (!ok) {
 			struct pollfd pfd = { .fd = in, .events = POLLIN };
 
-			uint64_t now = tu_now_ms();
+			uint64_t now = clock_mono_ms();
 
 			/* Events queue up from before the check: no race. */
 			(void)poll(&pfd, 1, now < end ? (int)(end - now) : 0);
@@ -630,17 +611,12 @@ wait_wav_frames(const char *path, sf_count_t frames, int timeout_ms)
 static int
 start_recording(const char *tag)
 {
-	char port[16];
-	char *argv[] = { ringcast(), "listen", port, "-q", "--out", wav[0],
-	    NULL };
 	enum proto_ctl t;
 	uint32_t i;
 	int fd;
 
 	snprintf(wav[0], sizeof(wav[0]), "/tmp%s.wav", tu_name(tag));
-	snprintf(port, sizeof(port), "127.0.0.1:%d", srv_listen());
-	spawn(argv);
-	fd = srv_accept(10000);
+	fd = start((const char *const[]){ "-q", "--out", wav[0], NULL });
 	json_decref(recv_control(fd, &t));
 	send_greeting(fd, "[1, 2]");
 	for (i = 0; i < 100; i++)

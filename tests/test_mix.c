@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "shared/mix.h"
-#include "tests/testutil.h"
 
 TestSuite(mix, .timeout = 30);
 

@@ -2,6 +2,18 @@
 #define _GNU_SOURCE	/* pipe2 in testutil.h */
 #include <sys/mman.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +21,6 @@
 #include <unistd.h>
 
 #include "shared/proto.h"
-#include "tests/testutil.h"
 
 TestSuite(proto, .timeout = 30);
 
@@ -59,34 +70,46 @@ assert_bytes(const uint8_t *got, const uint8_t *want, size_t n)
 
 /* ---- header ---- */
 
+/* A header and its 16 bytes on the wire (hex, spaces ignored). */
 static const struct {
 	struct proto_hdr	h;
-	uint8_t			b[PROTO_HDR_LEN];
+	const char		*hex;
 } hdr_vec[] = {
 	{ { PROTO_MAGIC, 2, 0x01, 0x82, 0x000003e8, 0x0000009c },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x82,
-	    0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x9c } },
+	  "a1d10a7c 00020182 000003e8 0000009c" },
 	{ { PROTO_MAGIC, 2, 0x02, 0x80, 0xfedcba98, 0x00010000 },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x02, 0x80,
-	    0xfe, 0xdc, 0xba, 0x98, 0x00, 0x01, 0x00, 0x00 } },
+	  "a1d10a7c 00020280 fedcba98 00010000" },
 	{ { PROTO_MAGIC, 2, 0x01, 0x01, 0, 0 },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x01,
-	    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 } },
+	  "a1d10a7c 00020101 00000000 00000000" },
 	{ { PROTO_MAGIC, 0xffff, 0xff, 0xff, 0xffffffff, 0xffffffff },
-	  { 0xa1, 0xd1, 0x0a, 0x7c, 0xff, 0xff, 0xff, 0xff,
-	    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } },
+	  "a1d10a7c ffffffff ffffffff ffffffff" },
 };
+
+/* n bytes from hex digits, spaces skipped. */
+static void
+from_hex(const char *hex, uint8_t *out, size_t n)
+{
+	unsigned v;
+
+	for (size_t i = 0; i < n; i++, hex += 2) {
+		while (*hex == ' ')
+			hex++;
+		cr_assert_eq(sscanf(hex, "%2x", &v), 1, "hex");
+		out[i] = (uint8_t)v;
+	}
+}
 
 Test(proto, header_vectors)
 {
-	uint8_t out[PROTO_HDR_LEN];
+	uint8_t out[PROTO_HDR_LEN], b[PROTO_HDR_LEN];
 	struct proto_hdr h;
 	size_t i;
 
 	for (i = 0; i < sizeof(hdr_vec) / sizeof(hdr_vec[0]); i++) {
+		from_hex(hdr_vec[i].hex, b, sizeof(b));
 		proto_hdr_encode(out, &hdr_vec[i].h);
-		assert_bytes(out, hdr_vec[i].b, PROTO_HDR_LEN);
-		cr_assert_eq(proto_hdr_decode(hdr_vec[i].b, &h), PROTO_OK);
+		assert_bytes(out, b, PROTO_HDR_LEN);
+		cr_assert_eq(proto_hdr_decode(b, &h), PROTO_OK);
 		cr_assert_eq(h.magic, hdr_vec[i].h.magic);
 		cr_assert_eq(h.version, hdr_vec[i].h.version);
 		cr_assert_eq(h.type, hdr_vec[i].h.type);
@@ -112,28 +135,60 @@ Test(proto, header_bad_magic)
 
 /* ---- audio ---- */
 
-/* Channels 1 and 2, two frames, int16, RF mode: 16 + 8 + 4 + 2*2*2 bytes. */
+/* Whole audio messages: header, position, mask, samples. */
+static const struct {
+	const char	*what;
+	float		 s[4];
+	uint32_t	 mask, nch, frames;
+	bool		 float32, rf;
+	uint64_t	 position;
+	uint32_t	 ts;
+	const char	*hex;
+} audio_vec[] = {
+	/* Channels 1 and 2, two frames: 16 + 8 + 4 + 2*2*2 bytes. */
+	{ "int16, RF", { 0.5f, -0.5f, 1.0f, -1.0f }, 0x6, 2, 2, false, true,
+	  128, 1000, "a1d10a7c 00020182 000003e8 00000014 00000000 00000080 "
+	  "00000006 4000c000 7fff8001" },
+	/* Without RF the flags are plain INT16. */
+	{ "int16", { 0.5f, -0.5f, 1.0f, -1.0f }, 0x6, 2, 2, false, false,
+	  128, 1000, "a1d10a7c 00020102 000003e8 00000014 00000000 00000080 "
+	  "00000006 4000c000 7fff8001" },
+	{ "float32", { 1.0f, -0.5f, 0.0f }, 0x1, 1, 3, true, false,
+	  0x0102030405060708ull, 7, "a1d10a7c 00020101 00000007 00000018 "
+	  "01020304 05060708 00000001 3f800000 bf000000 00000000" },
+};
+
+/* Every row of audio_vec in this format encodes to its bytes. */
+static void
+audio_vectors(bool float32)
+{
+	uint8_t want[64], out[64];
+	size_t i, n, len;
+
+	for (i = 0; i < sizeof(audio_vec) / sizeof(audio_vec[0]); i++) {
+		if (audio_vec[i].float32 != float32)
+			continue;
+		len = proto_audio_size(audio_vec[i].nch, audio_vec[i].frames,
+		    float32, 1);
+		cr_assert_leq(len, sizeof(want));
+		from_hex(audio_vec[i].hex, want, len);
+		n = proto_audio_encode(out, audio_vec[i].position,
+		    &audio_vec[i].mask, 1, audio_vec[i].s, audio_vec[i].nch,
+		    audio_vec[i].frames, float32, audio_vec[i].rf,
+		    audio_vec[i].ts);
+		cr_assert_eq(n, len, "%s", audio_vec[i].what);
+		assert_bytes(out, want, n);
+	}
+}
+
 Test(proto, audio_int16_vector)
 {
-	static const float s[] = { 0.5f, -0.5f, 1.0f, -1.0f };
-	static const uint8_t want[] = {
-		0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x82,
-		0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x14,
-		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,
-		0x00, 0x00, 0x00, 0x06,
-		0x40, 0x00, 0xc0, 0x00, 0x7f, 0xff, 0x80, 0x01,
-	};
-	uint32_t mask = 0x6;
-	uint8_t out[64];
-	size_t n;
+	audio_vectors(false);
+}
 
-	cr_assert_eq(proto_audio_size(2, 2, false, 1), sizeof(want));
-	n = proto_audio_encode(out, 128, &mask, 1, s, 2, 2, false, true, 1000);
-	cr_assert_eq(n, sizeof(want));
-	assert_bytes(out, want, n);
-	/* Without RF the flags are plain INT16. */
-	proto_audio_encode(out, 128, &mask, 1, s, 2, 2, false, false, 1000);
-	cr_assert_eq(out[7], 0x02);
+Test(proto, audio_float32_vector)
+{
+	audio_vectors(true);
 }
 
 Test(proto, audio_size_formula)
@@ -176,27 +231,6 @@ Test(proto, audio_int16_rounding)
 		cr_assert_eq(v, int16_vec[i].v, "x=%a: got %d want %d",
 		    (double)int16_vec[i].x, v, int16_vec[i].v);
 	}
-}
-
-Test(proto, audio_float32_vector)
-{
-	static const float s[] = { 1.0f, -0.5f, 0.0f };
-	static const uint8_t want[] = {
-		0xa1, 0xd1, 0x0a, 0x7c, 0x00, 0x02, 0x01, 0x01,
-		0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x18,
-		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-		0x00, 0x00, 0x00, 0x01,
-		0x3f, 0x80, 0x00, 0x00, 0xbf, 0x00, 0x00, 0x00,
-		0x00, 0x00, 0x00, 0x00,
-	};
-	uint32_t mask = 1;
-	uint8_t out[64];
-	size_t n;
-
-	n = proto_audio_encode(out, 0x0102030405060708ull, &mask, 1, s, 1, 3,
-	    true, false, 7);
-	cr_assert_eq(n, sizeof(want));
-	assert_bytes(out, want, n);
 }
 
 /* Two mask words: channel 0 in word 0, channel 33 in word 1. */
@@ -487,23 +521,26 @@ Test(proto, control_depth)
 		const char *open, *inner, *close;
 		int depth, rc;
 	} v[] = {
-		{ "[", "", "]", 10000, PROTO_EDEPTH },
-		{ "{\"a\":", "1", "}", 10000, PROTO_EDEPTH },
+		/* Deep, within the size cap: the depth check refuses it. */
+		{ "[", "", "]", 1000, PROTO_EDEPTH },
+		{ "{\"a\":", "1", "}", 1000, PROTO_EDEPTH },
+		{ "[", "", "", 1000, PROTO_EDEPTH },
 		{ "{\"type\":\"x\",\"a\":", "{}", "}", PROTO_JSON_DEPTH - 1,
 		  PROTO_OK },
 		{ "{\"type\":\"x\",\"a\":", "{}", "}", PROTO_JSON_DEPTH,
 		  PROTO_EDEPTH },
-		{ "[", "", "", 100000, PROTO_EDEPTH },
+		/* Beyond the size cap: refused by size before any parsing. */
+		{ "[", "", "]", 40000, PROTO_ETOOBIG },
+		{ "[", "", "", 100000, PROTO_ETOOBIG },
 	};
 	size_t i;
 	char *s;
 
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		s = nested(v[i].open, v[i].inner, v[i].close, v[i].depth);
-		if (strlen(s) <= PROTO_CONTROL_MAX)
-			expect_parse(s, strlen(s), v[i].rc);
-		else
-			expect_parse(s, strlen(s), PROTO_ETOOBIG);
+		cr_assert_eq(strlen(s) > PROTO_CONTROL_MAX, v[i].rc ==
+		    PROTO_ETOOBIG, "row %zu: %zu bytes", i, strlen(s));
+		expect_parse(s, strlen(s), v[i].rc);
 		free(s);
 	}
 	/* Brackets inside strings, escaped quotes included, do not count. */

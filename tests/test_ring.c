@@ -9,10 +9,24 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 
+#include "shared/clock.h"
 #include "shared/ring.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define T_RATE		48000
 #define T_FRAMES	64
@@ -340,7 +354,15 @@ Test(ring, torn_read_is_detected)
 	pair_close(&p);
 }
 
-/* A 2-slot ring hammered by a free-running writer thread. */
+/*
+ * A 2-slot ring hammered by a writer thread.  Both outcomes must occur
+ * whether or not the two threads ever run at once: on a loaded machine they
+ * may share one core for seconds.  So each side gives the core up where the
+ * other can make progress: the writer after bursts of one period (a reader
+ * then gets an OK read) or two (a reader then is lapped), the reader when
+ * nothing new is published.  When they do run in parallel, copies are torn
+ * for real and must still never come back as OK.
+ */
 struct hammer {
 	struct pair	*p;
 	atomic_int	 stop;
@@ -364,7 +386,8 @@ hammer_writer(void *arg)
 		for (i = 0; i < hm->p->n; i++)
 			x[i] = v;
 		ring_writer_publish(hm->p->w, 0);
-		seq++;
+		if (seq++ % 3 != 1)
+			sched_yield();	/* bursts of 1, 2, 1, 2... periods */
 	}
 	hm->written = seq;
 	return NULL;
@@ -409,6 +432,7 @@ hammer_read(struct hammer *hm)
 		break;
 	default:
 		hm->again++;
+		sched_yield();	/* nothing new: let the writer run */
 		break;
 	}
 }
@@ -426,13 +450,10 @@ Test(ring, torn_period_never_returned)
 	ring_test_after_copy_arg = &hm;
 	ring_test_after_copy = hammer_hook;
 	cr_assert_eq(pthread_create(&thr, NULL, hammer_writer, &hm), 0);
-	/*
-	 * At least 2 s, and on until both outcomes were seen: on a loaded
-	 * machine writer and reader may share one core for a while.
-	 */
-	end = tu_now_ms() + 2000;
-	while (tu_now_ms() < end || ((hm.ok <= 1000 || hm.lapped == 0) &&
-	    tu_now_ms() < end + 18000))
+	/* At least 2 s, and on until both outcomes were seen. */
+	end = clock_mono_ms() + 2000;
+	while (clock_mono_ms() < end || ((hm.ok <= 1000 || hm.lapped == 0) &&
+	    clock_mono_ms() < end + 18000))
 		hammer_read(&hm);
 	atomic_store(&hm.stop, 1);
 	pthread_join(thr, NULL);
@@ -717,10 +738,10 @@ in_futex(const char *path, const void *addr)
 static int
 wait_asleep(const char *path, const struct ring_header *h)
 {
-	uint64_t end = tu_now_ms() + 10000;
+	uint64_t end = clock_mono_ms() + 10000;
 
 	while (!in_futex(path, &h->futex)) {
-		if (tu_now_ms() >= end)
+		if (clock_mono_ms() >= end)
 			return 0;
 		sched_yield();
 	}
@@ -733,17 +754,17 @@ Test(ring, wait_timeout_and_ready)
 	uint64_t t0, dt;
 
 	pair_open(&p, "wait", 2, 8);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	cr_assert_eq(ring_wait(p.r, 30), 0);
-	dt = tu_now_ms() - t0;
+	dt = clock_mono_ms() - t0;
 	cr_assert(dt >= 29 && dt < 5000, "waited %llu ms",
 	    (unsigned long long)dt);
 	cr_assert_eq(ring_wait(p.r, 0), 0);
 	put(&p);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	cr_assert_eq(ring_wait(p.r, 5000), 1);
 	cr_assert_eq(ring_wait(p.r, -1), 1);
-	cr_assert(tu_now_ms() - t0 < 1000);
+	cr_assert(clock_mono_ms() - t0 < 1000);
 	get_ok(&p, 0);
 	cr_assert_eq(ring_wait(p.r, 0), 0);
 	pair_close(&p);
@@ -778,9 +799,9 @@ Test(ring, wait_woken_by_thread)
 	snprintf(wk.path, sizeof(wk.path), "/proc/self/task/%d/syscall",
 	    (int)gettid());
 	cr_assert_eq(pthread_create(&thr, NULL, waker_thread, &wk), 0);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	cr_assert_eq(ring_wait(p.r, 20000), 1);
-	cr_assert(tu_now_ms() - t0 < 15000);
+	cr_assert(clock_mono_ms() - t0 < 15000);
 	pthread_join(thr, NULL);
 	cr_assert(wk.slept, "the reader was never seen asleep");
 	get_ok(&p, 0);
@@ -809,60 +830,68 @@ read_result(int fd, int res[2])
 	cr_assert_eq(read(fd, res, 2 * sizeof(int)), 2 * sizeof(int));
 }
 
-Test(ring, wait_woken_by_process)
-{
-	char path[64];
-	struct pair p;
-	int fds[2], res[2];
-
-	pair_open(&p, "wakeproc", 2, 8);
-	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
-	if ((child = fork()) == 0)
-		child_wait(p.r, fds[1], 20000);
-	cr_assert(child > 0);
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)child);
-	cr_assert(wait_asleep(path, ring_reader_header(p.r)));
-	put(&p);
-	read_result(fds[0], res);
-	cr_assert_eq(res[0], 1);
-	cr_assert_eq(tu_wait_exit(child, 10000), 0);
-	child = -1;
-	close(fds[0]);
-	close(fds[1]);
-	pair_close(&p);
-}
-
 static void
 on_usr1(int sig)
 {
 	(void)sig;
 }
 
-Test(ring, wait_interrupted_by_signal)
+/*
+ * A child process asleep in ring_wait on a new pair (its result on fds);
+ * interruptible: SIGUSR1 interrupts its wait.
+ */
+static void
+child_asleep(struct pair *p, const char *tag, int fds[2], int timeout_ms,
+    bool interruptible)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	char path[64];
-	struct pair p;
-	int fds[2], res[2];
 
-	pair_open(&p, "eintr", 2, 8);
+	pair_open(p, tag, 2, 8);
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
 	if ((child = fork()) == 0) {
-		sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
-		child_wait(p.r, fds[1], -1);
+		if (interruptible)
+			sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+		child_wait(p->r, fds[1], timeout_ms);
 	}
 	cr_assert(child > 0);
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)child);
-	cr_assert(wait_asleep(path, ring_reader_header(p.r)));
-	kill(child, SIGUSR1);
+	cr_assert(wait_asleep(path, ring_reader_header(p->r)));
+}
+
+/* The child's result, its clean exit; everything closed. */
+static void
+child_done(struct pair *p, int fds[2], int res[2])
+{
 	read_result(fds[0], res);
-	cr_assert_eq(res[0], RING_ESYS);
-	cr_assert_eq(res[1], EINTR);
 	cr_assert_eq(tu_wait_exit(child, 10000), 0);
 	child = -1;
 	close(fds[0]);
 	close(fds[1]);
-	pair_close(&p);
+	pair_close(p);
+}
+
+Test(ring, wait_woken_by_process)
+{
+	struct pair p;
+	int fds[2], res[2];
+
+	child_asleep(&p, "wakeproc", fds, 20000, false);
+	put(&p);
+	child_done(&p, fds, res);
+	cr_assert_eq(res[0], 1);
+}
+
+Test(ring, wait_interrupted_by_signal)
+{
+	struct pair p;
+	int fds[2], res[2];
+
+	child_asleep(&p, "eintr", fds, -1, true);
+	kill(child, SIGUSR1);
+	child_done(&p, fds, res);
+	cr_assert_eq(res[0], RING_ESYS);
+	cr_assert_eq(res[1], EINTR);
 }
 
 /* Channel 0 sine, 1 negative DC, 2 silence, 3 full-scale square. */
@@ -931,12 +960,12 @@ Test(ring, counters_and_publish_fields)
 	cr_assert_eq(atomic_load(&h->xruns), 3);
 	cr_assert_eq(atomic_load(&h->overruns), 7);
 	/* begin/publish by hand, timestamp 0 = now */
-	t0 = tu_now_ns();
+	t0 = clock_mono_ns();
 	x = ring_writer_begin(p.w);
 	fill(x, p.n, 0);
 	ring_writer_publish(p.w, 0);
 	ts = atomic_load(&h->last_publish_ns);
-	cr_assert(ts >= t0 && ts <= tu_now_ns());
+	cr_assert(ts >= t0 && ts <= clock_mono_ns());
 	cr_assert_eq(atomic_load(&h->write_seq), 1);
 	cr_assert_eq(atomic_load(&h->futex), 1);
 	cr_assert_eq(ring_wait(p.r, 0), 1);

@@ -4,10 +4,23 @@
 
 #include <stdatomic.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 
+#include "shared/clock.h"
 #include "shared/ring.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define M_RATE		48000
 #define M_FRAMES	64
@@ -101,31 +114,12 @@ val(uint64_t seq, size_t i)
 }
 
 static uint64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static uint64_t
 nvcsw(void)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_THREAD, &ru);
 	return ru.ru_nvcsw;
-}
-
-static void
-sleep_until(uint64_t ns)
-{
-	struct timespec ts = { ns / 1000000000ull, ns % 1000000000ull };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	    EINTR)
-		;
 }
 
 static void
@@ -141,11 +135,11 @@ static uint64_t cpu_costs[M_PERIODS];
 static void
 timed_write(struct ring_writer *w, const float *x, struct wres *res)
 {
-	uint64_t sw = nvcsw(), t0 = tu_now_ns(), c0 = cpu_ns(), c;
+	uint64_t sw = nvcsw(), t0 = clock_mono_ns(), c0 = tu_thread_cpu_ns(), c;
 
 	ring_writer_write(w, x, 0);
-	c = cpu_ns() - c0;
-	max_in(&res->max_wall_ns, tu_now_ns() - t0);
+	c = tu_thread_cpu_ns() - c0;
+	max_in(&res->max_wall_ns, clock_mono_ns() - t0);
 	res->nvcsw += nvcsw() - sw;
 	res->sum_cpu_ns += c;
 	max_in(&res->max_cpu_ns, c);
@@ -163,12 +157,12 @@ cmp_u64(const void *a, const void *b)
 static void
 writer_run(struct ring_writer *w, float *x, struct wres *res)
 {
-	uint64_t start = tu_now_ns(), seq, late, k;
+	uint64_t start = clock_mono_ns(), seq, late, k;
 	size_t i;
 
 	for (k = 0; k < M_PERIODS; k++) {
-		sleep_until(M_DUE(start, k));
-		late = tu_now_ns() - M_DUE(start, k);
+		tu_sleep_until(M_DUE(start, k));
+		late = clock_mono_ns() - M_DUE(start, k);
 		max_in(&res->max_late_ns, late);
 		if (late > M_PERIOD_NS)
 			res->late++;
@@ -178,7 +172,7 @@ writer_run(struct ring_writer *w, float *x, struct wres *res)
 		timed_write(w, x, res);
 		res->written++;
 	}
-	res->end_lag_ns = tu_now_ns() - M_DUE(start, M_PERIODS - 1);
+	res->end_lag_ns = clock_mono_ns() - M_DUE(start, M_PERIODS - 1);
 	qsort(cpu_costs, M_PERIODS, sizeof(cpu_costs[0]), cmp_u64);
 	res->p99_cpu_ns = cpu_costs[M_PERIODS * 99 / 100];
 }
@@ -338,13 +332,13 @@ static void
 read_full(int fd, void *buf, size_t len, int timeout_ms, const char *what)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t end = tu_now_ms() + timeout_ms;
+	uint64_t end = clock_mono_ms() + timeout_ms;
 	size_t have = 0;
 	ssize_t n;
 
 	while (have < len) {
-		cr_assert(tu_now_ms() < end, "timed out waiting for %s", what);
-		if (poll(&pfd, 1, (int)(end - tu_now_ms())) <= 0)
+		cr_assert(clock_mono_ms() < end, "timed out waiting for %s", what);
+		if (poll(&pfd, 1, (int)(end - clock_mono_ms())) <= 0)
 			continue;
 		n = read(fd, (char *)buf + have, len - have);
 		cr_assert(n > 0, "%s: pipe closed (child died?)", what);
@@ -528,7 +522,7 @@ Test(ring_mp, stopped_and_killed_readers_harm_no_one)
 	kill_victims();
 	stop_readers(SIGSTOP);
 	/* The scenario itself: readers frozen for five seconds. */
-	sleep_until(tu_now_ns() + M_STOP_MS * 1000000ull);
+	tu_sleep_until(clock_mono_ns() + M_STOP_MS * 1000000ull);
 	stop_readers(SIGCONT);
 	collect(&w, r);
 	check_writer(&w);

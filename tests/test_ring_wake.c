@@ -6,10 +6,22 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 
 #include "shared/ring.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define T_FRAMES	64
 #define T_CH		2

@@ -10,11 +10,24 @@
 #include <limits.h>
 #include <math.h>
 
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <lmdb.h>
 
+#include "shared/clock.h"
 #include "shared/state.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define NCH		32
 #define WAIT_MS		20000	/* generous: a shared, noisy VM */
@@ -33,15 +46,6 @@ fork_child(void)
 	return pid;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 dir_make(void)
 {
@@ -53,8 +57,7 @@ dir_make(void)
 static void
 dir_remove(void)
 {
-	if (dir[0] != '\0')
-		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 }
 
 TestSuite(state, .init = dir_make, .fini = dir_remove, .timeout = 60);
@@ -745,22 +748,25 @@ Test(state, stale_reader_cleared)
 	state_close(s);
 }
 
-/* With another process holding the environment, state_open clears it. */
-Test(state, stale_reader_cleared_at_open)
+/*
+ * A child holding the environment open (read-only or not) until the parent
+ * closes *release: its pid, once it holds it.
+ */
+static pid_t
+holder_start(bool rdonly, int *release)
 {
-	struct state *s = open_rw(0, 0);
 	int p[2], hold[2];
-	pid_t holder, dead;
+	pid_t pid;
 
-	state_close(s);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	cr_assert_neq(holder = fork_child(), -1);
-	if (holder == 0) {
+	cr_assert_neq(pid = fork_child(), -1);
+	if (pid == 0) {
+		struct state *s;
 		char err[512], c;
 
 		close(hold[1]);
-		if (state_open(dir, true, NCH, 0, 0, &s, err, sizeof(err)))
+		if (state_open(dir, rdonly, NCH, 0, 0, &s, err, sizeof(err)))
 			_exit(2);
 		write_line(p[1], "holding\n");
 		(void)!read(hold[0], &c, 1);	/* until the parent closes */
@@ -769,47 +775,50 @@ Test(state, stale_reader_cleared_at_open)
 	close(p[1]);
 	close(hold[0]);
 	cr_assert(tu_wait_text(p[0], "holding", WAIT_MS));
+	close(p[0]);
+	*release = hold[1];
+	return pid;
+}
+
+/* Let the holder go and reap it. */
+static void
+holder_end(pid_t pid, int release)
+{
+	close(release);
+	cr_expect_neq(tu_wait_exit(pid, WAIT_MS), -1);
+}
+
+/* With another process holding the environment, state_open clears it. */
+Test(state, stale_reader_cleared_at_open)
+{
+	struct state *s = open_rw(0, 0);
+	pid_t holder, dead;
+	int release;
+
+	state_close(s);
+	holder = holder_start(true, &release);
 	dead = stale_reader();
 	cr_expect_geq(slots_of(dead), 1, "the slot is there before");
 	s = open_ro();
 	cr_expect_eq(state_reader_check(s), 0, "state_open cleared it");
 	state_close(s);
 	cr_expect_eq(slots_of(dead), 0);
-	close(hold[1]);
-	cr_expect_neq(tu_wait_exit(holder, WAIT_MS), -1);
-	close(p[0]);
+	holder_end(holder, release);
 }
 
 Test(state, busy)
 {
 	struct state *s = open_rw(0, 0);
-	int p[2], hold[2];
 	pid_t holder, who;
+	int release;
 
 	state_close(s);
 	cr_expect_eq(state_busy(dir, &who), 0);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_eq(pipe2(hold, O_CLOEXEC), 0);
-	cr_assert_neq(holder = fork_child(), -1);
-	if (holder == 0) {
-		char err[512], c;
-
-		close(hold[1]);
-		if (state_open(dir, false, NCH, 0, 0, &s, err, sizeof(err)))
-			_exit(2);
-		write_line(p[1], "holding\n");
-		(void)!read(hold[0], &c, 1);
-		_exit(0);
-	}
-	close(p[1]);
-	close(hold[0]);
-	cr_assert(tu_wait_text(p[0], "holding", WAIT_MS));
+	holder = holder_start(false, &release);
 	cr_expect_eq(state_busy(dir, &who), 1);
 	cr_expect_eq(who, holder);
-	close(hold[1]);
-	cr_expect_neq(tu_wait_exit(holder, WAIT_MS), -1);
+	holder_end(holder, release);
 	cr_expect_eq(state_busy(dir, &who), 0);
-	close(p[0]);
 }
 
 /*
@@ -820,12 +829,12 @@ static int
 read_acks(int fd, bool *acked, int max, int stop_after, pid_t pid)
 {
 	char buf[4096];
-	uint64_t end = tu_now_ms() + WAIT_MS;
+	uint64_t end = clock_mono_ms() + WAIT_MS;
 	size_t have = 0, start, i;
 	ssize_t n;
 	int got = 0, v;
 
-	while (tu_now_ms() < end) {
+	while (clock_mono_ms() < end) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 		if (poll(&pfd, 1, 1000) <= 0)
@@ -912,52 +921,22 @@ Test(state, crash_durability, .timeout = 180)
 static pid_t
 cli_start(const char *const *args, int *outfd)
 {
-	char *argv[16];
-	int p[2], n = 0;
+	const char *argv[16] = { tu_prog("ringcast"), "state" };
+	int n = 2;
 	pid_t pid;
 
-	argv[n++] = (char *)(uintptr_t)tu_prog("ringcast");
-	argv[n++] = (char *)(uintptr_t)"state";
 	for (; *args != NULL && n < 15; args++)
-		argv[n++] = (char *)(uintptr_t)*args;
+		argv[n++] = *args;
 	argv[n] = NULL;
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_neq(pid = fork_child(), -1);
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	*outfd = p[0];
+	cr_assert_neq(pid = tu_run_start(argv, outfd), -1);
 	return pid;
 }
 
-/* Collects the output until EOF and the exit status (-1: killed by us). */
+/* Collects the output until EOF and the exit code (-1: killed by us). */
 static int
 cli_finish(pid_t pid, int fd, char *out, size_t outlen)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t end = tu_now_ms() + WAIT_MS;
-	size_t have = 0;
-	ssize_t n;
-	int st;
-
-	while (tu_now_ms() < end && have + 1 < outlen) {
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		if ((n = read(fd, out + have, outlen - 1 - have)) <= 0)
-			break;
-		have += (size_t)n;
-	}
-	out[have] = '\0';
-	close(fd);
-	if ((st = tu_wait_exit(pid, WAIT_MS)) == -1) {
-		tu_stop(pid, 100);
-		return -1;
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return tu_run_finish(pid, fd, out, outlen, WAIT_MS);
 }
 
 static int
@@ -973,17 +952,10 @@ cli_run(const char *const *args, char *out, size_t outlen)
 static int
 tcp_socket(bool listening, char *hostport, size_t len)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int fd;
+	int fd, port;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), -1);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	if (listening)
-		cr_assert_eq(listen(fd, 4), 0);
-	snprintf(hostport, len, "127.0.0.1:%u", ntohs(a.sin_port));
+	cr_assert_neq(fd = tu_tcp_listen(listening ? 4 : 0, &port), -1);
+	snprintf(hostport, len, "127.0.0.1:%d", port);
 	return fd;
 }
 
@@ -1096,38 +1068,50 @@ Test(state, cli_list_connected)
 	state_close(s);
 }
 
+/*
+ * `ringcast state -d DIR --http HTTP ARGS...` against a scripted daemon on
+ * lfd that answers reply: the request starts with req, the CLI exits with
+ * code and says out.
+ */
+static void
+cli_against(int lfd, const char *http, const char *const *args,
+    const char *reply, const char *req, int code, const char *out)
+{
+	const char *argv[16] = { "-d", dir, "--http", http };
+	char got[4096], head[4096];
+	int n = 4, fd;
+	pid_t pid;
+
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	pid = cli_start(argv, &fd);
+	cr_expect(serve_one(lfd, head, sizeof(head), reply), "no request");
+	cr_expect_eq(strncmp(head, req, strlen(req)), 0, "%s", head);
+	cr_expect_eq(cli_finish(pid, fd, got, sizeof(got)), code, "%s", got);
+	cr_expect_not_null(strstr(got, out), "%s", got);
+}
+
 /* forget goes through the daemon, which alone writes; the CLI writes nothing. */
 Test(state, cli_forget_via_daemon)
 {
 	struct state *s = open_rw(0, 0);
 	struct state_record r;
-	char out[4096], req[4096], http[64];
-	int lfd = tcp_socket(true, http, sizeof(http)), fd;
-	pid_t pid;
+	char http[64];
+	int lfd = tcp_socket(true, http, sizeof(http));
 
 	cli_fixture(s);
-	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
-	    "--offline", "forget", "b c", NULL }, &fd);
-	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 200 OK\r\n"
-	    "Content-Type: application/json\r\n\r\n{\"deleted\":true}"));
-	cr_expect_eq(strncmp(req, "DELETE /api/clients/b%20c HTTP/1.0\r\n", 36),
-	    0, "%s", req);
-	cr_expect_eq(cli_finish(pid, fd, out, sizeof(out)), 0, "%s", out);
+	cli_against(lfd, http, (const char *const[]){ "--offline", "forget",
+	    "b c", NULL }, "HTTP/1.0 200 OK\r\nContent-Type: application/json"
+	    "\r\n\r\n{\"deleted\":true}",
+	    "DELETE /api/clients/b%20c HTTP/1.0\r\n", 0, "");
 	cr_expect_eq(state_get(s, "b c", &r), STATE_OK, "the CLI wrote");
-
-	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
-	    "forget", "gone", NULL }, &fd);
-	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 404 Not Found\r\n"
-	    "\r\n{\"error\":\"no such client\"}"));
-	cr_expect_eq(cli_finish(pid, fd, out, sizeof(out)), 1, "%s", out);
-	cr_expect_not_null(strstr(out, "no saved state"), "%s", out);
-
-	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
-	    "forget", "a", NULL }, &fd);
-	cr_expect(serve_one(lfd, req, sizeof(req), "HTTP/1.0 500 Internal\r\n"
-	    "\r\n{\"error\":\"state map full\"}"));
-	cr_expect_eq(cli_finish(pid, fd, out, sizeof(out)), 1, "%s", out);
-	cr_expect_not_null(strstr(out, "500: state map full"), "%s", out);
+	cli_against(lfd, http, (const char *const[]){ "forget", "gone", NULL },
+	    "HTTP/1.0 404 Not Found\r\n\r\n{\"error\":\"no such client\"}",
+	    "DELETE /api/clients/gone ", 1, "no saved state");
+	cli_against(lfd, http, (const char *const[]){ "forget", "a", NULL },
+	    "HTTP/1.0 500 Internal\r\n\r\n{\"error\":\"state map full\"}",
+	    "DELETE /api/clients/a ", 1, "500: state map full");
 	close(lfd);
 	state_close(s);
 }

@@ -1,56 +1,48 @@
 /* test_wav.c — GET /stream.wav end to end: ffmpeg decodes it, the API lists it, a stalled player harms nobody. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 
 #include <criterion/criterion.h>
 
+#include "shared/clock.h"
 #include "shared/tone.h"
-#include "tests/v2client.h"
+#include "tests/lib/e2e.h"
 
-#define READY_MS	30000	/* generous: a noisy, shared 2-core VM */
-#define WAIT_MS		10000
+#define WAIT_MS		E2E_WAIT_MS
 #define FF_MS		30000	/* ffmpeg's whole run, 3 s of audio */
 #define RATE		48000
 #define STALL_MS	1000
 
-extern char **environ;
-
-static struct rcd D;
-static struct v2c steady_c;
-static struct v2r steady_r;
 static pid_t ff_pid;
 static int player = -1;
 
 static const char *const opts[] = { "--stall-ms", "1000", NULL };
 
-#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
+#define check(cond, ...)	e2e_check(cond, __VA_ARGS__)
 
 static void
 setup(void)
 {
-	steady_c.fd = -1;
+	e2e_setup();
 	ff_pid = 0;
-	cr_assert_eq(rcd_mkdir(&D, "wav"), 0, "temp dir");
-	check(rcd_start(&D, opts, READY_MS) == 0, "ringcastd not ready");
+	e2e_up("wav", opts);
 }
 
 static void
 teardown(void)
 {
-	if (ff_pid > 0) {
-		kill(ff_pid, SIGKILL);
-		waitpid(ff_pid, NULL, 0);
-	}
+	if (ff_pid > 0)
+		tu_stop(ff_pid, 0);
+	ff_pid = 0;
 	if (player >= 0)
 		close(player);
 	player = -1;
-	v2r_stop(&steady_r);
-	v2_close(&steady_c);
-	rcd_cleanup(&D);
+	e2e_teardown();
 }
 
 TestSuite(wav, .init = setup, .fini = teardown, .timeout = 120);
@@ -62,44 +54,18 @@ TestSuite(wav, .init = setup, .fini = teardown, .timeout = 120);
 static ssize_t
 run_output(const char *const argv[], uint8_t *buf, size_t cap, int timeout_ms)
 {
-	posix_spawn_file_actions_t fa;
-	uint64_t end = tu_now_ms() + timeout_ms;
-	struct pollfd pfd;
-	size_t have = 0;
-	ssize_t r;
-	int p[2], st;
+	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms, now;
+	size_t have;
+	int fd, st;
 
-	if (pipe2(p, O_CLOEXEC) == -1)
+	if ((ff_pid = tu_spawn((char *const *)(uintptr_t)argv, 1, &fd)) == -1)
 		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	if (posix_spawnp(&ff_pid, argv[0], &fa, NULL,
-	    (char *const *)(uintptr_t)argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	for (;;) {
-		if (tu_now_ms() >= end || poll(&pfd, 1, (int)(end -
-		    tu_now_ms())) != 1)
-			break;
-		if ((r = read(p[0], buf + have, cap - have)) <= 0)
-			break;
-		if ((have += (size_t)r) == cap)
-			break;
-	}
-	close(p[0]);
-	if (tu_wait_exit(ff_pid, (int)(end > tu_now_ms() ? end - tu_now_ms() :
-	    1)) == -1) {
-		kill(ff_pid, SIGKILL);
-		waitpid(ff_pid, &st, 0);
-		ff_pid = 0;
-		return -1;
-	}
+	have = tu_read_all(fd, buf, cap, timeout_ms);
+	close(fd);
+	now = clock_mono_ms();
+	st = tu_wait_exit(ff_pid, now < end ? (int)(end - now) : 1);
+	if (st == -1)
+		return -1;	/* the teardown ends it */
 	ff_pid = 0;
 	return (ssize_t)have;
 }
@@ -107,7 +73,7 @@ run_output(const char *const argv[], uint8_t *buf, size_t cap, int timeout_ms)
 static void
 url(char *buf, size_t len, const char *query)
 {
-	snprintf(buf, len, "http://127.0.0.1:%d/stream.wav?%s", D.http_port,
+	snprintf(buf, len, "http://127.0.0.1:%d/stream.wav?%s", E.d.http_port,
 	    query);
 }
 
@@ -243,7 +209,7 @@ Test(wav, bad_queries_are_answered_400)
 	int st;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		st = http_req(D.http_port, "GET", bad[i], NULL, &r, WAIT_MS);
+		st = http_req(E.d.http_port, "GET", bad[i], NULL, &r, WAIT_MS);
 		check(st == 400 && r != NULL && strstr(r, "\"error\"") != NULL,
 		    "%s: %d %s", bad[i], st, r ? r : "");
 		free(r);
@@ -259,7 +225,7 @@ open_player(const char *query, size_t read_bytes)
 	ssize_t r;
 	int fd, n;
 
-	fd = v2_connect(D.http_port, WAIT_MS);
+	fd = v2_connect(E.d.http_port, 0, WAIT_MS);
 	cr_assert(fd >= 0, "connect");
 	n = snprintf(req, sizeof(req), "GET /stream.wav?%s HTTP/1.1\r\n"
 	    "Host: x\r\n\r\n", query);
@@ -282,7 +248,7 @@ open_player(const char *query, size_t read_bytes)
 static int
 wav_entries(void)
 {
-	json_t *o = http_json(D.http_port, "GET", "/api/clients", NULL, NULL);
+	json_t *o = http_get(E.d.http_port, "/api/clients");
 	json_t *e;
 	size_t i;
 	int n = 0;
@@ -300,9 +266,9 @@ wav_entries(void)
 static bool
 wav_count_becomes(int want, int timeout_ms)
 {
-	uint64_t end = tu_now_ms() + timeout_ms;
+	uint64_t end = clock_mono_ms() + timeout_ms;
 
-	while (tu_now_ms() < end)
+	while (clock_mono_ms() < end)
 		if (wav_entries() == want)
 			return true;
 	return false;
@@ -314,7 +280,7 @@ disconnects(const char *reason)
 	char *r, key[96], *p;
 	unsigned long long v = 0;
 
-	check(http_req(D.http_port, "GET", "/metrics", NULL, &r, WAIT_MS) ==
+	check(http_req(E.d.http_port, "GET", "/metrics", NULL, &r, WAIT_MS) ==
 	    200, "GET /metrics");
 	snprintf(key, sizeof(key), "ringcast_disconnects_total{reason=\"%s\"} ",
 	    reason);
@@ -325,28 +291,33 @@ disconnects(const char *reason)
 }
 
 /*
- * A player that hangs up: its FIN first, then whatever was still in flight
- * read until the server closes.  A bare close() with audio unread sends a
- * reset instead, which the server rightly counts as "reset": whether any
- * was unread depended on timing (always, in a SAN=1 build).
+ * Hang up as a player does that stops: a FIN, then what is in flight is read
+ * until the server closes.  A close() with unread audio would be an RST, and
+ * the server would count a reset, not a close.  1 once closed, 0 if not.
  */
-static void
+static int
 hang_up(int fd)
 {
+	static uint8_t sink[65536];
+	uint64_t end = clock_mono_ms() + WAIT_MS, now;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char buf[4096];
+	ssize_t r;
 
 	shutdown(fd, SHUT_WR);
-	while (poll(&pfd, 1, WAIT_MS) == 1 && read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
+	while ((now = clock_mono_ms()) < end &&
+	    poll(&pfd, 1, (int)(end - now)) == 1)
+		if ((r = read(fd, sink, sizeof(sink))) <= 0)
+			return r == 0;
+	return 0;
 }
 
 Test(wav, listed_while_streaming_then_gone)
 {
 	player = open_player("channels=0", 16384);
 	check(wav_entries() == 1, "the WAV listener is not in /api/clients");
-	hang_up(player);
+	check(hang_up(player), "the WAV stream did not end after the player "
+	    "hung up");
+	close(player);
 	player = -1;
 	check(wav_count_becomes(0, WAIT_MS), "the WAV listener stays listed");
 	check(disconnects("closed") >= 1, "not counted as closed");
@@ -355,28 +326,13 @@ Test(wav, listed_while_streaming_then_gone)
 Test(wav, a_player_that_stops_reading_is_dropped_alone)
 {
 	int small = 4096;
-	json_t *o;
 
-	check(v2_open(&steady_c, D.native_port, "steady", NULL, WAIT_MS) == 0,
-	    "steady listener");
-	json_decref(v2_recv_ctl(&steady_c, "mix_state", WAIT_MS, NULL));
-	check(v2_send_ctl(&steady_c, json_pack("{s:s, s:[iiii]}", "type",
-	    "update_mix", "channels", 0, 1, 2, 3)) == 0, "subscribe");
-	o = v2_recv_ctl(&steady_c, "mix_state", WAIT_MS, NULL);
-	check(o != NULL, "steady: mix_state");
-	json_decref(o);
-	cr_assert_eq(v2r_start(&steady_r, &steady_c), 0);
+	e2e_listen("steady", NULL, 4);
 	player = open_player("channels=0,1,2,3,4,5,6,7", 1);
 	setsockopt(player, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	/* It never reads again: dropped at the stall limit, alone. */
 	check(wav_count_becomes(0, STALL_MS + WAIT_MS), "stalled WAV "
 	    "listener not dropped");
 	check(disconnects("stalled") >= 1, "not counted as stalled");
-	check(v2r_wait(&steady_r, 50, WAIT_MS), "steady listener stalled");
-	check(atomic_load(&steady_r.gaps) == 0 &&
-	    atomic_load(&steady_r.backwards) == 0, "steady listener lost "
-	    "periods");
-	cr_log_info("steady listener: %llu packets, worst gap %.1f ms",
-	    (unsigned long long)atomic_load(&steady_r.packets),
-	    atomic_load(&steady_r.max_gap_ns) / 1e6);
+	e2e_steady_clean("beside a stalled player");
 }

@@ -1,25 +1,26 @@
 /* test_webui.c — the web UI in a real headless Chromium against the real ringcastd and a v2 listener. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
+#include <sys/wait.h>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 
 #include <criterion/criterion.h>
 
-#include "tests/v2client.h"
+#include "shared/clock.h"
+#include "tests/lib/e2e.h"
 
-#define READY_MS	30000	/* generous: a noisy, shared 2-core VM */
 #define WAIT_MS		30000	/* one browser step, chromium's start included */
 #define UI_LIMIT_MS	1000	/* a UI change at the stream: the assertion */
 #define UI_TARGET_MS	100	/* ...and what is measured against */
 
 extern char **environ;
 
-static struct rcd D;
-static struct v2c A = { .fd = -1 }, B = { .fd = -1 };
-static struct v2r RB;
+static struct v2c *const A = &E.c[0];	/* watched by this test's thread */
 static const char *const opts[] = { "--channel-names",
     "Kick,Snare,Bass DI,Keys L,Keys R,Guitar,Lead vox,Talkback", NULL };
 static pid_t node_pid;
@@ -36,15 +37,6 @@ static struct {
 	pthread_cond_t	 cv;
 } seen = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
-static uint64_t
-unix_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Record the first time something was seen, and wake the test. */
 static void
 saw(atomic_ullong *when)
@@ -52,12 +44,12 @@ saw(atomic_ullong *when)
 	if (atomic_load(when) != 0)
 		return;
 	pthread_mutex_lock(&seen.mu);
-	atomic_store(when, unix_now_ms());
+	atomic_store(when, clock_wall_ms());
 	pthread_cond_broadcast(&seen.cv);
 	pthread_mutex_unlock(&seen.mu);
 }
 
-#define check(cond, ...)	rcd_check(&D, cond, __VA_ARGS__)
+#define check(cond, ...)	e2e_check(cond, __VA_ARGS__)
 
 static void
 teardown(void)
@@ -74,13 +66,10 @@ teardown(void)
 		close(node_in);
 	if (node_out >= 0)
 		close(node_out);
-	v2r_stop(&RB);
-	v2_close(&A);
-	v2_close(&B);
-	rcd_cleanup(&D);
+	e2e_teardown();
 }
 
-TestSuite(webui, .fini = teardown, .timeout = 180);
+TestSuite(webui, .init = e2e_setup, .fini = teardown, .timeout = 180);
 
 static void *
 watch(void *arg)
@@ -91,16 +80,16 @@ watch(void *arg)
 
 	(void)arg;
 	while (!atomic_load(&seen.stop)) {
-		if (v2_recv(&A, 100) != 1)
+		if (v2_recv(A, 100) != 1)
 			continue;
-		if (A.hdr.type == PROTO_TYPE_AUDIO) {
+		if (A->hdr.type == PROTO_TYPE_AUDIO) {
 			atomic_fetch_add(&seen.packets, 1);
-			if (proto_audio_decode(&A.hdr, A.payload, 1, &a) ==
+			if (proto_audio_decode(&A->hdr, A->payload, 1, &a) ==
 			    PROTO_OK && (a.mask[0] & 0x8))
 				saw(&seen.sub_ms);
 			continue;
 		}
-		if (proto_control_parse(A.payload, A.hdr.length, &o, &t) !=
+		if (proto_control_parse(A->payload, A->hdr.length, &o, &t) !=
 		    PROTO_OK)
 			continue;
 		g = json_object_get(json_object_get(o, "gains"), "0");
@@ -113,31 +102,15 @@ watch(void *arg)
 }
 
 static void
-listener(struct v2c *c, const char *id, json_t *channels, bool mix)
-{
-	json_t *o, *hello = v2_hello(id, NULL);
-
-	if (mix)
-		json_object_set_new(hello, "server_mix", json_true());
-	check(v2_open_hello(c, D.native_port, hello, 10000) == 0, "connect %s",
-	    id);
-	json_decref(v2_recv_ctl(c, "mix_state", 10000, NULL));
-	check(v2_send_ctl(c, json_pack("{s:s, s:o}", "type", "update_mix",
-	    "channels", channels)) == 0, "subscribe");
-	o = v2_recv_ctl(c, "mix_state", 10000, NULL);
-	check(o != NULL, "%s: mix_state", id);
-	json_decref(o);
-}
-
-static void
 name(const char *id, const char *body)
 {
-	char path[64], *r;
+	char path[64];
+	json_t *o;
 	int st;
 
 	snprintf(path, sizeof(path), "/api/clients/%s", id);
-	st = http_req(D.http_port, "POST", path, body, &r, 10000);
-	free(r);
+	st = e2e_api("POST", path, body, &o);
+	json_decref(o);
 	check(st == 200, "POST %s: %d", path, st);
 }
 
@@ -175,7 +148,7 @@ node_start(const char *url, const char *shot)
 static void
 node_expect(const char *want, char *line, size_t len)
 {
-	uint64_t end = tu_now_ms() + WAIT_MS;
+	uint64_t end = clock_mono_ms() + WAIT_MS;
 	struct pollfd pfd = { .fd = node_out, .events = POLLIN };
 	size_t n = 0;
 	char c;
@@ -183,8 +156,8 @@ node_expect(const char *want, char *line, size_t len)
 	for (;;) {
 		n = 0;
 		for (;;) {
-			check(tu_now_ms() < end && poll(&pfd, 1, (int)(end -
-			    tu_now_ms())) == 1, "browser: no \"%s\" in time",
+			check(clock_mono_ms() < end && poll(&pfd, 1, (int)(end -
+			    clock_mono_ms())) == 1, "browser: no \"%s\" in time",
 			    want);
 			check(read(node_out, &c, 1) == 1, "browser script "
 			    "ended before \"%s\"", want);
@@ -236,7 +209,6 @@ Test(webui, the_page_lists_mixes_and_follows_a_listener)
 	char url[128], shot[512], line[256], cmd[1200];
 	long gain_ms, sub_ms;
 	uint64_t t;
-	int st;
 
 	if (!have("node") || !have("chromium")) {
 		cr_log_info("skipped: node or chromium missing (make test "
@@ -248,15 +220,14 @@ Test(webui, the_page_lists_mixes_and_follows_a_listener)
 		    "test runs npm ci there)");
 		cr_skip_test("playwright-core missing");
 	}
-	cr_assert_eq(rcd_mkdir(&D, "webui"), 0);
-	check(rcd_start(&D, opts, READY_MS) == 0, "ringcastd not ready");
-	listener(&A, "iem-1", json_pack("[ii]", 0, 1), false);
-	listener(&B, "iem-2", json_pack("[iiii]", 0, 1, 2, 6), true);
-	cr_assert(v2r_start(&RB, &B) == 0);
+	e2e_up("webui", opts);
+	json_decref(e2e_open(A, "iem-1", NULL));
+	json_decref(e2e_change(A, v2_channels(2)));
+	e2e_listen("iem-2", json_pack("{s:b}", "server_mix", 1), 7);
 	name("iem-1", "{\"name\":\"Lead vocal IEM\",\"order\":1}");
 	name("iem-2", "{\"name\":\"Drums IEM\",\"order\":2}");
 	cr_assert(pthread_create(&seen.thr, NULL, watch, NULL) == 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", D.http_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", E.d.http_port);
 	snprintf(shot, sizeof(shot), "%s/webui.png", BUILD_DIR);
 	node_start(url, shot);
 	node_expect("listed", line, sizeof(line));
@@ -278,15 +249,14 @@ Test(webui, the_page_lists_mixes_and_follows_a_listener)
 	atomic_store(&seen.stop, 1);
 	pthread_join(seen.thr, NULL);
 	seen.thr = 0;
-	v2_close(&A);
+	v2_close(A);
 	node_expect("disconnected", line, sizeof(line));
 	node_expect("done", line, sizeof(line));
 	check(tu_wait_exit(node_pid, 10000) == 0, "browser script exit");
 	node_pid = 0;
 	/* The mix the UI set is the one saved. */
 	{
-		json_t *o = http_json(D.http_port, "GET", "/api/clients/iem-1",
-		    NULL, &st);
+		json_t *o = http_client(E.d.http_port, "iem-1");
 
 		check(o != NULL && json_array_size(json_object_get(o,
 		    "channels")) == 3, "saved mix: %s", o ? json_dumps(o, 0) :

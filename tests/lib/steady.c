@@ -1,0 +1,242 @@
+/* steady.c — test library: the one continuity reader of the tests and benchmarks. */
+#include <sys/epoll.h>
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/clock.h"
+#include "tests/lib/steady.h"
+#include "tests/lib/tu.h"
+
+/* Count one audio packet of sc, arrived at now; mu held. */
+static void
+steady_count(struct steady *s, struct steady_conn *sc,
+    const struct proto_audio *a, uint64_t now)
+{
+	struct steady_figures *f = &s->fig;
+	uint64_t gap, bin;
+
+	if (sc->last_pos != 0 && a->position <= sc->last_pos)
+		f->backwards++;
+	else if (sc->last_pos != 0 && a->position != sc->last_pos + a->frames)
+		/* Any other step is a break: whole periods, rounded up. */
+		f->lost += (a->position - sc->last_pos - 1) / a->frames;
+	if (sc->last_ns != 0) {
+		gap = now - sc->last_ns;
+		if (gap > f->max_gap_ns)
+			f->max_gap_ns = gap;
+		bin = gap / 100000;
+		s->gaps[bin < STEADY_BINS ? bin : STEADY_BINS - 1]++;
+		s->ngaps++;
+	}
+	sc->last_pos = a->position;
+	sc->last_ns = now;
+	sc->packets++;
+	f->packets++;
+}
+
+/* Read what one listener has and count its packets; -1 if it ended. */
+static int
+steady_read_conn(struct steady *s, struct steady_conn *sc)
+{
+	struct proto_audio a;
+	uint64_t now;
+	int rc;
+
+	if ((rc = v2_fill(&sc->c)) == V2_TIMEOUT)
+		return 0;
+	if (rc <= 0)
+		return -1;
+	now = clock_mono_ns();	/* one clock read per read: the arrival */
+	while ((rc = v2_next(&sc->c)) == V2_MSG)
+		if (sc->c.hdr.type == PROTO_TYPE_AUDIO) {
+			if (proto_audio_decode(&sc->c.hdr, sc->c.payload, 1,
+			    &a) != PROTO_OK)
+				return -1;
+			steady_count(s, sc, &a, now);
+		}
+	return rc == V2_MORE ? 0 : -1;
+}
+
+static void
+steady_unwatch(struct steady *s, struct steady_conn *sc)
+{
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, sc->c.fd, NULL);
+	sc->watched = false;
+}
+
+static void *
+steady_loop(void *arg)
+{
+	struct steady *s = arg;
+	struct epoll_event ev[STEADY_MAX];
+	struct steady_conn *sc;
+	int n;
+
+	while (!atomic_load(&s->stop)) {
+		n = epoll_wait(s->ep, ev, STEADY_MAX, 50);
+		for (int i = 0; i < n; i++) {
+			sc = ev[i].data.ptr;
+			/* Under mu: steady_remove may take it meanwhile. */
+			pthread_mutex_lock(&s->mu);
+			if (sc->watched && steady_read_conn(s, sc) == -1) {
+				steady_unwatch(s, sc);
+				s->fig.failed++;
+			}
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+		}
+	}
+	return NULL;
+}
+
+int
+steady_start(struct steady *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	tu_cond_init(&s->cv);
+	for (int i = 0; i < STEADY_MAX; i++)
+		s->conn[i].c.fd = -1;
+	if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	if (pthread_create(&s->thr, NULL, steady_loop, s) != 0)
+		return -1;
+	s->running = true;
+	return 0;
+}
+
+int
+steady_add(struct steady *s, struct v2c *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct steady_conn *sc;
+	int i;
+
+	pthread_mutex_lock(&s->mu);
+	if ((i = s->n) >= STEADY_MAX) {
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	sc = &s->conn[s->n++];
+	memset(sc, 0, sizeof(*sc));
+	sc->c = *c;
+	c->fd = -1;
+	c->buf = NULL;
+	fcntl(sc->c.fd, F_SETFL, fcntl(sc->c.fd, F_GETFL) | O_NONBLOCK);
+	ev.data.ptr = sc;
+	sc->watched = epoll_ctl(s->ep, EPOLL_CTL_ADD, sc->c.fd, &ev) == 0;
+	pthread_mutex_unlock(&s->mu);
+	return sc->watched ? i : -1;
+}
+
+int
+steady_join(struct steady *s, int port, const char *id, const json_t *mix,
+    int timeout_ms)
+{
+	struct v2c c;
+
+	if (v2_join(&c, port, id, mix ? json_deep_copy(mix) : NULL,
+	    timeout_ms) == -1)
+		return -1;
+	return steady_add(s, &c);
+}
+
+void
+steady_remove(struct steady *s, int i, struct v2c *out)
+{
+	struct steady_conn *sc = &s->conn[i];
+
+	pthread_mutex_lock(&s->mu);
+	if (sc->watched)
+		steady_unwatch(s, sc);
+	*out = sc->c;
+	sc->c.fd = -1;
+	sc->c.buf = NULL;
+	pthread_mutex_unlock(&s->mu);
+	if (out->fd >= 0)
+		fcntl(out->fd, F_SETFL, fcntl(out->fd, F_GETFL) & ~O_NONBLOCK);
+}
+
+/* Every watched listener has its count; mu held. */
+static bool
+steady_all_reached(const struct steady *s, const uint64_t *want)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->conn[i].watched && s->conn[i].packets < want[i])
+			return false;
+	return true;
+}
+
+int
+steady_wait(struct steady *s, uint64_t n, int timeout_ms)
+{
+	struct timespec ts = tu_deadline(timeout_ms);
+	uint64_t want[STEADY_MAX];
+	int failed, ok;
+
+	pthread_mutex_lock(&s->mu);
+	failed = s->fig.failed;
+	for (int i = 0; i < s->n; i++)
+		want[i] = s->conn[i].packets + n;
+	while (!(ok = steady_all_reached(s, want)) && s->fig.failed == failed &&
+	    pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+		;
+	ok = ok && s->fig.failed == failed;
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void
+steady_snapshot(struct steady *s, struct steady_figures *f)
+{
+	pthread_mutex_lock(&s->mu);
+	*f = s->fig;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+steady_reset(struct steady *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->fig = (struct steady_figures){ .failed = s->fig.failed };
+	memset(s->gaps, 0, sizeof(s->gaps));
+	s->ngaps = 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+double
+steady_gap_pct(struct steady *s, double p)
+{
+	uint64_t want, sum = 0;
+	double v = 0;
+
+	pthread_mutex_lock(&s->mu);
+	want = (uint64_t)(p / 100.0 * (double)s->ngaps + 0.999999);
+	for (int i = 0; i < STEADY_BINS && s->ngaps > 0; i++) {
+		sum += s->gaps[i];
+		if (sum >= want) {
+			v = (i + 1) * 0.1;	/* the bin's upper edge */
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+void
+steady_stop(struct steady *s)
+{
+	if (s->running) {
+		atomic_store(&s->stop, 1);
+		pthread_join(s->thr, NULL);
+		s->running = false;
+	}
+	for (int i = 0; i < s->n; i++)
+		v2_close(&s->conn[i].c);
+	s->n = 0;
+	if (s->ep > 0)
+		close(s->ep);
+	s->ep = -1;
+}
