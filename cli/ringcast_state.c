@@ -501,7 +501,8 @@ static void
 list_row(const struct state_record *r, int idw, const char *conn)
 {
 	char chans[CHANNELS_COL + 1], seen[32];
-	const char *name = r->name[0] != '\0' ? r->name : "-";
+	const char *name = r->name[0] != '\0' ? r->name : r->device[0] !=
+	    '\0' ? r->device : "-";
 
 	channels_text(&r->mix, chans, sizeof(chans));
 	time_text(r->last_seen_ms, seen, sizeof(seen));

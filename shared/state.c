@@ -118,6 +118,9 @@ record_json_extra(json_t *o, const struct state_record *rec)
 	if (rec->last_addr[0] != '\0' && json_object_set_new(o, "last_addr",
 	    json_string(rec->last_addr)) == -1)
 		return -1;
+	if (rec->device[0] != '\0' && json_object_set_new(o, "device_name",
+	    json_string(rec->device)) == -1)
+		return -1;
 	if (rec->naliases == 0)
 		return 0;
 	if ((a = json_array()) == NULL || json_object_set_new(o, "aliases",
@@ -141,6 +144,7 @@ state_record_json(const struct state_record *rec)
 	    !terminated(rec->name, sizeof(rec->name)) ||
 	    !terminated(rec->last_exit, sizeof(rec->last_exit)) ||
 	    !terminated(rec->last_addr, sizeof(rec->last_addr)) ||
+	    !terminated(rec->device, sizeof(rec->device)) ||
 	    rec->naliases > STATE_ALIASES_MAX)
 		return NULL;
 	for (i = 0; i < rec->naliases; i++)
@@ -326,6 +330,8 @@ record_fields(const json_t *o, uint32_t nch, struct state_record *r,
 	    sizeof(r->last_exit), err, errlen) == -1 ||
 	    rec_text(o, "last_addr", false, true, r->last_addr,
 	    sizeof(r->last_addr), err, errlen) == -1 ||
+	    rec_text(o, "device_name", false, false, r->device,
+	    sizeof(r->device), err, errlen) == -1 ||
 	    rec_aliases(o, r, err, errlen) == -1 ||
 	    rec_numbers(o, r, err, errlen) == -1)
 		return -1;

@@ -49,7 +49,8 @@ enum {
 
 struct state_record {
 	char		id[STATE_ID_MAX];
-	char		name[128];		/* display name ("" = none) */
+	char		name[128];		/* the engineer's name for it ("" = none) */
+	char		device[128];		/* the name its app gave ("" = none) */
 	int32_t		order;			/* position in the engineer's list */
 	struct mix	mix;
 	uint64_t	first_seen_ms;		/* unix ms */
@@ -87,7 +88,10 @@ int	state_get(struct state *s, const char *id, struct state_record *rec);
  * no record.  STATE_NOTFOUND if old has none.
  */
 int	state_rename(struct state *s, const char *old, const char *new);
-/* Whether a record is worth keeping: it has a name or a subscribed channel. */
+/*
+ * Whether a record is worth keeping: the engineer named it, or its mix
+ * subscribes a channel.  (A phone's own device name is no reason.)
+ */
 bool	state_record_used(const struct state_record *rec);
 /*
  * In one committed transaction, forget every record that is not used and

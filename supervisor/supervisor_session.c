@@ -202,7 +202,7 @@ record_load(const char *id, const struct proto_hello *h, const char *ip,
 	rec->last_seen_ms = clock_wall_ms();
 	snprintf(rec->last_addr, sizeof(rec->last_addr), "%s", ip);
 	if (h->name[0] != '\0')
-		snprintf(rec->name, sizeof(rec->name), "%s", h->name);
+		snprintf(rec->device, sizeof(rec->device), "%s", h->name);
 	if ((rc = state_put(sv.state, rec)) != STATE_OK)
 		log_warnx("client %s: record not saved: %s", id,
 		    state_strerror(sv.state, rc));
@@ -508,7 +508,8 @@ record_for(const char *id, const struct client *cl, struct state_record *rec,
 	/* Forgotten, or unreadable, while connected: save it anew. */
 	if (rc != STATE_OK) {
 		state_record_init(rec, id, sv.cfg.channels, clock_wall_ms());
-		snprintf(rec->name, sizeof(rec->name), "%s", cl->hello.name);
+		snprintf(rec->device, sizeof(rec->device), "%s",
+		    cl->hello.name);
 		rec->mix = cl->mix;
 	}
 	return 200;
@@ -820,7 +821,8 @@ entry_times(json_t *o, const struct state_record *rec, const struct client *cl)
 json_t *
 session_entry(const struct state_record *rec, const struct client *cl)
 {
-	const char *name = rec ? rec->name : cl->hello.name;
+	const char *name = rec == NULL ? cl->hello.name : rec->name[0] ?
+	    rec->name : rec->device;
 	json_t *o = mix_to_json(cl ? &cl->mix : &rec->mix);
 
 	if (o == NULL)

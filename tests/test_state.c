@@ -107,6 +107,8 @@ rec_full(struct state_record *r, const char *id, uint64_t seen)
 	}
 	r->mix.gain[31] = 0.5f;		/* a default-off channel that differs */
 	r->mix.master = 1.25f;
+	snprintf(r->last_addr, sizeof(r->last_addr), "192.168.1.23");
+	snprintf(r->device, sizeof(r->device), "Pixel 7");
 }
 
 static void
@@ -119,6 +121,9 @@ rec_expect(const struct state_record *a, const struct state_record *b)
 	cr_expect_eq(a->last_seen_ms, b->last_seen_ms);
 	cr_expect_eq(a->reconnects, b->reconnects);
 	cr_expect_str_eq(a->last_exit, b->last_exit);
+	cr_expect_str_eq(a->last_addr, b->last_addr);
+	cr_expect_str_eq(a->device, b->device);
+	cr_expect_eq(a->naliases, b->naliases);
 	cr_expect(mix_equal(&a->mix, &b->mix), "mixes differ");
 }
 
@@ -168,6 +173,94 @@ Test(state, health_counters_are_optional_and_kept)
 	cr_expect_eq(back.timeouts, 7);
 	free(text);
 	json_decref(j);
+}
+
+/* A phone's new launch takes its record over; the old identity still finds it. */
+Test(state, rename_keeps_the_record_and_aliases_find_it)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record r, got, other;
+	char id[16];
+	int i;
+
+	rec_full(&r, "launch-0", 7000);
+	put_ok(s, &r);
+	rec_full(&other, "someone-else", 7000);
+	put_ok(s, &other);
+	for (i = 1; i <= STATE_ALIASES_MAX + 2; i++) {
+		snprintf(id, sizeof(id), "launch-%d", i);
+		cr_assert_eq(state_rename(s, r.id, id), STATE_OK, "%s", id);
+		snprintf(r.id, sizeof(r.id), "%s", id);
+	}
+	cr_assert_eq(state_get(s, r.id, &got), STATE_OK);
+	cr_assert_eq(got.naliases, STATE_ALIASES_MAX, "the oldest dropped");
+	cr_assert_str_eq(got.aliases[STATE_ALIASES_MAX - 1], "launch-9");
+	cr_assert(mix_equal(&got.mix, &r.mix));
+	/* An alias finds the record under its present identity. */
+	cr_assert_eq(state_get(s, "launch-3", &got), STATE_OK);
+	cr_assert_str_eq(got.id, r.id);
+	cr_assert_eq(state_get(s, "launch-0", &got), STATE_NOTFOUND,
+	    "the oldest alias, dropped, still leads somewhere");
+	cr_assert_eq(state_count(s), 2);
+	/* Renaming onto a taken identity, or from a missing one, changes nothing. */
+	cr_assert_neq(state_rename(s, r.id, "someone-else"), STATE_OK);
+	cr_assert_eq(state_rename(s, "nobody", "new"), STATE_NOTFOUND);
+	/* Forgetting it through an alias takes the aliases along. */
+	cr_assert_eq(state_del(s, "launch-5"), STATE_OK);
+	cr_assert_eq(state_get(s, "launch-7", &got), STATE_NOTFOUND);
+	cr_assert_eq(state_get(s, r.id, &got), STATE_NOTFOUND);
+	cr_assert_eq(state_get(s, "someone-else", &got), STATE_OK);
+	state_close(s);
+}
+
+static bool
+keep_live(const char *id)
+{
+	return strcmp(id, "live") == 0;
+}
+
+static int nforgotten;
+
+static void
+count_gone(const char *id)
+{
+	(void)id;
+	nforgotten++;
+}
+
+/* No name and no mix, gone long enough, not live: forgotten in one commit. */
+Test(state, unused_records_are_forgotten)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record r;
+	static const struct {
+		const char	*id;
+		uint64_t	 seen;
+		bool		 named, mixed, stays;
+	} recs[] = {
+		{ "old-unused", 1000, false, false, false },
+		{ "old-named", 1000, true, false, true },
+		{ "old-mixed", 1000, false, true, true },
+		{ "recent-unused", 9000, false, false, true },
+		{ "live", 1000, false, false, true },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		state_record_init(&r, recs[i].id, NCH, recs[i].seen);
+		snprintf(r.device, sizeof(r.device), "a phone's own name");
+		if (recs[i].named)
+			snprintf(r.name, sizeof(r.name), "Bass");
+		r.mix.sub[2] = recs[i].mixed;
+		put_ok(s, &r);
+	}
+	nforgotten = 0;
+	cr_assert_eq(state_forget_unused(s, 5000, keep_live, count_gone), 1);
+	cr_assert_eq(nforgotten, 1);
+	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+		cr_assert_eq(state_get(s, recs[i].id, &r), recs[i].stays ?
+		    STATE_OK : STATE_NOTFOUND, "%s", recs[i].id);
+	state_close(s);
 }
 
 Test(state, meta_values_round_trip)
