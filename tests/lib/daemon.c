@@ -156,13 +156,18 @@ rcd_kill(struct rcd *d)
 void
 rcd_cleanup(struct rcd *d)
 {
+	char lock[80];
+
 	if (d->pid > 0 && rcd_stop(d, 10000) == -1)
 		rcd_kill(d);
 	for (int i = 0; i < d->npgid; i++)
 		kill(-d->pgid[i], SIGKILL);
 	d->npgid = 0;
-	if (d->ring[0] != '\0')
+	if (d->ring[0] != '\0') {
 		shm_unlink(d->ring);
+		snprintf(lock, sizeof(lock), "%s.lock", d->ring);
+		shm_unlink(lock);
+	}
 	d->ring[0] = '\0';
 	tu_rmtree(d->dir);
 	d->dir[0] = '\0';

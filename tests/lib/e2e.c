@@ -1,6 +1,7 @@
 /* e2e.c — test library: the fixture the end-to-end tests share. */
 #include <string.h>
 
+#include "shared/clock.h"
 #include "tests/lib/e2e.h"
 
 struct e2e E;
@@ -159,4 +160,21 @@ e2e_api(const char *method, const char *path, const char *body, json_t **out)
 
 	*out = http_json(E.d.http_port, method, path, body, &st);
 	return st;
+}
+
+json_t *
+e2e_ended(const char *id)
+{
+	uint64_t end = clock_mono_ms() + E2E_WAIT_MS;
+	json_t *e;
+
+	while (clock_mono_ms() < end) {
+		e = http_client(E.d.http_port, id);
+		if (e != NULL && json_is_false(json_object_get(e, "connected")))
+			return e;
+		json_decref(e);
+		/* The supervisor logs each end as it records it. */
+		(void)rcd_log_wait(&E.d, "ended:", 200);
+	}
+	return NULL;
 }

@@ -72,6 +72,11 @@ void	e2e_steady_clean(const char *when);
 json_t	*e2e_status(void);
 /* An integer of /api/status (b: one level down in a). */
 long long e2e_status_int(const char *a, const char *b);
+/*
+ * The /api/clients entry of id once its session has ended and been
+ * recorded (connected false), within E2E_WAIT_MS; NULL if it never is.
+ */
+json_t	*e2e_ended(const char *id);
 /* The pid of capture or broker, checked. */
 pid_t	e2e_child_pid(const char *which);
 /* The session pid of a connected identity, checked. */

@@ -34,7 +34,7 @@ tu_name(const char *tag)
 }
 
 /* The build directory: this program lives in <build>/tests or <build>/bench. */
-static const char *
+const char *
 tu_build_dir(void)
 {
 	static char dir[PATH_MAX];

@@ -12,6 +12,8 @@
 
 /* A name unique to this process, e.g. for a ring: "/rc-test-<pid>-<tag>". */
 const char *tu_name(const char *tag);
+/* The build directory the running test or benchmark belongs to. */
+const char *tu_build_dir(void);
 /* The path of a built program: <build>/<name>, <build> being two levels up
  * from this executable (build/tests/x, build/bench/x). */
 const char *tu_prog(const char *name);
