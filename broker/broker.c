@@ -90,60 +90,35 @@ rest_begin(struct rest *r)
 		fatalx("%s: timer", r->what);
 }
 
-static __attribute__((noreturn)) void
-usage(void)
-{
-	fprintf(stderr, "usage: ringcast-broker --parent-fd N --native-fd N "
-	    "--http-fd N [--handshake-ms MS]\n"
-	    "\t[--max-pending N] [--max-pending-per-addr N] "
-	    "[--request-ms MS] [--web-dir DIR] [--drop UID:GID[:DIR]] [-v]\n");
-	exit(2);
-}
+#define OFF(f)	offsetof(struct broker_config, f)
+
+static const struct opt_spec options[] = {
+	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
+	{ "native-fd", OPT_FD, OFF(native_fd), 0, 0, NULL },
+	{ "http-fd", OPT_FD, OFF(http_fd), 0, 0, NULL },
+	{ "handshake-ms", OPT_INT, OFF(handshake_ms), 1, BROKER_MS_MAX, NULL },
+	{ "max-pending", OPT_INT, OFF(max_pending), 1, 65536, NULL },
+	{ "max-pending-per-addr", OPT_INT, OFF(max_per_addr), 1, 65536, NULL },
+	{ "request-ms", OPT_INT, OFF(request_ms), 1, BROKER_MS_MAX, NULL },
+	{ "web-dir", OPT_TEXT, OFF(web_dir), 0, 0, NULL },
+	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
+	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
+};
+
+static const char usage[] = "usage: ringcast-broker --parent-fd N "
+    "--native-fd N --http-fd N [--handshake-ms MS]\n"
+    "\t[--max-pending N] [--max-pending-per-addr N] [--request-ms MS]\n"
+    "\t[--web-dir DIR] [--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct broker_config *c)
 {
-	static const struct option longopts[] = {
-		{ "parent-fd",		required_argument, NULL, 'p' },
-		{ "native-fd",		required_argument, NULL, 'n' },
-		{ "http-fd",		required_argument, NULL, 'h' },
-		{ "handshake-ms",	required_argument, NULL, 's' },
-		{ "max-pending",	required_argument, NULL, 'c' },
-		{ "max-pending-per-addr", required_argument, NULL, 'a' },
-		{ "request-ms",		required_argument, NULL, 'r' },
-		{ "web-dir",		required_argument, NULL, 'w' },
-		{ "drop",		required_argument, NULL, 'D' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
 	*c = (struct broker_config){ -1, -1, -1, BROKER_HANDSHAKE_MS,
 	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL };
-	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'p': c->parent_fd = opt_fd_or_exit("--parent-fd", optarg);
-			break;
-		case 'n': c->native_fd = opt_fd_or_exit("--native-fd", optarg);
-			break;
-		case 'h': c->http_fd = opt_fd_or_exit("--http-fd", optarg);
-			break;
-		case 's': c->handshake_ms = (int)opt_number_or_exit(
-		    "--handshake-ms", optarg, 1, BROKER_MS_MAX); break;
-		case 'c': c->max_pending = (int)opt_number_or_exit(
-		    "--max-pending", optarg, 1, 65536); break;
-		case 'a': c->max_per_addr = (int)opt_number_or_exit(
-		    "--max-pending-per-addr", optarg, 1, 65536); break;
-		case 'r': c->request_ms = (int)opt_number_or_exit(
-		    "--request-ms", optarg, 1, BROKER_MS_MAX); break;
-		case 'D': sandbox_drop_arg(optarg); break;
-		case 'w': c->web_dir = optarg; break;
-		case 'v': c->verbose++; break;
-		default: usage();
-		}
-	}
-	if (optind != argc || c->parent_fd < 0 || c->native_fd < 0 ||
-	    c->http_fd < 0)
-		usage();
+	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
+	    usage);
+	if (c->parent_fd < 0 || c->native_fd < 0 || c->http_fd < 0)
+		opt_usage(usage, 2);
 }
 
 /* A message from the supervisor, whole and meant for us (msg_recv checked). */

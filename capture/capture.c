@@ -41,20 +41,6 @@ static const struct capture_source *const sources[] = {
 	&capture_tone, &capture_wav, &capture_pa,
 };
 
-static __attribute__((noreturn)) void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: ringcast-capture [--ring NAME | --ring-fd N] "
-	    "[--source tone|wav:PATH|portaudio:NAME|INDEX]\n"
-	    "                        [--rate HZ] [--channels N] "
-	    "[--period FRAMES] [--slots N]\n"
-	    "                        [--parent-fd N] [--notify-fd N] "
-	    "[--drop UID:GID[,GID...]] [-v]\n"
-	    "       ringcast-capture --list-devices\n");
-	exit(status);
-}
-
 /* "kind" or "kind:spec" -> the source; spec stays in c->source_spec. */
 static const struct capture_source *
 source_find(struct capture *c)
@@ -73,63 +59,43 @@ source_find(struct capture *c)
 	    c->source_arg);
 }
 
-static void
-parse_opt(struct capture *c, int ch, int *list)
-{
-	switch (ch) {
-	case 'r': c->ring_name = optarg; break;
-	case 'f': c->ring_fd = opt_fd_or_exit("--ring-fd", optarg); break;
-	case 's': c->source_arg = optarg; break;
-	case 'R': c->rate = (uint32_t)opt_number_or_exit("--rate", optarg,
-	    8000, 384000); break;
-	case 'c': c->channels = (uint32_t)opt_number_or_exit("--channels",
-	    optarg, 1, RING_MAX_CHANNELS); break;
-	case 'p': c->period = (uint32_t)opt_number_or_exit("--period", optarg,
-	    1, RING_MAX_PERIOD); break;
-	case 'S': c->slots = (uint32_t)opt_number_or_exit("--slots", optarg, 0,
-	    1u << 20);
-		if (c->slots == 1)
-			errx(2, "--slots: 0 (default) or at least 2");
-		break;
-	case 'P': c->parent_fd = opt_fd_or_exit("--parent-fd", optarg); break;
-	case 'n': c->notify_fd = opt_fd_or_exit("--notify-fd", optarg); break;
-	case 'D': sandbox_drop_arg(optarg); break;
-	case 'l': *list = 1; break;
-	case 'v': c->verbose++; break;
-	case 'h': usage(0);
-	default: usage(2);
-	}
-}
+#define OFF(f)	offsetof(struct capture, f)
+
+static const struct opt_spec options[] = {
+	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL },
+	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL },
+	{ "source", OPT_TEXT, OFF(source_arg), 0, 0, NULL },
+	{ "rate", OPT_U32, OFF(rate), 8000, 384000, NULL },
+	{ "channels", OPT_U32, OFF(channels), 1, RING_MAX_CHANNELS, NULL },
+	{ "period", OPT_U32, OFF(period), 1, RING_MAX_PERIOD, NULL },
+	{ "slots", OPT_U32, OFF(slots), 0, 1u << 20, NULL },
+	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
+	{ "notify-fd", OPT_FD, OFF(notify_fd), 0, 0, NULL },
+	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
+	{ "list-devices", OPT_FLAG, OFF(list_devices), 0, 0, NULL },
+	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
+};
+
+static const char usage[] = "usage: ringcast-capture "
+    "[--ring NAME | --ring-fd N] [--source tone|wav:PATH|portaudio:NAME|INDEX]\n"
+    "                        [--rate HZ] [--channels N] [--period FRAMES] "
+    "[--slots N]\n"
+    "                        [--parent-fd N] [--notify-fd N] "
+    "[--drop UID:GID[,GID...]] [-v]\n"
+    "       ringcast-capture --list-devices\n";
 
 static void
-parse_args(int argc, char *argv[], struct capture *c, int *list)
+parse_args(int argc, char *argv[], struct capture *c)
 {
-	static const struct option longopts[] = {
-		{ "ring",	  required_argument, NULL, 'r' },
-		{ "ring-fd",	  required_argument, NULL, 'f' },
-		{ "source",	  required_argument, NULL, 's' },
-		{ "rate",	  required_argument, NULL, 'R' },
-		{ "channels",	  required_argument, NULL, 'c' },
-		{ "period",	  required_argument, NULL, 'p' },
-		{ "slots",	  required_argument, NULL, 'S' },
-		{ "parent-fd",	  required_argument, NULL, 'P' },
-		{ "notify-fd",	  required_argument, NULL, 'n' },
-		{ "drop",	  required_argument, NULL, 'D' },
-		{ "list-devices", no_argument,	     NULL, 'l' },
-		{ "help",	  no_argument,	     NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
 	c->ring_name = RING_NAME_DEFAULT;
 	c->source_arg = "tone";
 	c->rate = CAPTURE_RATE;
 	c->period = CAPTURE_PERIOD;
 	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = -1;
-	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1)
-		parse_opt(c, ch, list);
-	if (optind != argc)
-		usage(2);
+	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
+	    usage);
+	if (c->slots == 1)
+		errx(2, "--slots: 0 (default) or at least 2");
 	c->src = source_find(c);
 }
 
@@ -425,11 +391,10 @@ main(int argc, char *argv[])
 {
 	static struct capture c;
 	sigset_t mask;
-	int list = 0;
 
-	parse_args(argc, argv, &c, &list);
+	parse_args(argc, argv, &c);
 	log_init("capture", c.verbose);
-	if (list)
+	if (c.list_devices)
 		return capture_pa_list(c.verbose);
 	signals_setup(&mask);
 	return run(&c, &mask);

@@ -56,6 +56,7 @@ struct capture {
 	int			 ring_fd;	/* from the supervisor, or -1 */
 	int			 notify_fd;
 	int			 verbose;
+	int			 list_devices;
 
 	const struct capture_source *src;
 	char			 desc[512];	/* what was opened, for logs and state */

@@ -69,45 +69,30 @@ signals_setup(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
-static __attribute__((noreturn)) void
-usage(void)
-{
-	fprintf(stderr, "usage: ringcast-sessiond --parent-fd N --client-fd N "
-	    "(--ring-fd N | --ring NAME)\n\t[--drop UID:GID[:DIR]] [-v]\n");
-	exit(2);
-}
+#define OFF(f)	offsetof(struct options, f)
+
+static const struct opt_spec option_table[] = {
+	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
+	{ "client-fd", OPT_FD, OFF(client_fd), 0, 0, NULL },
+	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL },
+	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL },
+	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
+	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
+};
+
+static const char usage[] = "usage: ringcast-sessiond --parent-fd N "
+    "--client-fd N (--ring-fd N | --ring NAME)\n"
+    "\t[--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct options *o)
 {
-	static const struct option longopts[] = {
-		{ "parent-fd",	required_argument, NULL, 'p' },
-		{ "client-fd",	required_argument, NULL, 'c' },
-		{ "ring-fd",	required_argument, NULL, 'f' },
-		{ "ring",	required_argument, NULL, 'r' },
-		{ "drop",	required_argument, NULL, 'D' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
 	*o = (struct options){ -1, -1, -1, NULL, 0 };
-	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'p': o->parent_fd = opt_fd_or_exit("--parent-fd", optarg);
-			break;
-		case 'c': o->client_fd = opt_fd_or_exit("--client-fd", optarg);
-			break;
-		case 'f': o->ring_fd = opt_fd_or_exit("--ring-fd", optarg);
-			break;
-		case 'r': o->ring_name = optarg; break;
-		case 'D': sandbox_drop_arg(optarg); break;
-		case 'v': o->verbose++; break;
-		default: usage();
-		}
-	}
-	if (optind != argc || o->parent_fd < 0 || o->client_fd < 0 ||
+	opt_parse(argc, argv, option_table, sizeof(option_table) /
+	    sizeof(option_table[0]), o, usage);
+	if (o->parent_fd < 0 || o->client_fd < 0 ||
 	    (o->ring_fd < 0) == (o->ring_name == NULL))
-		usage();
+		opt_usage(usage, 2);
 }
 
 /* Map the ring read-only: a session can never write audio for others. */

@@ -2,6 +2,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -195,4 +196,80 @@ bad:
 	errbuf_set(err, errlen, "\"%s\" is not a list of channels 0..%u such "
 	    "as 0,1,4-7", arg, max - 1);
 	return -1;
+}
+
+#define OPT_MAX		32
+
+void
+opt_usage(const char *usage, int status)
+{
+	fprintf(status == 0 ? stdout : stderr, "%s", usage);
+	exit(status);
+}
+
+static void
+opt_store(const struct opt_spec *o, const char *arg, void *base)
+{
+	char name[64];
+	void *at = (char *)base + o->off;
+
+	snprintf(name, sizeof(name), "--%s", o->name);
+	switch (o->kind) {
+	case OPT_FD:
+		*(int *)at = opt_fd_or_exit(name, arg);
+		break;
+	case OPT_INT:
+		*(int *)at = (int)opt_number_or_exit(name, arg, o->lo, o->hi);
+		break;
+	case OPT_U32:
+		*(uint32_t *)at = (uint32_t)opt_number_or_exit(name, arg, o->lo,
+		    o->hi);
+		break;
+	case OPT_TEXT:
+		*(const char **)at = arg;
+		break;
+	case OPT_FLAG:
+		*(int *)at = 1;
+		break;
+	case OPT_COUNT:
+		(*(int *)at)++;
+		break;
+	case OPT_CALL:
+		o->call(arg);
+		break;
+	}
+}
+
+void
+opt_parse(int argc, char *argv[], const struct opt_spec *specs, size_t n,
+    void *base, const char *usage)
+{
+	struct option longopts[OPT_MAX + 2];
+	size_t i;
+	int ch, v = -1;
+
+	if (n > OPT_MAX)
+		errx(2, "too many options");
+	for (i = 0; i < n; i++) {
+		longopts[i] = (struct option){ specs[i].name, specs[i].kind ==
+		    OPT_FLAG || specs[i].kind == OPT_COUNT ? no_argument :
+		    required_argument, NULL, 256 + (int)i };
+		if (strcmp(specs[i].name, "verbose") == 0)
+			v = (int)i;
+	}
+	longopts[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n + 1] = (struct option){ NULL, 0, NULL, 0 };
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, v >= 0 ? "hv" : "h", longopts,
+	    NULL)) != -1) {
+		if (ch == 'h')
+			opt_usage(usage, 0);
+		if (ch == 'v')
+			ch = 256 + v;
+		if (ch < 256 || ch >= 256 + (int)n)
+			opt_usage(usage, 2);
+		opt_store(&specs[ch - 256], optarg, base);
+	}
+	if (optind != argc)
+		opt_usage(usage, 2);
 }

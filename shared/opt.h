@@ -33,6 +33,38 @@ int	opt_hostport(const char *arg, const char *default_port, char *host,
 #define OPT_CHANNELS_MAX	1024	/* the largest max opt_channels takes */
 
 /*
+ * A program's options as a table: each long option, what it holds and
+ * where in the caller's struct (offsetof).  "v" is -v / --verbose, counted;
+ * "help" is -h / --help: the usage on stdout, exit 0.
+ */
+enum opt_kind {
+	OPT_FD,		/* int: an open descriptor */
+	OPT_INT,	/* int in lo..hi */
+	OPT_U32,	/* uint32_t in lo..hi */
+	OPT_TEXT,	/* const char *: the argument itself */
+	OPT_FLAG,	/* int set to 1; no argument */
+	OPT_COUNT,	/* int counted up; no argument (-v) */
+	OPT_CALL,	/* call(arg), e.g. sandbox_drop_arg */
+};
+
+struct opt_spec {
+	const char	*name;
+	enum opt_kind	 kind;
+	size_t		 off;
+	long long	 lo, hi;
+	void		(*call)(const char *arg);
+};
+
+/*
+ * Parse argv against the table into base.  An unknown option, a bad value
+ * or a positional argument prints usage to stderr and exits 2.
+ */
+void	opt_parse(int argc, char *argv[], const struct opt_spec *specs,
+	    size_t n, void *base, const char *usage);
+/* The usage text on stdout (status 0) or stderr, then exit(status). */
+void	opt_usage(const char *usage, int status) __attribute__((noreturn));
+
+/*
  * A channel list such as "0,1,4-7" into ascending channel numbers, each
  * below max, none named twice; at most listmax of them.  Returns the
  * count, or -1 with err saying why.

@@ -51,6 +51,29 @@ static const char *const progs[] = {
 static struct event *kill_ev;
 static int exit_code;
 
+/* Every timer of ours calls its function with no arguments. */
+static void
+super_tick(evutil_socket_t fd, short what, void *arg)
+{
+	void (*fn)(void) = (void (*)(void))(uintptr_t)arg;
+
+	(void)fd;
+	(void)what;
+	fn();
+}
+
+struct event *
+super_every(uint64_t ms, void (*fn)(void))
+{
+	struct timeval tv = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000 };
+	struct event *ev;
+
+	if ((ev = event_new(sv.base, -1, EV_PERSIST, super_tick,
+	    (void *)(uintptr_t)fn)) == NULL || event_add(ev, &tv) == -1)
+		fatalx("timer");
+	return ev;
+}
+
 void
 super_count_disconnect(const char *reason)
 {

@@ -122,11 +122,12 @@ struct service {
 
 const char *child_name(const struct child *c);
 /*
- * fork + exec path with argv: the channel on fd 3, fds[i] on 4 + i, stdin
+ * fork + exec of the program words[0] (found by super_prog) with the rest
+ * of words as its arguments: the channel on fd 3, fds[i] on 4 + i, stdin
  * /dev/null, every other descriptor closed.  NULL on failure (logged).
  */
-struct child *child_spawn(enum child_kind kind, const char *path,
-	    char *const argv[], const int *fds, int nfds);
+struct child *child_spawn(enum child_kind kind, const char *const *words,
+	    const int *fds, int nfds);
 /* A message to the child (shared/msg.h); -1 with errno if it did not go. */
 int	child_send(struct child *c, uint32_t type, const void *body, size_t len,
 	    const void *tail, size_t taillen);
@@ -274,6 +275,8 @@ void	super_child_ready(struct child *c);
 void	super_child_gone(void);
 void	super_capture_state(const struct msg_capture_state *m);
 const char *super_prog(const char *name);
+/* fn every ms milliseconds in our loop: a timer to event_free at the end. */
+struct event *super_every(uint64_t ms, void (*fn)(void));
 /* The machine's LAN addresses with our ports, when bound to a wildcard. */
 json_t	*super_lan_addresses(void);
 

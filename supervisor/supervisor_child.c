@@ -1,5 +1,4 @@
 /* supervisor_child.c — the process table: spawn, channels, reap, restart with backoff. */
-#define _GNU_SOURCE	/* close_range */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -17,11 +16,10 @@
 
 #include "shared/clock.h"
 #include "shared/log.h"
+#include "shared/spawn.h"
 #include "supervisor/supervisor.h"
 
 #define CHAN_BATCH	64	/* messages per wake-up, so no child hogs the loop */
-#define SPAWN_FDS_MAX	4
-#define FD_PARK		16	/* sources are moved here before the dup2s */
 
 static LIST_HEAD(, child) children = LIST_HEAD_INITIALIZER(children);
 /* 64 KiB: one static buffer; the loop handles one message at a time. */
@@ -114,24 +112,30 @@ chroot_check(void)
 }
 
 /*
- * Every child drops to --user itself after exec (as root it can still
- * chroot then): argv with "--drop UID:GID[,GID...][:DIR]" appended, in the
- * forked child.  Broker and sessions parse network input: the group alone
- * and the empty chroot.  Capture keeps the user's groups (the sound
- * devices' group) and the filesystem (devices, plugins, the ring).
+ * A child's argv: its words, "-v" when we are verbose, and, when we run as
+ * root with --user, "--drop UID:GID[,GID...][:DIR]": every child drops
+ * itself after exec (as root it can still chroot then).  Broker and
+ * sessions parse network input: the group alone and the empty chroot.
+ * Capture keeps the user's groups (the sound devices' group) and the
+ * filesystem (devices, plugins).  In the forked child.
  */
 static char *const *
-drop_argv(enum child_kind kind, char *const argv[])
+child_argv(enum child_kind kind, const char *const *words)
 {
 	static char spec[PATH_MAX + 80 + SANDBOX_GROUPS_MAX * 12];
 	static char *av[64];
 	size_t len;
 	int n = 0, i;
 
-	while (argv[n] != NULL && n < 61) {
-		av[n] = argv[n];
+	while (words[n] != NULL && n < 60) {
+		av[n] = (char *)(uintptr_t)words[n];
 		n++;
 	}
+	if (sv.cfg.verbose > 0)
+		av[n++] = "-v";
+	av[n] = NULL;
+	if (!sv.cfg.drop)
+		return av;
 	len = (size_t)snprintf(spec, sizeof(spec), "%u:%u", (unsigned)sv.cfg.uid,
 	    (unsigned)sv.cfg.gid);
 	if (kind == CHILD_CAPTURE) {
@@ -149,30 +153,18 @@ drop_argv(enum child_kind kind, char *const argv[])
 
 /* In the forked child: lay out the descriptors, drop privileges, exec. */
 static void __attribute__((noreturn))
-child_exec(enum child_kind kind, const char *path, char *const argv[],
-    int chan, const int *fds, int nfds)
+child_exec(enum child_kind kind, const char *const *words, int chan,
+    const int *fds, int nfds)
 {
-	int park[1 + SPAWN_FDS_MAX], i, dn;
-	sigset_t none;
+	const char *path = super_prog(words[0]);
+	int all[SPAWN_FDS_MAX], i;
 
-	/* A source may sit on a target number: park them all above first. */
-	park[0] = fcntl(chan, F_DUPFD, FD_PARK);
+	all[0] = chan;
 	for (i = 0; i < nfds; i++)
-		park[i + 1] = fcntl(fds[i], F_DUPFD, FD_PARK);
-	if ((dn = open("/dev/null", O_RDONLY)) == -1 || dup2(dn, 0) == -1)
+		all[i + 1] = fds[i];
+	if (spawn_prepare(all, nfds + 1) == -1)
 		_exit(127);
-	for (i = 0; i <= nfds; i++)
-		if (park[i] == -1 || dup2(park[i], MSG_PARENT_FD + i) == -1)
-			_exit(127);
-	close_range(MSG_PARENT_FD + nfds + 1, ~0U, 0);
-	/* Our handlers would wake the parent's loop: default them, then unblock. */
-	for (i = 1; i < NSIG; i++)
-		signal(i, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (sv.cfg.drop)
-		argv = drop_argv(kind, argv);
-	execv(path, argv);
+	execv(path, child_argv(kind, words));
 	log_warn("exec %s", path);
 	_exit(127);
 }
@@ -180,16 +172,17 @@ child_exec(enum child_kind kind, const char *path, char *const argv[],
 static void	chan_cb(evutil_socket_t fd, short ev, void *arg);
 
 struct child *
-child_spawn(enum child_kind kind, const char *path, char *const argv[],
-    const int *fds, int nfds)
+child_spawn(enum child_kind kind, const char *const *words, const int *fds,
+    int nfds)
 {
+	const char *path = words[0];
 	struct child *c;
 	sigset_t all, old;
 	int pair[2];
 
 	if (kind != CHILD_CAPTURE && sv.cfg.drop && chroot_check() == -1)
 		return NULL;
-	if (nfds > SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (nfds >= SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("spawn %s", path);
 		return NULL;
 	}
@@ -202,12 +195,12 @@ child_spawn(enum child_kind kind, const char *path, char *const argv[],
 	/*
 	 * The LMDB environment may be open here.  The child never touches it:
 	 * it only rearranges descriptors and execs (the environment's
-	 * descriptor is close-on-exec and closed by close_range anyway).
+	 * descriptor is close-on-exec and closed by spawn_prepare anyway).
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((c->pid = fork()) == 0)
-		child_exec(kind, path, argv, pair[1], fds, nfds);
+		child_exec(kind, words, pair[1], fds, nfds);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(pair[1]);
 	if (c->pid == -1) {
@@ -493,30 +486,15 @@ static struct child *
 spawn_capture(void)
 {
 	char rate[16], ch[16], period[16];
-	char *argv[16];
-	int fds[1] = { sv.ring_rw_fd }, n = 0;
+	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
+	    "--ring-fd", "4", "--source", sv.cfg.source, "--rate", rate,
+	    "--channels", ch, "--period", period, NULL };
+	int fds[1] = { sv.ring_rw_fd };
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
 	snprintf(ch, sizeof(ch), "%u", sv.cfg.channels);
 	snprintf(period, sizeof(period), "%u", sv.cfg.period);
-	argv[n++] = "ringcast-capture";
-	argv[n++] = "--parent-fd";
-	argv[n++] = "3";
-	argv[n++] = "--ring-fd";
-	argv[n++] = "4";
-	argv[n++] = "--source";
-	argv[n++] = sv.cfg.source;
-	argv[n++] = "--rate";
-	argv[n++] = rate;
-	argv[n++] = "--channels";
-	argv[n++] = ch;
-	argv[n++] = "--period";
-	argv[n++] = period;
-	if (sv.cfg.verbose > 0)
-		argv[n++] = "-v";
-	argv[n] = NULL;
-	return child_spawn(CHILD_CAPTURE, super_prog("ringcast-capture"), argv,
-	    fds, 1);
+	return child_spawn(CHILD_CAPTURE, words, fds, 1);
 }
 
 /*
@@ -558,20 +536,12 @@ spawn_broker(void)
 		    offsetof(struct config, max_pending_per_addr) },
 	};
 	static char val[4][16];
-	const char *web;
-	char *argv[24];
-	int fds[2] = { sv.native_fd, sv.http_fd };
+	const char *words[24] = { "ringcast-broker", "--parent-fd", "3",
+	    "--native-fd", "4", "--http-fd", "5" }, *web;
+	int fds[2] = { sv.native_fd, sv.http_fd }, n = 7;
 	uint32_t v;
 	size_t i;
-	int n = 0;
 
-	argv[n++] = "ringcast-broker";
-	argv[n++] = "--parent-fd";
-	argv[n++] = "3";
-	argv[n++] = "--native-fd";
-	argv[n++] = "4";
-	argv[n++] = "--http-fd";
-	argv[n++] = "5";
 	/* Only what the operator set: the broker knows its defaults. */
 	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		v = *(const uint32_t *)(const void *)((const char *)&sv.cfg +
@@ -579,18 +549,15 @@ spawn_broker(void)
 		if (v == 0)
 			continue;
 		snprintf(val[i], sizeof(val[i]), "%u", v);
-		argv[n++] = (char *)(uintptr_t)limits[i].opt;
-		argv[n++] = val[i];
+		words[n++] = limits[i].opt;
+		words[n++] = val[i];
 	}
 	if ((web = web_dir()) != NULL) {
-		argv[n++] = "--web-dir";
-		argv[n++] = (char *)(uintptr_t)web;
+		words[n++] = "--web-dir";
+		words[n++] = web;
 	}
-	if (sv.cfg.verbose > 0)
-		argv[n++] = "-v";
-	argv[n] = NULL;
-	return child_spawn(CHILD_BROKER, super_prog("ringcast-broker"), argv,
-	    fds, 2);
+	words[n] = NULL;
+	return child_spawn(CHILD_BROKER, words, fds, 2);
 }
 
 /* Time from the last spawn to the next: the floor doubled per failure, capped. */

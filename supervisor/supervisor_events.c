@@ -64,11 +64,8 @@ send_capture(bool force)
 }
 
 static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
+events_tick(void)
 {
-	(void)fd;
-	(void)what;
-	(void)arg;
 	if (sv.broker.child == NULL || !sv.broker.child->ready ||
 	    sv.subscribers == 0)
 		return;
@@ -83,11 +80,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 void
 events_start(void)
 {
-	struct timeval tv = { 0, 1000000 / METERS_HZ };
-
-	if ((ev.tick = event_new(sv.base, -1, EV_PERSIST, tick_cb, NULL)) ==
-	    NULL || event_add(ev.tick, &tv) == -1)
-		fatalx("events: timer");
+	ev.tick = super_every(1000 / METERS_HZ, events_tick);
 }
 
 void

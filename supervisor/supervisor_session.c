@@ -235,22 +235,11 @@ start_msg(const struct client *cl, bool found, struct msg_session_start *m)
 static struct child *
 session_exec(int fd)
 {
-	char *argv[10];
+	static const char *const words[] = { "ringcast-sessiond", "--parent-fd",
+	    "3", "--client-fd", "4", "--ring-fd", "5", NULL };
 	int fds[2] = { fd, sv.ring_fd };
-	int n = 0;
 
-	argv[n++] = "ringcast-sessiond";
-	argv[n++] = "--parent-fd";
-	argv[n++] = "3";
-	argv[n++] = "--client-fd";
-	argv[n++] = "4";
-	argv[n++] = "--ring-fd";
-	argv[n++] = "5";
-	if (sv.cfg.verbose > 0)
-		argv[n++] = "-v";
-	argv[n] = NULL;
-	return child_spawn(CHILD_SESSION, super_prog("ringcast-sessiond"),
-	    argv, fds, 2);
+	return child_spawn(CHILD_SESSION, words, fds, 2);
 }
 
 /* The app reconnected before its old session noticed: the new one takes over. */
@@ -671,14 +660,11 @@ forgotten(const char *id)
 }
 
 static void
-sweep_cb(evutil_socket_t fd, short what, void *arg)
+sweep(void)
 {
 	uint64_t now = clock_wall_ms();
 	int n;
 
-	(void)fd;
-	(void)what;
-	(void)arg;
 	if (sv.state == NULL || now < sv.cfg.forget_unused_ms)
 		return;
 	n = state_forget_unused(sv.state, now - sv.cfg.forget_unused_ms,
@@ -697,14 +683,10 @@ void
 session_sweep_start(void)
 {
 	uint64_t ms = sv.cfg.forget_unused_ms / 4;
-	struct timeval tv;
 
-	ms = ms < 1000 ? 1000 : ms > 3600000 ? 3600000 : ms;
-	tv = (struct timeval){ (time_t)(ms / 1000), (long)(ms % 1000) * 1000 };
-	if ((sweep_ev = event_new(sv.base, -1, EV_PERSIST, sweep_cb, NULL)) ==
-	    NULL || event_add(sweep_ev, &tv) == -1)
-		fatalx("sweep timer");
-	sweep_cb(-1, 0, NULL);
+	sweep_ev = super_every(ms < 1000 ? 1000 : ms > 3600000 ? 3600000 : ms,
+	    sweep);
+	sweep();
 }
 
 void

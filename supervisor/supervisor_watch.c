@@ -88,22 +88,15 @@ watch(uint64_t now)
 }
 
 static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
+watch_tick(void)
 {
-	(void)fd;
-	(void)what;
-	(void)arg;
 	watch(clock_mono_ms());
 }
 
 void
 watch_start(void)
 {
-	struct timeval tv = { 0, WATCH_TICK_MS * 1000 };
-
-	if ((w.tick = event_new(sv.base, -1, EV_PERSIST, tick_cb, NULL)) ==
-	    NULL || event_add(w.tick, &tv) == -1)
-		fatalx("watchdog: timer");
+	w.tick = super_every(WATCH_TICK_MS, watch_tick);
 }
 
 void

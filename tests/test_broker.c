@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "shared/msg.h"
+#include "shared/spawn.h"
 #include "shared/proto.h"
 #include "tests/testutil.h"
 
@@ -79,16 +80,10 @@ broker_msg(int timeout_ms)
 static void
 child_exec(char *const argv[], int chan, const struct rlimit *nofile)
 {
-	int fds[3] = { chan, B.nat_lfd, B.http_lfd }, park[3], i;
+	int fds[3] = { chan, B.nat_lfd, B.http_lfd };
 
-	for (i = 0; i < 3; i++)
-		if ((park[i] = fcntl(fds[i], F_DUPFD, 10)) == -1)
-			_exit(127);
-	for (i = 0; i < 3; i++)
-		if (dup2(park[i], 3 + i) == -1)
-			_exit(127);
-	close_range(6, ~0U, 0);
-	if (nofile != NULL && setrlimit(RLIMIT_NOFILE, nofile) == -1)
+	if (spawn_prepare(fds, 3) == -1 ||
+	    (nofile != NULL && setrlimit(RLIMIT_NOFILE, nofile) == -1))
 		_exit(127);
 	execv(argv[0], argv);
 	_exit(127);

@@ -9,6 +9,7 @@
 
 #include "shared/msg.h"
 #include "shared/ring.h"
+#include "shared/spawn.h"
 #include "tests/testutil.h"
 
 static const enum msg_role roles[] = {
@@ -399,14 +400,12 @@ start(struct child *c, char *const argv[], const int *fds, int nfds)
 	c->pid = fork();
 	cr_assert_geq(c->pid, 0);
 	if (c->pid == 0) {
-		int park[4];
+		int all[4] = { sv[1], -1, -1, -1 };
 
-		park[0] = fcntl(sv[1], F_DUPFD, 20);
 		for (i = 0; i < nfds; i++)
-			park[i + 1] = fcntl(fds[i], F_DUPFD, 20);
-		for (i = 0; i <= nfds; i++)
-			dup2(park[i], 3 + i);
-		execv(argv[0], argv);
+			all[i + 1] = fds[i];
+		if (spawn_prepare(all, nfds + 1) == 0)
+			execv(argv[0], argv);
 		_exit(127);
 	}
 	close(sv[1]);
