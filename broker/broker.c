@@ -26,6 +26,7 @@
 #include "shared/msg.h"
 #include "shared/opt.h"
 #include "shared/sandbox.h"
+#include "shared/spawn.h"
 #include "broker/broker.h"
 
 #define PARENT_BURST	64	/* messages read per wake-up, for fairness */
@@ -184,12 +185,8 @@ static void
 signals_setup(struct event_base *base)
 {
 	static struct event *ev[2];
-	struct sigaction sa;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	spawn_signals(NULL);
 	if ((ev[0] = evsignal_new(base, SIGTERM, on_signal, base)) == NULL ||
 	    (ev[1] = evsignal_new(base, SIGINT, on_signal, base)) == NULL ||
 	    evsignal_add(ev[0], NULL) == -1 || evsignal_add(ev[1], NULL) == -1)

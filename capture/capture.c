@@ -31,6 +31,7 @@
 #include "shared/msg.h"
 #include "shared/opt.h"
 #include "shared/sandbox.h"
+#include "shared/spawn.h"
 #include "capture/capture.h"
 
 #define STATE_MS	1000	/* MSG_CAPTURE_STATE interval */
@@ -114,16 +115,9 @@ on_signal(int sig)
 static void
 signals_setup(sigset_t *loopmask)
 {
-	struct sigaction sa;
 	sigset_t block;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	spawn_signals(on_signal);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);

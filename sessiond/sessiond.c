@@ -24,6 +24,7 @@
 #include "shared/msg.h"
 #include "shared/opt.h"
 #include "shared/sandbox.h"
+#include "shared/spawn.h"
 #include "sessiond/sessiond.h"
 
 #define LINGER_MS	500	/* at most this long to flush a final error */
@@ -54,20 +55,6 @@ on_signal(int sig)
 	terminate = 1;
 }
 
-static void
-signals_setup(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: the ring wait returns early on SIGTERM. */
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-}
 
 #define OFF(f)	offsetof(struct options, f)
 
@@ -254,7 +241,8 @@ main(int argc, char *argv[])
 
 	parse_args(argc, argv, &o);
 	log_init("sessiond", o.verbose);
-	signals_setup();
+	/* The ring wait returns early on SIGTERM (no SA_RESTART). */
+	spawn_signals(on_signal);
 	s.parent_fd = o.parent_fd;
 	s.client_fd = o.client_fd;
 	ring_open(&s, &o);

@@ -53,69 +53,26 @@ vlog(const char *func, const char *fmt, va_list ap, const char *suffix)
 }
 
 void
-log_warn_(const char *func, const char *fmt, ...)
+log_at(int level, int with_errno, const char *func, const char *fmt, ...)
 {
+	const char *e = with_errno ? strerror(errno) : NULL;
 	va_list ap;
-	const char *e = strerror(errno);
 
+	if (verbosity < level)
+		return;
 	va_start(ap, fmt);
 	vlog(func, fmt, ap, e);
 	va_end(ap);
 }
 
 void
-log_warnx_(const char *func, const char *fmt, ...)
+fatal_at(int with_errno, const char *func, const char *fmt, ...)
 {
+	const char *e = with_errno ? strerror(errno) : NULL;
 	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(func, fmt, ap, NULL);
-	va_end(ap);
-}
-
-void
-log_info_(const char *func, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbosity < 0)
-		return;
-	va_start(ap, fmt);
-	vlog(func, fmt, ap, NULL);
-	va_end(ap);
-}
-
-void
-log_debug_(const char *func, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbosity < 1)
-		return;
-	va_start(ap, fmt);
-	vlog(func, fmt, ap, NULL);
-	va_end(ap);
-}
-
-void
-fatal_(const char *func, const char *fmt, ...)
-{
-	va_list ap;
-	const char *e = strerror(errno);
 
 	va_start(ap, fmt);
 	vlog(func, fmt, ap, e);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx_(const char *func, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(func, fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
 }

@@ -14,28 +14,27 @@
 void	log_init(const char *procname, int verbose);
 void	log_setproc(const char *procname);
 const char *log_procname(void);
-void	log_warn_(const char *func, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	log_warnx_(const char *func, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	log_info_(const char *func, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	log_debug_(const char *func, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	fatal_(const char *func, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
-void	fatalx_(const char *func, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
+/*
+ * One line at a level (LOG_AT_WARN, _INFO, _DEBUG: printed when the
+ * verbosity is at least the level), with ": strerror(errno)" added when
+ * with_errno; the macros below are how the code calls it.  fatal_at also
+ * exits 1.
+ */
+enum { LOG_AT_WARN = -1, LOG_AT_INFO = 0, LOG_AT_DEBUG = 1 };
+void	log_at(int level, int with_errno, const char *func, const char *fmt,
+	    ...) __attribute__((format(printf, 4, 5)));
+void	fatal_at(int with_errno, const char *func, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
 
 /* Format an error sentence into a caller's buffer (NULL or 0: ignored). */
 void	errbuf_set(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
-#define log_warn(...)	log_warn_(__func__, __VA_ARGS__)
-#define log_warnx(...)	log_warnx_(__func__, __VA_ARGS__)
-#define log_info(...)	log_info_(__func__, __VA_ARGS__)
-#define log_debug(...)	log_debug_(__func__, __VA_ARGS__)
-#define fatal(...)	fatal_(__func__, __VA_ARGS__)
-#define fatalx(...)	fatalx_(__func__, __VA_ARGS__)
+#define log_warn(...)	log_at(LOG_AT_WARN, 1, __func__, __VA_ARGS__)
+#define log_warnx(...)	log_at(LOG_AT_WARN, 0, __func__, __VA_ARGS__)
+#define log_info(...)	log_at(LOG_AT_INFO, 0, __func__, __VA_ARGS__)
+#define log_debug(...)	log_at(LOG_AT_DEBUG, 0, __func__, __VA_ARGS__)
+#define fatal(...)	fatal_at(1, __func__, __VA_ARGS__)
+#define fatalx(...)	fatal_at(0, __func__, __VA_ARGS__)
 
 #endif

@@ -16,16 +16,17 @@
 #define SES	(1u << ROLE_SESSION)
 #define CHILDREN	(CAP | BRO | SES)
 
-/* Content checks, one per payload: the size is already right. */
-typedef bool (*msg_check_fn)(const void *body, const char *tail,
-    size_t taillen);
+/* Content checks, one per payload (the size is already right), and one
+ * per kind of tail. */
+typedef bool (*msg_check_fn)(const void *body);
+typedef bool (*msg_tail_fn)(const char *tail, size_t len);
 
 struct msg_spec {
 	const char	*name;
 	uint32_t	 from, to;	/* role bits */
 	bool		 fd;		/* carries exactly one descriptor */
 	size_t		 size;		/* the fixed payload */
-	bool		 tail;		/* variable bytes may follow it */
+	msg_tail_fn	 tail;		/* NULL: no bytes may follow it */
 	msg_check_fn	 check;
 };
 
@@ -45,22 +46,18 @@ is_bool(uint32_t v)
 }
 
 static bool
-check_ready(const void *b, const char *t, size_t tl)
+check_ready(const void *b)
 {
 	const struct msg_ready *m = b;
 
-	(void)t;
-	(void)tl;
 	return text_ident_field(m->version, sizeof(m->version));
 }
 
 static bool
-check_capture_state(const void *b, const char *t, size_t tl)
+check_capture_state(const void *b)
 {
 	const struct msg_capture_state *m = b;
 
-	(void)t;
-	(void)tl;
 	return text_ident_field(m->state, sizeof(m->state)) &&
 	    field_text(m->source, sizeof(m->source));
 }
@@ -81,12 +78,10 @@ wav_channels_ok(const struct msg_client *m)
 }
 
 static bool
-check_client(const void *b, const char *t, size_t tl)
+check_client(const void *b)
 {
 	const struct msg_client *m = b;
 
-	(void)t;
-	(void)tl;
 	if (!text_ident_field(m->remote, sizeof(m->remote)))
 		return false;
 	if (m->kind == CLIENT_NATIVE)
@@ -95,12 +90,10 @@ check_client(const void *b, const char *t, size_t tl)
 }
 
 static bool
-check_client_done(const void *b, const char *t, size_t tl)
+check_client_done(const void *b)
 {
 	const struct msg_client_done *m = b;
 
-	(void)t;
-	(void)tl;
 	return (m->status == 0 || (m->status >= 100 && m->status <= 599)) &&
 	    field_text(m->message, sizeof(m->message));
 }
@@ -145,12 +138,10 @@ route_has_client(uint32_t route)
 }
 
 static bool
-check_request(const void *b, const char *t, size_t tl)
+check_request(const void *b)
 {
 	const struct msg_api_request *m = b;
 
-	(void)t;
-	(void)tl;
 	if (m->route >= API_ROUTE_MAX || (route_has_client(m->route) ?
 	    !text_ident_field(m->client, sizeof(m->client)) :
 	    m->client[0] != '\0'))
@@ -170,33 +161,27 @@ check_request(const void *b, const char *t, size_t tl)
 }
 
 static bool
-check_reply(const void *b, const char *t, size_t tl)
+check_reply(const void *b)
 {
 	const struct msg_api_reply *m = b;
 
-	(void)t;
-	(void)tl;
 	return m->status >= 100 && m->status <= 599 && m->ctype < CTYPE_MAX;
 }
 
-/* The data goes on one "data:" line of an event stream: no line break. */
 static bool
-check_event(const void *b, const char *t, size_t tl)
+check_event(const void *b)
 {
 	const struct msg_event *m = b;
 
 	return text_ident_field(m->name, sizeof(m->name)) &&
-	    is_bool(m->droppable) && tl > 0 && memchr(t, '\n', tl) == NULL &&
-	    memchr(t, '\r', tl) == NULL;
+	    is_bool(m->droppable);
 }
 
 static bool
-check_session_start(const void *b, const char *t, size_t tl)
+check_session_start(const void *b)
 {
 	const struct msg_session_start *m = b;
 
-	(void)t;
-	(void)tl;
 	return (m->kind == CLIENT_NATIVE || m->kind == CLIENT_WAV) &&
 	    is_bool(m->state_restored) && is_bool(m->is_reconnection) &&
 	    m->stall_ms >= 1 && m->stall_ms <= 600000 &&
@@ -206,21 +191,17 @@ check_session_start(const void *b, const char *t, size_t tl)
 }
 
 static bool
-check_session_mix(const void *b, const char *t, size_t tl)
+check_session_mix(const void *b)
 {
 	const struct msg_session_mix *m = b;
 
-	(void)t;
-	(void)tl;
 	return (m->origin == ORIGIN_CLIENT || m->origin == ORIGIN_WEB) &&
 	    field_text(m->error, sizeof(m->error)) && mix_valid(&m->mix);
 }
 
 static bool
-check_mix_patch(const void *b, const char *t, size_t tl)
+check_mix_patch(const void *b)
 {
-	(void)t;
-	(void)tl;
 	return mix_patch_valid(b);
 }
 
@@ -231,43 +212,53 @@ level_ok(float v)
 }
 
 static bool
-check_meters(const void *b, const char *t, size_t tl)
+check_meters(const void *b)
 {
 	const struct msg_session_meters *m = b;
 
-	(void)t;
-	(void)tl;
 	return level_ok(m->peak[0]) && level_ok(m->peak[1]) &&
 	    level_ok(m->rms[0]) && level_ok(m->rms[1]);
 }
 
 static bool
-check_session_exit(const void *b, const char *t, size_t tl)
+check_session_exit(const void *b)
 {
 	const struct msg_session_exit *m = b;
 
-	(void)t;
-	(void)tl;
 	return text_ident_field(m->reason, sizeof(m->reason));
 }
 
 static bool
-check_probe(const void *b, const char *t, size_t tl)
+check_probe(const void *b)
 {
 	const struct msg_probe *m = b;
 
-	(void)t;
-	(void)tl;
 	return text_ident_field(m->action, sizeof(m->action));
 }
 
 static bool
-check_nothing(const void *b, const char *t, size_t tl)
+check_nothing(const void *b)
 {
 	(void)b;
-	(void)t;
-	(void)tl;
 	return true;
+}
+
+/* A reply's body: any bytes. */
+static bool
+tail_any(const char *t, size_t len)
+{
+	(void)t;
+	(void)len;
+	return true;
+}
+
+/* An event's data goes on one "data:" line of an event stream: not empty,
+ * no line break. */
+static bool
+tail_line(const char *t, size_t len)
+{
+	return len > 0 && memchr(t, '\n', len) == NULL &&
+	    memchr(t, '\r', len) == NULL;
 }
 
 #define SPEC(type, name, from, to, fd, body, tail, check) \
@@ -275,35 +266,35 @@ check_nothing(const void *b, const char *t, size_t tl)
 
 static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	SPEC(MSG_READY, "READY", CHILDREN, SUP, false,
-	    struct msg_ready, false, check_ready),
+	    struct msg_ready, NULL, check_ready),
 	SPEC(MSG_CAPTURE_STATE, "CAPTURE_STATE", CAP, SUP, false,
-	    struct msg_capture_state, false, check_capture_state),
+	    struct msg_capture_state, NULL, check_capture_state),
 	SPEC(MSG_BROKER_CLIENT, "BROKER_CLIENT", BRO, SUP, true,
-	    struct msg_client, false, check_client),
+	    struct msg_client, NULL, check_client),
 	SPEC(MSG_BROKER_REQUEST, "BROKER_REQUEST", BRO, SUP, false,
-	    struct msg_api_request, false, check_request),
+	    struct msg_api_request, NULL, check_request),
 	SPEC(MSG_BROKER_SUBSCRIBERS, "BROKER_SUBSCRIBERS", BRO, SUP, false,
-	    struct msg_subscribers, false, check_nothing),
+	    struct msg_subscribers, NULL, check_nothing),
 	SPEC(MSG_BROKER_CLIENT_DONE, "BROKER_CLIENT_DONE", SUP, BRO, false,
-	    struct msg_client_done, false, check_client_done),
+	    struct msg_client_done, NULL, check_client_done),
 	SPEC(MSG_BROKER_REPLY, "BROKER_REPLY", SUP, BRO, false,
-	    struct msg_api_reply, true, check_reply),
+	    struct msg_api_reply, tail_any, check_reply),
 	SPEC(MSG_BROKER_EVENT, "BROKER_EVENT", SUP, BRO, false,
-	    struct msg_event, true, check_event),
+	    struct msg_event, tail_line, check_event),
 	SPEC(MSG_SESSION_START, "SESSION_START", SUP, SES, false,
-	    struct msg_session_start, false, check_session_start),
+	    struct msg_session_start, NULL, check_session_start),
 	SPEC(MSG_SESSION_MIX_SET, "SESSION_MIX_SET", SUP, SES, false,
-	    struct msg_session_mix, false, check_session_mix),
+	    struct msg_session_mix, NULL, check_session_mix),
 	SPEC(MSG_SESSION_MIX_REQ, "SESSION_MIX_REQ", SES, SUP, false,
-	    struct mix_patch, false, check_mix_patch),
+	    struct mix_patch, NULL, check_mix_patch),
 	SPEC(MSG_SESSION_STATS, "SESSION_STATS", SES, SUP, false,
-	    struct msg_session_stats, false, check_nothing),
+	    struct msg_session_stats, NULL, check_nothing),
 	SPEC(MSG_SESSION_METERS, "SESSION_METERS", SES, SUP, false,
-	    struct msg_session_meters, false, check_meters),
+	    struct msg_session_meters, NULL, check_meters),
 	SPEC(MSG_SESSION_EXIT, "SESSION_EXIT", SES, SUP, false,
-	    struct msg_session_exit, false, check_session_exit),
+	    struct msg_session_exit, NULL, check_session_exit),
 	SPEC(MSG_PROBE, "PROBE", SUP, CHILDREN, false,
-	    struct msg_probe, false, check_probe),
+	    struct msg_probe, NULL, check_probe),
 };
 
 static const char *const roles[ROLE_MAX] = {
@@ -366,7 +357,7 @@ msg_has_tail(uint32_t type)
 {
 	const struct msg_spec *s = spec_of(type);
 
-	return s != NULL && s->tail;
+	return s != NULL && s->tail != NULL;
 }
 
 bool
@@ -374,8 +365,12 @@ msg_valid(uint32_t type, const void *body, size_t len)
 {
 	const struct msg_spec *s = spec_of(type);
 
-	return s != NULL && len >= s->size && (s->tail || len == s->size) &&
-	    s->check(body, (const char *)body + s->size, len - s->size);
+	if (s == NULL || len < s->size || (s->tail == NULL && len != s->size))
+		return false;
+	if (s->tail != NULL && !s->tail((const char *)body + s->size,
+	    len - s->size))
+		return false;
+	return s->check(body);
 }
 
 const char *
@@ -432,7 +427,7 @@ msg_send(int sock, enum msg_role from, uint32_t type, const void *body,
 	struct iovec iov[3];
 
 	if (s == NULL || (unsigned)from >= ROLE_MAX || !(s->from & 1u << from) ||
-	    len != s->size || (taillen > 0 && !s->tail) ||
+	    len != s->size || (taillen > 0 && s->tail == NULL) ||
 	    (fd >= 0) != s->fd) {
 		errno = EINVAL;
 		return -1;
@@ -451,19 +446,27 @@ msg_send(int sock, enum msg_role from, uint32_t type, const void *body,
 }
 
 int
+msg_send_raw(int sock, const struct msg_hdr *hdr, const void *p, size_t n,
+    int fd)
+{
+	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, sizeof(*hdr) },
+	    { (void *)(uintptr_t)p, n } };
+
+	return send_iov(sock, iov, 2, fd, sizeof(*hdr) + n);
+}
+
+int
 msg_send_probe(int sock, uint32_t type)
 {
 	static const char zero[MSG_MAX_PAYLOAD / 2];
 	struct msg_hdr hdr = { MSG_VERSION, (uint16_t)type,
 	    (uint32_t)msg_size(type) };
-	struct iovec iov[2] = { { &hdr, sizeof(hdr) },
-	    { (void *)(uintptr_t)zero, hdr.len } };
 
 	if (hdr.len > sizeof(zero)) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	return send_iov(sock, iov, 2, -1, sizeof(hdr) + hdr.len);
+	return msg_send_raw(sock, &hdr, zero, hdr.len, -1);
 }
 
 /* Close every descriptor a refused datagram carried. */
@@ -516,7 +519,7 @@ judge(const struct msg *m, size_t n, enum msg_role self, enum msg_role peer)
 		return "unknown type";
 	if (!msg_allowed(m->hdr.type, peer, self))
 		return "wrong direction";
-	if (m->hdr.len < s->size || (!s->tail && m->hdr.len != s->size))
+	if (m->hdr.len < s->size || (s->tail == NULL && m->hdr.len != s->size))
 		return "wrong size";
 	if ((m->fd >= 0) != s->fd)
 		return m->fd >= 0 ? "unexpected descriptor" :

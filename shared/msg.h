@@ -267,6 +267,10 @@ int	msg_send(int sock, enum msg_role from, uint32_t type, const void *body,
  * tests show that a receiver applies the fault policy.
  */
 int	msg_send_probe(int sock, uint32_t type);
+/* Test only: a header as given (any version, type or length), then n bytes
+ * and a descriptor (-1 for none); how the tests forge malformed datagrams. */
+int	msg_send_raw(int sock, const struct msg_hdr *hdr, const void *p,
+	    size_t n, int fd);
 /*
  * Receive one message sent by `peer` to `self`.  Returns 1 with a message
  * whose version, direction, size, descriptor and contents the table allows;

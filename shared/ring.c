@@ -277,9 +277,10 @@ prefault(const void *p, size_t len, int advice)
 	(void)madvise((void *)(uintptr_t)p, len, advice);
 }
 
-/* Map an object read-write and validate it; fills in the mapping and its size. */
+/* Map an object (prot: PROT_READ, or with PROT_WRITE) and validate it;
+ * fills in the mapping and its size. */
 static int
-map_rw(int fd, uint8_t **mapp, size_t *sizep)
+map_object(int fd, int prot, uint8_t **mapp, size_t *sizep)
 {
 	struct ring_header *h;
 	struct stat st;
@@ -290,7 +291,7 @@ map_rw(int fd, uint8_t **mapp, size_t *sizep)
 		return RING_ESYS;
 	if ((size_t)st.st_size < sizeof(*h))
 		return st.st_size == 0 ? RING_EMAGIC : RING_ESIZE;
-	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, st.st_size, prot, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return RING_ESYS;
 	if ((rc = header_check(p, st.st_size)) != RING_OK) {
@@ -313,7 +314,8 @@ writer_attach(int fd, const struct ring_config *cfg, struct ring_writer **out)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return RING_ESYS;
 	w->fd = fd;
-	if ((rc = map_rw(fd, &w->map, &w->map_size)) != RING_OK) {
+	rc = map_object(fd, PROT_READ | PROT_WRITE, &w->map, &w->map_size);
+	if (rc != RING_OK) {
 		free(w);
 		return rc;
 	}
@@ -362,7 +364,7 @@ mark_replaced(const char *name)
 
 	if ((fd = shm_open(name, O_RDWR | O_CLOEXEC, 0)) == -1)
 		return;
-	if (map_rw(fd, &map, &size) == RING_OK) {
+	if (map_object(fd, PROT_READ | PROT_WRITE, &map, &size) == RING_OK) {
 		atomic_store(&((struct ring_header *)map)->writer_state,
 		    RING_WRITER_REPLACED);
 		munmap(map, size);
@@ -518,30 +520,21 @@ ring_reader_open_fd(int fd, struct ring_reader **out)
 {
 	const struct ring_header *h;
 	struct ring_reader *r;
-	struct stat st;
-	void *p;
+	uint8_t *p;
+	size_t size;
 	int rc;
 
-	if (fstat(fd, &st) == -1)
-		return RING_ESYS;
-	if ((size_t)st.st_size < sizeof(*h))
-		return st.st_size == 0 ? RING_EMAGIC : RING_ESIZE;
-	p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return RING_ESYS;
-	if ((rc = header_check(p, st.st_size)) != RING_OK) {
-		munmap(p, st.st_size);
+	if ((rc = map_object(fd, PROT_READ, &p, &size)) != RING_OK)
 		return rc;
-	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		munmap(p, st.st_size);
+		munmap(p, size);
 		return RING_ESYS;
 	}
 	prefault(p, ((const struct ring_header *)p)->map_size,
 	    MADV_POPULATE_READ);
 	r->map = p;
-	r->map_size = st.st_size;
-	h = r->h = p;
+	r->map_size = size;
+	h = r->h = (const struct ring_header *)p;
 	r->slots = r->map + h->header_size;
 	r->mask = h->slot_count - 1;
 	r->bytes = (size_t)h->channels * h->period_frames * sizeof(float);

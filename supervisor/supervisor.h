@@ -192,7 +192,6 @@ int	session_mix_commit(const char *id, const struct mix_patch *p,
 json_t	*session_entry(const struct state_record *rec, const struct client *cl);
 /* Append the entries of connected identities that have no record. */
 void	session_unsaved_entries(json_t *arr);
-uint64_t session_live_dropped(void);
 /* {"clients": [{"id", "periods_sent", "periods_dropped", "lost"}...]} */
 json_t	*session_stats_json(void);
 /* {"ID": {"peak": [l, r], "rms": [l, r]}} of server mixes with new levels. */
@@ -261,7 +260,7 @@ struct super {
 	/* counters for /metrics */
 	uint64_t		 connects;
 	uint64_t		 refused;
-	uint64_t		 done_sent, done_dropped;	/* ended sessions */
+	uint64_t		 periods_dropped;	/* by every session */
 	uint64_t		 disconnects[SUPER_REASONS];
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
 	uint64_t		 faults[3];	/* channel faults, by child_kind */

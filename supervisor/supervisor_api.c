@@ -220,60 +220,69 @@ delete_client(struct reply *r, const char *id)
 
 /* ---- /metrics ---- */
 
+/* One metric: its help and type, then n samples, labelled label="keys[i]"
+ * (keys NULL: one sample, no label). */
 static void
-metric(FILE *f, const char *name, const char *type, const char *help)
+metric(FILE *f, const char *name, const char *type, const char *help,
+    const char *label, const char *const *keys, const uint64_t *v, int n)
 {
+	int i;
+
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (i = 0; i < n; i++)
+		if (keys == NULL)
+			fprintf(f, "%s %llu\n", name, (unsigned long long)v[i]);
+		else
+			fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, keys[i],
+			    (unsigned long long)v[i]);
 }
 
 static void
 metrics_text(FILE *f)
 {
-	int i;
+	static const char *const services[] = { "capture", "broker" };
+	static const char *const kinds[] = { [CHILD_CAPTURE] = "capture",
+	    [CHILD_BROKER] = "broker", [CHILD_SESSION] = "sessiond" };
+	const uint64_t sessions = session_count(), restarts[] = {
+	    sv.capture.restarts, sv.broker.restarts };
+	const struct {
+		const char	*name, *type, *help;
+		const uint64_t	*v;
+	} one[] = {
+		{ "ringcast_sessions", "gauge", "Listener sessions running.",
+		    &sessions },
+		{ "ringcast_connects_total", "counter", "Sessions started.",
+		    &sv.connects },
+		{ "ringcast_refused_total", "counter",
+		    "Clients refused because the server was full.",
+		    &sv.refused },
+		{ "ringcast_periods_dropped_total", "counter", "Periods "
+		    "sessions dropped because their client did not drain.",
+		    &sv.periods_dropped },
+		{ "ringcast_capture_xruns_total", "counter",
+		    "Overflows the audio source reported.", &sv.cap.xruns },
+		{ "ringcast_capture_stalls_total", "counter", "Times the ring "
+		    "stopped advancing while capture was ready.",
+		    &sv.cap.stalls },
+		{ "ringcast_sandbox_violations_total", "counter",
+		    "Children killed by their seccomp list (SIGSYS).",
+		    &sv.sandbox_violations },
+	};
+	size_t i;
 
-	metric(f, "ringcast_sessions", "gauge", "Listener sessions running.");
-	fprintf(f, "ringcast_sessions %u\n", session_count());
-	metric(f, "ringcast_connects_total", "counter", "Sessions started.");
-	fprintf(f, "ringcast_connects_total %llu\n",
-	    (unsigned long long)sv.connects);
-	metric(f, "ringcast_refused_total", "counter",
-	    "Clients refused because the server was full.");
-	fprintf(f, "ringcast_refused_total %llu\n",
-	    (unsigned long long)sv.refused);
+	for (i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+		metric(f, one[i].name, one[i].type, one[i].help, NULL, NULL,
+		    one[i].v, 1);
 	metric(f, "ringcast_disconnects_total", "counter",
-	    "Sessions ended, by reason.");
-	for (i = 0; i < SUPER_REASONS; i++)
-		fprintf(f, "ringcast_disconnects_total{reason=\"%s\"} %llu\n",
-		    super_reasons[i], (unsigned long long)sv.disconnects[i]);
-	metric(f, "ringcast_periods_dropped_total", "counter",
-	    "Periods sessions dropped because their client did not drain.");
-	fprintf(f, "ringcast_periods_dropped_total %llu\n",
-	    (unsigned long long)(sv.done_dropped + session_live_dropped()));
-	metric(f, "ringcast_capture_xruns_total", "counter",
-	    "Overflows the audio source reported.");
-	fprintf(f, "ringcast_capture_xruns_total %llu\n",
-	    (unsigned long long)sv.cap.xruns);
-	metric(f, "ringcast_capture_stalls_total", "counter",
-	    "Times the ring stopped advancing while capture was ready.");
-	fprintf(f, "ringcast_capture_stalls_total %llu\n",
-	    (unsigned long long)sv.cap.stalls);
+	    "Sessions ended, by reason.", "reason", super_reasons,
+	    sv.disconnects, SUPER_REASONS);
 	metric(f, "ringcast_child_restarts_total", "counter",
-	    "Restarts of the capture and broker processes.");
-	fprintf(f, "ringcast_child_restarts_total{child=\"capture\"} %llu\n",
-	    (unsigned long long)sv.capture.restarts);
-	fprintf(f, "ringcast_child_restarts_total{child=\"broker\"} %llu\n",
-	    (unsigned long long)sv.broker.restarts);
-	metric(f, "ringcast_sandbox_violations_total", "counter",
-	    "Children killed by their seccomp list (SIGSYS).");
-	fprintf(f, "ringcast_sandbox_violations_total %llu\n",
-	    (unsigned long long)sv.sandbox_violations);
+	    "Restarts of the capture and broker processes.", "child",
+	    services, restarts, 2);
 	metric(f, "ringcast_channel_faults_total", "counter",
 	    "Parent-channel messages refused (wrong direction, size or "
-	    "contents), by the kind of child involved.");
-	for (i = 0; i < 3; i++)
-		fprintf(f, "ringcast_channel_faults_total{child=\"%s\"} %llu\n",
-		    i == CHILD_CAPTURE ? "capture" : i == CHILD_BROKER ?
-		    "broker" : "sessiond", (unsigned long long)sv.faults[i]);
+	    "contents), by the kind of child involved.", "child", kinds,
+	    sv.faults, 3);
 }
 
 static void

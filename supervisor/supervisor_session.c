@@ -557,6 +557,8 @@ static void
 counters(struct client *cl, const struct msg_session_stats *st)
 {
 	cl->sent = st->sent;
+	if (st->dropped > cl->dropped)	/* a session's counts only grow */
+		sv.periods_dropped += st->dropped - cl->dropped;
 	cl->dropped = st->dropped;
 	cl->lost = st->lost;
 }
@@ -722,8 +724,6 @@ session_exited(struct child *c, int status)
 	log_info("client %s: session[%d] ended: %s (%s), sent %llu, dropped "
 	    "%llu", cl->id, (int)c->pid, cl->reason, how,
 	    (unsigned long long)cl->sent, (unsigned long long)cl->dropped);
-	sv.done_sent += cl->sent;
-	sv.done_dropped += cl->dropped;
 	super_count_disconnect(cl->reason);
 	record_exit(cl);
 	api_event("client_disconnected", json_pack("{s:s, s:s}", "id", cl->id,
@@ -761,18 +761,6 @@ session_meters_json(void)
 			cl->pm_fresh = false;
 		}
 	return o;
-}
-
-/* Sum of a counter over the sessions still running. */
-uint64_t
-session_live_dropped(void)
-{
-	struct client *cl;
-	uint64_t n = 0;
-
-	TAILQ_FOREACH(cl, &clients, entry)
-		n += cl->dropped;
-	return n;
 }
 
 /* The identities a record was known by before (app launches it took over). */

@@ -196,6 +196,25 @@ closed_after(int fd, uint64_t start, int timeout_ms, char *got, size_t gotlen)
 	}
 }
 
+/* Sends buf one byte every 200 ms until the peer closes or has something to
+ * say; returns the ms from start to the close, or -1.  poll both paces the
+ * trickle and notices the close. */
+static int
+trickle(int c, const void *buf, size_t len, uint64_t start)
+{
+	const uint8_t *p = buf;
+	struct pollfd pfd;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		pfd = (struct pollfd){ .fd = c, .events = POLLIN };
+		if (poll(&pfd, 1, 200) == 1 ||
+		    send(c, p + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	return closed_after(c, start, 5000, NULL, 0);
+}
+
 /* A control message (header + JSON) in a new buffer. */
 static uint8_t *
 control_msg(json_t *o, size_t *len)
@@ -350,10 +369,8 @@ Test(broker, handshake_trickled_within_deadline_passes, .timeout = 30)
 Test(broker, slowloris_cut_at_deadline, .timeout = 30)
 {
 	uint8_t msg[PROTO_HDR_LEN + 64];
-	struct pollfd pfd;
 	uint64_t t0;
-	size_t sent;
-	int c, ms = -1;
+	int c, ms;
 
 	bk_start(NULL);
 	header(msg, PROTO_TYPE_CONTROL, 1000);
@@ -361,18 +378,7 @@ Test(broker, slowloris_cut_at_deadline, .timeout = 30)
 	c = tcp_connect("127.0.0.2", B.nat_port);
 	t0 = tu_now_ms();
 	send_all(c, msg, 8);
-	/* poll both paces the trickle and notices the close. */
-	for (sent = 8; sent < sizeof(msg); sent++) {
-		pfd = (struct pollfd){ .fd = c, .events = POLLIN };
-		if (poll(&pfd, 1, 200) == 1) {
-			ms = closed_after(c, t0, 1000, NULL, 0);
-			break;
-		}
-		if (send(c, msg + sent, 1, MSG_NOSIGNAL) != 1)
-			break;
-	}
-	if (ms < 0)
-		ms = closed_after(c, t0, 5000, NULL, 0);
+	ms = trickle(c, msg + 8, sizeof(msg) - 8, t0);
 	cr_assert_geq(ms, 1900, "closed after %d ms, before the deadline", ms);
 	cr_assert_leq(ms, 2000 + 2500, "closed after %d ms", ms);
 	close(c);
@@ -492,22 +498,36 @@ Test(broker, bad_first_message_closed_promptly, .timeout = 60)
 	good_client(NULL, "after-the-bad-ones", 3000);
 }
 
+/*
+ * n silent handshakes from 127.0.0.2 into held[], then one more from addr:
+ * returns the ms until the broker closed that one (-1: it did not), and
+ * when it was made in *t0.
+ */
+static int
+one_too_many(int *held, int n, const char *addr, uint64_t *t0)
+{
+	int c, i, ms;
+
+	for (i = 0; i < n; i++)
+		held[i] = tcp_connect("127.0.0.2", B.nat_port);
+	c = tcp_connect(addr, B.nat_port);
+	*t0 = tu_now_ms();
+	ms = closed_after(c, *t0, 5000, NULL, 0);
+	close(c);
+	return ms;
+}
+
 /* The 5th pending handshake from one address is closed at once. */
 Test(broker, pending_per_address_limit, .timeout = 60)
 {
 	static char *const args[] = { "--handshake-ms", "3000", NULL };
 	uint64_t t0;
-	int held[4], c, i, ms;
+	int held[4], i, ms;
 
 	bk_start(args);
-	for (i = 0; i < 4; i++)
-		held[i] = tcp_connect("127.0.0.2", B.nat_port);
 	/* The accept queue is FIFO: the broker holds the first four. */
-	c = tcp_connect("127.0.0.2", B.nat_port);
-	t0 = tu_now_ms();
-	ms = closed_after(c, t0, 5000, NULL, 0);
+	ms = one_too_many(held, 4, "127.0.0.2", &t0);
 	cr_assert(ms >= 0 && ms < 1500, "5th closed after %d ms", ms);
-	close(c);
 	/* Another address is not affected. */
 	good_client(NULL, "other-address", 2000);
 	/* The four run into their deadline... */
@@ -529,13 +549,8 @@ Test(broker, pending_total_limit, .timeout = 60)
 	int held[3], c, i, ms, fd = -1;
 
 	bk_start(args);
-	for (i = 0; i < 3; i++)
-		held[i] = tcp_connect("127.0.0.2", B.nat_port);
-	c = tcp_connect("127.0.0.3", B.nat_port);
-	t0 = tu_now_ms();
-	ms = closed_after(c, t0, 5000, NULL, 0);
+	ms = one_too_many(held, 3, "127.0.0.3", &t0);
 	cr_assert(ms >= 0 && ms < 2500, "4th closed after %d ms", ms);
-	close(c);
 	for (i = 0; i < 3; i++)
 		close(held[i]);
 	/*
@@ -846,26 +861,14 @@ Test(broker, http_trickle_cut_at_deadline, .timeout = 30)
 {
 	static char *const args[] = { "--request-ms", "1000", NULL };
 	static const char slow[] = "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-	struct pollfd pfd;
 	uint64_t t0;
-	size_t i;
-	int c, ms = -1;
+	int c, ms;
 
 	bk_start(args);
 	c = tcp_connect("127.0.0.2", B.http_port);
 	t0 = tu_now_ms();
 	send_str(c, "GET /api/status HTTP/1.1\r\n");
-	for (i = 0; i < sizeof(slow) - 1; i++) {
-		pfd = (struct pollfd){ .fd = c, .events = POLLIN };
-		if (poll(&pfd, 1, 200) == 1) {
-			ms = closed_after(c, t0, 1000, NULL, 0);
-			break;
-		}
-		if (send(c, slow + i, 1, MSG_NOSIGNAL) != 1)
-			break;
-	}
-	if (ms < 0)
-		ms = closed_after(c, t0, 5000, NULL, 0);
+	ms = trickle(c, slow, sizeof(slow) - 1, t0);
 	cr_assert_geq(ms, 900, "closed after %d ms, before the deadline", ms);
 	cr_assert_leq(ms, 1000 + 2500, "closed after %d ms", ms);
 	cr_assert_eq(broker_msg(0), -1, "a cut request was forwarded");

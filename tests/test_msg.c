@@ -100,25 +100,8 @@ raw(int fd, uint16_t version, uint16_t type, uint32_t len, const void *p,
     size_t n, int pass)
 {
 	struct msg_hdr h = { version, type, len };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)(uintptr_t)p, n } };
-	union {
-		struct cmsghdr	c;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	struct cmsghdr *c;
 
-	if (pass >= 0) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass, sizeof(int));
-	}
-	cr_assert_eq(sendmsg(fd, &mh, 0), (ssize_t)(sizeof(h) + n));
+	cr_assert_eq(msg_send_raw(fd, &h, p, n, pass), 0);
 }
 
 Test(msg, malformed_datagrams_are_faults_and_close_descriptors)
