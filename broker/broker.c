@@ -91,6 +91,60 @@ rest_begin(struct rest *r)
 		fatalx("%s: timer", r->what);
 }
 
+static void
+await_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct await *a = arg;
+
+	(void)fd;
+	(void)what;
+	await_drop(a);
+	a->expire(a);
+}
+
+int
+await_add(struct awaits *set, struct await *a, struct event_base *base,
+    await_fn expire)
+{
+	struct timeval tv;
+
+	if ((a->deadline = evtimer_new(base, await_expired, a)) == NULL)
+		return -1;
+	broker_tv(&tv, BROKER_REPLY_MS);
+	if (evtimer_add(a->deadline, &tv) == -1) {
+		event_free(a->deadline);
+		return -1;
+	}
+	a->id = ++set->next_id;
+	a->set = set;
+	a->expire = expire;
+	TAILQ_INSERT_TAIL(&set->list, a, entry);
+	set->n++;
+	return 0;
+}
+
+struct await *
+await_take(struct awaits *set, uint32_t id)
+{
+	struct await *a;
+
+	TAILQ_FOREACH(a, &set->list, entry)
+		if (a->id == id) {
+			await_drop(a);
+			return a;
+		}
+	return NULL;
+}
+
+void
+await_drop(struct await *a)
+{
+	TAILQ_REMOVE(&a->set->list, a, entry);
+	a->set->n--;
+	event_free(a->deadline);
+	a->deadline = NULL;
+}
+
 #define OFF(f)	offsetof(struct broker_config, f)
 
 static const struct opt_spec options[] = {

@@ -2,6 +2,7 @@
 #ifndef RINGCAST_BROKER_H
 #define RINGCAST_BROKER_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <stddef.h>
@@ -60,6 +61,34 @@ struct rest {
 void	rest_init(struct rest *r, struct event_base *base, const char *what,
 	    event_callback_fn done);
 void	rest_begin(struct rest *r);
+
+/*
+ * Something waiting for the supervisor's answer (a handed-off client, an
+ * HTTP request), embedded in the waiter's own struct: numbered, listed,
+ * and given up after BROKER_REPLY_MS, when `expire` must free it.
+ */
+struct await;
+typedef void (*await_fn)(struct await *);
+struct await {
+	TAILQ_ENTRY(await)	 entry;
+	uint32_t		 id;
+	struct event		*deadline;
+	struct awaits		*set;
+	await_fn		 expire;
+};
+struct awaits {
+	TAILQ_HEAD(, await)	 list;
+	uint32_t		 next_id;
+	int			 n;
+};
+#define AWAITS_INITIALIZER(s)	{ TAILQ_HEAD_INITIALIZER((s).list), 0, 0 }
+/* Numbers and lists a; 0, or -1 (nothing listed). */
+int	await_add(struct awaits *, struct await *a, struct event_base *,
+	    await_fn expire);
+/* The one numbered id, taken off the list; NULL when it expired. */
+struct await *await_take(struct awaits *, uint32_t id);
+/* Off the list (the caller frees its struct). */
+void	await_drop(struct await *a);
 
 /* ---- broker_api.c: the routes ---- */
 

@@ -23,18 +23,15 @@
 #include "broker/broker.h"
 
 struct handoff {
-	TAILQ_ENTRY(handoff)	 entry;
-	uint32_t		 id;
+	struct await		 await;		/* first: a handoff is an await */
 	uint32_t		 kind;
 	int			 fd;
-	struct event		*deadline;
 };
 
 static struct {
 	struct event_base	*base;
-	TAILQ_HEAD(, handoff)	 list;
-	uint32_t		 next_id;
-} ho = { .list = TAILQ_HEAD_INITIALIZER(ho.list) };
+	struct awaits		 set;
+} ho = { .set = AWAITS_INITIALIZER(ho.set) };
 
 void
 handoff_init(struct event_base *base)
@@ -81,21 +78,17 @@ handoff_http_error(int fd, uint32_t status, const char *message)
 static void
 handoff_free(struct handoff *h)
 {
-	TAILQ_REMOVE(&ho.list, h, entry);
-	event_free(h->deadline);
 	close(h->fd);
 	free(h);
 }
 
 static void
-handoff_timeout(evutil_socket_t fd, short what, void *arg)
+handoff_expire(struct await *a)
 {
-	struct handoff *h = arg;
+	struct handoff *h = (struct handoff *)a;
 
-	(void)fd;
-	(void)what;
 	log_warnx("client %u: no answer from the supervisor in %d ms",
-	    h->id, BROKER_REPLY_MS);
+	    a->id, BROKER_REPLY_MS);
 	handoff_free(h);
 }
 
@@ -103,36 +96,29 @@ int
 handoff_client(struct msg_client *m, int fd)
 {
 	struct handoff *h;
-	struct timeval tv;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->deadline = evtimer_new(ho.base, handoff_timeout, h)) == NULL) {
+	    await_add(&ho.set, &h->await, ho.base, handoff_expire) == -1) {
 		free(h);
 		return -1;
 	}
-	m->id = h->id = ++ho.next_id;
+	m->id = h->await.id;
 	h->kind = m->kind;
-	broker_tv(&tv, BROKER_REPLY_MS);
-	if (evtimer_add(h->deadline, &tv) == -1 ||
-	    broker_send(MSG_BROKER_CLIENT, m, sizeof(*m), fd) == -1) {
+	if (broker_send(MSG_BROKER_CLIENT, m, sizeof(*m), fd) == -1) {
 		log_warn("%s: passing the client", m->remote);
-		event_free(h->deadline);
+		await_drop(&h->await);
 		free(h);
 		return -1;
 	}
 	h->fd = fd;
-	TAILQ_INSERT_TAIL(&ho.list, h, entry);
 	return 0;
 }
 
 void
 handoff_done(const struct msg_client_done *d)
 {
-	struct handoff *h;
+	struct handoff *h = (struct handoff *)await_take(&ho.set, d->id);
 
-	TAILQ_FOREACH(h, &ho.list, entry)
-		if (h->id == d->id)
-			break;
 	if (h == NULL) {
 		log_debug("client %u: the answer came too late", d->id);
 		return;

@@ -51,10 +51,8 @@ struct hconn {
 
 /* One request waiting for the supervisor. */
 struct hreq {
-	TAILQ_ENTRY(hreq)	 entry;
-	uint32_t		 id;
+	struct await		 await;		/* first: a request is an await */
 	struct evhttp_request	*req;
-	struct event		*timer;
 };
 
 static struct {
@@ -68,13 +66,11 @@ static struct {
 	TAILQ_HEAD(, hconn)	 conns;
 	int			 nconns;
 	struct hconn		*freeing;	/* see conn_deadline */
-	TAILQ_HEAD(, hreq)	 reqs;
-	int			 nreqs;
-	uint32_t		 next_id;
+	struct awaits		 reqs;
 	int			 spare_fd;	/* stands in for a taken socket */
 } hs = {
 	.conns = TAILQ_HEAD_INITIALIZER(hs.conns),
-	.reqs = TAILQ_HEAD_INITIALIZER(hs.reqs),
+	.reqs = AWAITS_INITIALIZER(hs.reqs),
 };
 
 /* ---- responses ---- */
@@ -273,48 +269,27 @@ accept_error(struct evconnlistener *lev, void *arg)
 /* ---- requests for the supervisor ---- */
 
 static void
-hreq_free(struct hreq *r)
+hreq_expire(struct await *a)
 {
-	TAILQ_REMOVE(&hs.reqs, r, entry);
-	hs.nreqs--;
-	event_free(r->timer);
-	free(r);
-}
+	struct hreq *r = (struct hreq *)a;
 
-static void
-hreq_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct hreq *r = arg;
-
-	(void)fd;
-	(void)what;
 	log_warnx("request %u: no reply from the supervisor in %d ms",
-	    r->id, BROKER_REPLY_MS);
+	    a->id, BROKER_REPLY_MS);
 	reply_error(r->req, 503, "supervisor busy");
-	hreq_free(r);
+	free(r);
 }
 
 static struct hreq *
 hreq_new(struct evhttp_request *req)
 {
 	struct hreq *r;
-	struct timeval tv;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->timer = evtimer_new(hs.base, hreq_timeout, r)) == NULL) {
+	    await_add(&hs.reqs, &r->await, hs.base, hreq_expire) == -1) {
 		free(r);
 		return NULL;
 	}
-	broker_tv(&tv, BROKER_REPLY_MS);
-	if (evtimer_add(r->timer, &tv) == -1) {
-		event_free(r->timer);
-		free(r);
-		return NULL;
-	}
-	r->id = ++hs.next_id;
 	r->req = req;
-	TAILQ_INSERT_TAIL(&hs.reqs, r, entry);
-	hs.nreqs++;
 	return r;
 }
 
@@ -363,7 +338,7 @@ body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
 	return 0;
 }
 
-/* Pass the request on; the reply (or hreq_timeout) answers the client. */
+/* Pass the request on; the reply (or hreq_expire) answers the client. */
 static void
 forward(struct evhttp_request *req, struct msg_api_request *api)
 {
@@ -373,11 +348,12 @@ forward(struct evhttp_request *req, struct msg_api_request *api)
 		reply_error(req, 503, "out of memory");
 		return;
 	}
-	api->id = r->id;
+	api->id = r->await.id;
 	if (broker_send(MSG_BROKER_REQUEST, api, sizeof(*api), -1) == -1) {
 		log_warn("MSG_BROKER_REQUEST");
 		reply_error(req, 503, "supervisor busy");
-		hreq_free(r);
+		await_drop(&r->await);
+		free(r);
 	}
 }
 
@@ -388,7 +364,7 @@ serve_api(struct evhttp_request *req, struct msg_api_request *api)
 	char why[256];
 	int status = 0;
 
-	if (hs.nreqs >= hs.cfg->max_pending) {
+	if (hs.reqs.n >= hs.cfg->max_pending) {
 		reply_error(req, 503, "too many requests");
 		return;
 	}
@@ -443,17 +419,14 @@ http_reply(const struct msg_api_reply *rep, const char *body, size_t len)
 		[CTYPE_JSON] = "application/json",
 		[CTYPE_METRICS] = "text/plain; version=0.0.4; charset=utf-8",
 	};
-	struct hreq *r;
+	struct hreq *r = (struct hreq *)await_take(&hs.reqs, rep->id);
 
-	TAILQ_FOREACH(r, &hs.reqs, entry)
-		if (r->id == rep->id)
-			break;
 	if (r == NULL) {
 		log_debug("reply to request %u came too late", rep->id);
 		return;
 	}
 	reply_send(r->req, (int)rep->status, ctypes[rep->ctype], body, len);
-	hreq_free(r);
+	free(r);
 }
 
 const char *

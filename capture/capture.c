@@ -274,7 +274,7 @@ drain_events(struct capture *c)
 static int
 tick(struct capture *c, int announced)
 {
-	if (c->src->check(c) == -1)
+	if (c->src->check != NULL && c->src->check(c) == -1)
 		return -1;
 	if (announced && c->parent_fd >= 0)
 		send_state(c);
@@ -350,16 +350,26 @@ confine(struct capture *c)
 		log_info("%s source: no seccomp list", c->src->kind);
 }
 
+static void
+source_close(struct capture *c)
+{
+	if (c->priv != NULL)
+		c->src->close(c);
+	c->priv = NULL;
+}
+
 static int
 run(struct capture *c, const sigset_t *mask)
 {
 	int status;
 
 	sandbox_prepare(SANDBOX_CAPTURE, 0);
-	if (setup_fds(c) == -1 || c->src->open(c) == -1)
+	if (setup_fds(c) == -1 || c->src->open(c) == -1) {
+		source_close(c);
 		return 1;
+	}
 	if (ring_setup(c) == -1) {
-		c->src->close(c);
+		source_close(c);
 		return 1;
 	}
 	log_info("%s: %u Hz, %u channels, period %u frames, ring %s "
@@ -376,7 +386,7 @@ run(struct capture *c, const sigset_t *mask)
 	log_info("stopping after %" PRIu64 " periods%s", c->seq,
 	    terminate ? " (signal)" : "");
 	ring_writer_close(c->w);
-	c->src->close(c);
+	source_close(c);
 	return status;
 }
 

@@ -21,8 +21,10 @@ struct capture;
  *   open   validate, settle the geometry (rate, channels), allocate (may log)
  *   start  the ring is open: start producing periods
  *   check  once a second from the main thread: 0, or -1 if the source died
+ *          (NULL: nothing to watch)
  *   stop   no period is published after it returns
- *   close  free everything
+ *   close  free everything of c->priv, which is not NULL (it may be half
+ *          set up, after a failed open); capture.c then sets it to NULL
  */
 struct capture_source {
 	const char	*kind;

@@ -245,13 +245,10 @@ pa_close(struct capture *c)
 {
 	struct pa *p = c->priv;
 
-	if (p == NULL)
-		return;
 	if (p->stream != NULL)
 		Pa_CloseStream(p->stream);
 	Pa_Terminate();
 	free(p);
-	c->priv = NULL;
 }
 
 /* Open the stream here, so device errors show before the ring is touched. */
@@ -277,18 +274,15 @@ pa_open(struct capture *c)
 	c->priv = p;
 	if ((dev = find_device(c->source_spec)) == paNoDevice ||
 	    pa_params(c, p, dev) == -1)
-		goto fail;
+		return -1;
 	e = Pa_OpenStream(&p->stream, &p->in, NULL, c->rate, c->period,
 	    paClipOff | paDitherOff, pa_callback, c);
 	if (e != paNoError) {
 		p->stream = NULL;
 		log_warnx("%s: open: %s", c->desc, Pa_GetErrorText(e));
-		goto fail;
+		return -1;
 	}
 	return 0;
-fail:
-	pa_close(c);
-	return -1;
 }
 
 static int

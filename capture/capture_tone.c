@@ -70,31 +70,20 @@ tone_start(struct capture *c)
 	return capture_pace_start(c, tone_fill);
 }
 
-static int
-tone_check(struct capture *c)
-{
-	(void)c;
-	return 0;
-}
-
 static void
 tone_close(struct capture *c)
 {
 	struct tone *t = c->priv;
 
-	if (t == NULL)
-		return;
 	free(t->table);
 	free(t->freq);
 	free(t);
-	c->priv = NULL;
 }
 
 const struct capture_source capture_tone = {
 	.kind = "tone",
 	.open = tone_open,
 	.start = tone_start,
-	.check = tone_check,
 	.stop = capture_pace_stop,
 	.close = tone_close,
 };

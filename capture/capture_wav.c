@@ -196,8 +196,6 @@ wav_close(struct capture *c)
 {
 	struct wav *wv = c->priv;
 
-	if (wv == NULL)
-		return;
 	if (wv->chunks != NULL) {
 		pthread_mutex_destroy(&wv->mtx);
 		pthread_cond_destroy(&wv->cond);
@@ -206,7 +204,6 @@ wav_close(struct capture *c)
 	if (wv->sf != NULL)
 		sf_close(wv->sf);
 	free(wv);
-	c->priv = NULL;
 }
 
 static int
@@ -225,19 +222,16 @@ wav_open(struct capture *c)
 	c->priv = wv;
 	if ((wv->sf = sf_open(c->source_spec, SFM_READ, &wv->info)) == NULL) {
 		log_warnx("%s: %s", c->source_spec, sf_strerror(NULL));
-		goto fail;
+		return -1;
 	}
 	if (wav_check_file(c, &wv->info) == -1)
-		goto fail;
+		return -1;
 	c->channels = wv->info.channels;
 	if (wav_alloc(c, wv) == -1)
-		goto fail;
+		return -1;
 	snprintf(c->desc, sizeof(c->desc), "wav:%s (%lld frames, looped)",
 	    c->source_spec, (long long)wv->info.frames);
 	return 0;
-fail:
-	wav_close(c);
-	return -1;
 }
 
 /* Audio thread: copy one decoded period, or silence if the reader is late. */
