@@ -425,7 +425,7 @@ sweep(enum impl impl, int z, struct sweep *sw)
 	const int *steps = steps_of[z];
 	uint32_t frames = sizes[z];
 	struct sut u = { .impl = impl, .frames = frames, .lfd = -1 };
-	struct lc lc = { .ep = -1 };
+	struct lc lc = { 0 };
 	uint64_t end = clock_mono_ms() + (uint64_t)sweep_ms;
 	struct step *st;
 

@@ -2,8 +2,6 @@
 #ifndef RINGCAST_LOADCLIENT_H
 #define RINGCAST_LOADCLIENT_H
 
-#include <sys/epoll.h>
-
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,6 +11,7 @@
 #include "bench/benchutil.h"
 #include "shared/clock.h"
 #include "shared/proto.h"
+#include "tests/lib/poller.h"
 #include "tests/lib/tu.h"
 #include "tests/lib/v2.h"
 
@@ -27,7 +26,6 @@
 
 #define LC_BUF		(64 * 1024)
 #define LC_MAXCONN	2048
-#define LC_EVENTS	256
 
 enum lc_state { LC_HELLO, LC_STREAM, LC_DEAD };
 
@@ -46,10 +44,7 @@ struct lc_conn {
 };
 
 struct lc {
-	int		 ep;
-	pthread_t	 thr;
-	atomic_int	 stop;
-	atomic_int	 running;
+	struct poller	 poller;
 	uint32_t	 period_frames;		/* frames per ring period */
 	uint32_t	 packet_frames;		/* frames per packet */
 	uint64_t	 deadline_ns;
@@ -178,7 +173,7 @@ lc_readable(struct lc *lc, struct lc_conn *c)
 static inline void
 lc_drop(struct lc *lc, struct lc_conn *c)
 {
-	epoll_ctl(lc->ep, EPOLL_CTL_DEL, c->c.fd, NULL);
+	poller_unwatch(&lc->poller, c->c.fd);
 	close(c->c.fd);
 	c->c.fd = -1;
 	c->state = LC_DEAD;
@@ -188,23 +183,14 @@ lc_drop(struct lc *lc, struct lc_conn *c)
 	pthread_mutex_unlock(&lc->mu);
 }
 
-static inline void *
-lc_thread(void *arg)
+static inline void
+lc_ready(void *arg, void *conn)
 {
 	struct lc *lc = arg;
-	struct epoll_event ev[LC_EVENTS];
-	struct lc_conn *c;
-	int n;
+	struct lc_conn *c = conn;
 
-	while (!atomic_load(&lc->stop)) {
-		n = epoll_wait(lc->ep, ev, LC_EVENTS, 50);
-		for (int i = 0; i < n; i++) {
-			c = ev[i].data.ptr;
-			if (c->c.fd >= 0 && lc_readable(lc, c) == -1)
-				lc_drop(lc, c);
-		}
-	}
-	return NULL;
+	if (c->c.fd >= 0 && lc_readable(lc, c) == -1)
+		lc_drop(lc, c);
 }
 
 static inline int
@@ -219,14 +205,7 @@ lc_init(struct lc *lc, uint32_t period_frames, uint32_t packet_frames,
 	lc->time_arg = time_arg;
 	pthread_mutex_init(&lc->mu, NULL);
 	tu_cond_init(&lc->cv);
-	if ((lc->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		return -1;
-	if (pthread_create(&lc->thr, NULL, lc_thread, lc) != 0) {
-		close(lc->ep);
-		return -1;
-	}
-	atomic_store(&lc->running, 1);
-	return 0;
+	return poller_start(&lc->poller, lc_ready, lc);
 }
 
 /*
@@ -236,7 +215,6 @@ lc_init(struct lc *lc, uint32_t period_frames, uint32_t packet_frames,
 static inline int
 lc_add_fd(struct lc *lc, int fd, bool hello)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct lc_conn *c;
 	int i = atomic_load(&lc->nconn);
 
@@ -247,13 +225,9 @@ lc_add_fd(struct lc *lc, int fd, bool hello)
 		return -1;
 	}
 	c->state = hello ? LC_HELLO : LC_STREAM;
-	ev.data.ptr = c;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	lc->conn[i] = c;
 	atomic_store(&lc->nconn, i + 1);
-	if (epoll_ctl(lc->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
-		return -1;
-	return 0;
+	return poller_watch(&lc->poller, fd, c);
 }
 
 /* Connect one v2 client to port and send its handshake. */
@@ -349,20 +323,13 @@ lc_free(struct lc *lc)
 {
 	int n = atomic_load(&lc->nconn);
 
-	if (atomic_load(&lc->running)) {
-		atomic_store(&lc->stop, 1);
-		pthread_join(lc->thr, NULL);
-		atomic_store(&lc->running, 0);
-	}
+	poller_stop(&lc->poller);
 	for (int i = 0; i < n; i++) {
 		v2_close(&lc->conn[i]->c);
 		free(lc->conn[i]);
 		lc->conn[i] = NULL;
 	}
 	atomic_store(&lc->nconn, 0);
-	if (lc->ep >= 0)
-		close(lc->ep);
-	lc->ep = -1;
 	pthread_mutex_destroy(&lc->mu);
 	pthread_cond_destroy(&lc->cv);
 }

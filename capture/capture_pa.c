@@ -330,11 +330,6 @@ pa_stop(struct capture *c)
 	p->running = 0;
 }
 
-const struct capture_source capture_pa = {
-	.kind = "portaudio",
-	.open = pa_open,
-	.start = pa_start,
-	.check = pa_check,
-	.stop = pa_stop,
-	.close = pa_close,
-};
+/* In the order capture.c calls them (capture.h). */
+const struct capture_source capture_pa = { "portaudio", pa_open,
+    pa_start, pa_check, pa_stop, pa_close };

@@ -80,10 +80,6 @@ tone_close(struct capture *c)
 	free(t);
 }
 
-const struct capture_source capture_tone = {
-	.kind = "tone",
-	.open = tone_open,
-	.start = tone_start,
-	.stop = capture_pace_stop,
-	.close = tone_close,
-};
+/* In the order capture.c calls them (capture.h). */
+const struct capture_source capture_tone = { "tone", tone_open,
+    tone_start, NULL, capture_pace_stop, tone_close };

@@ -288,11 +288,6 @@ wav_stop(struct capture *c)
 	wv->reading = 0;
 }
 
-const struct capture_source capture_wav = {
-	.kind = "wav",
-	.open = wav_open,
-	.start = wav_start,
-	.check = wav_check,
-	.stop = wav_stop,
-	.close = wav_close,
-};
+/* In the order capture.c calls them (capture.h). */
+const struct capture_source capture_wav = { "wav", wav_open,
+    wav_start, wav_check, wav_stop, wav_close };

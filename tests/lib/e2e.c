@@ -79,7 +79,7 @@ e2e_listen(const char *id, json_t *extra, int nch)
 	struct v2c c = { .fd = -1 };
 	int i;
 
-	if (!E.s.running)
+	if (!E.s.poller.running)
 		cr_assert_eq(steady_start(&E.s), 0, "steady reader");
 	json_decref(e2e_open(&c, id, extra));
 	json_decref(e2e_change(&c, v2_channels(nch)));

@@ -1,6 +1,4 @@
 /* steady.c — test library: the one continuity reader of the tests and benchmarks. */
-#include <sys/epoll.h>
-
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,33 +60,24 @@ steady_read_conn(struct steady *s, struct steady_conn *sc)
 static void
 steady_unwatch(struct steady *s, struct steady_conn *sc)
 {
-	epoll_ctl(s->ep, EPOLL_CTL_DEL, sc->c.fd, NULL);
+	poller_unwatch(&s->poller, sc->c.fd);
 	sc->watched = false;
 }
 
-static void *
-steady_loop(void *arg)
+static void
+steady_ready(void *arg, void *conn)
 {
 	struct steady *s = arg;
-	struct epoll_event ev[STEADY_MAX];
-	struct steady_conn *sc;
-	int n;
+	struct steady_conn *sc = conn;
 
-	while (!atomic_load(&s->stop)) {
-		n = epoll_wait(s->ep, ev, STEADY_MAX, 50);
-		for (int i = 0; i < n; i++) {
-			sc = ev[i].data.ptr;
-			/* Under mu: steady_remove may take it meanwhile. */
-			pthread_mutex_lock(&s->mu);
-			if (sc->watched && steady_read_conn(s, sc) == -1) {
-				steady_unwatch(s, sc);
-				s->fig.failed++;
-			}
-			pthread_cond_broadcast(&s->cv);
-			pthread_mutex_unlock(&s->mu);
-		}
+	/* Under mu: steady_remove may take it meanwhile. */
+	pthread_mutex_lock(&s->mu);
+	if (sc->watched && steady_read_conn(s, sc) == -1) {
+		steady_unwatch(s, sc);
+		s->fig.failed++;
 	}
-	return NULL;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 int
@@ -99,18 +88,12 @@ steady_start(struct steady *s)
 	tu_cond_init(&s->cv);
 	for (int i = 0; i < STEADY_MAX; i++)
 		s->conn[i].c.fd = -1;
-	if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		return -1;
-	if (pthread_create(&s->thr, NULL, steady_loop, s) != 0)
-		return -1;
-	s->running = true;
-	return 0;
+	return poller_start(&s->poller, steady_ready, s);
 }
 
 int
 steady_add(struct steady *s, struct v2c *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct steady_conn *sc;
 	int i;
 
@@ -124,9 +107,7 @@ steady_add(struct steady *s, struct v2c *c)
 	sc->c = *c;
 	c->fd = -1;
 	c->buf = NULL;
-	fcntl(sc->c.fd, F_SETFL, fcntl(sc->c.fd, F_GETFL) | O_NONBLOCK);
-	ev.data.ptr = sc;
-	sc->watched = epoll_ctl(s->ep, EPOLL_CTL_ADD, sc->c.fd, &ev) == 0;
+	sc->watched = poller_watch(&s->poller, sc->c.fd, sc) == 0;
 	pthread_mutex_unlock(&s->mu);
 	return sc->watched ? i : -1;
 }
@@ -228,15 +209,8 @@ steady_gap_pct(struct steady *s, double p)
 void
 steady_stop(struct steady *s)
 {
-	if (s->running) {
-		atomic_store(&s->stop, 1);
-		pthread_join(s->thr, NULL);
-		s->running = false;
-	}
+	poller_stop(&s->poller);
 	for (int i = 0; i < s->n; i++)
 		v2_close(&s->conn[i].c);
 	s->n = 0;
-	if (s->ep > 0)
-		close(s->ep);
-	s->ep = -1;
 }

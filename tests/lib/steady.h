@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "tests/lib/poller.h"
 #include "tests/lib/v2.h"
 
 #define STEADY_MAX	64
@@ -39,10 +40,7 @@ struct steady_figures {
 struct steady {
 	struct steady_conn	 conn[STEADY_MAX];
 	int			 n;
-	int			 ep;
-	pthread_t		 thr;
-	bool			 running;
-	atomic_int		 stop;
+	struct poller		 poller;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	struct steady_figures	 fig;
