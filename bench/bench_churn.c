@@ -239,9 +239,5 @@ main(void)
 	dur_ms = quick ? 8000 : 20000;
 	ref_ms = quick ? 3000 : 8000;
 	bu_watchdog(quick ? 60 : 150);
-	for (int r = 0; r < nrun; r++)
-		if (run(r) == -1)
-			return 1;
-	report(nrun);
-	return 0;
+	return bu_runs(nrun, run, report);
 }

@@ -139,8 +139,9 @@ out:
 }
 
 static int
-run(struct run *r)
+run(int i)
 {
+	struct run *r = &res[i];
 	struct timespec ts = { 1, 0 };
 
 	if (startups(r) == -1)
@@ -218,9 +219,5 @@ main(void)
 	bu_begin();
 	idle_ms = quick ? 2000 : 3000;
 	bu_watchdog(quick ? 60 : 120);
-	for (int r = 0; r < nrun; r++)
-		if (run(&res[r]) == -1)
-			return 1;
-	report(nrun);
-	return 0;
+	return bu_runs(nrun, run, report);
 }

@@ -347,8 +347,9 @@ capture_kills(const struct rcd *d, struct run *r)
 }
 
 static int
-run(struct run *r)
+run(int i)
 {
+	struct run *r = &res[i];
 	static const char *const extra[] = { "--source", "tone", "--channels",
 	    "8", "--period", "64", "--stall-ms", "3000", "--user-timeout-ms",
 	    "4000", NULL };
@@ -475,9 +476,5 @@ main(void)
 		vanish_skipped = 1;
 	signal(SIGALRM, on_alarm);	/* bu_watchdog's, and the nft rule lifted */
 	alarm(quick ? 60 : 150);
-	for (int r = 0; r < nrun; r++)
-		if (run(&res[r]) == -1)
-			return 1;
-	report(nrun);
-	return 0;
+	return bu_runs(nrun, run, report);
 }

@@ -216,6 +216,17 @@ bu_watchdog(unsigned seconds)
 	alarm(seconds);
 }
 
+/* run(0) .. run(n - 1), then report(n): the benchmark's exit status. */
+static inline int
+bu_runs(int n, int (*run)(int), void (*report)(int))
+{
+	for (int r = 0; r < n; r++)
+		if (run(r) == -1)
+			return 1;
+	report(n);
+	return 0;
+}
+
 /* The end of a run: a failure shows the daemon's log; bu_daemon cleaned up. */
 static inline int
 bu_daemon_down(int rc)

@@ -122,11 +122,14 @@ lc_account(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
 		lc->max_late_ns = late;
 }
 
-/* Handle one whole message. */
-static inline void
-lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
-    const uint8_t *payload, uint64_t now)
+/* One whole message of c (its struct v2c is the first member); mu held. */
+static inline int
+lc_message(void *arg, struct v2c *v, uint64_t now)
 {
+	struct lc *lc = arg;
+	struct lc_conn *c = (struct lc_conn *)v;
+	const struct proto_hdr *h = &v->hdr;
+	const uint8_t *payload = v->payload;
 	enum proto_ctl t;
 	json_t *o;
 
@@ -137,11 +140,11 @@ lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
 			pthread_cond_broadcast(&lc->cv);
 		}
 		lc_account(lc, c, h, payload, now);
-		return;
+		return c->state == LC_DEAD ? -1 : 0;
 	}
 	if (c->state != LC_HELLO ||
 	    proto_control_parse(payload, h->length, &o, &t) != PROTO_OK)
-		return;
+		return 0;
 	if (t == PROTO_CTL_HANDSHAKE_RESPONSE) {
 		atomic_fetch_add(&lc->nhello, 1);
 		pthread_cond_broadcast(&lc->cv);
@@ -149,25 +152,19 @@ lc_message(struct lc *lc, struct lc_conn *c, const struct proto_hdr *h,
 	} else if (t == PROTO_CTL_ERROR)
 		c->state = LC_DEAD;
 	json_decref(o);
+	return c->state == LC_DEAD ? -1 : 0;
 }
 
 /* Read what is there and parse every whole message; -1 when closed. */
 static inline int
 lc_readable(struct lc *lc, struct lc_conn *c)
 {
-	uint64_t now;
 	int rc;
 
-	if ((rc = v2_fill(&c->c)) == V2_TIMEOUT)
-		return 0;
-	if (rc <= 0)
-		return -1;
-	now = clock_mono_ns();	/* one clock read per read: the arrival time */
 	pthread_mutex_lock(&lc->mu);
-	while ((rc = v2_next(&c->c)) == V2_MSG)
-		lc_message(lc, c, &c->c.hdr, c->c.payload, now);
+	rc = v2_drain(&c->c, lc_message, lc);
 	pthread_mutex_unlock(&lc->mu);
-	return rc != V2_MORE || c->state == LC_DEAD ? -1 : 0;
+	return rc;
 }
 
 static inline void

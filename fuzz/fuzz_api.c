@@ -1,5 +1,4 @@
 /* fuzz_api.c — the HTTP API as it runs: the broker's routes and body decoders, the channel's check, the supervisor's handler. */
-#define _XOPEN_SOURCE 700	/* nftw */
 /*
  * An input is "METHOD PATH[?QUERY]\n" and a body.  It goes the way a
  * request goes: broker_api.c routes it and decodes its body into the
@@ -11,7 +10,7 @@
 #include <sys/socket.h>
 
 #include <fcntl.h>
-#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,19 +28,18 @@ static int chan[2] = { -1, -1 };
 static struct child broker;
 static char dir[] = "/tmp/rc-fuzz-api-XXXXXX";
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
+/* The state is LMDB's two files in dir. */
 static void
 teardown(void)
 {
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	static const char *const files[] = { "data.mdb", "lock.mdb" };
+	char path[sizeof(dir) + 16];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static void

@@ -225,26 +225,26 @@ limit_nproc(void)
 static void
 limits(enum sandbox_role role, unsigned nofile)
 {
+	/* Audio libraries open devices and start threads: capture keeps
+	 * NPROC and MEMLOCK, and gets its real-time priority. */
+	static const struct {
+		rlim_t	nofile, data;
+		bool	audio;
+	} roles[] = {
+		[SANDBOX_CAPTURE] = { 256, 0, true },
+		[SANDBOX_BROKER] = { 1024, 1024 * MIB, false },
+		[SANDBOX_SESSIOND] = { 16, 256 * MIB, false },
+	};
+
 	limit(RLIMIT_CORE, "core", 0);
-	switch (role) {
-	case SANDBOX_SESSIOND:
-		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
-		limit_nproc();
-		limit(RLIMIT_MEMLOCK, "memlock", 0);
-		limit_data(256 * MIB);
-		break;
-	case SANDBOX_BROKER:
-		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 1024);
-		limit_nproc();
-		limit(RLIMIT_MEMLOCK, "memlock", 0);
-		limit_data(1024 * MIB);
-		break;
-	case SANDBOX_CAPTURE:
-		/* Audio libraries open devices and start threads: no NPROC. */
-		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 256);
+	limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : roles[role].nofile);
+	if (roles[role].audio) {
 		limit(RLIMIT_RTPRIO, "rtprio", CAPTURE_RTPRIO_LIMIT);
-		break;
+		return;
 	}
+	limit_nproc();
+	limit(RLIMIT_MEMLOCK, "memlock", 0);
+	limit_data(roles[role].data);
 }
 
 void

@@ -34,27 +34,18 @@ steady_count(struct steady *s, struct steady_conn *sc,
 	f->packets++;
 }
 
-/* Read what one listener has and count its packets; -1 if it ended. */
+/* One message of a listener (its struct v2c is the first member); mu held. */
 static int
-steady_read_conn(struct steady *s, struct steady_conn *sc)
+steady_msg(void *arg, struct v2c *c, uint64_t now)
 {
 	struct proto_audio a;
-	uint64_t now;
-	int rc;
 
-	if ((rc = v2_fill(&sc->c)) == V2_TIMEOUT)
+	if (c->hdr.type != PROTO_TYPE_AUDIO)
 		return 0;
-	if (rc <= 0)
+	if (proto_audio_decode(&c->hdr, c->payload, 1, &a) != PROTO_OK)
 		return -1;
-	now = clock_mono_ns();	/* one clock read per read: the arrival */
-	while ((rc = v2_next(&sc->c)) == V2_MSG)
-		if (sc->c.hdr.type == PROTO_TYPE_AUDIO) {
-			if (proto_audio_decode(&sc->c.hdr, sc->c.payload, 1,
-			    &a) != PROTO_OK)
-				return -1;
-			steady_count(s, sc, &a, now);
-		}
-	return rc == V2_MORE ? 0 : -1;
+	steady_count(arg, (struct steady_conn *)c, &a, now);
+	return 0;
 }
 
 static void
@@ -72,7 +63,7 @@ steady_ready(void *arg, void *conn)
 
 	/* Under mu: steady_remove may take it meanwhile. */
 	pthread_mutex_lock(&s->mu);
-	if (sc->watched && steady_read_conn(s, sc) == -1) {
+	if (sc->watched && v2_drain(&sc->c, steady_msg, s) == -1) {
 		steady_unwatch(s, sc);
 		s->fig.failed++;
 	}

@@ -246,6 +246,23 @@ v2_next(struct v2c *c)
 }
 
 int
+v2_drain(struct v2c *c, v2_msg_fn fn, void *arg)
+{
+	uint64_t now;
+	int rc;
+
+	if ((rc = v2_fill(c)) == V2_TIMEOUT)
+		return 0;
+	if (rc <= 0)
+		return -1;
+	now = clock_mono_ns();
+	while ((rc = v2_next(c)) == V2_MSG)
+		if (fn(arg, c, now) == -1)
+			return -1;
+	return rc == V2_MORE ? 0 : -1;
+}
+
+int
 v2_recv(struct v2c *c, int timeout_ms)
 {
 	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms, now;

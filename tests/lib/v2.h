@@ -69,6 +69,14 @@ void	v2_reset(struct v2c *c);
 int	v2_fill(struct v2c *c);
 /* The next buffered message: V2_MSG, V2_MORE or V2_ERROR. */
 int	v2_next(struct v2c *c);
+/*
+ * A non-blocking socket is readable: one read, then fn for every whole
+ * message (in c->hdr, c->payload) with the arrival time (CLOCK_MONOTONIC
+ * ns, one clock read per read); fn returns 0, or -1 to stop.  Returns 0
+ * while the stream goes on, -1 when it ended, broke, or fn stopped it.
+ */
+typedef int (*v2_msg_fn)(void *arg, struct v2c *c, uint64_t now);
+int	v2_drain(struct v2c *c, v2_msg_fn fn, void *arg);
 /* The next whole message: V2_MSG, V2_EOF, V2_TIMEOUT or V2_ERROR. */
 int	v2_recv(struct v2c *c, int timeout_ms);
 /*
