@@ -45,13 +45,16 @@ is_bool(uint32_t v)
 	return v <= 1;
 }
 
-static bool
-check_ready(const void *b)
-{
-	const struct msg_ready *m = b;
-
-	return text_ident_field(m->version, sizeof(m->version));
-}
+/* A payload whose one field to check is an identifier. */
+#define CHECK_IDENT(fn, type, field)					\
+	static bool fn(const void *b)					\
+	{								\
+		return text_ident_field(((const type *)b)->field,	\
+		    sizeof(((const type *)b)->field));			\
+	}
+CHECK_IDENT(check_ready, struct msg_ready, version)
+CHECK_IDENT(check_session_exit, struct msg_session_exit, reason)
+CHECK_IDENT(check_probe, struct msg_probe, action)
 
 static bool
 check_capture_state(const void *b)
@@ -218,22 +221,6 @@ check_meters(const void *b)
 
 	return level_ok(m->peak[0]) && level_ok(m->peak[1]) &&
 	    level_ok(m->rms[0]) && level_ok(m->rms[1]);
-}
-
-static bool
-check_session_exit(const void *b)
-{
-	const struct msg_session_exit *m = b;
-
-	return text_ident_field(m->reason, sizeof(m->reason));
-}
-
-static bool
-check_probe(const void *b)
-{
-	const struct msg_probe *m = b;
-
-	return text_ident_field(m->action, sizeof(m->action));
 }
 
 static bool

@@ -239,3 +239,94 @@ Test(build, install_without_criterion, .timeout = 600)
 	cr_expect(access(tests, F_OK) == -1, "make install built tests");
 	run(rm, "/dev/null", 60000);
 }
+
+/* The source tree beside BUILD_DIR into src (PATH_MAX); false if absent. */
+static bool
+source_dir(char *src)
+{
+	char tmp[PATH_MAX], mk[PATH_MAX + 16];
+
+	snprintf(tmp, sizeof(tmp), "%s", BUILD_DIR);
+	snprintf(src, PATH_MAX, "%s", dirname(tmp));
+	snprintf(mk, sizeof(mk), "%s/tools/names.sh", src);
+	return access(mk, R_OK) == 0;
+}
+
+/* tools/names.sh on build: its wait status; its output in log. */
+static int
+names_check(const char *src, const char *build, const char *log)
+{
+	char script[PATH_MAX + 32], dir[PATH_MAX];
+	char *sh[] = { "sh", script, dir, NULL };
+
+	snprintf(script, sizeof(script), "%s/tools/names.sh", src);
+	snprintf(dir, sizeof(dir), "%s", build);
+	unlink(log);
+	return run(sh, log, 120000);
+}
+
+/* No program defines a function name twice; no namesakes in word order. */
+Test(build, function_names_are_unique, .timeout = 180)
+{
+	char src[PATH_MAX], log[] = "/tmp/rc-test-names.log";
+	int st;
+
+	if (!source_dir(src))
+		cr_skip_test("sources not next to %s", BUILD_DIR);
+	st = names_check(src, BUILD_DIR, log);
+	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+		unlink(log);
+		cr_skip_test("the programs were built without -g");
+	}
+	if (st != 0)
+		log_tail(log);
+	cr_expect_eq(st, 0, "tools/names.sh found problems (status %d)", st);
+	unlink(log);
+}
+
+/* The check can fail: a program with a static function in two files,
+ * and two functions whose words are the same in another order. */
+Test(build, the_names_check_finds_what_it_forbids, .timeout = 120)
+{
+	static const char a[] = "static int twice(void) { return 1; }\n"
+	    "int spawn_session(void);\n"
+	    "int spawn_session(void) { return twice(); }\n";
+	static const char b[] = "int spawn_session(void);\n"
+	    "static int twice(void) { return 2; }\n"
+	    "int session_spawn(void);\n"
+	    "int session_spawn(void) { return 0; }\n"
+	    "int main(void) { return spawn_session() + twice(); }\n";
+	char dir[] = "/tmp/rc-test-names-XXXXXX", src[PATH_MAX];
+	char pa[64], pb[64], prog[64], log[64], out[4096];
+	char *cc[] = { "gcc", "-g", "-O2", "-o", prog, pa, pb, NULL };
+	char *rm[] = { "rm", "-rf", dir, NULL };
+	FILE *f;
+	size_t n = 0;
+	int fd, st;
+
+	if (!source_dir(src))
+		cr_skip_test("sources not next to %s", BUILD_DIR);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pa, sizeof(pa), "%s/a.c", dir);
+	snprintf(pb, sizeof(pb), "%s/b.c", dir);
+	snprintf(prog, sizeof(prog), "%s/ringcastd", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	cr_assert((f = fopen(pa, "w")) != NULL && fputs(a, f) >= 0 &&
+	    fclose(f) == 0);
+	cr_assert((f = fopen(pb, "w")) != NULL && fputs(b, f) >= 0 &&
+	    fclose(f) == 0);
+	cr_assert_eq(run(cc, log, 60000), 0, "gcc failed");
+	st = names_check(src, dir, log);
+	if ((fd = open(log, O_RDONLY)) >= 0) {
+		n = tu_read_all(fd, out, sizeof(out) - 1, 5000);
+		close(fd);
+	}
+	out[n] = '\0';
+	cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	    "status %d", st);
+	cr_expect(strstr(out, "defined twice: twice") != NULL,
+	    "not found: a static function in two files\n%s", out);
+	cr_expect(strstr(out, "session_spawn spawn_session") != NULL,
+	    "not found: namesakes in another order\n%s", out);
+	run(rm, "/dev/null", 60000);
+}
