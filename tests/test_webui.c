@@ -416,6 +416,7 @@ Test(webui, on_a_phone_a_listener_is_one_line_and_its_mixer_works)
 	node_expect("kicked", line, sizeof(line));
 	saved_channels("iem-1", how, sizeof(how));
 	check(strcmp(how, "kicked") == 0, "iem-1 after a disconnect: %s", how);
+	node_expect("device", line, sizeof(line));
 	node_done();
 	screenshot_written(shot);
 }

@@ -15,6 +15,7 @@ const S = {
   meters: null,
   meterNodes: [],
   frame: false,
+  devices: null,        // the last GET /api/devices answer
   built: 0,             // listener nodes made, for unique element ids
 };
 
@@ -541,7 +542,117 @@ async function load() {
   for (const id of [...S.clients.keys()]) if (!seen.has(id)) S.clients.delete(id);
   renderList();
   for (const id of S.nodes.keys()) { updateClient(id); updateStrips(id); }
+  loadDevices();
 }
+
+// ---- the audio interface: which source, how many channels ----
+const sourceName = (src) => (src === 'tone' ? 'built-in tone' : String(src || '').replace(/^portaudio:/, ''));
+
+async function loadDevices() {
+  let d;
+  try { d = await api('GET', '/api/devices'); }
+  catch (err) {
+    // Not offered by this server: no panel.
+    if (err.status === 404) { $('#device').hidden = true; return; }
+    $('#device').hidden = false;
+    deviceError(`Cannot list the audio interfaces: ${err.message}`);
+    return;
+  }
+  S.devices = d;
+  const cur = d.current || {};
+  const sel = $('#device-source');
+  const opts = [['tone', 'Built-in tone']];
+  for (const v of d.devices || [])
+    if (v.inputs > 0) opts.push([`portaudio:${v.name}`, `${v.name} (${v.host_api}, ${v.inputs} in)`]);
+  if (cur.source && !opts.some(([v]) => v === cur.source)) opts.push([cur.source, `${sourceName(cur.source)} (now)`]);
+  // A refresh keeps what the engineer picked, if it is still there.
+  const picked = sel.value;
+  sel.textContent = '';
+  for (const [v, t] of opts) sel.append(el('option', { value: v, text: t }));
+  sel.value = opts.some(([v]) => v === picked) ? picked : cur.source || 'tone';
+  if (!$('#device-channels').value) $('#device-channels').value = String(cur.channels || S.channels || 2);
+  const saved = d.saved && (d.saved.source !== cur.source || d.saved.channels !== cur.channels) ?
+    `; next start: ${sourceName(d.saved.source)}, ${d.saved.channels} ch` : '';
+  $('#device-current').textContent = `${sourceName(cur.source)}, ${cur.channels} channels${saved}`;
+  $('#device').hidden = false;
+  deviceLimits();
+}
+
+function deviceError(msg) {
+  const p = $('#device-error');
+  p.textContent = msg || '';
+  p.hidden = !msg;
+}
+
+// What the engineer picked: source, channels ("max" or N), the count that
+// will result (null when only the server knows), and what it does to listeners.
+function devicePick() {
+  const d = S.devices || {}, cur = d.current || {};
+  const source = $('#device-source').value;
+  const max = $('#device-max').checked;
+  const dev = (d.devices || []).find((v) => `portaudio:${v.name}` === source);
+  const channels = max ? 'max' : Number($('#device-channels').value);
+  const count = max ? (dev ? dev.inputs : null) : channels;
+  let effect;
+  if (count === null) effect = 'If the channel count changes, every listener is disconnected and reconnects.';
+  else if (count === cur.channels) effect = `Same channel count (${count}): every listener keeps streaming.`;
+  else effect = `${cur.channels} → ${count} channels: every listener is disconnected and reconnects by itself.`;
+  return { source, channels, count, effect: `Switch to ${sourceName(source)}. ${effect}` };
+}
+
+function deviceLimits() {
+  const dev = ((S.devices || {}).devices || []).find((v) => `portaudio:${v.name}` === $('#device-source').value);
+  const n = $('#device-channels');
+  n.max = String(dev ? dev.inputs : 256);
+  if (Number(n.value) > Number(n.max)) n.value = n.max;
+  n.disabled = $('#device-max').checked;
+}
+
+// Another pick: the question asked about the last one no longer stands.
+function devicePicked() {
+  deviceLimits();
+  $('#device-confirm').hidden = true;
+}
+
+function deviceAsk(ev) {
+  ev.preventDefault();
+  const pick = devicePick();
+  if (pick.channels !== 'max' && !(pick.channels >= 1 && pick.channels <= Number($('#device-channels').max))) {
+    deviceError(`Channels: 1 to ${$('#device-channels').max}.`);
+    return;
+  }
+  deviceError('');
+  $('#device-effect').textContent = pick.effect;
+  $('#device-confirm').hidden = false;
+  $('#device-yes').focus();
+}
+
+async function deviceSwitch() {
+  const pick = devicePick();
+  $('#device-confirm').hidden = true;
+  try {
+    const r = await api('POST', '/api/capture', { source: pick.source, channels: pick.channels });
+    say(`Now on ${sourceName(r.source)}, ${r.channels} channels` +
+      (r.reconfigured ? ': listeners are reconnecting.' : '.'));
+    deviceError('');
+    $('#device-channels').value = String(r.channels);
+    $('#device-max').checked = false;
+    await load();
+  } catch (err) {
+    const cur = (S.devices || {}).current || {};
+    const msg = `Cannot switch to ${sourceName(pick.source)}: ${err.message}. Still on ${sourceName(cur.source)}.`;
+    deviceError(msg);
+    say(msg);
+  }
+}
+
+$('#device-form').addEventListener('submit', deviceAsk);
+$('#device-source').addEventListener('change', devicePicked);
+$('#device-max').addEventListener('change', devicePicked);
+$('#device-channels').addEventListener('input', devicePicked);
+$('#device-yes').addEventListener('click', deviceSwitch);
+$('#device-no').addEventListener('click', () => { $('#device-confirm').hidden = true; });
+$('#device').addEventListener('toggle', () => { if ($('#device').open) loadDevices(); });
 
 // ---- live updates ----
 function connect() {

@@ -6,7 +6,8 @@
 // after a "go": "alloff_at MS", "allon_at MS" (Date.now() of the tap),
 // "pan" (readout, double-click and double-tap centre, saved), "kick_at MS"
 // (the disconnect confirmed), "kicked" (CLIENT_ID folded under Offline),
-// and "done".
+// "device" (the audio interface panel against a stand-in /api/devices and
+// /api/capture), and "done".
 'use strict';
 
 const { say, nextLine, newPage, screenshot, run, expect, client, settled, entry } = require('./lib');
@@ -127,6 +128,49 @@ async function kick(page) {
   say('kicked');
 }
 
+// The audio interface panel, against stand-ins for the endpoints.
+async function device(page) {
+  const list = { devices: [
+    { index: 0, name: 'Console USB', host_api: 'ALSA', inputs: 32 },
+    { index: 1, name: 'Built-in Audio', host_api: 'ALSA', inputs: 2 },
+    { index: 2, name: 'HDMI', host_api: 'ALSA', inputs: 0 },
+  ], current: { source: 'tone', channels: 8 }, saved: null };
+  const posts = [];
+  let answer = { status: 500, json: { error: 'cannot open "Console USB": device busy' } };
+  await page.route('**/api/devices', (r) => r.fulfill({ json: list }));
+  await page.route('**/api/capture', (r) => { posts.push(r.request().postDataJSON()); return r.fulfill(answer); });
+  await page.reload();
+  const panel = page.locator('#device');
+  await panel.locator('#device-current', { hasText: 'built-in tone, 8 channels' }).waitFor();
+  await panel.locator('summary').tap();
+  expect(await panel.locator('#device-source option').count() === 3, 'inputless devices are offered');
+  await panel.locator('#device-source').selectOption('portaudio:Console USB');
+  await panel.locator('#device-channels').fill('8');
+  const ask = async (want) => {
+    await panel.getByRole('button', { name: 'Switch…' }).tap();
+    await panel.locator('#device-effect', { hasText: want }).waitFor();
+  };
+  await ask('Same channel count (8): every listener keeps streaming.');
+  await panel.getByRole('button', { name: 'Cancel' }).tap();
+  await panel.locator('#device-confirm').waitFor({ state: 'hidden' });
+  await panel.locator('#device-channels').fill('16');
+  await ask('8 → 16 channels: every listener is disconnected and reconnects');
+  await panel.getByRole('button', { name: 'Switch now' }).tap();
+  await panel.locator('#device-error', { hasText: 'device busy' }).waitFor();
+  await panel.locator('#device-error', { hasText: 'Still on built-in tone' }).waitFor();
+  expect(JSON.stringify(posts[0]) === '{"source":"portaudio:Console USB","channels":16}',
+    `POST /api/capture ${JSON.stringify(posts[0])}`);
+  answer = { status: 200, json: { source: 'portaudio:Console USB', channels: 32, reconfigured: true } };
+  await panel.locator('#device-max').check();
+  await ask('8 → 32 channels');
+  await panel.getByRole('button', { name: 'Switch now' }).tap();
+  await page.locator('#status', { hasText: 'Now on Console USB, 32 channels: listeners are reconnecting.' }).waitFor();
+  await panel.locator('#device-error').waitFor({ state: 'hidden' });
+  expect(JSON.stringify(posts[1]) === '{"source":"portaudio:Console USB","channels":"max"}',
+    `POST /api/capture ${JSON.stringify(posts[1])}`);
+  say('device');
+}
+
 run(async () => {
   const page = await newPage({ baseURL: url, viewport: { width: 360, height: 740 },
     isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
@@ -136,4 +180,5 @@ run(async () => {
   await allOnOff(page);
   await pan(page);
   await kick(page);
+  await device(page);
 });

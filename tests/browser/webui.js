@@ -14,6 +14,7 @@ const [url, id, shot, phones, aliased, offline] = process.argv.slice(2);
 
 run(async () => {
   const page = await newPage({ baseURL: url, viewport: { width: 1280, height: 860 } });
+  const devices = page.waitForResponse((r) => r.url().endsWith('/api/devices'));
   await page.goto('/');
   const row = client(page, id);
   await row.locator('[data-role="state"]', { hasText: /^connected$/ }).waitFor();
@@ -26,6 +27,9 @@ run(async () => {
   const alias = client(page, aliased).locator('[data-role="alias"]');
   await alias.filter({ hasText: '(app restarted)' }).waitFor();
   expect((await alias.getAttribute('title')).includes('launch-1'), 'no earlier identity in the tooltip');
+  // No /api/devices on this server: no audio interface panel.
+  expect((await devices).status() === 404, 'GET /api/devices is not a 404 here');
+  expect(await page.locator('#device').isHidden(), 'the audio interface panel shows without /api/devices');
   say('listed');
 
   // A fader move: what a user's drag does, an input event on the range.
