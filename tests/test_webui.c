@@ -1,12 +1,14 @@
 /*
  * test_webui.c — the web UI in a real headless Chromium against the real
- * ringcastd and v2 listeners: at desktop width and on a 360 px phone.
+ * ringcastd and v2 listeners: at desktop width, on a 360 px phone, and the
+ * old server's PWA retired by web/sw.js.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -419,4 +421,32 @@ Test(webui, on_a_phone_a_listener_is_one_line_and_its_mixer_works)
 	node_expect("device", line, sizeof(line));
 	node_done();
 	screenshot_written(shot);
+}
+
+Test(webui, an_old_pwa_worker_is_retired)
+{
+	char url[128], line[256], old[PATH_MAX], web[PATH_MAX], http[64];
+	const char *argv[] = { "pwa.js", url, NULL };
+	const char *first[] = { "--web-dir", old, NULL };
+	const char *second[] = { "--http", http, "--web-dir", web, NULL };
+	int port;
+
+	need_browser();
+	cr_assert(realpath("tests/browser/old-pwa", old) != NULL &&
+	    realpath("web", web) != NULL, "web directories");
+	/* The old server's page and worker, at the origin phones used. */
+	e2e_up("pwa", first);
+	port = E.d.http_port;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	node_start(argv);
+	node_expect("installed", line, sizeof(line));
+	/* ringcast in its place: same host and port, the real web UI. */
+	check(rcd_stop(&E.d, 15000) == 0, "ringcastd stop");
+	snprintf(http, sizeof(http), "127.0.0.1:%d", port);
+	e2e_up("pwa", second);
+	check(E.d.http_port == port, "restarted on port %d, not %d",
+	    E.d.http_port, port);
+	node_go();
+	node_expect("retired ", line, sizeof(line));
+	node_done();
 }
