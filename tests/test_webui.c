@@ -344,28 +344,42 @@ saved_channels(const char *id, char *last_exit, size_t len)
 	return n;
 }
 
+/* What a page script is told: the URL, its screenshot, the header's line. */
+static struct {
+	char	url[128];
+	char	shot[512];
+	char	phones[64];
+} pg;
+
 static void
-screenshot_written(const char *shot)
+page_setup(const char *shot)
+{
+	need_browser();
+	listeners();
+	snprintf(pg.url, sizeof(pg.url), "http://127.0.0.1:%d/",
+	    E.d.http_port);
+	snprintf(pg.shot, sizeof(pg.shot), "%s/%s", BUILD_DIR, shot);
+	snprintf(pg.phones, sizeof(pg.phones), "Phones: 127.0.0.1 port %d",
+	    E.d.native_port);
+}
+
+static void
+screenshot_written(void)
 {
 	char cmd[1200];
 
-	snprintf(cmd, sizeof(cmd), "test -s %s", shot);
-	check(system(cmd) == 0, "no screenshot at %s", shot);
-	cr_log_info("screenshot: %s", shot);
+	snprintf(cmd, sizeof(cmd), "test -s %s", pg.shot);
+	check(system(cmd) == 0, "no screenshot at %s", pg.shot);
+	cr_log_info("screenshot: %s", pg.shot);
 }
 
 Test(webui, the_page_lists_mixes_and_follows_a_listener)
 {
-	char url[128], shot[512], line[256], phones[64];
-	const char *argv[] = { "webui.js", url, "iem-1", shot, phones,
+	char line[256];
+	const char *argv[] = { "webui.js", pg.url, "iem-1", pg.shot, pg.phones,
 	    "launch-2", "iem-4", NULL };
 
-	need_browser();
-	listeners();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", E.d.http_port);
-	snprintf(shot, sizeof(shot), "%s/webui-desktop.png", BUILD_DIR);
-	snprintf(phones, sizeof(phones), "Phones: 127.0.0.1 port %d",
-	    E.d.native_port);
+	page_setup("webui-desktop.png");
 	node_start(argv);
 	node_expect("listed", line, sizeof(line));
 	/* A fader: channel 0 to -12 dB. */
@@ -384,21 +398,16 @@ Test(webui, the_page_lists_mixes_and_follows_a_listener)
 	/* The mix the UI set is the one saved. */
 	check(saved_channels("iem-1", NULL, 0) == 3, "saved mix: not the "
 	    "3 channels the UI set");
-	screenshot_written(shot);
+	screenshot_written();
 }
 
 Test(webui, on_a_phone_a_listener_is_one_line_and_its_mixer_works)
 {
-	char url[128], shot[512], line[256], phones[64], how[32];
-	const char *argv[] = { "phone.js", url, "iem-1", "iem-2", shot, phones,
-	    NULL };
+	char line[256], how[32];
+	const char *argv[] = { "phone.js", pg.url, "iem-1", "iem-2", pg.shot,
+	    pg.phones, NULL };
 
-	need_browser();
-	listeners();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", E.d.http_port);
-	snprintf(shot, sizeof(shot), "%s/webui-phone.png", BUILD_DIR);
-	snprintf(phones, sizeof(phones), "Phones: 127.0.0.1 port %d",
-	    E.d.native_port);
+	page_setup("webui-phone.png");
 	node_start(argv);
 	node_expect("collapsed", line, sizeof(line));
 	node_expect("accordion", line, sizeof(line));
@@ -420,7 +429,7 @@ Test(webui, on_a_phone_a_listener_is_one_line_and_its_mixer_works)
 	check(strcmp(how, "kicked") == 0, "iem-1 after a disconnect: %s", how);
 	node_expect("device", line, sizeof(line));
 	node_done();
-	screenshot_written(shot);
+	screenshot_written();
 }
 
 Test(webui, an_old_pwa_worker_is_retired)
