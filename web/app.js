@@ -400,11 +400,12 @@ function updateClient(id) {
   n.tools.rename.hidden = n.tools.up.hidden = n.tools.down.hidden = e.kind === 'wav';
 }
 
-// Connected listeners first, each group in the engineer's order.
+// The engineer's order (then names).
 function byOrder(a, b) {
   return (a.order || 0) - (b.order || 0) || String(clientName(a)).localeCompare(String(clientName(b)));
 }
 
+// Connected listeners first, each group in the engineer's order.
 function sortedIds() {
   return [...S.clients.values()].sort((a, b) => (b.connected ? 1 : 0) - (a.connected ? 1 : 0) ||
     byOrder(a, b)).map((e) => e.id);
