@@ -1,84 +1,65 @@
-// webui.js — drives the web UI in Debian's chromium for tests/test_webui.c.
+// webui.js — the web UI at desktop width, for tests/test_webui.c.
 //
-// usage: node webui.js URL CLIENT_ID SCREENSHOT
-// Talks to the C test by lines: it prints "listed", "gain_at MS",
-// "sub_at MS" (Date.now() of the UI input), "ready_disconnect", then waits
-// for the client's row to show it left and prints "disconnected", writes
-// the screenshot and prints "done".  Any failure: "fail WHY", exit 1.
+// usage: node webui.js URL CLIENT_ID SCREENSHOT PHONES ALIASED OFFLINE
+// Prints "listed" (every listener shown, connected ones first and open, the
+// app-restarted one marked, the offline one folded, PHONES in the header),
+// "gain_at MS", "sub_at MS" (Date.now() of the UI input), "ready_disconnect"
+// once the screenshot is written, then "disconnected" when CLIENT_ID's line
+// shows it left, and "done".
 'use strict';
 
-const { chromium } = require('playwright-core');
-const readline = require('readline');
+const { say, nextLine, newPage, screenshot, run, expect, client } = require('./lib');
 
-const [url, id, shot] = process.argv.slice(2);
-const STEP_MS = 20000;
-const say = (line) => process.stdout.write(line + '\n');
+const [url, id, shot, phones, aliased, offline] = process.argv.slice(2);
 
-let browser;
-const fail = async (why) => {
-  say(`fail ${why}`);
-  if (browser) await browser.close().catch(() => {});
-  process.exit(1);
-};
-setTimeout(() => fail('overall time limit (90 s)'), 90000).unref();
+run(async () => {
+  const page = await newPage({ baseURL: url, viewport: { width: 1280, height: 860 } });
+  const devices = page.waitForResponse((r) => r.url().endsWith('/api/devices'));
+  await page.goto('/');
+  const row = client(page, id);
+  await row.locator('[data-role="state"]', { hasText: /^connected$/ }).waitFor();
+  await page.locator('#phones', { hasText: phones }).waitFor();
+  // Connected first, open at this width; the offline one folded away.
+  await page.locator('#offline summary', { hasText: 'Offline (1)' }).waitFor();
+  await page.locator(`#offline-list section.client[data-client-id="${offline}"]`).waitFor({ state: 'attached' });
+  expect(await page.locator('#clients section.client.offline').count() === 0, 'an offline listener among the connected');
+  expect(await row.locator('.body').isVisible(), 'a connected listener\'s mixer is closed at desktop width');
+  const alias = client(page, aliased).locator('[data-role="alias"]');
+  await alias.filter({ hasText: '(app restarted)' }).waitFor();
+  expect((await alias.getAttribute('title')).includes('launch-1'), 'no earlier identity in the tooltip');
+  // No /api/devices on this server: no audio interface panel.
+  expect((await devices).status() === 404, 'GET /api/devices is not a 404 here');
+  expect(await page.locator('#device').isHidden(), 'the audio interface panel shows without /api/devices');
+  say('listed');
 
-// The C side writes "go" lines on stdin to pace the steps.
-const lines = readline.createInterface({ input: process.stdin });
-const waiting = [], early = [];
-lines.on('line', (l) => { const w = waiting.shift(); if (w) w(l); else early.push(l); });
-const nextLine = () => new Promise((resolve) => {
-  if (early.length) resolve(early.shift()); else waiting.push(resolve);
+  // A fader move: what a user's drag does, an input event on the range.
+  await nextLine();
+  const gainAt = await row.locator('input[data-role="gain"][data-ch="0"]').evaluate((f) => {
+    f.value = '-12';
+    const t = Date.now();
+    f.dispatchEvent(new Event('input', { bubbles: true }));
+    return t;
+  });
+  say(`gain_at ${gainAt}`);
+
+  // A subscription toggle: a real click.
+  await nextLine();
+  const sub = row.locator('input[data-role="sub"][data-ch="3"]');
+  await sub.evaluate((b) => b.addEventListener('change', () => { window.subAt = Date.now(); }, { once: true }));
+  await sub.click();
+  say(`sub_at ${await page.evaluate(() => window.subAt)}`);
+  await row.locator('[data-role="count"]', { hasText: '3 ch' }).waitFor();
+
+  // Meters moving, the offline fold open, then the screenshot.
+  await page.waitForFunction(() => {
+    const r = document.querySelector('.meter .rms');
+    return r && parseFloat(r.style.height) > 0;
+  });
+  await nextLine();
+  await page.locator('#offline summary').click();
+  await screenshot(page, shot);
+  say('ready_disconnect');
+  await page.locator(`#offline-list section.client[data-client-id="${id}"] [data-role="state"]`,
+    { hasText: 'disconnected' }).waitFor();
+  say('disconnected');
 });
-
-(async () => {
-  // playwright gives chromium a fresh temporary profile and removes it.
-  try {
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: STEP_MS,
-    });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.on('pageerror', (e) => say(`pageerror ${e.message}`));
-    await page.goto(url, { timeout: STEP_MS });
-    const row = page.locator(`section.client[data-client-id="${id}"]`);
-    await row.waitFor({ timeout: STEP_MS });
-    await row.locator('[data-role="state"]', { hasText: /^connected$/ }).waitFor({ timeout: STEP_MS });
-    say('listed');
-
-    // A fader move: what a user's drag does, an input event on the range.
-    await nextLine();
-    const gainAt = await row.locator('input[data-role="gain"][data-ch="0"]').evaluate((f) => {
-      f.value = '-12';
-      const t = Date.now();
-      f.dispatchEvent(new Event('input', { bubbles: true }));
-      return t;
-    });
-    say(`gain_at ${gainAt}`);
-
-    // A subscription toggle: a real click.
-    await nextLine();
-    const sub = row.locator('input[data-role="sub"][data-ch="3"]');
-    await sub.evaluate((b) => b.addEventListener('change', () => { window.subAt = Date.now(); }, { once: true }));
-    await sub.click({ timeout: STEP_MS });
-    say(`sub_at ${await page.evaluate(() => window.subAt)}`);
-
-    // Meters moving, then the screenshot of the live page.
-    await page.waitForFunction(() => {
-      const r = document.querySelector('.meter .rms');
-      return r && parseFloat(r.style.height) > 0;
-    }, null, { timeout: STEP_MS });
-    await nextLine();
-    await page.screenshot({ path: shot, fullPage: true });
-    say('ready_disconnect');
-    await row.locator('[data-role="state"]', { hasText: 'disconnected' }).waitFor({ timeout: STEP_MS });
-    say('disconnected');
-    await browser.close();
-    say('done');
-    process.exit(0);
-  } catch (e) {
-    await fail(String(e && e.message ? e.message.split('\n')[0] : e));
-  }
-})();
