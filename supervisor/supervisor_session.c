@@ -181,6 +181,9 @@ takeover(const char *id, const char *ip)
 	recent_forget(was);
 	log_info("client %s from %s: takes over the record of %s (the app "
 	    "restarted: same address, %s left lately)", id, ip, was, was);
+	/* The old entry is gone from the list: say so, as a delete does. */
+	api_event("client_updated", json_pack("{s:s, s:b, s:s}", "id", was,
+	    "deleted", 1, "taken_over_by", id));
 	return true;
 }
 

@@ -263,7 +263,8 @@ mixed_and_gone(const char *const *ids, const char *const *fields, int n)
 Test(app, a_new_launch_from_the_same_address_takes_its_mix_back)
 {
 	struct phone p = { .c = { .fd = -1 } };
-	json_t *l, *e;
+	struct http_sse ev = { .fd = -1 };
+	json_t *l, *e, *o;
 	struct mix m, want;
 
 	e2e_up("restart", daemon_args);
@@ -272,10 +273,22 @@ Test(app, a_new_launch_from_the_same_address_takes_its_mix_back)
 	mix_init(&want, NCH);
 	want.sub[2] = want.sub[5] = 1;
 	want.gain[5] = 0.5f;
+	cr_assert_eq(http_sse_open(&ev, E.d.http_port, 0), 0, "events");
 	/* Launch 2: its mix_state, before any audio, is launch 1's. */
 	launch(&p, "launch-2");
 	check(!p.audio, "audio before the mix_state");
 	phone_holds(&p, &want, "an app restart");
+	/* A page showing launch-1 is told that entry is gone, and to whom. */
+	while ((o = http_sse_next(&ev, "client_updated", WAIT_MS, NULL)) !=
+	    NULL && !json_is_true(json_object_get(o, "deleted")))
+		json_decref(o);
+	check(o != NULL && json_is_true(json_object_get(o, "deleted")) &&
+	    strcmp(json_string_value(json_object_get(o, "id")), "launch-1") ==
+	    0 && strcmp(json_string_value(json_object_get(o,
+	    "taken_over_by")), "launch-2") == 0,
+	    "no client_updated deleting launch-1 for launch-2");
+	json_decref(o);
+	http_sse_close(&ev);
 	l = clients();
 	check(json_integer_value(json_object_get(l, "total")) == 1, "%lld "
 	    "listeners, not one", json_integer_value(json_object_get(l,
