@@ -80,7 +80,7 @@ LDLIBS_ALL = -lrt -lm $(LDLIBS)
 # Debian packages the build, the tests and the JACK test need.
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
-            libcriterion-dev jackd2 procps ffmpeg chromium
+            libcriterion-dev jackd2 procps ffmpeg chromium libssl-dev
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
@@ -118,6 +118,7 @@ LIBS_LMDB  = -llmdb
 LIBS_SECC  = $(shell pkg-config --libs libseccomp)
 LIBS_SND   = $(shell pkg-config --libs sndfile)
 LIBS_PA    = $(shell pkg-config --libs portaudio-2.0)
+LIBS_CRYPTO = $(shell pkg-config --libs libcrypto)
 LIBS_COMMON = $(LIBS_JSON) $(LIBS_SECC)
 
 # Tests and benchmarks know their build directory (BUILD_DIR) and link the
@@ -151,7 +152,7 @@ FUZZ_LIBS    = $(LIBS_JSON) $(LIBS_LMDB) -lm $(LDLIBS)
 # it links them (ringcastd's main renamed) and what they need.
 FUZZ_API_SRC := broker/broker_api.c $(SUPER_SRC) \
                 $(filter-out $(FUZZ_LIBSRC),$(SHARED_SRC))
-FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) -lrt -pthread
+FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) $(LIBS_CRYPTO) -lrt -pthread
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIBSRC) \
                 $(FUZZ_API_SRC) \
@@ -211,7 +212,8 @@ $(BUILD)/ringcast-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcastd: $(SUPER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
-	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_COMMON) $(LDLIBS_ALL)
+	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_CRYPTO) \
+		$(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcast: $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_LMDB) $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)

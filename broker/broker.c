@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/msg.h"
 #include "shared/opt.h"
@@ -30,13 +31,33 @@
 #include "broker/broker.h"
 
 #define PARENT_BURST	64	/* messages read per wake-up, for fairness */
+#define RETIRE_POLL_MS	50	/* a retiring broker checks whether it is idle */
 
 static int parent_fd = -1;
+static struct {
+	struct event_base	*base;
+	const struct broker_config *cfg;
+	struct adopt		 adopt;
+	struct event		*parent_ev;
+	struct event		*adopt_ev;	/* the rendezvous, while an orphan */
+	struct event		*tick_ev;	/* orphan's grace; retiring's end */
+	uint64_t		 retire_end_ms;	/* 0: not retiring */
+} bk;
 
 int
 broker_send(uint32_t type, const void *body, size_t len, int fd)
 {
+	if (parent_fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
 	return msg_send(parent_fd, ROLE_BROKER, type, body, len, NULL, 0, fd);
+}
+
+bool
+broker_orphan(void)
+{
+	return parent_fd < 0;
 }
 
 void
@@ -104,13 +125,13 @@ await_expired(evutil_socket_t fd, short what, void *arg)
 
 int
 await_add(struct awaits *set, struct await *a, struct event_base *base,
-    await_fn expire)
+    int ms, await_fn expire)
 {
 	struct timeval tv;
 
 	if ((a->deadline = evtimer_new(base, await_expired, a)) == NULL)
 		return -1;
-	broker_tv(&tv, BROKER_REPLY_MS);
+	broker_tv(&tv, ms);
 	if (evtimer_add(a->deadline, &tv) == -1) {
 		event_free(a->deadline);
 		return -1;
@@ -156,6 +177,7 @@ static const struct opt_spec options[] = {
 	{ "max-pending-per-addr", OPT_INT, OFF(max_per_addr), 1, 65536, NULL },
 	{ "request-ms", OPT_INT, OFF(request_ms), 1, BROKER_MS_MAX, NULL },
 	{ "web-dir", OPT_TEXT, OFF(web_dir), 0, 0, NULL },
+	{ "adopt", OPT_TEXT, OFF(adopt), 0, 0, NULL },
 	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
 	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
 };
@@ -163,17 +185,122 @@ static const struct opt_spec options[] = {
 static const char usage[] = "usage: ringcast-broker --parent-fd N "
     "--native-fd N --http-fd N [--handshake-ms MS]\n"
     "\t[--max-pending N] [--max-pending-per-addr N] [--request-ms MS]\n"
-    "\t[--web-dir DIR] [--drop UID:GID[:DIR]] [-v]\n";
+    "\t[--web-dir DIR] [--adopt RING] [--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct broker_config *c)
 {
 	*c = (struct broker_config){ -1, -1, -1, BROKER_HANDSHAKE_MS,
-	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL };
+	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL,
+	    NULL };
 	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
 	    usage);
 	if (c->parent_fd < 0 || c->native_fd < 0 || c->http_fd < 0)
 		opt_usage(usage, 2);
+}
+
+static void	parent_setup(struct event_base *, int);
+
+/*
+ * Once a second while an orphan (the grace), every RETIRE_POLL_MS while
+ * retiring (done when idle, or at the end of its grace).
+ */
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (adopt_expired(&bk.adopt)) {
+		log_warnx("no supervisor came back: exiting");
+		event_base_loopbreak(bk.base);
+	}
+	if (bk.retire_end_ms != 0 && (clock_mono_ms() >= bk.retire_end_ms ||
+	    (native_pending() == 0 && handoff_pending() == 0 &&
+	    http_pending() == 0))) {
+		log_info("retired: %d handshakes, %d handoffs, %d requests "
+		    "left", native_pending(), handoff_pending(),
+		    http_pending());
+		event_base_loopbreak(bk.base);
+	}
+}
+
+static void
+tick_every(int ms)
+{
+	struct timeval tv;
+
+	broker_tv(&tv, ms);
+	if (event_add(bk.tick_ev, &tv) == -1)
+		fatalx("tick");
+}
+
+/* The supervisor is gone: listeners are held for the next one. */
+static void
+orphaned(void)
+{
+	event_del(bk.parent_ev);
+	close(parent_fd);
+	parent_fd = -1;
+	if (event_add(bk.adopt_ev, NULL) == -1)
+		fatalx("rendezvous event");
+	tick_every(1000);
+}
+
+/*
+ * A new supervisor called: our listening sockets (it needs them for our
+ * successor), what we are, then the listeners we held for it.
+ */
+static void
+adopted(evutil_socket_t lfd, short what, void *arg)
+{
+	const int fds[2] = { bk.cfg->native_fd, bk.cfg->http_fd };
+	struct msg_adopt_listener l;
+	struct msg_adopt_broker m;
+	int fd, i;
+
+	(void)lfd;
+	(void)what;
+	(void)arg;
+	if ((fd = adopt_accept(&bk.adopt)) == -1)
+		return;
+	memset(&m, 0, sizeof(m));
+	adopt_fill(&bk.adopt, &m.a);
+	m.subscribers = (uint32_t)events_subscribers();
+	m.held = (uint32_t)handoff_held();
+	for (i = 0; i < 2; i++) {
+		l.which = i == 0 ? LISTENER_NATIVE : LISTENER_HTTP;
+		if (msg_send(fd, ROLE_BROKER, MSG_ADOPT_LISTENER, &l,
+		    sizeof(l), NULL, 0, fds[i]) == -1)
+			break;
+	}
+	if (i < 2 || msg_send(fd, ROLE_BROKER, MSG_ADOPT_BROKER, &m,
+	    sizeof(m), NULL, 0, -1) == -1) {
+		log_warn("adoption");
+		close(fd);
+		(void)adopt_orphaned(&bk.adopt);
+		return;
+	}
+	event_del(bk.adopt_ev);
+	event_del(bk.tick_ev);
+	parent_setup(bk.base, fd);
+	handoff_flush();
+}
+
+/*
+ * An upgrade: a new broker accepts on the same sockets from now on.  We
+ * finish what is under way (handshakes, handoffs, requests), at most
+ * grace_ms, then exit; event streams end now (browsers reconnect).
+ */
+static void
+retire(uint32_t grace_ms)
+{
+	log_info("retiring: a successor accepts now");
+	native_stop();
+	http_stop();
+	events_close_all();
+	bk.retire_end_ms = clock_mono_ms() + grace_ms;
+	tick_every(RETIRE_POLL_MS);
 }
 
 /* A message from the supervisor, whole and meant for us (msg_recv checked). */
@@ -197,6 +324,12 @@ parent_dispatch(const struct msg *m)
 		sandbox_probe(parent_fd, ROLE_BROKER, MSG_BODY(m,
 		    struct msg_probe));
 		break;
+	case MSG_ADOPT_KEY:
+		adopt_keyed(&bk.adopt, MSG_BODY(m, struct msg_adopt_key));
+		break;
+	case MSG_BROKER_RETIRE:
+		retire(MSG_BODY(m, struct msg_retire)->grace_ms);
+		break;
 	}
 }
 
@@ -213,7 +346,10 @@ parent_read(evutil_socket_t fd, short what, void *arg)
 			parent_dispatch(&m);
 			continue;
 		}
-		if (rc == 0) {
+		if (rc == 0 && bk.retire_end_ms == 0 &&
+		    adopt_orphaned(&bk.adopt))
+			orphaned();
+		else if (rc == 0) {
 			log_debug("parent channel closed");
 			event_base_loopbreak(base);
 		} else if (errno == EPROTO) {
@@ -258,9 +394,12 @@ parent_setup(struct event_base *base, int fd)
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		fatal("parent channel: O_NONBLOCK");
 	parent_fd = fd;
+	if (bk.parent_ev != NULL)
+		event_free(bk.parent_ev);
 	if ((ev = event_new(base, fd, EV_READ | EV_PERSIST, parent_read,
 	    base)) == NULL || event_add(ev, NULL) == -1)
 		fatalx("parent channel event");
+	bk.parent_ev = ev;
 }
 
 int
@@ -275,8 +414,16 @@ main(int argc, char *argv[])
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	signals_setup(base);
+	bk.base = base;
+	bk.cfg = &cfg;
 	parent_setup(base, cfg.parent_fd);
-	handoff_init(base);
+	if (adopt_listen(&bk.adopt, cfg.adopt, ROLE_BROKER) == -1 ||
+	    (bk.tick_ev = event_new(base, -1, 0, tick, NULL)) == NULL)
+		fatalx("rendezvous");
+	if (bk.adopt.fd >= 0 && (bk.adopt_ev = event_new(base, bk.adopt.fd,
+	    EV_READ | EV_PERSIST, adopted, NULL)) == NULL)
+		fatalx("rendezvous event");
+	handoff_init(base, cfg.handshake_ms);
 	native_init(base, &cfg);
 	http_init(base, &cfg);
 	events_init(base, &cfg);

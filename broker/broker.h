@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "shared/adopt.h"
 #include "shared/msg.h"
 
 #define BROKER_HANDSHAKE_MS	2000	/* whole handshake, from accept */
@@ -33,6 +35,7 @@ struct broker_config {
 	int	request_ms;
 	int	verbose;
 	const char *web_dir;	/* the web UI's files; NULL: none */
+	const char *adopt;	/* --adopt RING: we can outlive the supervisor */
 };
 
 /* ---- broker.c: the process and its parent channel ---- */
@@ -46,6 +49,8 @@ int	broker_send(uint32_t type, const void *body, size_t len, int fd);
 void	broker_addr_str(const struct sockaddr *sa, socklen_t len, char *buf,
 	    size_t buflen);
 void	broker_tv(struct timeval *tv, int ms);
+/* No supervisor at the moment: ours died, a new one has not adopted us. */
+bool	broker_orphan(void);
 
 /*
  * A listener that fails to accept for a reason that persists (out of
@@ -82,9 +87,9 @@ struct awaits {
 	int			 n;
 };
 #define AWAITS_INITIALIZER(s)	{ TAILQ_HEAD_INITIALIZER((s).list), 0, 0 }
-/* Numbers and lists a; 0, or -1 (nothing listed). */
+/* Numbers and lists a, to expire after ms; 0, or -1 (nothing listed). */
 int	await_add(struct awaits *, struct await *a, struct event_base *,
-	    await_fn expire);
+	    int ms, await_fn expire);
 /* The one numbered id, taken off the list; NULL when it expired. */
 struct await *await_take(struct awaits *, uint32_t id);
 /* Off the list (the caller frees its struct). */
@@ -129,7 +134,12 @@ int	api_decode_body(struct msg_api_request *req, const json_t *body,
  */
 int	handoff_client(struct msg_client *m, int fd);
 void	handoff_done(const struct msg_client_done *d);
-void	handoff_init(struct event_base *base);
+/* Listeners held while we were an orphan: now to the new supervisor. */
+void	handoff_flush(void);
+/* How many are held; how many await an answer. */
+int	handoff_held(void);
+int	handoff_pending(void);
+void	handoff_init(struct event_base *base, int hold_ms);
 /* Best effort, one non-blocking write: an error before closing. */
 void	handoff_v2_error(int fd, const char *message);
 void	handoff_http_error(int fd, uint32_t status, const char *message);
@@ -137,10 +147,16 @@ void	handoff_http_error(int fd, uint32_t status, const char *message);
 /* ---- broker_native.c: the Fichatech v2 listener ---- */
 
 void	native_init(struct event_base *base, const struct broker_config *cfg);
+/* Retiring: accept no more; the handshakes under way, for the idle check. */
+void	native_stop(void);
+int	native_pending(void);
 
 /* ---- broker_http.c: the web UI, the JSON API and /metrics ---- */
 
 void	http_init(struct event_base *base, const struct broker_config *cfg);
+/* Retiring: accept no more connections; requests still awaiting a reply. */
+void	http_stop(void);
+int	http_pending(void);
 /* MSG_BROKER_REPLY: the answer to a request we forwarded. */
 void	http_reply(const struct msg_api_reply *r, const char *body,
 	    size_t len);
@@ -162,6 +178,9 @@ void	http_send(struct evhttp_request *req, int status, const char *ctype,
 
 void	events_init(struct event_base *base, const struct broker_config *cfg);
 void	events_serve(struct evhttp_request *req);
+int	events_subscribers(void);
+/* Retiring: every stream ends (browsers reconnect to the successor). */
+void	events_close_all(void);
 /* One MSG_BROKER_EVENT to fan out: its name and JSON data. */
 void	events_publish(const struct msg_event *e, const char *data,
 	    size_t len);

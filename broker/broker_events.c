@@ -58,7 +58,9 @@ count_changed(void)
 	struct msg_subscribers m = { (uint32_t)es.nsubs };
 	struct timeval tv;
 
-	if (broker_send(MSG_BROKER_SUBSCRIBERS, &m, sizeof(m), -1) == 0)
+	/* An orphan's count goes with its adoption. */
+	if (broker_orphan() ||
+	    broker_send(MSG_BROKER_SUBSCRIBERS, &m, sizeof(m), -1) == 0)
 		return;
 	log_warn("MSG_BROKER_SUBSCRIBERS: retrying");
 	broker_tv(&tv, BROKER_PAUSE_MS);
@@ -225,4 +227,19 @@ events_publish(const struct msg_event *e, const char *data, size_t len)
 		broadcast(text, (size_t)n, e->droppable != 0);
 		free(text);
 	}
+}
+
+int
+events_subscribers(void)
+{
+	return es.nsubs;
+}
+
+void
+events_close_all(void)
+{
+	struct sub *s;
+
+	while ((s = TAILQ_FIRST(&es.subs)) != NULL)
+		sub_free(s, "retiring");
 }

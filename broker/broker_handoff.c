@@ -26,17 +26,24 @@ struct handoff {
 	struct await		 await;		/* first: a handoff is an await */
 	uint32_t		 kind;
 	int			 fd;
+	struct msg_client	 m;		/* held: what we will pass */
 };
 
 static struct {
 	struct event_base	*base;
-	struct awaits		 set;
-} ho = { .set = AWAITS_INITIALIZER(ho.set) };
+	int			 hold_ms;	/* the client's patience */
+	struct awaits		 set;		/* passed, awaiting an answer */
+	struct awaits		 held;		/* while we are an orphan */
+} ho = {
+	.set = AWAITS_INITIALIZER(ho.set),
+	.held = AWAITS_INITIALIZER(ho.held),
+};
 
 void
-handoff_init(struct event_base *base)
+handoff_init(struct event_base *base, int hold_ms)
 {
 	ho.base = base;
+	ho.hold_ms = hold_ms;
 }
 
 void
@@ -92,26 +99,81 @@ handoff_expire(struct await *a)
 	handoff_free(h);
 }
 
+/* Pass h on and await the answer; -1 if it could not go (h is not listed). */
+static int
+pass(struct handoff *h)
+{
+	if (await_add(&ho.set, &h->await, ho.base, BROKER_REPLY_MS,
+	    handoff_expire) == -1)
+		return -1;
+	h->m.id = h->await.id;
+	if (broker_send(MSG_BROKER_CLIENT, &h->m, sizeof(h->m), h->fd) == -1) {
+		log_warn("%s: passing the client", h->m.remote);
+		await_drop(&h->await);
+		return -1;
+	}
+	return 0;
+}
+
+/* Nobody adopted us in time: the client hears why and may come back. */
+static void
+held_expire(struct await *a)
+{
+	struct handoff *h = (struct handoff *)a;
+
+	log_warnx("%s: no supervisor within %d ms", h->m.remote, ho.hold_ms);
+	if (h->kind == CLIENT_WAV)
+		handoff_http_error(h->fd, 503, "server restarting, try again");
+	else
+		handoff_v2_error(h->fd, "server restarting, try again");
+	handoff_free(h);
+}
+
 int
 handoff_client(struct msg_client *m, int fd)
 {
 	struct handoff *h;
 
-	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    await_add(&ho.set, &h->await, ho.base, handoff_expire) == -1) {
-		free(h);
+	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -1;
-	}
-	m->id = h->await.id;
+	h->m = *m;
 	h->kind = m->kind;
-	if (broker_send(MSG_BROKER_CLIENT, m, sizeof(*m), fd) == -1) {
-		log_warn("%s: passing the client", m->remote);
-		await_drop(&h->await);
+	h->fd = fd;
+	/* An orphan holds finished handshakes for the next supervisor. */
+	if (broker_orphan() ? await_add(&ho.held, &h->await, ho.base,
+	    ho.hold_ms, held_expire) == -1 : pass(h) == -1) {
 		free(h);
 		return -1;
 	}
-	h->fd = fd;
 	return 0;
+}
+
+void
+handoff_flush(void)
+{
+	struct await *a;
+	struct handoff *h;
+
+	while ((a = TAILQ_FIRST(&ho.held.list)) != NULL) {
+		await_drop(a);
+		h = (struct handoff *)a;
+		if (pass(h) == -1) {
+			handoff_v2_error(h->fd, "server busy, try again");
+			handoff_free(h);
+		}
+	}
+}
+
+int
+handoff_held(void)
+{
+	return ho.held.n;
+}
+
+int
+handoff_pending(void)
+{
+	return ho.set.n + ho.held.n;
 }
 
 void

@@ -63,6 +63,7 @@ static struct {
 	struct rest		 rest;
 	bool			 listening;
 	bool			 paused;	/* out of descriptors */
+	bool			 retired;	/* a successor accepts now */
 	TAILQ_HEAD(, hconn)	 conns;
 	int			 nconns;
 	struct hconn		*freeing;	/* see conn_deadline */
@@ -127,7 +128,8 @@ reply_error(struct evhttp_request *req, int status, const char *message)
 static void
 listener_update(void)
 {
-	bool on = !hs.paused && hs.nconns < hs.cfg->max_pending;
+	bool on = !hs.retired && !hs.paused &&
+	    hs.nconns < hs.cfg->max_pending;
 
 	if (on == hs.listening)
 		return;
@@ -285,7 +287,8 @@ hreq_new(struct evhttp_request *req)
 	struct hreq *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    await_add(&hs.reqs, &r->await, hs.base, hreq_expire) == -1) {
+	    await_add(&hs.reqs, &r->await, hs.base, BROKER_REPLY_MS,
+	    hreq_expire) == -1) {
 		free(r);
 		return NULL;
 	}
@@ -366,6 +369,13 @@ serve_api(struct evhttp_request *req, struct msg_api_request *api)
 
 	if (hs.reqs.n >= hs.cfg->max_pending) {
 		reply_error(req, 503, "too many requests");
+		return;
+	}
+	/* Between two supervisors: the next one is seconds away at most. */
+	if (broker_orphan()) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "1");
+		reply_error(req, 503, "server restarting, try again");
 		return;
 	}
 	if (api_route_has_body(api->route) &&
@@ -524,4 +534,17 @@ http_init(struct event_base *base, const struct broker_config *cfg)
 	hs.lev = evhttp_bound_socket_get_listener(bound);
 	evconnlistener_set_error_cb(hs.lev, accept_error);
 	hs.listening = true;
+}
+
+void
+http_stop(void)
+{
+	hs.retired = true;
+	listener_update();
+}
+
+int
+http_pending(void)
+{
+	return hs.reqs.n;
 }

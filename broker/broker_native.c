@@ -52,6 +52,7 @@ static struct {
 	struct rest		 rest;
 	TAILQ_HEAD(, pending)	 pending;
 	int			 npending;
+	bool			 retired;	/* a successor accepts now */
 } nl = { .pending = TAILQ_HEAD_INITIALIZER(nl.pending) };
 
 static void
@@ -258,7 +259,7 @@ native_resume(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (event_add(nl.accept_ev, NULL) == -1)
+	if (!nl.retired && event_add(nl.accept_ev, NULL) == -1)
 		fatalx("native listener event");
 }
 
@@ -309,4 +310,18 @@ native_init(struct event_base *base, const struct broker_config *cfg)
 	    native_accept, NULL)) == NULL || event_add(nl.accept_ev, NULL) == -1)
 		fatalx("native listener event");
 	rest_init(&nl.rest, base, "native accept", native_resume);
+}
+
+void
+native_stop(void)
+{
+	event_del(nl.accept_ev);
+	evtimer_del(nl.rest.timer);
+	nl.retired = true;
+}
+
+int
+native_pending(void)
+{
+	return nl.npending;
 }

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "shared/adopt.h"
 #include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/msg.h"
@@ -74,6 +75,8 @@ static const struct opt_spec options[] = {
 	{ "notify-fd", OPT_FD, OFF(notify_fd), 0, 0, NULL },
 	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
 	{ "list-devices", OPT_FLAG, OFF(list_devices), 0, 0, NULL },
+	{ "adopt", OPT_TEXT, OFF(adopt_ring), 0, 0, NULL },
+	{ "handover", OPT_FLAG, OFF(handover), 0, 0, NULL },
 	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
 };
 
@@ -82,7 +85,8 @@ static const char usage[] = "usage: ringcast-capture "
     "                        [--rate HZ] [--channels N] [--period FRAMES] "
     "[--slots N]\n"
     "                        [--parent-fd N] [--notify-fd N] "
-    "[--drop UID:GID[,GID...]] [-v]\n"
+    "[--adopt RING] [--handover]\n"
+    "                        [--drop UID:GID[,GID...]] [-v]\n"
     "       ringcast-capture --list-devices\n";
 
 static void
@@ -172,6 +176,8 @@ ring_check_existing(const struct capture *c)
 static int
 ring_attach(struct capture *c)
 {
+	if (c->ring_fd >= 0 && c->handover)
+		return ring_writer_follow_fd(c->ring_fd, &c->cfg, &c->w);
 	if (c->ring_fd >= 0)
 		return ring_writer_open_fd(c->ring_fd, &c->cfg, &c->w);
 	ring_check_existing(c);
@@ -197,18 +203,27 @@ ring_setup(struct capture *c)
 	return 0;
 }
 
-static void
-send_state(struct capture *c)
+static struct msg_capture_state
+state_of(const struct capture *c)
 {
 	const struct ring_header *h = ring_writer_header(c->w);
 	struct msg_capture_state m;
 
 	memset(&m, 0, sizeof(m));
-	snprintf(m.state, sizeof(m.state), "running");
+	snprintf(m.state, sizeof(m.state), "%s", c->waiting ? "waiting" :
+	    "running");
 	snprintf(m.source, sizeof(m.source), "%.255s", c->desc);
 	m.epoch = atomic_load(&h->epoch);
 	m.xruns = atomic_load(&h->xruns);
 	m.overruns = atomic_load(&h->overruns);
+	return m;
+}
+
+static void
+send_state(struct capture *c)
+{
+	struct msg_capture_state m = state_of(c);
+
 	/* A full channel skips one report; the next has the totals. */
 	if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_CAPTURE_STATE, &m,
 	    sizeof(m), NULL, 0, -1) == -1 && errno != EAGAIN)
@@ -236,7 +251,117 @@ announce_ready(struct capture *c)
 	}
 }
 
-/* -1: stop (the parent went away or broke the protocol), 0: go on. */
+/*
+ * The built-in sources need nothing new once started: they get the
+ * seccomp list.  Audio libraries (PortAudio with ALSA or JACK) open
+ * devices, load plugins and start threads whenever they like: no list.
+ */
+static void
+confine(struct capture *c)
+{
+	if (strcmp(c->src->kind, "tone") == 0 || strcmp(c->src->kind, "wav") == 0)
+		sandbox_enter(SANDBOX_CAPTURE);
+	else
+		log_info("%s source: no seccomp list", c->src->kind);
+}
+
+/* The source produces periods from now on: 0, or -1 (said). */
+static int
+begin(struct capture *c)
+{
+	if (c->src->start(c) == -1)
+		return -1;
+	confine(c);
+	return 0;
+}
+
+/*
+ * An upgrade, the old side: publish nothing more, leave the writer's state
+ * to the successor, say where the ring stands.  We end after this.
+ */
+static void
+retire(struct capture *c)
+{
+	struct msg_capture_handover h;
+
+	c->src->stop(c);
+	ring_writer_hand_over(c->w);
+	h.seq = c->seq;
+	h.due_ns = atomic_load(&c->pace.due_ns);
+	if (h.due_ns == 0)
+		h.due_ns = clock_mono_ns();
+	log_info("handing the ring over at period %" PRIu64, h.seq);
+	if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_CAPTURE_RETIRED, &h,
+	    sizeof(h), NULL, 0, -1) == -1)
+		log_warn("MSG_CAPTURE_RETIRED");
+}
+
+/* An upgrade, the new side: go on from where our predecessor stopped. */
+static int
+take_over(struct capture *c, const struct msg_capture_handover *h)
+{
+	if (!c->waiting)
+		return 0;
+	if (c->src->exclusive && c->src->open(c) == -1)
+		return -1;
+	c->waiting = 0;
+	c->seq = h->seq;
+	c->pace.first_ns = h->due_ns;
+	ring_writer_resume(c->w, h->seq);
+	log_info("taking the ring over at period %" PRIu64, h->seq);
+	return begin(c);
+}
+
+/* A new supervisor called at the rendezvous: tell it what we are. */
+static void
+adopted(struct capture *c)
+{
+	struct msg_adopt_capture m;
+	int fd;
+
+	if ((fd = adopt_accept(&c->adopt)) == -1)
+		return;
+	memset(&m, 0, sizeof(m));
+	adopt_fill(&c->adopt, &m.a);
+	m.state = state_of(c);
+	m.rate = c->rate;
+	m.channels = c->channels;
+	m.period = c->period;
+	if (msg_send(fd, ROLE_CAPTURE, MSG_ADOPT_CAPTURE, &m, sizeof(m), NULL,
+	    0, -1) == -1) {
+		log_warn("MSG_ADOPT_CAPTURE");
+		close(fd);
+		(void)adopt_orphaned(&c->adopt);
+		return;
+	}
+	c->parent_fd = fd;
+}
+
+/* One message from the supervisor: 1 to end (retired), -1 on failure. */
+static int
+parent_dispatch(struct capture *c, const struct msg *m)
+{
+	switch (m->hdr.type) {
+	case MSG_ADOPT_KEY:
+		adopt_keyed(&c->adopt, MSG_BODY(m, struct msg_adopt_key));
+		return 0;
+	case MSG_CAPTURE_RETIRE:
+		retire(c);
+		return 1;
+	case MSG_CAPTURE_TAKEOVER:
+		return take_over(c, MSG_BODY(m, struct msg_capture_handover));
+	default:
+		/* Test only: the supervisor sends it with --test-probes. */
+		sandbox_probe(c->parent_fd, ROLE_CAPTURE, MSG_BODY(m,
+		    struct msg_probe));
+		return 0;
+	}
+}
+
+/*
+ * -1: stop (the parent broke the protocol, or we are done), 0: go on.  An
+ * adoptable capture outlives its parent: it goes on writing, an orphan.
+ */
 static int
 parent_input(struct capture *c, int *status)
 {
@@ -246,9 +371,13 @@ parent_input(struct capture *c, int *status)
 	if (rc == -1 && errno == EAGAIN)
 		return 0;
 	if (rc == 1) {
-		/* MSG_PROBE is all the supervisor may send us. */
-		sandbox_probe(c->parent_fd, ROLE_CAPTURE, MSG_BODY(&m,
-		    struct msg_probe));
+		rc = parent_dispatch(c, &m);
+		*status = rc == -1 ? 1 : 0;
+		return rc == 0 ? 0 : -1;
+	}
+	if (rc == 0 && adopt_orphaned(&c->adopt)) {
+		close(c->parent_fd);
+		c->parent_fd = -1;
 		return 0;
 	}
 	if (rc == 0)
@@ -272,11 +401,11 @@ drain_events(struct capture *c)
 
 /* Once a second: the source's health and the state report. */
 static int
-tick(struct capture *c, int announced)
+tick(struct capture *c)
 {
-	if (c->src->check != NULL && c->src->check(c) == -1)
+	if (c->src->check != NULL && !c->waiting && c->src->check(c) == -1)
 		return -1;
-	if (announced && c->parent_fd >= 0)
+	if (c->announced && c->parent_fd >= 0)
 		send_state(c);
 	return 0;
 }
@@ -284,33 +413,41 @@ tick(struct capture *c, int announced)
 static int
 loop(struct capture *c, const sigset_t *mask)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	struct timespec ts;
 	uint64_t next = clock_mono_ms() + STATE_MS, now;
-	int announced = 0, status = 0;
+	int status = 0;
 
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = c->event_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = c->parent_fd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = adopt_watch_fd(&c->adopt),
+		    .events = POLLIN };
 		now = clock_mono_ms();
 		ts.tv_sec = next > now ? (next - now) / 1000 : 0;
 		ts.tv_nsec = next > now ? (long)((next - now) % 1000) * 1000000 : 0;
-		if (ppoll(pfd, 2, &ts, mask) == -1 && errno != EINTR)
+		if (ppoll(pfd, 3, &ts, mask) == -1 && errno != EINTR)
 			fatal("ppoll");
 		if (terminate)
 			return 0;
 		if (pfd[0].revents & POLLIN)
 			drain_events(c);
-		if (!announced && atomic_load(&c->ready)) {
+		if (!c->announced && atomic_load(&c->ready)) {
 			announce_ready(c);
-			announced = 1;
+			c->announced = 1;
 		}
 		if (atomic_load(&c->failed))
 			return 1;
 		if (pfd[1].revents && parent_input(c, &status) == -1)
 			return status;
+		if (pfd[2].revents)
+			adopted(c);
+		if (adopt_expired(&c->adopt)) {
+			log_warnx("no supervisor came back: stopping");
+			return 0;
+		}
 		if (clock_mono_ms() >= next) {
-			if (tick(c, announced) == -1)
+			if (tick(c) == -1)
 				return 1;
 			next += STATE_MS;
 		}
@@ -336,20 +473,6 @@ setup_fds(struct capture *c)
 	return 0;
 }
 
-/*
- * The built-in sources need nothing new once started: they get the
- * seccomp list.  Audio libraries (PortAudio with ALSA or JACK) open
- * devices, load plugins and start threads whenever they like: no list.
- */
-static void
-confine(struct capture *c)
-{
-	if (strcmp(c->src->kind, "tone") == 0 || strcmp(c->src->kind, "wav") == 0)
-		sandbox_enter(SANDBOX_CAPTURE);
-	else
-		log_info("%s source: no seccomp list", c->src->kind);
-}
-
 static void
 source_close(struct capture *c)
 {
@@ -358,13 +481,24 @@ source_close(struct capture *c)
 	c->priv = NULL;
 }
 
+/*
+ * With --handover we are an upgrade's new capture: the source opened (an
+ * exclusive device later), the ring mapped, nothing written; ready says
+ * so, and MSG_CAPTURE_TAKEOVER starts us where the old one stopped.
+ */
 static int
 run(struct capture *c, const sigset_t *mask)
 {
+	struct msg_ready ready = { RINGCAST_VERSION };
 	int status;
 
+	/* Before privileges go: the rendezvous is our supervisor's user's. */
+	if (adopt_listen(&c->adopt, c->adopt_ring, ROLE_CAPTURE) == -1)
+		return 1;
 	sandbox_prepare(SANDBOX_CAPTURE, 0);
-	if (setup_fds(c) == -1 || c->src->open(c) == -1) {
+	c->waiting = c->handover;
+	if (setup_fds(c) == -1 || ((!c->waiting || !c->src->exclusive) &&
+	    c->src->open(c) == -1)) {
 		source_close(c);
 		return 1;
 	}
@@ -373,15 +507,20 @@ run(struct capture *c, const sigset_t *mask)
 		return 1;
 	}
 	log_info("%s: %u Hz, %u channels, period %u frames, ring %s "
-	    "(%u slots, epoch %u)", c->desc, c->rate, c->channels, c->period,
-	    c->ring_fd >= 0 ? "from the supervisor" : c->ring_name,
-	    c->cfg.slot_count, atomic_load(&ring_writer_header(c->w)->epoch));
-	if (c->src->start(c) == -1)
-		status = 1;
-	else {
-		confine(c);
+	    "(%u slots, epoch %u)%s", c->desc, c->rate, c->channels,
+	    c->period, c->ring_fd >= 0 ? "from the supervisor" : c->ring_name,
+	    c->cfg.slot_count, atomic_load(&ring_writer_header(c->w)->epoch),
+	    c->waiting ? ", waiting to take over" : "");
+	if (c->waiting) {
+		c->announced = 1;
+		if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_READY, &ready,
+		    sizeof(ready), NULL, 0, -1) == -1)
+			log_warn("MSG_READY");
 		status = loop(c, mask);
-	}
+	} else if (begin(c) == -1)
+		status = 1;
+	else
+		status = loop(c, mask);
 	c->src->stop(c);
 	log_info("stopping after %" PRIu64 " periods%s", c->seq,
 	    terminate ? " (signal)" : "");

@@ -4,8 +4,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "shared/adopt.h"
 #include "shared/ring.h"
 
 #define CAPTURE_RATE		48000u
@@ -28,6 +30,9 @@ struct capture;
  */
 struct capture_source {
 	const char	*kind;
+	bool		 exclusive;	/* a device one process at a time: a
+					   successor opens it only once we
+					   have let go (an upgrade's gap) */
 	int		(*open)(struct capture *);
 	int		(*start)(struct capture *);
 	int		(*check)(struct capture *);
@@ -43,6 +48,8 @@ struct capture_pace {
 	capture_fill_fn		 fill;
 	atomic_int		 stop;
 	int			 running;
+	uint64_t		 first_ns;	/* the first period's due time, 0 now */
+	_Atomic uint64_t	 due_ns;	/* the next period's */
 };
 
 struct capture {
@@ -59,6 +66,11 @@ struct capture {
 	int			 notify_fd;
 	int			 verbose;
 	int			 list_devices;
+	const char		*adopt_ring;	/* --adopt RING */
+	int			 handover;	/* --handover: wait to take over */
+	struct adopt		 adopt;
+	int			 waiting;	/* handover: not taken over yet */
+	int			 announced;	/* MSG_READY sent */
 
 	const struct capture_source *src;
 	char			 desc[512];	/* what was opened, for logs and state */

@@ -331,5 +331,5 @@ pa_stop(struct capture *c)
 }
 
 /* In the order capture.c calls them (capture.h). */
-const struct capture_source capture_pa = { "portaudio", pa_open,
+const struct capture_source capture_pa = { "portaudio", true, pa_open,
     pa_start, pa_check, pa_stop, pa_close };

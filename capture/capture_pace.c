@@ -46,8 +46,12 @@ pace_thread(void *arg)
 {
 	struct capture *c = arg;
 	uint64_t step = (uint64_t)c->period * NSEC / c->rate;
-	uint64_t deadline = clock_mono_ns(), acc = 0, now;
+	uint64_t deadline = c->pace.first_ns ? c->pace.first_ns :
+	    clock_mono_ns(), acc = 0, now;
 
+	/* Taking over: the first period is due when the last one said. */
+	if (c->pace.first_ns != 0)
+		sleep_until(deadline);
 	while (!atomic_load_explicit(&c->pace.stop, memory_order_relaxed)) {
 		pace_one(c);
 		acc += (uint64_t)c->period * NSEC;
@@ -59,6 +63,8 @@ pace_thread(void *arg)
 			deadline = now;
 			acc = 0;
 		}
+		atomic_store_explicit(&c->pace.due_ns, deadline,
+		    memory_order_relaxed);
 		sleep_until(deadline);
 	}
 	return NULL;

@@ -37,6 +37,7 @@ struct options {
 	int		 ring_fd;
 	const char	*ring_name;
 	int		 verbose;
+	const char	*adopt;		/* the ring's name: adoptable */
 };
 
 
@@ -63,18 +64,19 @@ static const struct opt_spec option_table[] = {
 	{ "client-fd", OPT_FD, OFF(client_fd), 0, 0, NULL },
 	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL },
 	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL },
+	{ "adopt", OPT_TEXT, OFF(adopt), 0, 0, NULL },
 	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
 	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
 };
 
 static const char usage[] = "usage: ringcast-sessiond --parent-fd N "
     "--client-fd N (--ring-fd N | --ring NAME)\n"
-    "\t[--drop UID:GID[:DIR]] [-v]\n";
+    "\t[--adopt RING] [--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct options *o)
 {
-	*o = (struct options){ -1, -1, -1, NULL, 0 };
+	*o = (struct options){ -1, -1, -1, NULL, 0, NULL };
 	opt_parse(argc, argv, option_table, sizeof(option_table) /
 	    sizeof(option_table[0]), o, usage);
 	if (o->parent_fd < 0 || o->client_fd < 0 ||
@@ -102,18 +104,22 @@ ring_open(struct session *s, const struct options *o)
 	s->period = h->period_frames;
 }
 
+/* Client, parent, and the rendezvous while orphaned (a -1 is skipped). */
 static void
 poll_peers(struct session *s)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = s->client_fd, .events = POLLIN },
 		{ .fd = s->parent_fd, .events = POLLIN },
+		{ .fd = adopt_watch_fd(&s->adopt), .events = POLLIN },
 	};
 
-	if (poll(pfd, 2, 0) <= 0)
+	if (poll(pfd, 3, 0) <= 0)
 		return;
 	if (pfd[1].revents)
 		sess_parent_input(s);
+	if (pfd[2].revents)
+		sess_parent_adopt(s);
 	if (pfd[0].revents && s->reason == NULL)
 		s->out->input(s);
 }
@@ -125,6 +131,10 @@ check_clocks(struct session *s)
 
 	if (s->q.len > 0 && now - s->progress_ms >= s->stall_ms)
 		sess_end(s, sess_net_stall_reason(s));
+	if (adopt_expired(&s->adopt)) {
+		log_warnx("no supervisor came back: ending");
+		sess_end(s, "parent");
+	}
 	/*
 	 * A writer that opened the ring by name and found another geometry
 	 * unlinked it for a new one (capture run by hand): this mapping
@@ -246,6 +256,7 @@ main(int argc, char *argv[])
 	s.parent_fd = o.parent_fd;
 	s.client_fd = o.client_fd;
 	ring_open(&s, &o);
+	(void)adopt_listen(&s.adopt, o.adopt, ROLE_SESSION);
 	sandbox_prepare(SANDBOX_SESSIOND, 0);
 	if (sess_parent_start(&s, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "shared/adopt.h"
 #include "shared/clock.h"
 #include "shared/mix.h"
 #include "shared/msg.h"
@@ -27,6 +28,7 @@
  */
 #define SESS_QUEUE_AUDIO	(128 * 1024)
 #define SESS_PACKET_MAX		(1024 * 1024)	/* largest audio packet we build */
+#define SESS_HELD_MAX		16	/* mix requests held while orphaned */
 
 /* The deployed app (fichatech-v2.md): its dB range, the channels of its mix_state. */
 #define APP_DB_MIN		-60.0
@@ -69,7 +71,8 @@ extern const struct sess_output sess_output_v2;
 extern const struct sess_output sess_output_http;
 
 struct session {
-	int			 parent_fd;
+	int			 parent_fd;	/* -1 while orphaned */
+	struct adopt		 adopt;
 	int			 client_fd;
 	bool			 is_tcp;
 	struct ring_reader	*ring;
@@ -120,6 +123,13 @@ struct session {
 	uint64_t		 pm_frames;
 	uint64_t		 next_meters_ms;
 
+	/* the listener's mix requests while no supervisor can commit them */
+	struct mix_patch	 held[SESS_HELD_MAX];
+	uint32_t		 nheld;
+
+	/* from MSG_SESSION_START, for an adoption */
+	struct msg_session_start start;
+
 	const char		*reason;	/* set: the session ends */
 	bool			 linger;	/* flush queued output before closing */
 	bool			 fault;		/* the parent broke the protocol */
@@ -153,6 +163,13 @@ int	sess_parent_send(struct session *s, uint32_t type, const void *body,
 	    size_t len);
 int	sess_parent_start(struct session *s, char *err, size_t errlen);
 void	sess_parent_input(struct session *s);
+/*
+ * A mix change the listener asked for: to the supervisor, or held while
+ * there is none (sent when one adopts us); -1 when neither could be.
+ */
+int	sess_parent_mix_request(struct session *s, const struct mix_patch *p);
+/* The rendezvous is readable: a new supervisor, perhaps. */
+void	sess_parent_adopt(struct session *s);
 void	sess_parent_stats(struct session *s);
 void	sess_parent_meters(struct session *s);
 void	sess_parent_exit(struct session *s);

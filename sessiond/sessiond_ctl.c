@@ -120,9 +120,12 @@ mix_request(struct session *s, const json_t *msg)
 		sess_send_mix_state(s);
 	else if (mix_patch_from_json(&p, msg, s->nch, err, sizeof(err)) == -1)
 		sess_send_error(s, err);
-	else if (sess_parent_send(s, MSG_SESSION_MIX_REQ, &p, sizeof(p)) == -1)
+	else if (sess_parent_mix_request(s, &p) == -1) {
 		sess_send_error(s, "server busy: mix change not saved, "
 		    "try again");
+		/* The app applied it already: back to what is committed. */
+		sess_send_mix_state(s);
+	}
 }
 
 void

@@ -22,17 +22,35 @@
 /* Large (64 KiB): one static buffer instead of the stack. */
 static struct msg pm;
 
+static void	counters(const struct session *, struct msg_session_stats *);
+
 int
 sess_parent_send(struct session *s, uint32_t type, const void *body,
     size_t len)
 {
+	if (s->parent_fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
 	return msg_send(s->parent_fd, ROLE_SESSION, type, body, len, NULL, 0,
 	    -1);
+}
+
+int
+sess_parent_mix_request(struct session *s, const struct mix_patch *p)
+{
+	if (s->parent_fd >= 0)
+		return sess_parent_send(s, MSG_SESSION_MIX_REQ, p, sizeof(*p));
+	if (s->nheld == SESS_HELD_MAX)
+		return -1;
+	s->held[s->nheld++] = *p;
+	return 0;
 }
 
 static void
 take_start(struct session *s, const struct msg_session_start *m)
 {
+	s->start = *m;
 	s->hello = m->hello;
 	s->mix = m->mix;
 	s->mix.nch = s->nch;
@@ -65,13 +83,18 @@ sess_parent_start(struct session *s, char *err, size_t errlen)
 	struct pollfd pfd = { .fd = s->parent_fd, .events = POLLIN };
 	int rc;
 
+again:
 	if (poll(&pfd, 1, START_TIMEOUT_MS) != 1) {
 		snprintf(err, errlen, "no MSG_SESSION_START within %d ms",
 		    START_TIMEOUT_MS);
 		return -1;
 	}
 	if ((rc = msg_recv(s->parent_fd, ROLE_SESSION, ROLE_SUPERVISOR,
-	    &pm)) != 1) {
+	    &pm)) == 1 && pm.hdr.type == MSG_ADOPT_KEY) {
+		adopt_keyed(&s->adopt, MSG_BODY(&pm, struct msg_adopt_key));
+		goto again;
+	}
+	if (rc != 1) {
 		snprintf(err, errlen, "parent channel: %s", rc == 0 ?
 		    "closed" : errno == EPROTO ? pm.fault : strerror(errno));
 		if (rc == -1 && errno == EPROTO)
@@ -120,6 +143,9 @@ dispatch(struct session *s)
 		sandbox_probe(s->parent_fd, ROLE_SESSION, MSG_BODY(&pm,
 		    struct msg_probe));
 		break;
+	case MSG_ADOPT_KEY:
+		adopt_keyed(&s->adopt, MSG_BODY(&pm, struct msg_adopt_key));
+		break;
 	default:
 		/* A second MSG_SESSION_START: the channel is out of step. */
 		pm.fault = "repeated";
@@ -147,8 +173,47 @@ sess_parent_input(struct session *s)
 		}
 		if (rc == -1)
 			log_warn("parent channel");
-		sess_end(s, "parent");
+		if (!adopt_orphaned(&s->adopt)) {
+			sess_end(s, "parent");
+			return;
+		}
+		/* The listener keeps its last committed mix meanwhile. */
+		close(s->parent_fd);
+		s->parent_fd = -1;
+		return;
 	}
+}
+
+/*
+ * A new supervisor: it learns who we serve, with what mix, and our counts;
+ * the mix changes the listener asked for meanwhile follow, in order.
+ */
+void
+sess_parent_adopt(struct session *s)
+{
+	static struct msg_adopt_session m;
+	uint32_t i;
+	int fd;
+
+	if ((fd = adopt_accept(&s->adopt)) == -1)
+		return;
+	memset(&m, 0, sizeof(m));
+	adopt_fill(&s->adopt, &m.a);
+	m.start = s->start;
+	m.start.mix = s->mix;
+	counters(s, &m.stats);
+	if (msg_send(fd, ROLE_SESSION, MSG_ADOPT_SESSION, &m, sizeof(m), NULL,
+	    0, -1) == -1) {
+		log_warn("MSG_ADOPT_SESSION");
+		close(fd);
+		(void)adopt_orphaned(&s->adopt);
+		return;
+	}
+	s->parent_fd = fd;
+	for (i = 0; i < s->nheld; i++)
+		(void)sess_parent_send(s, MSG_SESSION_MIX_REQ, &s->held[i],
+		    sizeof(s->held[i]));
+	s->nheld = 0;
 }
 
 static void
@@ -194,6 +259,8 @@ sess_parent_exit(struct session *s)
 	struct pollfd pfd = { .fd = s->parent_fd, .events = POLLOUT };
 	struct msg_session_exit m;
 
+	if (s->parent_fd < 0)
+		return;		/* orphaned: nobody to tell */
 	memset(&m, 0, sizeof(m));
 	counters(s, &m.stats);
 	snprintf(m.reason, sizeof(m.reason), "%s", s->reason);

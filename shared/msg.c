@@ -181,16 +181,75 @@ check_event(const void *b)
 }
 
 static bool
-check_session_start(const void *b)
+session_start_ok(const struct msg_session_start *m)
 {
-	const struct msg_session_start *m = b;
-
 	return (m->kind == CLIENT_NATIVE || m->kind == CLIENT_WAV) &&
+	    field_text(m->remote, sizeof(m->remote)) &&
 	    is_bool(m->state_restored) && is_bool(m->is_reconnection) &&
 	    m->stall_ms >= 1 && m->stall_ms <= 600000 &&
 	    m->user_timeout_ms >= 1 && m->user_timeout_ms <= 600000 &&
 	    text_ident_field(m->persistent_id, sizeof(m->persistent_id)) &&
 	    proto_hello_valid(&m->hello) && mix_valid(&m->mix);
+}
+
+static bool
+check_session_start(const void *b)
+{
+	return session_start_ok(b);
+}
+
+static bool
+check_adopt_key(const void *b)
+{
+	const struct msg_adopt_key *m = b;
+
+	return m->grace_s >= 1 && m->grace_s <= 86400;
+}
+
+static bool
+adopt_ok(const struct msg_adopt *a)
+{
+	return text_ident_field(a->version, sizeof(a->version));
+}
+
+static bool
+check_adopt_capture(const void *b)
+{
+	const struct msg_adopt_capture *m = b;
+
+	return adopt_ok(&m->a) && check_capture_state(&m->state) &&
+	    m->channels >= 1 && m->channels <= MIX_MAX_CHANNELS &&
+	    m->rate > 0 && m->period > 0;
+}
+
+static bool
+check_adopt_listener(const void *b)
+{
+	const struct msg_adopt_listener *m = b;
+
+	return m->which == LISTENER_NATIVE || m->which == LISTENER_HTTP;
+}
+
+static bool
+check_adopt_broker(const void *b)
+{
+	return adopt_ok(&((const struct msg_adopt_broker *)b)->a);
+}
+
+static bool
+check_adopt_session(const void *b)
+{
+	const struct msg_adopt_session *m = b;
+
+	return adopt_ok(&m->a) && session_start_ok(&m->start);
+}
+
+static bool
+check_retire(const void *b)
+{
+	const struct msg_retire *m = b;
+
+	return m->grace_ms <= 600000;
 }
 
 static bool
@@ -282,6 +341,24 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_session_exit, NULL, check_session_exit),
 	SPEC(MSG_PROBE, "PROBE", SUP, CHILDREN, false,
 	    struct msg_probe, NULL, check_probe),
+	SPEC(MSG_ADOPT_KEY, "ADOPT_KEY", SUP, CHILDREN, false,
+	    struct msg_adopt_key, NULL, check_adopt_key),
+	SPEC(MSG_ADOPT_CAPTURE, "ADOPT_CAPTURE", CAP, SUP, false,
+	    struct msg_adopt_capture, NULL, check_adopt_capture),
+	SPEC(MSG_ADOPT_LISTENER, "ADOPT_LISTENER", BRO, SUP, true,
+	    struct msg_adopt_listener, NULL, check_adopt_listener),
+	SPEC(MSG_ADOPT_BROKER, "ADOPT_BROKER", BRO, SUP, false,
+	    struct msg_adopt_broker, NULL, check_adopt_broker),
+	SPEC(MSG_ADOPT_SESSION, "ADOPT_SESSION", SES, SUP, false,
+	    struct msg_adopt_session, NULL, check_adopt_session),
+	SPEC(MSG_BROKER_RETIRE, "BROKER_RETIRE", SUP, BRO, false,
+	    struct msg_retire, NULL, check_retire),
+	SPEC(MSG_CAPTURE_RETIRE, "CAPTURE_RETIRE", SUP, CAP, false,
+	    struct msg_retire, NULL, check_retire),
+	SPEC(MSG_CAPTURE_RETIRED, "CAPTURE_RETIRED", CAP, SUP, false,
+	    struct msg_capture_handover, NULL, check_nothing),
+	SPEC(MSG_CAPTURE_TAKEOVER, "CAPTURE_TAKEOVER", SUP, CAP, false,
+	    struct msg_capture_handover, NULL, check_nothing),
 };
 
 static const char *const roles[ROLE_MAX] = {

@@ -28,7 +28,7 @@
  * exit status MSG_EXIT_FAULT (a session reports reason "protocol").
  */
 
-#define MSG_VERSION	1	/* bump with any change to a payload below */
+#define MSG_VERSION	2	/* bump with any change to a payload below */
 #define MSG_MAX_PAYLOAD	(64 * 1024)
 #define MSG_PARENT_FD	3	/* every child finds its parent channel here */
 #define MSG_EXIT_FAULT	3	/* a child's exit status after a channel fault */
@@ -72,6 +72,21 @@ enum msg_type {
 
 	/* supervisor -> capture, broker, sessiond (--test-probes only) */
 	MSG_PROBE,		/* struct msg_probe */
+
+	/* supervisor -> capture, broker, sessiond: first, at spawn */
+	MSG_ADOPT_KEY,		/* struct msg_adopt_key: the proof, the grace */
+
+	/* capture, broker, sessiond -> a new supervisor (docs/internals.md) */
+	MSG_ADOPT_CAPTURE,	/* struct msg_adopt_capture */
+	MSG_ADOPT_LISTENER,	/* fd + struct msg_adopt_listener, twice */
+	MSG_ADOPT_BROKER,	/* struct msg_adopt_broker, after the two */
+	MSG_ADOPT_SESSION,	/* struct msg_adopt_session */
+
+	/* an upgrade: old broker and capture make way for new ones */
+	MSG_BROKER_RETIRE,	/* sup -> broker: struct msg_retire */
+	MSG_CAPTURE_RETIRE,	/* sup -> capture: struct msg_retire */
+	MSG_CAPTURE_RETIRED,	/* capture -> sup: struct msg_capture_handover */
+	MSG_CAPTURE_TAKEOVER,	/* sup -> capture: struct msg_capture_handover */
 
 	MSG_TYPE_MAX
 };
@@ -198,6 +213,8 @@ enum msg_origin {
 
 struct msg_session_start {
 	uint32_t	kind;		/* enum msg_client_kind */
+	char		remote[64];	/* "ip:port", as the broker said */
+	uint64_t	since_ms;	/* unix ms the listener connected */
 	uint32_t	state_restored;
 	uint32_t	is_reconnection;
 	uint32_t	clients_connected;
@@ -230,6 +247,59 @@ struct msg_session_exit {
 struct msg_probe {
 	char		action[16];	/* "open", "execve", "socket", "send" */
 	uint32_t	type;		/* "send": this type, contents zero */
+};
+
+/*
+ * Adoption (shared/adopt.h): the secret is HMAC-SHA256 of the child's
+ * role, pid and start time under the installation's key; the child shows
+ * it to whoever adopts it, who recomputes it.
+ */
+#define MSG_ADOPT_SECRET	32
+
+struct msg_adopt_key {
+	uint8_t		secret[MSG_ADOPT_SECRET];
+	uint32_t	grace_s;	/* orphaned this long: exit (1 .. 86400) */
+};
+
+/* What every adopted child says first. */
+struct msg_adopt {
+	uint8_t		secret[MSG_ADOPT_SECRET];
+	char		version[32];	/* the child's RINGCAST_VERSION */
+	uint64_t	orphan_ms;	/* how long it ran without a supervisor */
+};
+
+struct msg_adopt_capture {
+	struct msg_adopt	 a;
+	struct msg_capture_state state;
+	uint32_t		 rate, channels, period;
+};
+
+enum msg_listener { LISTENER_NATIVE, LISTENER_HTTP };
+
+struct msg_adopt_listener {
+	uint32_t	which;		/* enum msg_listener */
+};
+
+struct msg_adopt_broker {
+	struct msg_adopt a;
+	uint32_t	subscribers;	/* its event streams */
+	uint32_t	held;		/* listeners waiting: MSG_BROKER_CLIENT next */
+};
+
+struct msg_adopt_session {
+	struct msg_adopt	 a;
+	struct msg_session_start start;	/* as received, with today's mix */
+	struct msg_session_stats stats;
+};
+
+struct msg_retire {
+	uint32_t	grace_ms;	/* finish what is under way, at most this */
+};
+
+/* Where the ring stands when one capture hands it to the next. */
+struct msg_capture_handover {
+	uint64_t	seq;		/* the next period to write */
+	uint64_t	due_ns;		/* CLOCK_MONOTONIC: when it is due */
 };
 
 /* ---- the channel ---- */

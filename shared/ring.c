@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct ring_writer {
 	uint64_t		 next;		/* period being or to be written */
 	uint32_t		 epoch;
 	size_t			 floats;	/* per period */
+	bool			 handing_over;	/* close leaves the state as is */
 };
 
 struct ring_reader {
@@ -303,12 +305,17 @@ map_object(int fd, int prot, uint8_t **mapp, size_t *sizep)
 	return RING_OK;
 }
 
+/*
+ * Map fd as the writer.  A writer that starts continues the sequence in a
+ * new epoch; one that takes over from a writer handing over (follow) only
+ * maps it, and ring_writer_resume starts it in the same epoch.
+ */
 static int
-writer_attach(int fd, const struct ring_config *cfg, struct ring_writer **out)
+writer_attach(int fd, const struct ring_config *cfg, bool follow,
+    struct ring_writer **out)
 {
 	struct ring_writer *w;
 	struct ring_header *h;
-	uint64_t ws;
 	int rc;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -328,18 +335,32 @@ writer_attach(int fd, const struct ring_config *cfg, struct ring_writer **out)
 	w->slots = w->map + h->header_size;
 	w->floats = (size_t)h->channels * h->period_frames;
 	prefault(w->map, h->map_size, MADV_POPULATE_WRITE);
-	/* A restarted writer continues the sequence in a new epoch. */
-	ws = atomic_load_explicit(&h->write_seq, memory_order_acquire);
-	w->next = ws;
-	atomic_store_explicit(&h->epoch_seq, ws, memory_order_relaxed);
+	*out = w;
+	if (follow)
+		return RING_OK;
+	w->next = atomic_load_explicit(&h->write_seq, memory_order_acquire);
+	atomic_store_explicit(&h->epoch_seq, w->next, memory_order_relaxed);
 	w->epoch = atomic_fetch_add_explicit(&h->epoch, 1,
 	    memory_order_release) + 1;
-	atomic_store_explicit(&h->writer_pid, (int32_t)getpid(),
-	    memory_order_relaxed);
-	atomic_store_explicit(&h->writer_state, RING_WRITER_RUNNING,
-	    memory_order_release);
-	*out = w;
+	ring_writer_resume(w, w->next);
 	return RING_OK;
+}
+
+void
+ring_writer_resume(struct ring_writer *w, uint64_t seq)
+{
+	w->next = seq;
+	w->epoch = atomic_load_explicit(&w->h->epoch, memory_order_acquire);
+	atomic_store_explicit(&w->h->writer_pid, (int32_t)getpid(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&w->h->writer_state, RING_WRITER_RUNNING,
+	    memory_order_release);
+}
+
+void
+ring_writer_hand_over(struct ring_writer *w)
+{
+	w->handing_over = true;
 }
 
 int
@@ -351,7 +372,19 @@ ring_writer_open_fd(int fd, const struct ring_config *cfg,
 
 	if ((rc = ring_config_check(&c)) != RING_OK)
 		return rc;
-	return writer_attach(fd, &c, out);
+	return writer_attach(fd, &c, false, out);
+}
+
+int
+ring_writer_follow_fd(int fd, const struct ring_config *cfg,
+    struct ring_writer **out)
+{
+	struct ring_config c = *cfg;
+	int rc;
+
+	if ((rc = ring_config_check(&c)) != RING_OK)
+		return rc;
+	return writer_attach(fd, &c, true, out);
 }
 
 /* Mark an existing object as replaced so its readers can tell. */
@@ -385,7 +418,7 @@ ring_writer_open(const char *name, const struct ring_config *cfg, int create,
 	if (fd == -1 && (errno != ENOENT || !create))
 		return RING_ESYS;
 	if (fd != -1) {
-		rc = writer_attach(fd, &c, out);
+		rc = writer_attach(fd, &c, false, out);
 		if (rc == RING_OK)
 			return RING_OK;
 		close(fd);
@@ -395,7 +428,7 @@ ring_writer_open(const char *name, const struct ring_config *cfg, int create,
 	}
 	if ((fd = create_fd(name, &c)) < 0)
 		return fd;
-	if ((rc = writer_attach(fd, &c, out)) != RING_OK)
+	if ((rc = writer_attach(fd, &c, false, out)) != RING_OK)
 		close(fd);
 	return rc;
 }
@@ -405,8 +438,9 @@ ring_writer_close(struct ring_writer *w)
 {
 	if (w == NULL)
 		return;
-	atomic_store_explicit(&w->h->writer_state, RING_WRITER_STOPPED,
-	    memory_order_release);
+	if (!w->handing_over)
+		atomic_store_explicit(&w->h->writer_state, RING_WRITER_STOPPED,
+		    memory_order_release);
 	munmap(w->map, w->map_size);
 	close(w->fd);
 	free(w);

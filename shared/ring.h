@@ -126,6 +126,18 @@ int	ring_writer_open(const char *name, const struct ring_config *cfg,
 /* The same on a descriptor opened O_RDWR (kept open by the writer). */
 int	ring_writer_open_fd(int fd, const struct ring_config *cfg,
 	    struct ring_writer **out);
+/*
+ * One capture handing the ring to the next without a gap: the new writer
+ * maps it with ring_writer_follow_fd (nothing changes yet); the old one
+ * stops publishing, calls ring_writer_hand_over (its close then leaves the
+ * writer's state alone) and says which period comes next; the new one
+ * calls ring_writer_resume with it and publishes from there, in the same
+ * epoch: readers see one sequence.
+ */
+int	ring_writer_follow_fd(int fd, const struct ring_config *cfg,
+	    struct ring_writer **out);
+void	ring_writer_resume(struct ring_writer *w, uint64_t seq);
+void	ring_writer_hand_over(struct ring_writer *w);
 void	ring_writer_close(struct ring_writer *w);	/* marks the writer stopped */
 const struct ring_header *ring_writer_header(const struct ring_writer *w);
 

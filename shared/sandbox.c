@@ -306,18 +306,18 @@ static const struct rule common[] = {
 	R(restart_syscall, "after a stop/continue"),
 	R(exit, "threads"), R(exit_group, "exit"),
 	R(getrandom, "malloc, hash seeds"),
+	R(accept4, "an orphan: a new supervisor at the rendezvous"),
+	R(getsockopt, "its credentials (SO_PEERCRED); TCP_INFO"),
 };
 
 static const struct rule sessiond[] = {
 	R(recvfrom, "client control messages"),
 	R(sendto, "client packets"),
-	R(getsockopt, "TCP_INFO: is a stalled client alive?"),
 };
 
 static const struct rule broker[] = {
 	R(epoll_wait, "libevent"), R(epoll_pwait, "libevent"),
 	R(epoll_ctl, "libevent"),
-	R(accept4, "listeners"),
 	R(readv, "evbuffer reads"), R(writev, "evbuffer writes"),
 	R(sendto, "a refused handshake's error message"),
 	R(recvfrom, "handshakes"),

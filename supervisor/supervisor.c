@@ -213,6 +213,37 @@ bind_listener(const char *what, const char *addr, char *bound, size_t blen,
 	return fd;
 }
 
+/* The address a listening socket is bound to. */
+static void
+bound_addr(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		format_addr((struct sockaddr *)&ss, sl, out, len);
+}
+
+/*
+ * The adopted broker's listening sockets, if there is one: no bind race,
+ * no connection refused meanwhile.  Else bound here.
+ */
+static int
+listeners(char *err, size_t errlen)
+{
+	if (adopt_listeners(&sv.native_fd, &sv.http_fd)) {
+		bound_addr(sv.native_fd, sv.native_addr, sizeof(sv.native_addr));
+		bound_addr(sv.http_fd, sv.http_addr, sizeof(sv.http_addr));
+		return 0;
+	}
+	if ((sv.native_fd = bind_listener("native", sv.cfg.native,
+	    sv.native_addr, sizeof(sv.native_addr), err, errlen)) == -1 ||
+	    (sv.http_fd = bind_listener("http", sv.cfg.http, sv.http_addr,
+	    sizeof(sv.http_addr), err, errlen)) == -1)
+		return -1;
+	return 0;
+}
+
 /* The sd_notify datagram, without libsystemd. */
 static void
 sd_notify(const char *text)
@@ -337,6 +368,16 @@ announce(void)
 	sv.cfg.notify_fd = -1;
 }
 
+/* Once capture and broker are both ready (started, or adopted). */
+static void
+announce_when_ready(void)
+{
+	if (!sv.announced && !sv.stopping && sv.capture.child != NULL &&
+	    sv.capture.child->ready && sv.broker.child != NULL &&
+	    sv.broker.child->ready)
+		announce();
+}
+
 void
 super_child_ready(struct child *c)
 {
@@ -344,10 +385,7 @@ super_child_ready(struct child *c)
 		service_ready(&sv.capture);
 	else if (c->kind == CHILD_BROKER)
 		service_ready(&sv.broker);
-	if (!sv.announced && !sv.stopping && sv.capture.child != NULL &&
-	    sv.capture.child->ready && sv.broker.child != NULL &&
-	    sv.broker.child->ready)
-		announce();
+	announce_when_ready();
 }
 
 void
@@ -505,6 +543,39 @@ ring_note_owner(void)
 }
 
 /*
+ * The ring a previous instance's capture still writes and its sessions
+ * read: kept, never recreated under them, if it has the configured
+ * geometry.  -1: there is none we can keep.
+ */
+static int
+ring_reuse(void)
+{
+	struct ring_config rc = { sv.cfg.rate, sv.cfg.channels, sv.cfg.period,
+	    0 };
+	const struct ring_header *h;
+
+	if (ring_config_check(&rc) != RING_OK ||
+	    (sv.ring_fd = shm_open(sv.cfg.ring, O_RDONLY | O_CLOEXEC, 0)) == -1)
+		return -1;
+	if ((sv.ring_rw_fd = shm_open(sv.cfg.ring, O_RDWR | O_CLOEXEC, 0)) ==
+	    -1 || ring_reader_open_fd(sv.ring_fd, &sv.ring) != RING_OK) {
+		if (sv.ring_rw_fd != -1)
+			close(sv.ring_rw_fd);
+		close(sv.ring_fd);
+		return -1;
+	}
+	h = ring_reader_header(sv.ring);
+	if (h->rate == rc.rate && h->channels == rc.channels &&
+	    h->period_frames == rc.period_frames &&
+	    h->slot_count == rc.slot_count)
+		return 0;
+	ring_reader_close(sv.ring);
+	close(sv.ring_fd);
+	close(sv.ring_rw_fd);
+	return -1;
+}
+
+/*
  * The supervisor creates the ring and keeps two descriptors: read-write
  * for capture (which never opens the ring by name) and read-only for
  * sessions and the meters.
@@ -517,6 +588,15 @@ ring_setup(char *err, size_t errlen)
 	int r;
 
 	ring_note_owner();
+	if (adopt_audio()) {
+		if (ring_reuse() == 0) {
+			log_info("ring %s kept: adopted children use it",
+			    sv.cfg.ring);
+			return 0;
+		}
+		adopt_abandon("the ring is not the configured one any more");
+	}
+	sv.ring_fd = sv.ring_rw_fd = -1;
 	if ((r = ring_create(sv.cfg.ring, &rc)) != RING_OK) {
 		snprintf(err, errlen, "ring %s: %s%s%s", sv.cfg.ring,
 		    ring_strerror(r), r == RING_ESYS ? ": " : "",
@@ -568,10 +648,13 @@ setup(int argc, char *argv[])
 		errx(1, "event_base_new failed");
 	if (ring_own(err, sizeof(err)) == -1)
 		errx(1, "%s", err);
-	if ((sv.native_fd = bind_listener("native", sv.cfg.native,
-	    sv.native_addr, sizeof(sv.native_addr), err, sizeof(err))) == -1 ||
-	    (sv.http_fd = bind_listener("http", sv.cfg.http, sv.http_addr,
-	    sizeof(sv.http_addr), err, sizeof(err))) == -1 ||
+	if (adopt_key_load(err, sizeof(err)) == -1) {
+		ring_unlock(sv.cfg.ring, sv.ring_lock);
+		errx(1, "%s", err);
+	}
+	/* Owning the ring, we may take over what a previous owner left. */
+	adopt_gather();
+	if (listeners(err, sizeof(err)) == -1 ||
 	    ring_setup(err, sizeof(err)) == -1) {
 		ring_unlock(sv.cfg.ring, sv.ring_lock);
 		errx(1, "%s", err);
@@ -587,8 +670,11 @@ start(void)
 	signals_setup();
 	service_init(&sv.capture, "capture", CHILD_CAPTURE);
 	service_init(&sv.broker, "broker", CHILD_BROKER);
-	service_start(&sv.capture);
-	service_start(&sv.broker);
+	adopt_services();
+	if (sv.capture.child == NULL)
+		service_start(&sv.capture);
+	if (sv.broker.child == NULL)
+		service_start(&sv.broker);
 	/* After those forks, so no LMDB handle crosses them. */
 	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
 	    &sv.state, err, sizeof(err)) != STATE_OK) {
@@ -597,6 +683,9 @@ start(void)
 		stop();
 		return;
 	}
+	adopt_sessions();
+	adopt_done();
+	announce_when_ready();
 	api_channels_load();
 	session_recent_load();
 	session_sweep_start();

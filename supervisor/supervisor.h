@@ -49,6 +49,7 @@ struct config {
 	uint32_t	 stall_ms, user_timeout_ms;
 	uint32_t	 capture_stall_ms;	/* the watchdog's limit */
 	uint32_t	 affinity_minutes;	/* app restarts: 0 = off */
+	uint32_t	 orphan_grace_s;	/* children without us, then exit */
 	uint64_t	 forget_unused_ms;	/* records with no name nor mix */
 	/* The broker's limits; 0 = its defaults (broker/broker.h). */
 	uint32_t	 handshake_ms, request_ms;
@@ -96,6 +97,10 @@ struct child {
 	pid_t		 pid;
 	int		 chan;		/* our end of the channel, -1 once closed */
 	struct event	*ev;
+	int		 pidfd;		/* adopted: how we see it end; else -1 */
+	struct event	*pidfd_ev;
+	bool		 adopted;	/* started by a previous ringcastd */
+	bool		 retiring;	/* an upgrade's predecessor: not restarted */
 	bool		 ready;
 	uint64_t	 spawned_ms;	/* monotonic */
 	uint64_t	 ready_ms;
@@ -120,7 +125,11 @@ struct service {
 	char		 last_exit[64];
 };
 
+/* An adopted child's wait status when it was not ours to wait for. */
+#define CHILD_STATUS_UNKNOWN	(-1)
+
 const char *child_name(const struct child *c);
+enum msg_role child_role(const struct child *c);
 /*
  * fork + exec of the program words[0] (found by super_prog) with the rest
  * of words as its arguments: the channel on fd 3, fds[i] on 4 + i, stdin
@@ -131,8 +140,19 @@ struct child *child_spawn(enum child_kind kind, const char *const *words,
 /* A message to the child (shared/msg.h); -1 with errno if it did not go. */
 int	child_send(struct child *c, uint32_t type, const void *body, size_t len,
 	    const void *tail, size_t taillen);
-/* Close our end of the channel: the child exits on EOF. */
+/*
+ * A child of a previous ringcastd, whose channel is now chan (its
+ * connection at the rendezvous) and whose end pidfd tells.  NULL (both
+ * descriptors closed) on failure.
+ */
+struct child *child_adopt(enum child_kind kind, pid_t pid, int pidfd, int chan,
+	    const char *version);
+/* Close our end of the channel (an adoptable child goes on, an orphan). */
 void	child_close(struct child *c);
+/* A signal to the child, through its pidfd when it has one. */
+void	child_kill(struct child *c, int sig);
+/* End it: the channel closed, SIGTERM. */
+void	child_end(struct child *c);
 void	child_signal_all(int sig);
 int	child_count(void);
 /* Reap every exited child (SIGCHLD). */
@@ -143,11 +163,13 @@ int	child_probe(const struct api_probe *p, char *err, size_t errlen);
 void	child_status_str(int status, char *buf, size_t len);
 
 void	service_init(struct service *s, const char *name, enum child_kind kind);
+/* Run the service with an adopted child instead of starting one. */
+void	service_adopt(struct service *s, struct child *c);
 void	service_start(struct service *s);
 void	service_stop(struct service *s);
 /* The service's child became ready / exited. */
 void	service_ready(struct service *s);
-void	service_exited(struct service *s, int status);
+void	service_exited(struct service *s, struct child *c, int status);
 
 /* ---- listeners (supervisor_session.c) ---- */
 
@@ -176,6 +198,9 @@ void	session_dispatch(struct child *c, const struct msg *m);
 /* Its session broke the channel protocol: it ends with reason "protocol". */
 void	session_fault(struct client *cl);
 void	session_exited(struct child *c, int status);
+/* A session of a previous ringcastd, with what it said of itself. */
+void	session_adopt(struct child *c, const struct msg_session_start *m,
+	    const struct msg_session_stats *st);
 /* The connected client of identity id, or NULL. */
 struct client *session_find(const char *id);
 uint32_t session_count(void);
@@ -216,6 +241,25 @@ void	api_channels_load(void);
 json_t	*api_channel_names(void);
 json_t	*api_capture_json(void);
 
+/* ---- adoption (supervisor_adopt.c) ---- */
+
+/* The installation's key, made once in the state directory. */
+int	adopt_key_load(char *err, size_t errlen);
+/* A new child's first message: its secret, and how long to outlive us. */
+void	adopt_key_send(struct child *c);
+/* At start: find the previous instance's children and hear their proofs. */
+void	adopt_gather(void);
+/* The adopted broker's listening sockets (ours now); false if none. */
+bool	adopt_listeners(int *native, int *http);
+/* Whether an adopted capture or session uses the ring (it must be kept). */
+bool	adopt_audio(void);
+/* Capture and broker to their services; then, with the state open, sessions. */
+void	adopt_services(void);
+void	adopt_sessions(void);
+/* End what would use a ring we cannot keep. */
+void	adopt_abandon(const char *why);
+void	adopt_done(void);
+
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 
 void	watch_start(void);
@@ -227,6 +271,8 @@ void	events_start(void);
 void	events_stop(void);
 
 /* ---- the whole daemon (supervisor.c) ---- */
+
+enum { ADOPT_ADOPTED, ADOPT_REFUSED, ADOPT_INCOMPATIBLE, ADOPT_RESULTS };
 
 #define SUPER_REASONS	14
 
@@ -264,6 +310,7 @@ struct super {
 	uint64_t		 disconnects[SUPER_REASONS];
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
 	uint64_t		 faults[3];	/* channel faults, by child_kind */
+	uint64_t		 adoptions[ADOPT_RESULTS];
 };
 
 extern struct super sv;

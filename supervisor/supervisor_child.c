@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <sys/pidfd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -44,7 +45,9 @@ child_name(const struct child *c)
 void
 child_status_str(int status, char *buf, size_t len)
 {
-	if (WIFEXITED(status))
+	if (status == CHILD_STATUS_UNKNOWN)
+		snprintf(buf, len, "gone (not our child: no status)");
+	else if (WIFEXITED(status))
 		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "signal %d (%s)", WTERMSIG(status),
@@ -133,6 +136,9 @@ child_argv(enum child_kind kind, const char *const *words)
 	}
 	if (sv.cfg.verbose > 0)
 		av[n++] = "-v";
+	/* Every child may outlive us, to be adopted by our successor. */
+	av[n++] = "--adopt";
+	av[n++] = sv.cfg.ring;
 	av[n] = NULL;
 	if (!sv.cfg.drop)
 		return av;
@@ -187,6 +193,7 @@ child_spawn(enum child_kind kind, const char *const *words, const int *fds,
 		return NULL;
 	}
 	c->kind = kind;
+	c->pidfd = -1;
 	if (msg_channel(pair) == -1) {
 		log_warn("spawn %s: channel", path);
 		free(c);
@@ -217,6 +224,38 @@ child_spawn(enum child_kind kind, const char *const *words, const int *fds,
 		fatalx("%s: cannot watch the channel", path);
 	LIST_INSERT_HEAD(&children, c, entry);
 	log_debug("%s[%d] started", child_name(c), (int)c->pid);
+	adopt_key_send(c);
+	return c;
+}
+
+static void	pidfd_cb(evutil_socket_t, short, void *);
+
+struct child *
+child_adopt(enum child_kind kind, pid_t pid, int pidfd, int chan,
+    const char *version)
+{
+	struct child *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("adopting %d", (int)pid);
+		close(pidfd);
+		close(chan);
+		return NULL;
+	}
+	c->kind = kind;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->chan = chan;
+	c->adopted = true;
+	c->ready = true;
+	c->spawned_ms = c->ready_ms = clock_mono_ms();
+	snprintf(c->version, sizeof(c->version), "%s", version);
+	if ((c->ev = event_new(sv.base, chan, EV_READ | EV_PERSIST, chan_cb,
+	    c)) == NULL || event_add(c->ev, NULL) == -1 ||
+	    (c->pidfd_ev = event_new(sv.base, pidfd, EV_READ, pidfd_cb, c)) ==
+	    NULL || event_add(c->pidfd_ev, NULL) == -1)
+		fatalx("%s[%d]: cannot watch it", child_name(c), (int)pid);
+	LIST_INSERT_HEAD(&children, c, entry);
 	return c;
 }
 
@@ -229,6 +268,22 @@ child_close(struct child *c)
 	c->ev = NULL;
 	close(c->chan);
 	c->chan = -1;
+}
+
+void
+child_kill(struct child *c, int sig)
+{
+	if (c->pidfd >= 0)
+		(void)pidfd_send_signal(c->pidfd, sig, NULL, 0);
+	else
+		(void)kill(c->pid, sig);
+}
+
+void
+child_end(struct child *c)
+{
+	child_close(c);
+	child_kill(c, SIGTERM);
 }
 
 int
@@ -249,7 +304,7 @@ child_signal_all(int sig)
 	struct child *c;
 
 	LIST_FOREACH(c, &children, entry)
-		kill(c->pid, sig);
+		child_kill(c, sig);
 }
 
 int
@@ -263,8 +318,8 @@ child_count(void)
 	return n;
 }
 
-static enum msg_role
-role_of(const struct child *c)
+enum msg_role
+child_role(const struct child *c)
 {
 	switch (c->kind) {
 	case CHILD_CAPTURE:
@@ -291,7 +346,7 @@ fault(struct child *c, const char *why)
 	if (c->client != NULL)
 		session_fault(c->client);
 	child_close(c);
-	kill(c->pid, SIGKILL);
+	child_kill(c, SIGKILL);
 }
 
 static void
@@ -341,7 +396,7 @@ chan_read(struct child *c)
 	for (i = 0; i < CHAN_BATCH; i++) {
 		if (c->chan == -1)
 			return 0;
-		rc = msg_recv(c->chan, ROLE_SUPERVISOR, role_of(c), &cm);
+		rc = msg_recv(c->chan, ROLE_SUPERVISOR, child_role(c), &cm);
 		if (rc == 1) {
 			dispatch(c);
 			continue;
@@ -403,14 +458,19 @@ exited(struct child *c, int status)
 	sandbox_violation(c, status);
 	child_saw_fault(c, status);
 	child_close(c);
+	if (c->pidfd_ev != NULL)
+		event_free(c->pidfd_ev);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	LIST_REMOVE(c, entry);
 	switch (c->kind) {
 	case CHILD_CAPTURE:
-		service_exited(&sv.capture, status);
+		service_exited(&sv.capture, c, status);
 		break;
 	case CHILD_BROKER:
-		sv.subscribers = 0;	/* its event streams went with it */
-		service_exited(&sv.broker, status);
+		if (c == sv.broker.child)
+			sv.subscribers = 0;	/* its event streams went too */
+		service_exited(&sv.broker, c, status);
 		break;
 	case CHILD_SESSION:
 		session_exited(c, status);
@@ -439,6 +499,24 @@ child_reap(void)
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
+}
+
+/*
+ * An adopted child ended.  After an upgrade it is still our child (we are
+ * the same process): its status is there to wait for.  After a crash it
+ * is not.
+ */
+static void
+pidfd_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct child *c = arg;
+	int status = CHILD_STATUS_UNKNOWN;
+
+	(void)fd;
+	(void)ev;
+	if (waitpid(c->pid, &status, WNOHANG) != c->pid)
+		status = CHILD_STATUS_UNKNOWN;
+	exited(c, status);
 }
 
 /*
@@ -632,8 +710,7 @@ service_stop(struct service *s)
 	evtimer_del(s->restart_ev);
 	if (s->child == NULL)
 		return;
-	child_close(s->child);
-	kill(s->child->pid, SIGTERM);
+	child_end(s->child);
 }
 
 void
@@ -675,12 +752,27 @@ tally(struct service *s, uint64_t now)
 }
 
 void
-service_exited(struct service *s, int status)
+service_adopt(struct service *s, struct child *c)
 {
-	struct child *c = s->child;
+	s->child = c;
+	s->ever_ready = true;
+	s->last_spawn_ms = clock_mono_ms();
+}
+
+void
+service_exited(struct service *s, struct child *c, int status)
+{
 	uint64_t now = clock_mono_ms(), up = c->ready ? now - c->ready_ms : 0;
 	bool steady = c->ready && up > SUPER_STEADY_MS;
+	char how[64];
 
+	/* An upgrade's predecessor, or a second one found at adoption. */
+	if (c != s->child) {
+		child_status_str(status, how, sizeof(how));
+		log_info("%s[%d] %s (%s)", s->name, (int)c->pid, c->retiring ?
+		    "retired" : "ended", how);
+		return;
+	}
 	child_status_str(status, s->last_exit, sizeof(s->last_exit));
 	s->child = NULL;
 	if (sv.stopping) {

@@ -16,6 +16,7 @@
 
 #include "shared/opt.h"
 #include "shared/ring.h"
+#include "shared/adopt.h"
 #include "supervisor/supervisor.h"
 
 #define LINE_MAX_LEN	4096
@@ -55,6 +56,7 @@ static const struct key keys[] = {
 	{ "user-timeout-ms",	U32(user_timeout_ms, 100, 600000), "MS" },
 	{ "capture-stall-ms",	U32(capture_stall_ms, 100, 60000), "MS" },
 	{ "affinity-minutes",	U32(affinity_minutes, 0, 1440), "MIN" },
+	{ "orphan-grace-s",	U32(orphan_grace_s, 1, 86400), "S" },
 	{ "forget-unused-hours", HOURS(forget_unused_ms, 0, 87600), "H" },
 	{ "handshake-ms",	U32(handshake_ms, 100, 600000), "MS" },
 	{ "request-ms",		U32(request_ms, 100, 600000), "MS" },
@@ -102,6 +104,7 @@ defaults(struct config *c)
 	c->user_timeout_ms = 4000;
 	c->capture_stall_ms = 500;
 	c->affinity_minutes = 30;
+	c->orphan_grace_s = ADOPT_GRACE_S;
 	c->forget_unused_ms = 24 * 3600 * 1000;
 	c->notify_fd = -1;
 }

@@ -226,6 +226,8 @@ start_msg(const struct client *cl, bool found, struct msg_session_start *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->kind = cl->player ? CLIENT_WAV : CLIENT_NATIVE;
+	snprintf(m->remote, sizeof(m->remote), "%s", cl->remote);
+	m->since_ms = cl->since_ms;
 	m->state_restored = m->is_reconnection = found;
 	m->clients_connected = session_count();
 	m->stall_ms = sv.cfg.stall_ms;
@@ -253,7 +255,7 @@ replace(struct client *old)
 	    old->id, old->remote, (int)old->child->pid);
 	old->replaced = true;
 	snprintf(old->reason, sizeof(old->reason), "replaced");
-	child_close(old->child);
+	child_end(old->child);
 }
 
 /* A session for cl on fd; cl is freed on failure. */
@@ -272,7 +274,7 @@ session_start(struct client *cl, int fd, bool found)
 	if (child_send(cl->child, MSG_SESSION_START, &m, sizeof(m), NULL,
 	    0) == -1) {
 		log_warn("client %s: MSG_SESSION_START", cl->id);
-		child_close(cl->child);
+		child_end(cl->child);
 	}
 	sv.connects++;
 	return 0;
@@ -360,11 +362,22 @@ player_hello(struct client *cl)
 	h->packet_frames = sv.cfg.period * 4;
 }
 
+/* WAV players are "wav-N": after an adoption N goes on past theirs. */
+static unsigned long long player_seq;
+
+static void
+player_seq_note(const char *id)
+{
+	unsigned long long n;
+
+	if (sscanf(id, "wav-%llu", &n) == 1 && n > player_seq)
+		player_seq = n;
+}
+
 /* A /stream.wav listener: its own session like any client, never saved. */
 static int
 player_start(int fd, const struct msg_client *m, char *err, size_t errlen)
 {
-	static unsigned long long seq;
 	struct client *cl;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
@@ -377,7 +390,7 @@ player_start(int fd, const struct msg_client *m, char *err, size_t errlen)
 	}
 	cl->player = true;
 	cl->player_mix = m->wav_mix;
-	snprintf(cl->id, sizeof(cl->id), "wav-%llu", ++seq);
+	snprintf(cl->id, sizeof(cl->id), "wav-%llu", ++player_seq);
 	snprintf(cl->remote, sizeof(cl->remote), "%s", m->remote);
 	player_hello(cl);
 	cl->since_ms = clock_wall_ms();
@@ -435,7 +448,7 @@ tell_session(struct client *cl, enum msg_origin origin, const char *error)
 		return 0;
 	/* A session that does not read its channel is stuck: end it. */
 	log_warn("client %s: MSG_SESSION_MIX_SET", cl->id);
-	child_close(cl->child);
+	child_end(cl->child);
 	return -1;
 }
 
@@ -712,8 +725,63 @@ session_kick(const char *id)
 		return -1;
 	log_info("client %s: disconnected by the engineer", id);
 	snprintf(cl->reason, sizeof(cl->reason), "kicked");
-	kill(cl->child->pid, SIGTERM);
+	child_kill(cl->child, SIGTERM);
 	return 0;
+}
+
+/*
+ * A session of a previous ringcastd: known again with what it says of
+ * itself.  Should the saved record hold a later committed mix (we died
+ * between its commit and telling the session), the record wins.
+ */
+void
+session_adopt(struct child *c, const struct msg_session_start *m,
+    const struct msg_session_stats *st)
+{
+	struct state_record rec;
+	struct client *cl, *old;
+	bool found = false;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		log_warn("session[%d]", (int)c->pid);
+		child_end(c);
+		return;
+	}
+	snprintf(cl->id, sizeof(cl->id), "%s", m->persistent_id);
+	snprintf(cl->remote, sizeof(cl->remote), "%s", m->remote);
+	cl->hello = m->hello;
+	cl->mix = m->mix;
+	cl->since_ms = m->since_ms;
+	cl->player = m->kind == CLIENT_WAV;
+	cl->player_mix = cl->player && m->hello.server_mix;
+	cl->child = c;
+	c->client = cl;
+	counters(cl, st);
+	/* The same identity twice (a replaced session not gone yet). */
+	if ((old = session_find(cl->id)) != NULL) {
+		if (old->since_ms <= cl->since_ms)
+			replace(old);
+		else {
+			cl->replaced = true;
+			snprintf(cl->reason, sizeof(cl->reason), "replaced");
+			child_end(c);
+		}
+	}
+	TAILQ_INSERT_TAIL(&clients, cl, entry);
+	if (cl->player)
+		player_seq_note(cl->id);
+	else if (sv.state != NULL && state_get(sv.state, cl->id, &rec) ==
+	    STATE_OK) {
+		found = true;
+		if (!mix_equal(&rec.mix, &cl->mix)) {
+			log_info("client %s: its saved mix is newer than its "
+			    "session's: sent", cl->id);
+			cl->mix = rec.mix;
+			mix_fit(cl);
+			(void)tell_session(cl, ORIGIN_WEB, NULL);
+		}
+	}
+	api_event("client_connected", session_entry(found ? &rec : NULL, cl));
 }
 
 void
@@ -850,9 +918,7 @@ session_stop_all(void)
 	TAILQ_FOREACH(cl, &clients, entry) {
 		if (cl->reason[0] == '\0')
 			snprintf(cl->reason, sizeof(cl->reason), "shutdown");
-		if (cl->child != NULL) {
-			child_close(cl->child);
-			kill(cl->child->pid, SIGTERM);
-		}
+		if (cl->child != NULL)
+			child_end(cl->child);
 	}
 }

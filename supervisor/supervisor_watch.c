@@ -57,7 +57,7 @@ stall_end(void)
 static void
 watch(uint64_t now)
 {
-	const struct child *c = sv.capture.child;
+	struct child *c = sv.capture.child;
 	uint64_t seq, age;
 
 	if (c == NULL || !c->ready || c->pid != w.pid) {
@@ -83,7 +83,7 @@ watch(uint64_t now)
 		    "%u): restarting it", (int)w.pid, (unsigned long long)age,
 		    sv.cfg.capture_stall_ms);
 		w.killed = true;
-		kill(w.pid, SIGKILL);
+		child_kill(c, SIGKILL);
 	}
 }
 

@@ -166,6 +166,10 @@ example(uint32_t t, void *body, const char **tail)
 		struct msg_session_exit	ex;
 		struct msg_probe	p;
 		struct mix_patch	mp;
+		struct msg_adopt_key	k;
+		struct msg_adopt_capture ac;
+		struct msg_adopt_broker	ab;
+		struct msg_adopt_session as;
 	} *u = body;
 
 	memset(body, 0, msg_size(t));
@@ -215,6 +219,23 @@ example(uint32_t t, void *body, const char **tail)
 		break;
 	case MSG_PROBE:
 		strcpy(u->p.action, "open");
+		break;
+	case MSG_ADOPT_KEY:
+		u->k.grace_s = 60;
+		break;
+	case MSG_ADOPT_CAPTURE:
+		strcpy(u->ac.a.version, "1.2.3");
+		strcpy(u->ac.state.state, "running");
+		u->ac.rate = 48000;
+		u->ac.channels = 8;
+		u->ac.period = 64;
+		break;
+	case MSG_ADOPT_BROKER:
+		strcpy(u->ab.a.version, "1.2.3");
+		break;
+	case MSG_ADOPT_SESSION:
+		strcpy(u->as.a.version, "1.2.3");
+		(void)example(MSG_SESSION_START, &u->as.start, tail);
 		break;
 	}
 	return msg_size(t);

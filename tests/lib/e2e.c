@@ -156,9 +156,14 @@ e2e_session_pid(const char *id)
 int
 e2e_api(const char *method, const char *path, const char *body, json_t **out)
 {
+	json_t *o;
 	int st;
 
-	*out = http_json(E.d.http_port, method, path, body, &st);
+	o = http_json(E.d.http_port, method, path, body, &st);
+	if (out != NULL)
+		*out = o;
+	else
+		json_decref(o);
 	return st;
 }
 

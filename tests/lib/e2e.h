@@ -81,7 +81,8 @@ json_t	*e2e_ended(const char *id);
 pid_t	e2e_child_pid(const char *which);
 /* The session pid of a connected identity, checked. */
 pid_t	e2e_session_pid(const char *id);
-/* A POST or DELETE to the API: the status, the answer as JSON in *out. */
+/* A POST or DELETE to the API: the status, the answer as JSON in *out
+ * (out NULL: not wanted). */
 int	e2e_api(const char *method, const char *path, const char *body,
 	    json_t **out);
 

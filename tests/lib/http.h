@@ -12,7 +12,7 @@
 /*
  * One request on its own connection (Connection: close); the status, with
  * the body (malloc'd, NUL-terminated, chunked encoding undone) in *resp; -1
- * on a transport failure (*resp NULL).
+ * on a transport failure (*resp NULL).  resp NULL: the body is not wanted.
  */
 int	http_req(int port, const char *method, const char *path,
 	    const char *body, char **resp, int timeout_ms);
