@@ -346,6 +346,9 @@ parent_read(evutil_socket_t fd, short what, void *arg)
 			parent_dispatch(&m);
 			continue;
 		}
+		/* A dead peer with our unread messages: a reset, not EOF. */
+		if (rc == -1 && errno == ECONNRESET)
+			rc = 0;
 		if (rc == 0 && bk.retire_end_ms == 0 &&
 		    adopt_orphaned(&bk.adopt))
 			orphaned();

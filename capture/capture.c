@@ -375,6 +375,9 @@ parent_input(struct capture *c, int *status)
 		*status = rc == -1 ? 1 : 0;
 		return rc == 0 ? 0 : -1;
 	}
+	/* A dead peer with our unread messages: a reset, not EOF. */
+	if (rc == -1 && errno == ECONNRESET)
+		rc = 0;
 	if (rc == 0 && adopt_orphaned(&c->adopt)) {
 		close(c->parent_fd);
 		c->parent_fd = -1;

@@ -171,7 +171,8 @@ sess_parent_input(struct session *s)
 			parent_fault(s);
 			return;
 		}
-		if (rc == -1)
+		/* A dead peer with our unread messages: a reset, not EOF. */
+		if (rc == -1 && errno != ECONNRESET)
 			log_warn("parent channel");
 		if (!adopt_orphaned(&s->adopt)) {
 			sess_end(s, "parent");

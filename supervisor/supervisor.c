@@ -684,7 +684,6 @@ start(void)
 		return;
 	}
 	adopt_sessions();
-	adopt_done();
 	announce_when_ready();
 	api_channels_load();
 	session_recent_load();
@@ -703,6 +702,7 @@ main(int argc, char *argv[])
 	start();
 	if (event_base_dispatch(sv.base) == -1)
 		log_warnx("event loop failed");
+	adopt_done();
 	if (sv.state != NULL)
 		state_close(sv.state);
 	ring_reader_close(sv.ring);

@@ -253,11 +253,15 @@ void	adopt_gather(void);
 bool	adopt_listeners(int *native, int *http);
 /* Whether an adopted capture or session uses the ring (it must be kept). */
 bool	adopt_audio(void);
-/* Capture and broker to their services; then, with the state open, sessions. */
+/*
+ * Capture and broker to their services; then, with the state open, the
+ * sessions (a slow one from the loop, when it speaks).
+ */
 void	adopt_services(void);
 void	adopt_sessions(void);
 /* End what would use a ring we cannot keep. */
 void	adopt_abandon(const char *why);
+/* At the end: whatever was not adopted is let go. */
 void	adopt_done(void);
 
 /* ---- the capture watchdog (supervisor_watch.c) ---- */

@@ -41,7 +41,8 @@
 #include "shared/log.h"
 #include "supervisor/supervisor.h"
 
-#define ADOPT_WAIT_MS	1500	/* for every candidate to speak, together */
+#define ADOPT_WAIT_MS	1500	/* for a candidate to speak */
+#define ADOPT_QUICK_MS	100	/* sessions slower than this: adopted later */
 #define ADOPT_KEY_FILE	"adopt.key"
 #define ADOPT_KEY_LEN	32
 #define CANDIDATES_MAX	(SUPER_MAX_CLIENTS * 4 + 8)
@@ -57,6 +58,7 @@ struct candidate {
 	int		 lfds[2];	/* a broker's listening sockets */
 	bool		 spoke;		/* its MSG_ADOPT_* came */
 	bool		 taken;		/* a module took it */
+	struct event	*ev;		/* a late session, heard in the loop */
 	union {
 		struct msg_adopt		a;
 		struct msg_adopt_capture	cap;
@@ -357,24 +359,45 @@ listening(const struct candidate *c)
 	return c->fd != -1 && !c->spoke;
 }
 
+/* Candidates still to speak: all of them, and capture and broker alone. */
+static void
+count_listening(size_t *all, size_t *services)
+{
+	size_t i;
+
+	*all = *services = 0;
+	for (i = 0; i < ncands; i++)
+		if (listening(&cands[i])) {
+			(*all)++;
+			*services += cands[i].role != ROLE_SESSION;
+		}
+}
+
+/*
+ * Capture and broker must have spoken before we bind or touch the ring;
+ * sessions that take longer than ADOPT_QUICK_MS are adopted from the loop
+ * (adopt_sessions), so that a session busy ending holds nobody up.
+ */
 void
 adopt_gather(void)
 {
 	struct pollfd *pfd;
-	uint64_t end = clock_mono_ms() + ADOPT_WAIT_MS, now;
-	size_t i, n, done = 0;
+	uint64_t t0 = clock_mono_ms(), end = t0 + ADOPT_WAIT_MS, now;
+	size_t i, n, services;
 
 	if ((cands = calloc(CANDIDATES_MAX, sizeof(*cands))) == NULL ||
 	    (pfd = calloc(CANDIDATES_MAX, sizeof(*pfd))) == NULL)
 		fatal("adoption");
 	scan();
 	while ((now = clock_mono_ms()) < end) {
-		for (i = n = 0; i < ncands; i++)
+		count_listening(&n, &services);
+		if (n == 0 || (services == 0 && now - t0 >= ADOPT_QUICK_MS))
+			break;
+		for (i = 0; i < ncands; i++)
 			pfd[i] = (struct pollfd){ .fd = listening(&cands[i]) ?
 			    cands[i].fd : -1, .events = POLLIN };
-		for (i = 0; i < ncands; i++)
-			n += listening(&cands[i]);
-		if (n == 0 || poll(pfd, ncands, (int)(end - now)) == -1)
+		if (poll(pfd, ncands, services > 0 ? (int)(end - now) :
+		    (int)(t0 + ADOPT_QUICK_MS - now)) == -1)
 			break;
 		for (i = 0; i < ncands; i++)
 			if (pfd[i].revents != 0)
@@ -382,15 +405,15 @@ adopt_gather(void)
 	}
 	free(pfd);
 	for (i = 0; i < ncands; i++) {
-		if (listening(&cands[i]))
+		if (listening(&cands[i]) && cands[i].role != ROLE_SESSION)
 			candidate_drop(&cands[i], "no word in time");
 		else if (cands[i].spoke)
 			verify(&cands[i]);
-		done += cands[i].spoke;
 	}
 	if (ncands > 0)
-		log_info("adoption: %zu of %zu children of a previous ringcastd "
-		    "proved themselves", done, ncands);
+		log_info("adoption: %zu children of a previous ringcastd found "
+		    "in %llu ms", ncands,
+		    (unsigned long long)(clock_mono_ms() - t0));
 }
 
 /* ---- handing them over ---- */
@@ -478,15 +501,45 @@ adopt_services(void)
 	}
 }
 
+static void
+late_session(evutil_socket_t fd, short what, void *arg)
+{
+	struct candidate *c = arg;
+	struct child *ch;
+
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		candidate_drop(c, "no word in time");
+	else if (hear(c) == 0 && c->spoke) {
+		verify(c);
+		if (c->spoke && (ch = take(c, CHILD_SESSION)) != NULL)
+			session_adopt(ch, &c->u.ses.start, &c->u.ses.stats);
+	}
+	if (!listening(c)) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+}
+
 void
 adopt_sessions(void)
 {
+	struct timeval tv = { ADOPT_WAIT_MS / 1000, ADOPT_WAIT_MS % 1000 * 1000 };
 	struct candidate *c;
 	struct child *ch;
+	size_t i;
 
 	while ((c = next_of(ROLE_SESSION)) != NULL)
 		if ((ch = take(c, CHILD_SESSION)) != NULL)
 			session_adopt(ch, &c->u.ses.start, &c->u.ses.stats);
+	for (i = 0; i < ncands; i++) {
+		c = &cands[i];
+		if (!listening(c))
+			continue;
+		if ((c->ev = event_new(sv.base, c->fd, EV_READ | EV_PERSIST,
+		    late_session, c)) == NULL || event_add(c->ev, &tv) == -1)
+			candidate_drop(c, "cannot wait for it");
+	}
 }
 
 void
@@ -508,8 +561,11 @@ adopt_done(void)
 {
 	size_t i;
 
-	for (i = 0; i < ncands; i++)
+	for (i = 0; i < ncands; i++) {
+		if (cands[i].ev != NULL)
+			event_free(cands[i].ev);
 		candidate_drop(&cands[i], NULL);
+	}
 	free(cands);
 	cands = NULL;
 	ncands = 0;

@@ -155,3 +155,146 @@ Test(adopt, a_crashed_supervisor_is_replaced_and_nobody_notices)
 	steady_stop(&E.s);
 	stop_all();
 }
+
+/* ---- twenty crashes under churn ---- */
+
+#define KILLS		20
+#define CHURN_MS	100	/* a connect (and an older one's end) each */
+#define CHURN_KEEP	4
+
+static struct {
+	atomic_int	stop;
+	atomic_int	connects, failures;
+	atomic_int	mixes_acked, mixes_refused;
+	atomic_int	last_acked;	/* the last gain step committed */
+	int		http_port, native_port;
+} C;
+
+/* Apps coming and going, ten a second, through every crash. */
+static void *
+churn(void *arg)
+{
+	struct v2c keep[CHURN_KEEP];
+	uint64_t next = clock_mono_ns();
+	char id[32];
+	int n = 0;
+
+	(void)arg;
+	for (int i = 0; i < CHURN_KEEP; i++)
+		keep[i] = (struct v2c){ .fd = -1 };
+	while (!atomic_load(&C.stop)) {
+		struct v2c *c = &keep[n % CHURN_KEEP];
+
+		v2_close(c);
+		snprintf(id, sizeof(id), "churn-%d", n++);
+		if (v2_join(c, C.native_port, id, NULL, E2E_WAIT_MS) == 0)
+			atomic_fetch_add(&C.connects, 1);
+		else
+			atomic_fetch_add(&C.failures, 1);
+		/* The pace of arrivals: one every CHURN_MS, on a schedule. */
+		next += CHURN_MS * 1000000ull;
+		tu_sleep_until(next);
+	}
+	for (int i = 0; i < CHURN_KEEP; i++)
+		v2_close(&keep[i]);
+	return NULL;
+}
+
+/* Web mix changes in a burst, each a new gain step; an answer 200 is a commit. */
+static void *
+mixer(void *arg)
+{
+	char body[96];
+	int step = 0, st;
+
+	(void)arg;
+	while (!atomic_load(&C.stop)) {
+		step++;
+		snprintf(body, sizeof(body), "{\"gains\":{\"0\":%.4f}}",
+		    step / 10000.0);
+		st = http_req(C.http_port, "POST", "/api/clients/steady-0/mix",
+		    body, NULL, E2E_WAIT_MS);
+		if (st == 200) {
+			atomic_fetch_add(&C.mixes_acked, 1);
+			atomic_store(&C.last_acked, step);
+		} else
+			atomic_fetch_add(&C.mixes_refused, 1);
+	}
+	return NULL;
+}
+
+Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
+{
+	struct v2c phone = { .fd = -1 }, late = { .fd = -1 };
+	pthread_t th[2];
+	uint64_t worst = 0, ms, t0, started;
+	json_t *o;
+	char id[32], body[96];
+	double gain;
+	int i, k;
+
+	e2e_up("adopt", daemon_args);
+	for (i = 0; i < NSTEADY; i++) {
+		snprintf(id, sizeof(id), "steady-%d", i);
+		e2e_listen(id, NULL, 8);
+	}
+	json_decref(e2e_open(&phone, "phone", NULL));
+	C.http_port = E.d.http_port;
+	C.native_port = E.d.native_port;
+	started = clock_mono_ms();
+	cr_assert_eq(pthread_create(&th[0], NULL, churn, NULL), 0);
+	cr_assert_eq(pthread_create(&th[1], NULL, mixer, NULL), 0);
+	srandom((unsigned)getpid());
+	for (k = 0; k < KILLS; k++) {
+		struct pollfd none = { .fd = -1 };
+
+		/* A random moment: bursts, connects and ends are under way. */
+		poll(&none, 0, 50 + (int)(random() % 400));
+		rcd_kill(&E.d);
+		snprintf(id, sizeof(id), "late-%d", k);
+		e2e_check(v2_open(&late, E.d.native_port, v2_hello(id, NULL),
+		    E2E_WAIT_MS) == 0, "connect while no supervisor runs");
+		t0 = clock_mono_ms();
+		(void)restart();
+		for (i = 0; i < NSTEADY; i++) {
+			snprintf(id, sizeof(id), "steady-%d", i);
+			e2e_check(connected(id), "crash %d: %s not listed as "
+			    "connected", k, id);
+		}
+		json_decref(e2e_ctl(&late, "handshake_response", NULL));
+		v2_close(&late);
+		snprintf(body, sizeof(body), "{\"master_gain\":%.3f}",
+		    0.5 + k / 100.0);
+		e2e_check(e2e_api("POST", "/api/clients/phone/mix", body,
+		    NULL) == 200, "crash %d: web mix change", k);
+		o = e2e_ctl(&phone, "mix_state", NULL);
+		json_decref(o);
+		ms = clock_mono_ms() - t0;
+		worst = ms > worst ? ms : worst;
+	}
+	atomic_store(&C.stop, 1);
+	pthread_join(th[0], NULL);
+	pthread_join(th[1], NULL);
+	cr_log_info("%d crashes in %.1f s: worst restart to a web change at "
+	    "the phone %llu ms; churn %d connects (%d failed); %d web "
+	    "changes committed, %d refused", KILLS, (clock_mono_ms() -
+	    started) / 1000.0, (unsigned long long)worst,
+	    atomic_load(&C.connects), atomic_load(&C.failures),
+	    atomic_load(&C.mixes_acked), atomic_load(&C.mixes_refused));
+	e2e_check(worst < ADOPT_LIMIT_MS, "a restart took %llu ms to serve "
+	    "a web change", (unsigned long long)worst);
+	e2e_steady_clean("after 20 crashes");
+	/* Every acknowledged change is stored (a later one may be too). */
+	o = http_client(E.d.http_port, "steady-0");
+	gain = json_real_value(json_object_get(json_object_get(o, "gains"),
+	    "0"));
+	json_decref(o);
+	e2e_check(gain * 10000.0 + 0.5 >= atomic_load(&C.last_acked),
+	    "stored gain step %.1f, last acknowledged %d", gain * 10000.0,
+	    atomic_load(&C.last_acked));
+	e2e_check(atomic_load(&C.mixes_acked) > 0 &&
+	    atomic_load(&C.connects) > KILLS, "too little happened");
+	v2_close(&phone);
+	steady_stop(&E.s);
+	stop_all();
+}

@@ -73,7 +73,10 @@ rcd_read_notify(struct rcd *d, int fd, int timeout_ms)
 	}
 	d->native_port = rcd_notify_port(buf, "native");
 	d->http_port = rcd_notify_port(buf, "http");
-	return d->native_port > 0 && d->http_port > 0 ? 0 : -1;
+	if (d->native_port > 0 && d->http_port > 0)
+		return 0;
+	fprintf(stderr, "ringcastd said: %s", buf);
+	return -1;
 }
 
 static void
