@@ -42,7 +42,8 @@ steady_msg(void *arg, struct v2c *c, uint64_t now)
 
 	if (c->hdr.type != PROTO_TYPE_AUDIO)
 		return 0;
-	if (proto_audio_decode(&c->hdr, c->payload, 1, &a) != PROTO_OK)
+	if (proto_audio_decode(&c->hdr, c->payload, c->mask_words, &a) !=
+	    PROTO_OK)
 		return -1;
 	steady_count(arg, (struct steady_conn *)c, &a, now);
 	return 0;
