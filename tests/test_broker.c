@@ -1,19 +1,30 @@
 /* test_broker.c — ringcast-broker: handshakes under a deadline, limits, the HTTP front end. */
-#define _GNU_SOURCE	/* pipe2 in testutil.h, close_range */
+#define _GNU_SOURCE	/* close_range */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "shared/clock.h"
 #include "shared/msg.h"
 #include "shared/spawn.h"
 #include "shared/proto.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 /*
  * The test plays the supervisor: it binds both listeners on 127.0.0.1, keeps
@@ -176,7 +187,7 @@ closed_after(int fd, uint64_t start, int timeout_ms, char *got, size_t gotlen)
 	ssize_t n;
 
 	for (;;) {
-		uint64_t now = tu_now_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (now >= end)
 			return -1;
@@ -192,7 +203,7 @@ closed_after(int fd, uint64_t start, int timeout_ms, char *got, size_t gotlen)
 			got[have] = '\0';
 		}
 		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))
-			return (int)(tu_now_ms() - start);
+			return (int)(clock_mono_ms() - start);
 	}
 }
 
@@ -264,10 +275,10 @@ static const struct msg_client *
 expect_client(int timeout_ms, int *fd)
 {
 	static struct msg_client got;
-	uint64_t end = tu_now_ms() + timeout_ms;
+	uint64_t end = clock_mono_ms() + timeout_ms;
 
 	for (;;) {
-		int left = (int)(end - tu_now_ms());
+		int left = (int)(end - clock_mono_ms());
 
 		cr_assert(left > 0, "no MSG_BROKER_CLIENT in %d ms", timeout_ms);
 		cr_assert_eq(broker_msg(left), 1, "no MSG_BROKER_CLIENT");
@@ -342,8 +353,8 @@ Test(broker, handshake_passes_socket_and_hello, .timeout = 30)
 	 * ours ends the connection. */
 	client_done(m->id, 0, "");
 	close(fd);
-	cr_assert_geq(closed_after(c, tu_now_ms(), 3000, got, sizeof(got)), 0,
-	    "the broker still holds the client socket");
+	cr_assert_geq(closed_after(c, clock_mono_ms(), 3000, got, sizeof(got)),
+	    0, "the broker still holds the client socket");
 	close(c);
 }
 
@@ -376,7 +387,7 @@ Test(broker, slowloris_cut_at_deadline, .timeout = 30)
 	header(msg, PROTO_TYPE_CONTROL, 1000);
 	memset(msg + PROTO_HDR_LEN, '{', sizeof(msg) - PROTO_HDR_LEN);
 	c = tcp_connect("127.0.0.2", B.nat_port);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	send_all(c, msg, 8);
 	ms = trickle(c, msg + 8, sizeof(msg) - 8, t0);
 	cr_assert_geq(ms, 1900, "closed after %d ms, before the deadline", ms);
@@ -391,7 +402,7 @@ Test(broker, silent_client_cut_at_deadline, .timeout = 30)
 
 	bk_start(NULL);
 	c = tcp_connect("127.0.0.2", B.nat_port);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	ms = closed_after(c, t0, 6000, NULL, 0);
 	cr_assert_geq(ms, 1900, "closed after %d ms, before the deadline", ms);
 	cr_assert_leq(ms, 2000 + 2500, "closed after %d ms", ms);
@@ -481,7 +492,7 @@ Test(broker, bad_first_message_closed_promptly, .timeout = 60)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf = bad_bytes(cases[i].kind, &len);
 		c = tcp_connect("127.0.0.2", B.nat_port);
-		t0 = tu_now_ms();
+		t0 = clock_mono_ms();
 		send_all(c, buf, len);
 		free(buf);
 		memset(got, 0, sizeof(got));
@@ -511,7 +522,7 @@ one_too_many(int *held, int n, const char *addr, uint64_t *t0)
 	for (i = 0; i < n; i++)
 		held[i] = tcp_connect("127.0.0.2", B.nat_port);
 	c = tcp_connect(addr, B.nat_port);
-	*t0 = tu_now_ms();
+	*t0 = clock_mono_ms();
 	ms = closed_after(c, *t0, 5000, NULL, 0);
 	close(c);
 	return ms;
@@ -558,8 +569,8 @@ Test(broker, pending_total_limit, .timeout = 60)
 	 * it has, a new client may still be refused: try again until passed.
 	 */
 	hello = hello_msg("after-the-limit", &len);
-	end = tu_now_ms() + 5000;
-	while (fd < 0 && tu_now_ms() < end) {
+	end = clock_mono_ms() + 5000;
+	while (fd < 0 && clock_mono_ms() < end) {
 		c = tcp_connect(NULL, B.nat_port);
 		send_all(c, hello, len);
 		if (broker_msg(1000) == 1 && M.hdr.type == MSG_BROKER_CLIENT)
@@ -626,7 +637,8 @@ Test(broker, out_of_descriptors_does_not_spin, .timeout = 60)
 	close(c);
 	c = tcp_connect(NULL, B.http_port);
 	send_str(c, "GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n");
-	cr_assert_geq(closed_after(c, tu_now_ms(), 5000, resp, sizeof(resp)), 0);
+	cr_assert_geq(closed_after(c, clock_mono_ms(), 5000, resp,
+	    sizeof(resp)), 0);
 	cr_assert(strncmp(resp, "HTTP/1.1 404", 12) == 0, "got: %s", resp);
 	close(c);
 }
@@ -644,7 +656,7 @@ static int
 http_read(int fd, struct http_resp *r, int timeout_ms)
 {
 	memset(r, 0, sizeof(*r));
-	if (closed_after(fd, tu_now_ms(), timeout_ms, r->raw,
+	if (closed_after(fd, clock_mono_ms(), timeout_ms, r->raw,
 	    sizeof(r->raw)) < 0)
 		return -1;
 	if (sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
@@ -769,9 +781,9 @@ Test(broker, http_no_reply_is_503, .timeout = 30)
 	bk_start(NULL);
 	c = http_start("GET /api/clients HTTP/1.1\r\nHost: t\r\n\r\n");
 	req = expect_request(5000);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	cr_assert_eq(http_read(c, &r, 2000 + 3000), 503, "%s", r.raw);
-	ms = (int)(tu_now_ms() - t0);
+	ms = (int)(clock_mono_ms() - t0);
 	cr_assert(ms >= 1500 && ms <= 2000 + 2500, "503 after %d ms", ms);
 	cr_assert(strstr(r.body, "supervisor busy") != NULL, "%s", r.body);
 	close(c);
@@ -866,7 +878,7 @@ Test(broker, http_trickle_cut_at_deadline, .timeout = 30)
 
 	bk_start(args);
 	c = tcp_connect("127.0.0.2", B.http_port);
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	send_str(c, "GET /api/status HTTP/1.1\r\n");
 	ms = trickle(c, slow, sizeof(slow) - 1, t0);
 	cr_assert_geq(ms, 900, "closed after %d ms, before the deadline", ms);
@@ -961,7 +973,7 @@ Test(broker, good_client_served_during_abuse, .timeout = 60)
 	held[n++] = http_start("GET /api/clients HTTP/1.1\r\nHost: t\r\n\r\n");
 	(void)expect_request(5000);
 
-	t0 = tu_now_ms();
+	t0 = clock_mono_ms();
 	c = tcp_connect(NULL, B.nat_port);
 	{
 		size_t len;
@@ -971,7 +983,7 @@ Test(broker, good_client_served_during_abuse, .timeout = 60)
 		free(hello);
 	}
 	m = expect_client(1500, &fd);
-	cr_assert_lt(tu_now_ms() - t0, 1500);
+	cr_assert_lt(clock_mono_ms() - t0, 1500);
 	cr_assert_str_eq(m->hello.client_id, "in-the-crowd");
 	close(fd);
 	close(c);

@@ -1,6 +1,7 @@
 /* test_build.c — what the build promises: hardened programs, and an install that needs no test dependency. */
-#define _GNU_SOURCE	/* pipe2 in testutil.h, open_memstream */
+#define _GNU_SOURCE	/* strchrnul */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -12,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 static const char *const programs[] = { "ringcastd", "ringcast",
     "ringcast-capture", "ringcast-broker", "ringcast-sessiond" };

@@ -1,18 +1,31 @@
 /* test_capture.c — ringcast-capture end to end: tone, pacing, restart, WAV, parent channel, PortAudio via JACK. */
-#define _GNU_SOURCE
+#define _GNU_SOURCE	/* pipe2 */
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <sndfile.h>
 
+#include "shared/clock.h"
 #include "shared/msg.h"
 #include "shared/ring.h"
 #include "shared/tone.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 #define NOTIFY_FD	5
 #define READY_MS	15000	/* generous: a loaded 2-core VM */
@@ -175,13 +188,13 @@ capture_stop_ok(pid_t pid)
 static void
 read_all(int fd, char *out, size_t outlen, int timeout_ms)
 {
-	uint64_t end = tu_now_ms() + timeout_ms;
+	uint64_t end = clock_mono_ms() + timeout_ms;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t have = 0;
 	ssize_t r;
 
-	while (have < outlen - 1 && tu_now_ms() < end) {
-		if (poll(&pfd, 1, (int)(end - tu_now_ms())) <= 0)
+	while (have < outlen - 1 && clock_mono_ms() < end) {
+		if (poll(&pfd, 1, (int)(end - clock_mono_ms())) <= 0)
 			continue;
 		if ((r = read(fd, out + have, outlen - 1 - have)) <= 0)
 			break;
@@ -259,11 +272,11 @@ reader_close(struct reader *rd)
 static int
 reader_next(struct reader *rd, struct ring_period *info, uint64_t *lost)
 {
-	uint64_t end = tu_now_ms() + 10000;
+	uint64_t end = clock_mono_ms() + 10000;
 	int rc;
 
 	while ((rc = ring_read(rd->r, rd->buf, info, lost)) == RING_READ_AGAIN) {
-		cr_assert(tu_now_ms() < end, "no period within 10 s (writer "
+		cr_assert(clock_mono_ms() < end, "no period within 10 s (writer "
 		    "%d %s)", (int)atomic_load(&rd->h->writer_pid),
 		    kill(atomic_load(&rd->h->writer_pid), 0) == 0 ? "alive" :
 		    "gone");
@@ -378,12 +391,12 @@ Test(capture, period_rate_follows_the_clock, .timeout = 60)
 	pid = capture_start(ring, args);
 	reader_open(&rd, ring);
 	s0 = atomic_load(&rd.h->write_seq);
-	t0 = tu_now_ns();
+	t0 = clock_mono_ns();
 	do
 		reader_next(&rd, &info, &lost);
-	while (tu_now_ns() - t0 < 1200000000ull);
+	while (clock_mono_ns() - t0 < 1200000000ull);
 	s1 = atomic_load(&rd.h->write_seq);
-	t1 = tu_now_ns();
+	t1 = clock_mono_ns();
 	rate = (double)(s1 - s0) * 1e9 / (double)(t1 - t0);
 	cr_assert(rate > 0.8 * RATE / PERIOD && rate < 1.2 * RATE / PERIOD,
 	    "%.1f periods/s, want %u", rate, RATE / PERIOD);
@@ -405,15 +418,15 @@ Test(capture, stall_counts_overruns_and_does_not_burst, .timeout = 60)
 	pid = capture_start(ring, args);
 	reader_open(&rd, ring);
 	s0 = atomic_load(&rd.h->write_seq);
-	t0 = tu_now_ns();
+	t0 = clock_mono_ns();
 	/* The stimulus: the whole capture frozen for half a second. */
 	cr_assert_eq(kill(pid, SIGSTOP), 0);
 	nanosleep(&stall, NULL);
 	cr_assert_eq(kill(pid, SIGCONT), 0);
 	do
 		reader_next(&rd, &info, &lost);
-	while (tu_now_ns() - t0 < 800000000ull);
-	secs = (double)(tu_now_ns() - t0) / 1e9;
+	while (clock_mono_ns() - t0 < 800000000ull);
+	secs = (double)(clock_mono_ns() - t0) / 1e9;
 	over = atomic_load(&rd.h->overruns);
 	/* 0.5 s is 375 periods; a burst would publish all of them now. */
 	cr_assert(over >= 200 && over <= 1000, "overruns %llu",
@@ -754,7 +767,7 @@ jack_find_ports(char *metro, char *in0, char *in1, size_t len,
 	char *lsp[] = { "jack_lsp", NULL };
 	char out[8192], prefix[80];
 	struct timespec gap = { 0, 20 * 1000 * 1000 };
-	uint64_t end = tu_now_ms() + 15000;
+	uint64_t end = clock_mono_ms() + 15000;
 
 	snprintf(prefix, sizeof(prefix), "%s:", metro_name);
 	for (;;) {
@@ -764,7 +777,7 @@ jack_find_ports(char *metro, char *in0, char *in1, size_t len,
 		    find_port(out, "ringcast-capture:", 0, in0, len) &&
 		    find_port(out, "ringcast-capture:", 1, in1, len))
 			return;
-		cr_assert(tu_now_ms() < end, "ports missing:\n%s", out);
+		cr_assert(clock_mono_ms() < end, "ports missing:\n%s", out);
 		nanosleep(&gap, NULL);
 	}
 }
@@ -785,7 +798,7 @@ static void
 measure(struct reader *rd, float *peak, double *rate)
 {
 	struct ring_period info;
-	uint64_t t0 = tu_now_ns(), s0 = atomic_load(&rd->h->write_seq), lost;
+	uint64_t t0 = clock_mono_ns(), s0 = atomic_load(&rd->h->write_seq), lost;
 	size_t i, n = ring_period_floats(rd->h);
 
 	*peak = 0.0f;
@@ -795,9 +808,9 @@ measure(struct reader *rd, float *peak, double *rate)
 		for (i = 0; i < n; i++)
 			if (fabsf(rd->buf[i]) > *peak)
 				*peak = fabsf(rd->buf[i]);
-	} while (tu_now_ns() - t0 < 1500000000ull);
+	} while (clock_mono_ns() - t0 < 1500000000ull);
 	*rate = (double)(atomic_load(&rd->h->write_seq) - s0) * 1e9 /
-	    (double)(tu_now_ns() - t0);
+	    (double)(clock_mono_ns() - t0);
 }
 
 Test(capture, portaudio_through_jack_dummy, .timeout = 120)

@@ -1,5 +1,4 @@
 /* test_mix.c — the listener mix: validation tables, JSON form, pan law, clip. */
-#define _GNU_SOURCE	/* pipe2 in testutil.h */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>

@@ -1,16 +1,24 @@
 /* test_msg.c — the parent channel: the table, its checks, the docs, and the fault policy in every child. */
-#define _GNU_SOURCE
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "shared/msg.h"
 #include "shared/ring.h"
 #include "shared/spawn.h"
-#include "tests/testutil.h"
+#include "tests/lib/tu.h"
 
 static const enum msg_role roles[] = {
 	ROLE_SUPERVISOR, ROLE_CAPTURE, ROLE_BROKER, ROLE_SESSION,

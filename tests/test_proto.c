@@ -1,13 +1,7 @@
 /* test_proto.c — Fichatech v2 codec: byte vectors, framing, hostile input. */
-#define _GNU_SOURCE	/* pipe2 in testutil.h */
 #include <sys/mman.h>
 
-#include <sys/wait.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +9,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "shared/proto.h"
 

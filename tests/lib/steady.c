@@ -15,10 +15,11 @@ steady_count(struct steady *s, struct steady_conn *sc,
 	struct steady_figures *f = &s->fig;
 	uint64_t gap, bin;
 
-	if (sc->last_pos != 0 && a->position <= sc->last_pos)
+	/* Every step but one packet is counted: overlaps as backwards, the
+	 * others as lost whole periods, rounded up. */
+	if (sc->last_pos != 0 && a->position < sc->last_pos + a->frames)
 		f->backwards++;
 	else if (sc->last_pos != 0 && a->position != sc->last_pos + a->frames)
-		/* Any other step is a break: whole periods, rounded up. */
 		f->lost += (a->position - sc->last_pos - 1) / a->frames;
 	if (sc->last_ns != 0) {
 		gap = now - sc->last_ns;
@@ -42,7 +43,8 @@ steady_msg(void *arg, struct v2c *c, uint64_t now)
 
 	if (c->hdr.type != PROTO_TYPE_AUDIO)
 		return 0;
-	if (proto_audio_decode(&c->hdr, c->payload, 1, &a) != PROTO_OK)
+	if (proto_audio_decode(&c->hdr, c->payload, c->mask_words, &a) !=
+	    PROTO_OK)
 		return -1;
 	steady_count(arg, (struct steady_conn *)c, &a, now);
 	return 0;

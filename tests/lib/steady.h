@@ -31,7 +31,7 @@ struct steady_conn {
 struct steady_figures {
 	uint64_t	 packets;
 	uint64_t	 lost;		/* periods missing from the positions */
-	uint64_t	 backwards;	/* positions that did not advance */
+	uint64_t	 backwards;	/* steps shorter than a packet, or back */
 	uint64_t	 max_gap_ns;	/* longest time between two packets */
 	int		 failed;	/* listeners whose stream ended (ever) */
 };

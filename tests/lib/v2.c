@@ -130,6 +130,7 @@ v2_init(struct v2c *c, int fd, size_t cap)
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->cap = cap;
+	c->mask_words = 1;
 	if ((c->buf = malloc(cap)) == NULL) {
 		v2_close(c);
 		return -1;
@@ -317,8 +318,8 @@ v2_recv_audio(struct v2c *c, struct proto_audio *a, int timeout_ms)
 		if ((rc = v2_recv(c, (int)(end - now))) != V2_MSG)
 			return rc;
 		if (c->hdr.type == PROTO_TYPE_AUDIO)
-			return proto_audio_decode(&c->hdr, c->payload, 1, a) ==
-			    PROTO_OK ? V2_MSG : V2_ERROR;
+			return proto_audio_decode(&c->hdr, c->payload,
+			    c->mask_words, a) == PROTO_OK ? V2_MSG : V2_ERROR;
 	}
 	return V2_TIMEOUT;
 }

@@ -29,6 +29,7 @@ struct v2c {
 	size_t		 off;		/* start of the unparsed bytes */
 	struct proto_hdr hdr;		/* the last message */
 	const uint8_t	*payload;
+	uint32_t	 mask_words;	/* per audio packet ("channel_mask_words") */
 };
 
 /*
@@ -49,7 +50,8 @@ json_t	*v2_channels(int n);
 /* A string field of a JSON object, "" if there is none. */
 const char *v2_str(const json_t *o, const char *key);
 
-/* Take fd over with a receive buffer of cap bytes; 0 or -1 (fd closed). */
+/* Take fd over with a receive buffer of cap bytes, one mask word; 0 or -1
+ * (fd closed). */
 int	v2_init(struct v2c *c, int fd, size_t cap);
 /* Connect and send this handshake (stolen); 0 or -1. */
 int	v2_open(struct v2c *c, int port, json_t *hello, int timeout_ms);
@@ -85,8 +87,8 @@ int	v2_recv(struct v2c *c, int timeout_ms);
  */
 json_t	*v2_recv_ctl(struct v2c *c, const char *type, int timeout_ms,
 	    bool *audio_seen);
-/* The next audio packet (one mask word): V2_MSG, or V2_EOF, V2_TIMEOUT,
- * V2_ERROR (a packet that does not decode included). */
+/* The next audio packet (c->mask_words words): V2_MSG, or V2_EOF,
+ * V2_TIMEOUT, V2_ERROR (a packet that does not decode included). */
 int	v2_recv_audio(struct v2c *c, struct proto_audio *a, int timeout_ms);
 /*
  * Read (and drop) whatever comes until the server closes: V2_EOF on a real
