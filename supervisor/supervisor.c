@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -512,11 +513,34 @@ signals_setup(void)
  * or touched, and the lock says who holds it, so a second ringcastd on the
  * same name stops at once and names the first instead of silencing it.
  */
+#define RING_OWN_WAIT_MS	2000	/* a dead owner's lock, still held */
+
+/*
+ * Whether the holder's text names a ringcastd that is gone.  Its lock can
+ * outlive it by a moment: a child it was forking when it died holds a copy
+ * until that child execs.
+ */
+static bool
+holder_gone(const char *holder)
+{
+	const char *p = strstr(holder, "pid ");
+	long pid = p != NULL ? strtol(p + 4, NULL, 10) : 0;
+
+	return pid > 1 && kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
 static int
 ring_own(char *err, size_t errlen)
 {
+	uint64_t end = clock_mono_ms() + RING_OWN_WAIT_MS;
+	struct pollfd none = { .fd = -1 };
 	char holder[512];
-	int r = ring_lock(sv.cfg.ring, &sv.ring_lock, holder, sizeof(holder));
+	int r;
+
+	while ((r = ring_lock(sv.cfg.ring, &sv.ring_lock, holder,
+	    sizeof(holder))) == RING_EBUSY && holder_gone(holder) &&
+	    clock_mono_ms() < end)
+		(void)poll(&none, 0, 10);
 
 	if (r == RING_EBUSY)
 		snprintf(err, errlen, "ring %s is in use by %s; choose another "

@@ -189,8 +189,10 @@ churn(void *arg)
 		snprintf(id, sizeof(id), "churn-%d", n++);
 		if (v2_join(c, C.native_port, id, NULL, E2E_WAIT_MS) == 0)
 			atomic_fetch_add(&C.connects, 1);
-		else
+		else {
 			atomic_fetch_add(&C.failures, 1);
+			cr_log_warn("%s: not served", id);
+		}
 		/* The pace of arrivals: one every CHURN_MS, on a schedule. */
 		next += CHURN_MS * 1000000ull;
 		tu_sleep_until(next);
@@ -293,7 +295,10 @@ Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
 	    "stored gain step %.1f, last acknowledged %d", gain * 10000.0,
 	    atomic_load(&C.last_acked));
 	e2e_check(atomic_load(&C.mixes_acked) > 0 &&
-	    atomic_load(&C.connects) > KILLS, "too little happened");
+	    atomic_load(&C.connects) > KILLS, "too little happened: %d "
+	    "connects (%d failed), %d web changes committed",
+	    atomic_load(&C.connects), atomic_load(&C.failures),
+	    atomic_load(&C.mixes_acked));
 	v2_close(&phone);
 	steady_stop(&E.s);
 	stop_all();
