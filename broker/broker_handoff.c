@@ -151,9 +151,26 @@ handoff_client(struct msg_client *m, int fd)
 void
 handoff_flush(void)
 {
+	struct awaits again = AWAITS_INITIALIZER(again);
 	struct await *a;
 	struct handoff *h;
 
+	/*
+	 * Those passed to the supervisor that died: no answer will come.  The
+	 * new one hears of them again and knows whether a session serves
+	 * them already (our sockets' copies tell nothing).
+	 */
+	while ((a = TAILQ_FIRST(&ho.set.list)) != NULL) {
+		await_drop(a);
+		TAILQ_INSERT_TAIL(&again.list, a, entry);
+	}
+	while ((a = TAILQ_FIRST(&again.list)) != NULL) {
+		TAILQ_REMOVE(&again.list, a, entry);
+		h = (struct handoff *)a;
+		h->m.again = 1;
+		if (pass(h) == -1)
+			handoff_free(h);
+	}
 	while ((a = TAILQ_FIRST(&ho.held.list)) != NULL) {
 		await_drop(a);
 		h = (struct handoff *)a;

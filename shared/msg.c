@@ -85,7 +85,8 @@ check_client(const void *b)
 {
 	const struct msg_client *m = b;
 
-	if (!text_ident_field(m->remote, sizeof(m->remote)))
+	if (!text_ident_field(m->remote, sizeof(m->remote)) ||
+	    !is_bool(m->again))
 		return false;
 	if (m->kind == CLIENT_NATIVE)
 		return proto_hello_valid(&m->hello);

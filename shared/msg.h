@@ -119,6 +119,8 @@ enum msg_client_kind {
 struct msg_client {
 	uint32_t	id;		/* the broker's, for MSG_BROKER_CLIENT_DONE */
 	uint32_t	kind;		/* enum msg_client_kind */
+	uint32_t	again;		/* passed to a supervisor that died with
+					   no answer: perhaps served already */
 	char		remote[64];	/* "ip:port" */
 	struct proto_hello hello;	/* CLIENT_NATIVE */
 	uint32_t	wav_mix;	/* CLIENT_WAV: 1 = a stereo mix */

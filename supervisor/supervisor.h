@@ -193,6 +193,8 @@ TAILQ_HEAD(client_list, client);
 
 /* MSG_BROKER_CLIENT: serve the client on fd (closed here) or refuse it. */
 void	session_broker_client(int fd, const struct msg_client *m);
+/* Adoption is over: clients passed again are served (or found served). */
+void	session_agains_flush(void);
 /* A session's message (msg_recv checked that a session may send it). */
 void	session_dispatch(struct child *c, const struct msg *m);
 /* Its session broke the channel protocol: it ends with reason "protocol". */
@@ -259,6 +261,8 @@ bool	adopt_audio(void);
  */
 void	adopt_services(void);
 void	adopt_sessions(void);
+/* Whether sessions of a previous instance may still be adopted. */
+bool	adopt_pending(void);
 /* End what would use a ring we cannot keep. */
 void	adopt_abandon(const char *why);
 /* At the end: whatever was not adopted is let go. */

@@ -518,7 +518,20 @@ late_session(evutil_socket_t fd, short what, void *arg)
 	if (!listening(c)) {
 		event_free(c->ev);
 		c->ev = NULL;
+		if (!adopt_pending())
+			session_agains_flush();
 	}
+}
+
+bool
+adopt_pending(void)
+{
+	size_t i;
+
+	for (i = 0; i < ncands; i++)
+		if (cands[i].ev != NULL)
+			return true;
+	return false;
 }
 
 void

@@ -413,12 +413,50 @@ has_room(const struct msg_client *m)
 	    session_count() < sv.cfg.max_clients;
 }
 
+/* A session serving the TCP peer remote ("ip:port" is one connection). */
+static struct client *
+serving(const char *remote)
+{
+	struct client *cl;
+
+	TAILQ_FOREACH(cl, &clients, entry)
+		if (cl->child != NULL && strcmp(cl->remote, remote) == 0)
+			return cl;
+	return NULL;
+}
+
+/*
+ * Clients the broker passed again (our predecessor died before answering)
+ * wait here while adoption may still bring the session that serves them.
+ */
+struct again {
+	int			 fd;
+	struct msg_client	 m;
+	TAILQ_ENTRY(again)	 entry;
+};
+static TAILQ_HEAD(, again) agains = TAILQ_HEAD_INITIALIZER(agains);
+
 void
 session_broker_client(int fd, const struct msg_client *m)
 {
 	char err[192] = "";
+	struct again *a;
 	int status;
 
+	if (m->again && adopt_pending() &&
+	    (a = calloc(1, sizeof(*a))) != NULL) {
+		a->fd = fd;
+		a->m = *m;
+		TAILQ_INSERT_TAIL(&agains, a, entry);
+		return;
+	}
+	if (m->again && serving(m->remote) != NULL) {
+		log_info("%s: already served by an adopted session",
+		    m->remote);
+		client_done(m->id, 0, "");
+		close(fd);
+		return;
+	}
 	if (sv.stopping || sv.state == NULL)
 		status = 503, snprintf(err, sizeof(err), "server stopping");
 	else if (!has_room(m))
@@ -431,6 +469,18 @@ session_broker_client(int fd, const struct msg_client *m)
 	client_done(m->id, (uint32_t)status, status == 0 ? "" : err[0] ? err :
 	    "server error");
 	close(fd);	/* the session has its own copy */
+}
+
+void
+session_agains_flush(void)
+{
+	struct again *a;
+
+	while ((a = TAILQ_FIRST(&agains)) != NULL) {
+		TAILQ_REMOVE(&agains, a, entry);
+		session_broker_client(a->fd, &a->m);
+		free(a);
+	}
 }
 
 /* The committed mix to the session; with error, a change that was not saved. */

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,8 @@ Test(adopt, a_crashed_supervisor_is_replaced_and_nobody_notices)
 /* ---- twenty crashes under churn ---- */
 
 #define KILLS		20
-#define CHURN_MS	100	/* a connect (and an older one's end) each */
+#define CHURN_THREADS	2
+#define CHURN_MS	200	/* per thread: a connect (and an older one's end) */
 #define CHURN_KEEP	4
 
 static struct {
@@ -170,23 +172,23 @@ static struct {
 	int		http_port, native_port;
 } C;
 
-/* Apps coming and going, ten a second, through every crash. */
+/* Apps coming and going, ten a second in all, through every crash. */
 static void *
 churn(void *arg)
 {
+	int t = (int)(intptr_t)arg;
 	struct v2c keep[CHURN_KEEP];
-	uint64_t next = clock_mono_ns();
+	uint64_t next = clock_mono_ns() + t * CHURN_MS * 500000ull;
 	char id[32];
 	int n = 0;
 
-	(void)arg;
 	for (int i = 0; i < CHURN_KEEP; i++)
 		keep[i] = (struct v2c){ .fd = -1 };
 	while (!atomic_load(&C.stop)) {
 		struct v2c *c = &keep[n % CHURN_KEEP];
 
 		v2_close(c);
-		snprintf(id, sizeof(id), "churn-%d", n++);
+		snprintf(id, sizeof(id), "churn-%d-%d", t, n++);
 		if (v2_join(c, C.native_port, id, NULL, E2E_WAIT_MS) == 0)
 			atomic_fetch_add(&C.connects, 1);
 		else {
@@ -228,7 +230,7 @@ mixer(void *arg)
 Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
 {
 	struct v2c phone = { .fd = -1 }, late = { .fd = -1 };
-	pthread_t th[2];
+	pthread_t th[CHURN_THREADS + 1];
 	uint64_t worst = 0, ms, t0, started;
 	json_t *o;
 	char id[32], body[96];
@@ -244,8 +246,10 @@ Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
 	C.http_port = E.d.http_port;
 	C.native_port = E.d.native_port;
 	started = clock_mono_ms();
-	cr_assert_eq(pthread_create(&th[0], NULL, churn, NULL), 0);
-	cr_assert_eq(pthread_create(&th[1], NULL, mixer, NULL), 0);
+	for (i = 0; i < CHURN_THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, churn,
+		    (void *)(intptr_t)i), 0);
+	cr_assert_eq(pthread_create(&th[i], NULL, mixer, NULL), 0);
 	srandom((unsigned)getpid());
 	for (k = 0; k < KILLS; k++) {
 		struct pollfd none = { .fd = -1 };
@@ -275,8 +279,8 @@ Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
 		worst = ms > worst ? ms : worst;
 	}
 	atomic_store(&C.stop, 1);
-	pthread_join(th[0], NULL);
-	pthread_join(th[1], NULL);
+	for (i = 0; i <= CHURN_THREADS; i++)
+		pthread_join(th[i], NULL);
 	cr_log_info("%d crashes in %.1f s: worst restart to a web change at "
 	    "the phone %llu ms; churn %d connects (%d failed); %d web "
 	    "changes committed, %d refused", KILLS, (clock_mono_ms() -
@@ -294,6 +298,8 @@ Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
 	e2e_check(gain * 10000.0 + 0.5 >= atomic_load(&C.last_acked),
 	    "stored gain step %.1f, last acknowledged %d", gain * 10000.0,
 	    atomic_load(&C.last_acked));
+	e2e_check(atomic_load(&C.failures) == 0, "%d apps were not served",
+	    atomic_load(&C.failures));
 	e2e_check(atomic_load(&C.mixes_acked) > 0 &&
 	    atomic_load(&C.connects) > KILLS, "too little happened: %d "
 	    "connects (%d failed), %d web changes committed",
@@ -302,4 +308,145 @@ Test(adopt, twenty_crashes_under_churn_lose_nothing, .timeout = 600)
 	v2_close(&phone);
 	steady_stop(&E.s);
 	stop_all();
+}
+
+/* ---- strangers ---- */
+
+/* A rendezvous of our ring for (role, pid) held by this process; its fd. */
+static int
+fake_rendezvous(enum msg_role role, pid_t pid)
+{
+	struct sockaddr_un sun;
+	char name[ADOPT_NAME_MAX + 1];
+	socklen_t len;
+	int fd;
+
+	cr_assert_eq(adopt_name(name, sizeof(name), E.d.ring, role, pid), 0);
+	len = adopt_addr(&sun, name);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sun, len) == 0 &&
+	    listen(fd, 4) == 0, "rendezvous @%s", name);
+	return fd;
+}
+
+/*
+ * In a child of ours (its own pid in the name, as SO_PEERCRED will say):
+ * wait for the new ringcastd to call, then say what an impostor says.  Its
+ * exit status: 0 when the caller closed on it without adopting it.
+ */
+static pid_t
+impostor(bool wrong_version, int ready)
+{
+	static struct msg_adopt_session m;
+	struct msg_hdr h = { MSG_VERSION + 1, MSG_ADOPT_SESSION, sizeof(m) };
+	struct pollfd pfd;
+	ssize_t n;
+	char c;
+	pid_t pid;
+	int l, fd;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	l = fake_rendezvous(ROLE_SESSION, getpid());
+	(void)!write(ready, "r", 1);
+	pfd = (struct pollfd){ .fd = l, .events = POLLIN };
+	if (poll(&pfd, 1, 60000) != 1 || (fd = accept(l, NULL, NULL)) == -1)
+		_exit(2);
+	memset(&m, 0, sizeof(m));
+	memset(m.a.secret, 0x5a, sizeof(m.a.secret));	/* a guess */
+	strcpy(m.a.version, "0.1.0");
+	m.start.kind = CLIENT_NATIVE;
+	m.start.stall_ms = m.start.user_timeout_ms = 1000;
+	strcpy(m.start.persistent_id, "impostor");
+	strcpy(m.start.hello.client_id, "impostor");
+	m.start.hello.mask_words = 1;
+	mix_init(&m.start.mix, 8);
+	if (wrong_version ? msg_send_raw(fd, &h, &m, sizeof(m), -1) :
+	    msg_send(fd, ROLE_SESSION, MSG_ADOPT_SESSION, &m, sizeof(m), NULL,
+	    0, -1))
+		_exit(3);
+	/* Adopted, it would be sent to; refused, the caller closes (a
+	 * reset when our words were left unread). */
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, 30000) != 1)
+		_exit(4);
+	n = read(fd, &c, 1);
+	_exit(n == 0 || (n == -1 && errno == ECONNRESET) ? 0 : 5);
+}
+
+/* A rendezvous is no door: a wrong secret or another version is not adopted. */
+Test(adopt, an_impostor_at_a_rendezvous_is_not_adopted)
+{
+	int p[2], st;
+	pid_t liar, stranger;
+	char c;
+
+	e2e_up("adopt", daemon_args);
+	e2e_listen("steady-0", NULL, 8);
+	rcd_kill(&E.d);
+	cr_assert_eq(pipe(p), 0);
+	liar = impostor(false, p[1]);
+	stranger = impostor(true, p[1]);
+	cr_assert(read(p[0], &c, 1) == 1 && read(p[0], &c, 1) == 1);
+	(void)restart();
+	st = tu_wait_exit(liar, 30000);
+	e2e_check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the impostor was "
+	    "not turned away (status %d)", st);
+	st = tu_wait_exit(stranger, 30000);
+	e2e_check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a child of another "
+	    "version was not left alone (status %d)", st);
+	e2e_check(rcd_log_has(&E.d, "its secret is wrong"), "the refusal "
+	    "was not said");
+	e2e_check(rcd_log_has(&E.d, "left to finish"), "the other version "
+	    "was not said");
+	e2e_check(http_client(E.d.http_port, "impostor") == NULL,
+	    "the impostor is listed");
+	e2e_check(connected("steady-0"), "the real session was not adopted");
+	e2e_steady_clean("beside an impostor");
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * A process of another user knocking at an orphan's rendezvous is closed
+ * unread: it learns no secret.  The orphan is adopted afterwards as usual.
+ */
+Test(adopt, another_user_learns_nothing_at_a_rendezvous)
+{
+	struct sockaddr_un sun;
+	char name[ADOPT_NAME_MAX + 1], buf[64];
+	struct pollfd pfd;
+	pid_t sess, pid;
+	int fd, st;
+	ssize_t n;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (a process of another user)");
+	e2e_up("adopt", daemon_args);
+	e2e_listen("steady-0", NULL, 8);
+	sess = e2e_session_pid("steady-0");
+	rcd_kill(&E.d);
+	e2e_check(rcd_log_wait(&E.d, "waiting up to", E2E_WAIT_MS), "no "
+	    "orphan");
+	if ((pid = fork()) == 0) {
+		if (setgid(65534) == -1 || setuid(65534) == -1)
+			_exit(2);
+		(void)adopt_name(name, sizeof(name), E.d.ring, ROLE_SESSION,
+		    sess);
+		socklen_t len = adopt_addr(&sun, name);
+		if ((fd = socket(AF_UNIX, SOCK_SEQPACKET, 0)) == -1 ||
+		    connect(fd, (struct sockaddr *)&sun, len) == -1)
+			_exit(3);
+		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 20000) != 1)
+			_exit(4);
+		n = read(fd, buf, sizeof(buf));
+		_exit(n == 0 ? 0 : 5);	/* closed, nothing said */
+	}
+	st = tu_wait_exit(pid, 30000);
+	e2e_check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another user's "
+	    "knock was not closed unread (status %d)", st);
+	(void)restart();
+	e2e_check(connected("steady-0"), "the orphan was not adopted");
+	e2e_steady_clean("after another user knocked");
 }
