@@ -295,15 +295,22 @@ $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The programs again with another version string, in BUILD/next: what
+# installing a newer release puts in place, for the upgrade test.
+NEXT_PROGS := $(BUILD)/next/ringcastd
+$(NEXT_PROGS): FORCE
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/next \
+		VERSION=$(VERSION)-next all
+
 # The benchmarks are built with the tests so that they keep compiling.
 test: deps
 	@$(MAKE) --no-print-directory $(PROGS) $(TEST_BINS) $(BENCH_BINS) \
-		$(REPLAY_BINS) $(REPLAY_NAMES) $(BROWSER_DEPS)
+		$(REPLAY_BINS) $(REPLAY_NAMES) $(BROWSER_DEPS) $(NEXT_PROGS)
 	@SAN=$(SAN) sh tests/run.sh $(BUILD)
 
 bench: deps
 	@sh tools/deps.sh $(BENCH_PKGS)
-	@$(MAKE) --no-print-directory $(PROGS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(PROGS) $(BENCH_BINS) $(NEXT_PROGS)
 	@sh bench/run.sh $(BUILD)
 
 run: deps

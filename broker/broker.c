@@ -242,6 +242,7 @@ orphaned(void)
 	event_del(bk.parent_ev);
 	close(parent_fd);
 	parent_fd = -1;
+	http_orphaned();
 	if (event_add(bk.adopt_ev, NULL) == -1)
 		fatalx("rendezvous event");
 	tick_every(1000);

@@ -156,6 +156,8 @@ int	native_pending(void);
 void	http_init(struct event_base *base, const struct broker_config *cfg);
 /* Retiring: accept no more connections; requests still awaiting a reply. */
 void	http_stop(void);
+/* The supervisor died: the requests it had will never be answered. */
+void	http_orphaned(void);
 int	http_pending(void);
 /* MSG_BROKER_REPLY: the answer to a request we forwarded. */
 void	http_reply(const struct msg_api_reply *r, const char *body,

@@ -281,6 +281,23 @@ hreq_expire(struct await *a)
 	free(r);
 }
 
+void
+http_orphaned(void)
+{
+	struct await *a;
+	struct hreq *r;
+
+	/* No reply will come: say so now, as to a request made meanwhile. */
+	while ((a = TAILQ_FIRST(&hs.reqs.list)) != NULL) {
+		await_drop(a);
+		r = (struct hreq *)a;
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "Retry-After", "1");
+		reply_error(r->req, 503, "server restarting, try again");
+		free(r);
+	}
+}
+
 static struct hreq *
 hreq_new(struct evhttp_request *req)
 {

@@ -386,6 +386,7 @@ super_child_ready(struct child *c)
 		service_ready(&sv.capture);
 	else if (c->kind == CHILD_BROKER)
 		service_ready(&sv.broker);
+	upgrade_child_ready(c);
 	announce_when_ready();
 }
 
@@ -487,6 +488,10 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		if (!sv.stopping)
 			reload();
 		break;
+	case SIGUSR2:
+		if (!sv.stopping)
+			upgrade_exec();
+		break;
 	default:
 		log_info("%s", strsignal(sig));
 		stop();
@@ -497,7 +502,8 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 static void
 signals_setup(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP,
+	    SIGUSR2 };
 	struct event *ev;
 	size_t i;
 
@@ -649,11 +655,24 @@ check_notify_fd(void)
 		errx(1, "notify-fd %d: %s", sv.cfg.notify_fd, strerror(errno));
 }
 
+int
+super_state_reopen(void)
+{
+	char err[1024];
+
+	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
+	    &sv.state, err, sizeof(err)) == STATE_OK)
+		return 0;
+	log_warnx("state: %s", err);
+	return -1;
+}
+
 /* Everything that can fail on the operator's input, before any child runs. */
 static void
 setup(int argc, char *argv[])
 {
 	char err[1024];
+	int upgrading;
 
 	if (config_load(&sv.cfg, argc, argv, err, sizeof(err)) == -1 ||
 	    config_check(&sv.cfg, err, sizeof(err)) == -1 ||
@@ -663,6 +682,9 @@ setup(int argc, char *argv[])
 		printf("configuration OK\n");
 		exit(0);
 	}
+	/* An upgrade's new image: the lock inherited, readiness said before. */
+	if ((upgrading = upgrade_init(argc, argv, &sv.ring_lock)) == 1)
+		sv.cfg.notify_fd = -1;
 	check_notify_fd();
 	log_init("ringcastd", sv.cfg.verbose);
 	if (sv.cfg.user[0] != '\0' && !sv.cfg.drop)
@@ -670,7 +692,7 @@ setup(int argc, char *argv[])
 		    sv.cfg.user);
 	if ((sv.base = event_base_new()) == NULL)
 		errx(1, "event_base_new failed");
-	if (ring_own(err, sizeof(err)) == -1)
+	if (!upgrading && ring_own(err, sizeof(err)) == -1)
 		errx(1, "%s", err);
 	if (adopt_key_load(err, sizeof(err)) == -1) {
 		ring_unlock(sv.cfg.ring, sv.ring_lock);
@@ -709,6 +731,7 @@ start(void)
 	}
 	adopt_sessions();
 	announce_when_ready();
+	upgrade_start();
 	api_channels_load();
 	session_recent_load();
 	session_sweep_start();
@@ -717,6 +740,8 @@ start(void)
 	log_info("ringcastd %s: ring %s, state %s, %u clients saved",
 	    RINGCAST_VERSION, sv.cfg.ring, sv.cfg.state_dir,
 	    state_count(sv.state));
+	/* Children of ours that ended while we were exec'ing (an upgrade). */
+	child_reap();
 }
 
 int

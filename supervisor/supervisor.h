@@ -268,6 +268,25 @@ void	adopt_abandon(const char *why);
 /* At the end: whatever was not adopted is let go. */
 void	adopt_done(void);
 
+/* ---- upgrades (supervisor_upgrade.c) ---- */
+
+/*
+ * At start: remember how we were started; 1 when we are the new image of
+ * an upgrade, with the ring's lock inherited in *lock_fd, else 0.
+ */
+int	upgrade_init(int argc, char *argv[], int *lock_fd);
+/* SIGUSR2: exec the ringcastd at our path (returns only on failure). */
+void	upgrade_exec(void);
+/* After adoption, in the new image: replace broker, then capture. */
+void	upgrade_start(void);
+/* Whether a new capture must wait to take the ring over (--handover). */
+bool	upgrade_handover(void);
+void	upgrade_child_ready(struct child *c);
+void	upgrade_child_gone(struct child *c);
+void	upgrade_capture_retired(struct child *c,
+	    const struct msg_capture_handover *h);
+json_t	*upgrade_json(void);
+
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 
 void	watch_start(void);
@@ -328,6 +347,8 @@ void	super_count_disconnect(const char *reason);
 void	super_child_ready(struct child *c);
 void	super_child_gone(void);
 void	super_capture_state(const struct msg_capture_state *m);
+/* LMDB again, after a failed upgrade closed it: 0 or -1. */
+int	super_state_reopen(void);
 const char *super_prog(const char *name);
 /* fn every ms milliseconds in our loop: a timer to event_free at the end. */
 struct event *super_every(uint64_t ms, void (*fn)(void));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shared/clock.h"
 #include "shared/log.h"
@@ -39,11 +40,13 @@ answer(struct reply *r, json_t *body)
 static json_t *
 service_json(const struct service *s)
 {
-	return json_pack("{s:o, s:I, s:s, s:b}",
+	return json_pack("{s:o, s:I, s:s, s:b, s:o}",
 	    "pid", s->child ? json_integer(s->child->pid) : json_null(),
 	    "restarts", (json_int_t)s->restarts,
 	    "last_exit", s->last_exit,
-	    "ready", s->child != NULL && s->child->ready);
+	    "ready", s->child != NULL && s->child->ready,
+	    "version", s->child && s->child->version[0] ?
+	    json_string(s->child->version) : json_null());
 }
 
 /* Capture as /api/status and the `capture` event show it. */
@@ -93,6 +96,8 @@ get_status(struct reply *r)
 		json_object_set_new(r->body, "http", json_string(sv.http_addr));
 		json_object_set_new(r->body, "addresses",
 		    super_lan_addresses());
+		json_object_set_new(r->body, "pid", json_integer(getpid()));
+		json_object_set_new(r->body, "upgrade", upgrade_json());
 	}
 }
 

@@ -367,7 +367,14 @@ dispatch(struct child *c)
 		ready(c, MSG_BODY(&cm, struct msg_ready));
 		break;
 	case MSG_CAPTURE_STATE:
-		super_capture_state(MSG_BODY(&cm, struct msg_capture_state));
+		/* An upgrade's waiting capture speaks for nobody yet. */
+		if (c == sv.capture.child)
+			super_capture_state(MSG_BODY(&cm,
+			    struct msg_capture_state));
+		break;
+	case MSG_CAPTURE_RETIRED:
+		upgrade_capture_retired(c, MSG_BODY(&cm,
+		    struct msg_capture_handover));
 		break;
 	case MSG_BROKER_CLIENT:
 		session_broker_client(cm.fd, MSG_BODY(&cm, struct msg_client));
@@ -463,6 +470,7 @@ exited(struct child *c, int status)
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	LIST_REMOVE(c, entry);
+	upgrade_child_gone(c);
 	switch (c->kind) {
 	case CHILD_CAPTURE:
 		service_exited(&sv.capture, c, status);
@@ -566,7 +574,8 @@ spawn_capture(void)
 	char rate[16], ch[16], period[16];
 	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
 	    "--ring-fd", "4", "--source", sv.cfg.source, "--rate", rate,
-	    "--channels", ch, "--period", period, NULL };
+	    "--channels", ch, "--period", period,
+	    upgrade_handover() ? "--handover" : NULL, NULL };
 	int fds[1] = { sv.ring_rw_fd };
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);

@@ -934,6 +934,9 @@ session_entry(const struct state_record *rec, const struct client *cl)
 	json_object_set_new(o, "saved", json_boolean(rec != NULL));
 	json_object_set_new(o, "pid", cl && cl->child ?
 	    json_integer(cl->child->pid) : json_null());
+	json_object_set_new(o, "version", cl && cl->child &&
+	    cl->child->version[0] ? json_string(cl->child->version) :
+	    json_null());
 	json_object_set_new(o, "remote", cl ? json_string(cl->remote) :
 	    json_null());
 	entry_times(o, rec, cl);

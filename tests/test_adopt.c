@@ -1,11 +1,13 @@
 /* test_adopt.c — ringcastd dies or is replaced mid-show: its children go on and the next one adopts them. */
 #define _GNU_SOURCE	/* struct ucred */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -449,4 +451,114 @@ Test(adopt, another_user_learns_nothing_at_a_rendezvous)
 	(void)restart();
 	e2e_check(connected("steady-0"), "the orphan was not adopted");
 	e2e_steady_clean("after another user knocked");
+}
+
+/* ---- an upgrade ---- */
+
+static const char *const progs[] = { "ringcastd", "ringcast-capture",
+    "ringcast-broker", "ringcast-sessiond" };
+
+/* Install the programs of build dir from into dir, each replaced whole. */
+static void
+install(const char *from, const char *dir)
+{
+	char src[PATH_MAX], dst[PATH_MAX + 8], tmp[PATH_MAX + 16], out[256];
+	char *cp[] = { "cp", src, tmp, NULL };
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		snprintf(src, sizeof(src), "%s/%s", from, progs[i]);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, progs[i]);
+		snprintf(tmp, sizeof(tmp), "%s.new", dst);
+		cr_assert_eq(tu_run((const char *const *)cp, out, sizeof(out),
+		    30000), 0, "cp %s: %s", src, out);
+		cr_assert_eq(rename(tmp, dst), 0, "install %s", dst);
+	}
+}
+
+/* The version a part of /api/status says (b: one level down in a). */
+static char *
+status_version(const char *a, const char *b)
+{
+	json_t *o = e2e_status(), *v = json_object_get(o, a);
+	char *s;
+
+	if (b != NULL)
+		v = json_object_get(v, b);
+	s = strdup(json_string_value(v) ? json_string_value(v) : "");
+	json_decref(o);
+	return s;
+}
+
+Test(adopt, an_upgrade_mid_stream_loses_nothing)
+{
+	static const char next[] = RINGCAST_VERSION "-next";
+	struct v2c phone = { .fd = -1 };
+	char bin[160], from[160], prog[200], id[32], *v;
+	uint64_t t0, ms;
+	json_t *o, *e;
+	int i;
+
+	snprintf(from, sizeof(from), "%s/next", tu_build_dir());
+	snprintf(prog, sizeof(prog), "%s/ringcastd", from);
+	cr_assert_eq(access(prog, X_OK), 0, "%s: make test builds it", prog);
+	cr_assert_eq(rcd_init(&E.d, "adopt"), 0);
+	snprintf(bin, sizeof(bin), "%s/bin", E.d.dir);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	install(tu_build_dir(), bin);
+	snprintf(E.d.prog, sizeof(E.d.prog), "%.150s/ringcastd", bin);
+	e2e_up("adopt", daemon_args);
+	for (i = 0; i < NSTEADY; i++) {
+		snprintf(id, sizeof(id), "steady-%d", i);
+		e2e_listen(id, NULL, 8);
+	}
+	json_decref(e2e_open(&phone, "phone", NULL));
+
+	/* A newer release is installed; ringcastd is told to take it. */
+	install(from, bin);
+	t0 = clock_mono_ms();
+	cr_assert_eq(kill(E.d.pid, SIGUSR2), 0);
+	o = NULL;
+	while (clock_mono_ms() - t0 < E2E_READY_MS) {
+		json_decref(o);
+		o = http_get(E.d.http_port, "/api/status");
+		if (o != NULL && strcmp(json_string_value(json_object_get(
+		    json_object_get(o, "upgrade"), "state")) ?: "", "done") == 0)
+			break;
+		(void)rcd_log_wait(&E.d, "upgrade:", 200);
+	}
+	ms = clock_mono_ms() - t0;
+	cr_log_info("SIGUSR2 to the upgrade done: %llu ms",
+	    (unsigned long long)ms);
+	e2e_check(o != NULL && strcmp(json_string_value(json_object_get(
+	    json_object_get(o, "upgrade"), "state")) ?: "", "done") == 0,
+	    "the upgrade did not finish");
+	e2e_check(json_integer_value(json_object_get(o, "pid")) == E.d.pid,
+	    "ringcastd's pid changed: systemd would think it died");
+	json_decref(o);
+	e2e_check(strcmp(v = status_version("version", NULL), next) == 0,
+	    "ringcastd is %s", v);
+	free(v);
+	e2e_check(strcmp(v = status_version("broker", "version"), next) == 0,
+	    "the broker is %s", v);
+	free(v);
+	e2e_check(strcmp(v = status_version("capture", "version"), next) == 0,
+	    "capture is %s", v);
+	free(v);
+	/* Sessions keep their binary; a new listener gets the new one. */
+	e = http_client(E.d.http_port, "steady-0");
+	e2e_check(strcmp(json_string_value(json_object_get(e, "version")) ?:
+	    "", RINGCAST_VERSION) == 0, "an existing session changed binary");
+	json_decref(e);
+	e2e_listen("after", NULL, 8);
+	e = http_client(E.d.http_port, "after");
+	e2e_check(strcmp(json_string_value(json_object_get(e, "version")) ?:
+	    "", next) == 0, "a new listener's session is not the new one");
+	json_decref(e);
+	e2e_check(e2e_api("POST", "/api/clients/phone/mix",
+	    "{\"channels\":[3]}", NULL) == 200, "a web change after it");
+	json_decref(e2e_ctl(&phone, "mix_state", NULL));
+	e2e_steady_clean("across an upgrade");
+	v2_close(&phone);
+	steady_stop(&E.s);
+	stop_all();
 }

@@ -97,7 +97,8 @@ int
 rcd_start(struct rcd *d, const char *const *extra, int timeout_ms)
 {
 	char state[192];
-	const char *argv[48] = { tu_prog("ringcastd"), "--native",
+	const char *argv[48] = { d->prog[0] ? d->prog : tu_prog("ringcastd"),
+	    "--native",
 	    "127.0.0.1:0", "--http", "127.0.0.1:0", "--state", state,
 	    "--ring", d->ring, "--notify-fd", "3" };
 	int n = 11, p[2], lfd, rc;

@@ -18,6 +18,7 @@ struct rcd {
 	char		dir[128];	/* temp dir: state/, ringcastd.log */
 	char		ring[64];
 	char		log[160];
+	char		prog[192];	/* "": the build's ringcastd */
 	pid_t		pgid[RCD_PGIDS];	/* every group started, for cleanup */
 	int		npgid;
 };
