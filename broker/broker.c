@@ -231,6 +231,7 @@ tick_every(int ms)
 	struct timeval tv;
 
 	broker_tv(&tv, ms);
+	event_del(bk.tick_ev);
 	if (event_add(bk.tick_ev, &tv) == -1)
 		fatalx("tick");
 }
@@ -422,7 +423,7 @@ main(int argc, char *argv[])
 	bk.cfg = &cfg;
 	parent_setup(base, cfg.parent_fd);
 	if (adopt_listen(&bk.adopt, cfg.adopt, ROLE_BROKER) == -1 ||
-	    (bk.tick_ev = event_new(base, -1, 0, tick, NULL)) == NULL)
+	    (bk.tick_ev = event_new(base, -1, EV_PERSIST, tick, NULL)) == NULL)
 		fatalx("rendezvous");
 	if (bk.adopt.fd >= 0 && (bk.adopt_ev = event_new(base, bk.adopt.fd,
 	    EV_READ | EV_PERSIST, adopted, NULL)) == NULL)

@@ -1,5 +1,5 @@
 /* test_adopt.c — ringcastd dies or is replaced mid-show: its children go on and the next one adopts them. */
-#define _GNU_SOURCE	/* struct ucred */
+#define _GNU_SOURCE	/* struct ucred, strcasestr */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -561,4 +561,47 @@ Test(adopt, an_upgrade_mid_stream_loses_nothing)
 	v2_close(&phone);
 	steady_stop(&E.s);
 	stop_all();
+}
+
+/* The raw answer to a GET without a supervisor: "Retry-After: 1" in it. */
+static bool
+retry_after_said(void)
+{
+	static const char req[] = "GET /api/status HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n";
+	char buf[2048];
+	size_t n;
+	int fd;
+
+	if ((fd = v2_connect(E.d.http_port, 0, E2E_WAIT_MS)) == -1)
+		return false;
+	n = v2_write_all(fd, req, sizeof(req) - 1) == 0 ?
+	    tu_read_all(fd, buf, sizeof(buf) - 1, E2E_WAIT_MS) : 0;
+	close(fd);
+	buf[n] = '\0';
+	return strncmp(buf, "HTTP/1.1 503", 12) == 0 &&
+	    strcasestr(buf, "\r\nRetry-After: 1\r\n") != NULL;
+}
+
+/* Nobody comes back: within its grace every child ends, cleanly. */
+Test(adopt, orphans_nobody_adopts_end_after_their_grace)
+{
+	static const char *const args[] = { "--orphan-grace-s", "1", NULL };
+	uint64_t t0;
+	int left;
+
+	e2e_up("adopt", args);
+	e2e_listen("steady-0", NULL, 8);
+	rcd_kill(&E.d);
+	e2e_check(retry_after_said(), "the API without a supervisor is not "
+	    "503 with Retry-After: 1");
+	t0 = clock_mono_ms();
+	while ((left = tree_left()) > 0 && clock_mono_ms() - t0 < E2E_WAIT_MS)
+		(void)rcd_log_wait(&E.d, "no supervisor came back", 500);
+	cr_log_info("orphans gone %llu ms after the SIGKILL (grace 1 s)",
+	    (unsigned long long)(clock_mono_ms() - t0));
+	e2e_check(left == 0, "%d processes outlived their grace", left);
+	e2e_check(rcd_log_has(&E.d, "no supervisor came back"), "the end "
+	    "was not said");
+	steady_stop(&E.s);
 }
