@@ -9,6 +9,23 @@
  */
 int	cmd_listen(int argc, char **argv);
 int	cmd_state(int argc, char **argv);
+int	cmd_upgrade(int argc, char **argv);
+
+#define CLI_HTTP_DEFAULT	"127.0.0.1:5100"
+
+/* A daemon's answer: status 0 means no daemon answered (refused). */
+struct http_reply {
+	int		 status;
+	char		*body;		/* NUL-terminated, or NULL */
+};
+
+/*
+ * One request to the daemon's API at HOST:PORT (ringcast_state.c).  0 with
+ * r->status 0 if nothing listens there (connection refused), 0 with the
+ * reply, or -1 after saying why.
+ */
+int	http_request(const char *hp, const char *method, const char *path,
+	    struct http_reply *r);
 
 /* Exit status of a subcommand. */
 #define CLI_OK		0

@@ -25,7 +25,6 @@
 #include "shared/state.h"
 
 #define STATE_DIR_DEFAULT	"/var/lib/ringcast"
-#define HTTP_DEFAULT		"127.0.0.1:5100"
 #define HTTP_TIMEOUT_MS		3000
 #define HTTP_REPLY_MAX		(1024 * 1024)
 #define JSON_OUT_FLAGS		(JSON_INDENT(2) | JSON_REAL_PRECISION(15))
@@ -35,12 +34,6 @@ struct state_opts {
 	const char	*dir;
 	const char	*http;
 	bool		 offline;
-};
-
-/* A daemon's answer: status 0 means no daemon answered (refused). */
-struct http_reply {
-	int		 status;
-	char		*body;		/* NUL-terminated, or NULL */
 };
 
 /* The records, for list and export. */
@@ -63,7 +56,7 @@ state_usage(FILE *f)
 	    "               no ringcastd answering, delete it from STATEDIR "
 	    "directly\n"
 	    "-d STATEDIR defaults to %s; --http to %s.\n",
-	    STATE_DIR_DEFAULT, HTTP_DEFAULT);
+	    STATE_DIR_DEFAULT, CLI_HTTP_DEFAULT);
 }
 
 /* ---- a minimal HTTP/1.0 client for the daemon's API ---- */
@@ -211,11 +204,7 @@ http_parse(char *raw, struct http_reply *r)
 	return r->body == NULL ? -1 : 0;
 }
 
-/*
- * One request to the daemon.  0 with r->status 0 if nothing listens there
- * (connection refused), 0 with the reply, or -1 after saying why.
- */
-static int
+int
 http_request(const char *hp, const char *method, const char *path,
     struct http_reply *r)
 {
@@ -656,7 +645,7 @@ state_getopts(struct state_opts *o, int argc, char **argv)
 	int ch;
 
 	o->dir = STATE_DIR_DEFAULT;
-	o->http = HTTP_DEFAULT;
+	o->http = CLI_HTTP_DEFAULT;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -493,10 +493,10 @@ Test(adopt, an_upgrade_mid_stream_loses_nothing)
 {
 	static const char next[] = RINGCAST_VERSION "-next";
 	struct v2c phone = { .fd = -1 };
-	char bin[160], from[160], prog[200], id[32], *v;
+	char bin[160], from[160], prog[200], id[32], hp[32], out[1024], *v;
 	uint64_t t0, ms;
 	json_t *o, *e;
-	int i;
+	int i, rc;
 
 	snprintf(from, sizeof(from), "%s/next", tu_build_dir());
 	snprintf(prog, sizeof(prog), "%s/ringcastd", from);
@@ -515,23 +515,16 @@ Test(adopt, an_upgrade_mid_stream_loses_nothing)
 
 	/* A newer release is installed; ringcastd is told to take it. */
 	install(from, bin);
+	snprintf(hp, sizeof(hp), "127.0.0.1:%d", E.d.http_port);
 	t0 = clock_mono_ms();
-	cr_assert_eq(kill(E.d.pid, SIGUSR2), 0);
-	o = NULL;
-	while (clock_mono_ms() - t0 < E2E_READY_MS) {
-		json_decref(o);
-		o = http_get(E.d.http_port, "/api/status");
-		if (o != NULL && strcmp(json_string_value(json_object_get(
-		    json_object_get(o, "upgrade"), "state")) ?: "", "done") == 0)
-			break;
-		(void)rcd_log_wait(&E.d, "upgrade:", 200);
-	}
+	rc = tu_run((const char *const[]){ tu_prog("ringcast"), "upgrade",
+	    "--http", hp, NULL }, out, sizeof(out), E2E_READY_MS);
 	ms = clock_mono_ms() - t0;
-	cr_log_info("SIGUSR2 to the upgrade done: %llu ms",
-	    (unsigned long long)ms);
-	e2e_check(o != NULL && strcmp(json_string_value(json_object_get(
-	    json_object_get(o, "upgrade"), "state")) ?: "", "done") == 0,
-	    "the upgrade did not finish");
+	cr_log_info("ringcast upgrade: %llu ms: %s", (unsigned long long)ms,
+	    out);
+	e2e_check(rc == 0 && strstr(out, "-> " RINGCAST_VERSION "-next") !=
+	    NULL, "ringcast upgrade failed (%d): %s", rc, out);
+	o = e2e_status();
 	e2e_check(json_integer_value(json_object_get(o, "pid")) == E.d.pid,
 	    "ringcastd's pid changed: systemd would think it died");
 	json_decref(o);
