@@ -878,39 +878,6 @@ writable(struct state *s)
 }
 
 /* 0 means committed: only then may the caller acknowledge the change. */
-int
-state_put(struct state *s, const struct state_record *rec)
-{
-	MDB_val k, v;
-	MDB_txn *txn;
-	char *text;
-	int rc, mrc;
-
-	if ((rc = writable(s)) != STATE_OK)
-		return rc;
-	if ((rc = record_encode(s, rec, &text, &v.mv_size)) != STATE_OK)
-		return rc;
-	(void)state_reader_check(s);
-	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
-		goto out;
-	if ((rc = make_room(s, txn, rec->id)) != STATE_OK)
-		goto abort;
-	k = key_of(rec->id);
-	v.mv_data = text;
-	if ((mrc = mdb_put(txn, s->clients, &k, &v, 0)) != 0) {
-		rc = lmdb_fail(s, mrc, "mdb_put");
-		goto abort;
-	}
-	/* A failed commit has freed the transaction and changed nothing. */
-	if ((mrc = mdb_txn_commit(txn)) != 0)
-		rc = lmdb_fail(s, mrc, "mdb_txn_commit");
-	goto out;
-abort:
-	mdb_txn_abort(txn);
-out:
-	free(text);
-	return rc;
-}
 
 /* The aliases that lead to rec: gone with it. */
 static int
@@ -942,6 +909,71 @@ commit(struct state *s, MDB_txn *txn, int rc)
 	if ((mrc = mdb_txn_commit(txn)) != 0)
 		return lmdb_fail(s, mrc, "mdb_txn_commit");
 	return rc;
+}
+
+/* In txn: rec under its id (made room for if new). */
+static int
+record_put(struct state *s, MDB_txn *txn, const struct state_record *rec)
+{
+	MDB_val k, v;
+	char *text;
+	int rc, mrc;
+
+	if ((rc = record_encode(s, rec, &text, &v.mv_size)) != STATE_OK)
+		return rc;
+	if ((rc = make_room(s, txn, rec->id)) == STATE_OK) {
+		k = key_of(rec->id);
+		v.mv_data = text;
+		if ((mrc = mdb_put(txn, s->clients, &k, &v, 0)) != 0)
+			rc = lmdb_fail(s, mrc, "mdb_put");
+	}
+	free(text);
+	return rc;
+}
+
+int
+state_put(struct state *s, const struct state_record *rec)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = writable(s)) != STATE_OK)
+		return rc;
+	(void)state_reader_check(s);
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	return commit(s, txn, record_put(s, txn, rec));
+}
+
+int
+state_update(struct state *s, const char *const *ids, size_t n,
+    state_update_fn fn, void *arg)
+{
+	struct state_record rec;
+	MDB_val k, v;
+	MDB_txn *txn;
+	size_t i;
+	int rc, found;
+
+	if ((rc = writable(s)) != STATE_OK)
+		return rc;
+	(void)state_reader_check(s);
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	for (i = 0; i < n && rc >= 0; i++) {
+		if (id_check(s, ids[i]) != STATE_OK)
+			continue;
+		found = (rc = record_get(s, txn, ids[i], &k, &v)) == STATE_OK &&
+		    value_decode(s, &k, &v, &rec) == STATE_OK;
+		if (rc != STATE_OK && rc != STATE_NOTFOUND)
+			break;
+		rc = STATE_OK;
+		if (!found)
+			state_record_init(&rec, ids[i], s->nch, 0);
+		if (fn(i, &rec, found, arg))
+			rc = record_put(s, txn, &rec);
+	}
+	return commit(s, txn, rc);
 }
 
 /* In txn: the record found under id (or its alias) and its aliases, gone. */

@@ -109,6 +109,16 @@ int	state_forget_unused(struct state *s, uint64_t before_ms,
 int	state_put(struct state *s, const struct state_record *rec);
 /* Delete a record (found by its identity or an alias) and its aliases. */
 int	state_del(struct state *s, const char *id);
+/*
+ * Many records changed in one transaction, committed once: for each of
+ * ids, fn(i, rec, found, arg) gets its record (a fresh one when !found,
+ * first seen 0) and returns true to write it back.  0, or an error (then
+ * nothing was written).
+ */
+typedef bool (*state_update_fn)(size_t i, struct state_record *rec,
+    bool found, void *arg);
+int	state_update(struct state *s, const char *const *ids, size_t n,
+	    state_update_fn fn, void *arg);
 /* Call fn for every record in key order; stops early if fn returns non-zero. */
 int	state_each(struct state *s, int (*fn)(const struct state_record *, void *),
 	    void *arg);

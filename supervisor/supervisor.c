@@ -752,6 +752,7 @@ main(int argc, char *argv[])
 	if (event_base_dispatch(sv.base) == -1)
 		log_warnx("event loop failed");
 	adopt_done();
+	book_stop();
 	if (sv.state != NULL)
 		state_close(sv.state);
 	ring_reader_close(sv.ring);

@@ -226,11 +226,24 @@ json_t	*session_meters_json(void);
 void	session_stop_all(void);
 /* Who left from where, for app restarts (at start, from the records). */
 void	session_recent_load(void);
+/* One who left, and from where (a listener whose record is used). */
+void	session_recent_note(const char *id, const char *ip, uint64_t left_ms);
 /* Forgetting unused records, every so often. */
 void	session_sweep_start(void);
 void	session_sweep_stop(void);
 /* End id's session with reason "kicked"; -1 if it has none. */
 int	session_kick(const char *id);
+
+/* ---- bookkeeping of connects and exits (supervisor_book.c) ---- */
+
+/* A connect: applied to rec now, written to the state with the pass's. */
+void	book_connect(struct state_record *rec, bool found, const char *ip,
+	    const char *device);
+void	book_exit(const char *id, const char *ip, const char *reason,
+	    bool replaced);
+/* Written now (at a stop, or when the notes are many). */
+void	book_flush(void);
+void	book_stop(void);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */
 
@@ -338,6 +351,7 @@ struct super {
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
 	uint64_t		 faults[3];	/* channel faults, by child_kind */
 	uint64_t		 adoptions[ADOPT_RESULTS];
+	uint64_t		 book_commits, book_notes;	/* group commits */
 };
 
 extern struct super sv;

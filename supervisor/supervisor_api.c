@@ -246,6 +246,9 @@ static void
 metrics_text(FILE *f)
 {
 	static const char *const services[] = { "capture", "broker" };
+	static const char *const results[] = { [ADOPT_ADOPTED] = "adopted",
+	    [ADOPT_REFUSED] = "refused",
+	    [ADOPT_INCOMPATIBLE] = "incompatible" };
 	static const char *const kinds[] = { [CHILD_CAPTURE] = "capture",
 	    [CHILD_BROKER] = "broker", [CHILD_SESSION] = "sessiond" };
 	const uint64_t sessions = session_count(), restarts[] = {
@@ -269,6 +272,11 @@ metrics_text(FILE *f)
 		{ "ringcast_capture_stalls_total", "counter", "Times the ring "
 		    "stopped advancing while capture was ready.",
 		    &sv.cap.stalls },
+		{ "ringcast_bookkeeping_commits_total", "counter",
+		    "Transactions that wrote connects and exits.",
+		    &sv.book_commits },
+		{ "ringcast_bookkeeping_notes_total", "counter",
+		    "Connects and exits they wrote.", &sv.book_notes },
 		{ "ringcast_sandbox_violations_total", "counter",
 		    "Children killed by their seccomp list (SIGSYS).",
 		    &sv.sandbox_violations },
@@ -284,6 +292,9 @@ metrics_text(FILE *f)
 	metric(f, "ringcast_child_restarts_total", "counter",
 	    "Restarts of the capture and broker processes.", "child",
 	    services, restarts, 2);
+	metric(f, "ringcast_adoptions_total", "counter", "Children of a "
+	    "previous ringcastd found at start, by what became of them.",
+	    "result", results, sv.adoptions, ADOPT_RESULTS);
 	metric(f, "ringcast_channel_faults_total", "counter",
 	    "Parent-channel messages refused (wrong direction, size or "
 	    "contents), by the kind of child involved.", "child", kinds,

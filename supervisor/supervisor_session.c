@@ -89,8 +89,8 @@ static struct recent {
 	uint64_t	 left_ms;	/* wall clock, as the records */
 } recent[RECENT_MAX];
 
-static void
-recent_note(const char *id, const char *ip, uint64_t left_ms)
+void
+session_recent_note(const char *id, const char *ip, uint64_t left_ms)
 {
 	struct recent *r, *slot = &recent[0];
 
@@ -144,7 +144,8 @@ recent_add(const struct state_record *rec, void *arg)
 
 	if (state_record_used(rec) && rec->last_addr[0] != '\0' &&
 	    rec->last_seen_ms >= since)
-		recent_note(rec->id, rec->last_addr, rec->last_seen_ms);
+		session_recent_note(rec->id, rec->last_addr,
+		    rec->last_seen_ms);
 	return 0;
 }
 
@@ -187,7 +188,11 @@ takeover(const char *id, const char *ip)
 	return true;
 }
 
-/* The saved record of id, or a fresh one; *found says which. */
+/*
+ * The saved record of id, or a fresh one; *found says which.  What the
+ * connect changes in it is written after the session started
+ * (supervisor_book.c).
+ */
 static void
 record_load(const char *id, const struct proto_hello *h, const char *ip,
     struct state_record *rec, bool *found)
@@ -200,15 +205,7 @@ record_load(const char *id, const struct proto_hello *h, const char *ip,
 		    "%s", id, state_strerror(sv.state, rc));
 	if (!*found)
 		state_record_init(rec, id, sv.cfg.channels, clock_wall_ms());
-	else
-		rec->reconnects++;
-	rec->last_seen_ms = clock_wall_ms();
-	snprintf(rec->last_addr, sizeof(rec->last_addr), "%s", ip);
-	if (h->name[0] != '\0')
-		snprintf(rec->device, sizeof(rec->device), "%s", h->name);
-	if ((rc = state_put(sv.state, rec)) != STATE_OK)
-		log_warnx("client %s: record not saved: %s", id,
-		    state_strerror(sv.state, rc));
+	book_connect(rec, *found, ip, h->name);
 }
 
 /* The channels this listener's packets can carry (shared/mix.h). */
@@ -686,27 +683,14 @@ exit_reason(struct client *cl, int status)
 		snprintf(cl->reason, sizeof(cl->reason), "error");
 }
 
-/* Record how the listener left; a forgotten identity stays forgotten. */
+/* How the listener left, written with this pass's others (supervisor_book.c). */
 static void
 record_exit(const struct client *cl)
 {
-	struct state_record rec;
-	int rc;
+	char ip[64];
 
-	if (sv.state == NULL || state_get(sv.state, cl->id, &rec) != STATE_OK)
-		return;
-	rec.last_seen_ms = clock_wall_ms();
-	remote_ip(cl->remote, rec.last_addr, sizeof(rec.last_addr));
-	snprintf(rec.last_exit, sizeof(rec.last_exit), "%s", cl->reason);
-	if (strcmp(cl->reason, "stalled") == 0)
-		rec.stalls++;
-	else if (strcmp(cl->reason, "timeout") == 0)
-		rec.timeouts++;
-	if ((rc = state_put(sv.state, &rec)) != STATE_OK)
-		log_warnx("client %s: exit not recorded: %s", cl->id,
-		    state_strerror(sv.state, rc));
-	if (!cl->replaced && state_record_used(&rec))
-		recent_note(rec.id, rec.last_addr, rec.last_seen_ms);
+	remote_ip(cl->remote, ip, sizeof(ip));
+	book_exit(cl->id, ip, cl->reason, cl->replaced);
 }
 
 /* ---- records nobody needs: no name, no mix, gone a while ---- */

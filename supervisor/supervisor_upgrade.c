@@ -109,6 +109,7 @@ upgrade_exec(void)
 	snprintf(env, sizeof(env), "lock=%d from=%s", sv.ring_lock,
 	    RINGCAST_VERSION);
 	/* LMDB is reopened by the new image; nothing else crosses. */
+	book_flush();
 	state_close(sv.state);
 	sv.state = NULL;
 	if (setenv(UPGRADE_ENV, env, 1) == -1 ||

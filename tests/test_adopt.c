@@ -381,7 +381,7 @@ Test(adopt, an_impostor_at_a_rendezvous_is_not_adopted)
 {
 	int p[2], st;
 	pid_t liar, stranger;
-	char c;
+	char c, *text = NULL;
 
 	e2e_up("adopt", daemon_args);
 	e2e_listen("steady-0", NULL, 8);
@@ -403,6 +403,12 @@ Test(adopt, an_impostor_at_a_rendezvous_is_not_adopted)
 	    "was not said");
 	e2e_check(http_client(E.d.http_port, "impostor") == NULL,
 	    "the impostor is listed");
+	e2e_check(http_req(E.d.http_port, "GET", "/metrics", NULL, &text,
+	    E2E_WAIT_MS) == 200 && strstr(text, "ringcast_adoptions_total"
+	    "{result=\"refused\"} 1\n") != NULL && strstr(text,
+	    "ringcast_adoptions_total{result=\"incompatible\"} 1\n") != NULL,
+	    "/metrics does not count them: %s", text);
+	free(text);
 	e2e_check(connected("steady-0"), "the real session was not adopted");
 	e2e_steady_clean("beside an impostor");
 	close(p[0]);
