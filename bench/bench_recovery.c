@@ -1,7 +1,9 @@
-/* bench_recovery.c — recovery: reconnect to first audio with the restored mix, stalled and vanished clients ended, capture SIGKILL gap. */
+/* bench_recovery.c — recovery: reconnect to first audio with the restored mix, stalled and vanished clients ended, capture and ringcastd SIGKILL, an upgrade. */
 #define _GNU_SOURCE	/* pipe2, strcasestr */
 #include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <limits.h>
 #include <poll.h>
 
 #include "bench/benchutil.h"
@@ -24,6 +26,9 @@ struct run {
 	double	stall_ms, vanish_ms;	/* client stops / vanishes to session end */
 	double	cap_gap_ms;		/* median of KILLS capture SIGKILLs */
 	double	cap_gap_max;
+	double	sup_lost, sup_gap_max;	/* ringcastd SIGKILLs: at the listeners */
+	double	sup_adopt_ms, sup_adopt_max;	/* exec to adoption done */
+	double	up_lost, up_gap_max, up_ms;	/* SIGUSR2 to upgrade done */
 	int	rc_bad;			/* reconnects without the restored mix */
 	char	stall_why[32], vanish_why[32];
 };
@@ -346,6 +351,98 @@ capture_kills(const struct rcd *d, struct run *r)
 	return n == KILLS ? 0 : -1;
 }
 
+/* ---- ringcastd SIGKILL, started again as systemd would ---- */
+
+#define STEADY_N	4
+
+static int
+supervisor_kills(struct rcd *d, const char *const *extra, struct run *r)
+{
+	struct steady_figures f;
+	struct steady s;
+	double v[KILLS];
+	int n;
+
+	if (bu_steady_up(&s, "rec-sup", STEADY_N, NCH, PERIODS_S) == -1)
+		return -1;
+	steady_reset(&s);
+	for (n = 0; n < KILLS; n++) {
+		rcd_kill(d);
+		/* ready_ms: exec to "ready", which comes once all is adopted. */
+		if (rcd_start(d, extra, WAIT_MS) == -1 ||
+		    !steady_wait(&s, PERIODS_S / 2, WAIT_MS))
+			break;
+		v[n] = (double)d->ready_ms;
+	}
+	steady_wait(&s, PERIODS_S, WAIT_MS);
+	steady_snapshot(&s, &f);
+	steady_stop(&s);
+	r->sup_lost = (double)f.lost + f.failed * 1e6;
+	r->sup_gap_max = (double)f.max_gap_ns / 1e6;
+	r->sup_adopt_ms = bu_median(v, (size_t)n);
+	r->sup_adopt_max = bu_percentile(v, (size_t)n, 100);
+	return n == KILLS ? 0 : -1;
+}
+
+/* ---- an upgrade: the programs installed anew, then SIGUSR2 ---- */
+
+/* "done" in /api/status's upgrade, polled: the ms from t0, or -1. */
+static double
+upgrade_done(const struct rcd *d, uint64_t t0)
+{
+	struct pollfd none = { .fd = -1 };
+	const char *st;
+	json_t *o;
+
+	while (clock_mono_ms() - t0 < WAIT_MS) {
+		o = http_get(d->http_port, "/api/status");
+		st = json_string_value(json_object_get(json_object_get(o,
+		    "upgrade"), "state"));
+		if (st != NULL && strcmp(st, "done") == 0) {
+			json_decref(o);
+			return (double)(clock_mono_ms() - t0);
+		}
+		json_decref(o);
+		poll(&none, 0, 5);	/* the poll's own pace */
+	}
+	return -1;
+}
+
+static int
+upgrade(const char *const *extra, struct run *r)
+{
+	struct steady_figures f;
+	struct steady s;
+	char bin[PATH_MAX], next[PATH_MAX];
+	uint64_t t0;
+	int rc = -1;
+
+	snprintf(next, sizeof(next), "%s/next", tu_build_dir());
+	if (rcd_init(&bu_daemon, "rec-up") == -1)
+		return -1;
+	snprintf(bin, sizeof(bin), "%.100s/bin", bu_daemon.dir);
+	snprintf(bu_daemon.prog, sizeof(bu_daemon.prog), "%.150s/ringcastd",
+	    bin);
+	if (mkdir(bin, 0755) == -1 || rcd_install(tu_build_dir(), bin) == -1 ||
+	    rcd_start(&bu_daemon, extra, WAIT_MS) == -1)
+		return bu_daemon_down(-1);
+	if (bu_steady_up(&s, "rec-up", STEADY_N, NCH, PERIODS_S) == -1)
+		return bu_daemon_down(-1);
+	steady_reset(&s);
+	if (rcd_install(next, bin) == 0) {
+		t0 = clock_mono_ms();
+		if (kill(bu_daemon.pid, SIGUSR2) == 0 &&
+		    (r->up_ms = upgrade_done(&bu_daemon, t0)) >= 0 &&
+		    steady_wait(&s, PERIODS_S, WAIT_MS))
+			rc = 0;
+	}
+	steady_snapshot(&s, &f);
+	steady_stop(&s);
+	r->up_lost = (double)f.lost + f.failed * 1e6;
+	r->up_gap_max = (double)f.max_gap_ns / 1e6;
+	return bu_daemon_down(rc);
+}
+
 static int
 run(int i)
 {
@@ -356,11 +453,16 @@ run(int i)
 
 	memset(r, 0, sizeof(*r));
 	r->stall_ms = r->vanish_ms = r->cap_gap_ms = r->cap_gap_max = -1;
+	r->sup_lost = r->sup_gap_max = r->sup_adopt_ms = r->sup_adopt_max = -1;
+	r->up_lost = r->up_gap_max = r->up_ms = -1;
 	if (bu_daemon_up("rec", extra) == -1)
 		return -1;
-	return bu_daemon_down(reconnects(&bu_daemon, r) == -1 ||
+	if (bu_daemon_down(reconnects(&bu_daemon, r) == -1 ||
 	    enders(&bu_daemon, r) == -1 ||
-	    capture_kills(&bu_daemon, r) == -1 ? -1 : 0);
+	    capture_kills(&bu_daemon, r) == -1 ||
+	    supervisor_kills(&bu_daemon, extra, r) == -1 ? -1 : 0) == -1)
+		return -1;
+	return upgrade(extra, r);
 }
 
 /* ---- the table ---- */
@@ -441,12 +543,28 @@ report(int nrun)
 		    MAX(nrun, vanish_ms), "5000", res[0].vanish_why);
 	row("capture SIGKILL -> audio again", gap, -1, MAX(nrun, cap_gap_max),
 	    "300", "");
+	row("ringcastd SIGKILL -> adopted", MED(nrun, sup_adopt_ms), -1,
+	    MAX(nrun, sup_adopt_max), "500", "");
+	row("  steady listeners: worst gap", -1, -1, MAX(nrun, sup_gap_max),
+	    "", "");
+	row("  steady listeners: periods lost", -1, -1, MAX(nrun, sup_lost),
+	    "0", "");
+	row("upgrade (SIGUSR2) -> done", MED(nrun, up_ms), -1,
+	    MAX(nrun, up_ms), "", "");
+	row("  steady listeners: worst gap", -1, -1, MAX(nrun, up_gap_max), "",
+	    "");
+	row("  steady listeners: periods lost", -1, -1, MAX(nrun, up_lost),
+	    "0", "");
 	printf("(reconnect: %d per run, connect() to the first packet, each "
 	    "checked: restored, saved mix before audio, saved channels; %d "
 	    "failed the check. Ended: from the moment the client stops or "
 	    "vanishes to the session's exit (pidfd), the reason recorded. "
 	    "Capture gap: longest silence at a listener, median of %d kills "
-	    "per run)\n\ntargets:\n", RECONNECTS, bad, KILLS);
+	    "per run. ringcastd: SIGKILLed %d times, started again at once "
+	    "with the same arguments, %d steady listeners; adopted: exec to "
+	    "ready. Upgrade: the programs installed anew as version -next, "
+	    "SIGUSR2 to /api/status saying done)\n\ntargets:\n", RECONNECTS,
+	    bad, KILLS, KILLS, STEADY_N);
 	snprintf(m, sizeof(m), "%.2f ms", p99);
 	bu_target("reconnect -> first audio p99 <= 5 ms", m,
 	    p99 <= 5 && bad == 0);
@@ -464,6 +582,15 @@ report(int nrun)
 	}
 	snprintf(m, sizeof(m), "%.1f ms", gap);
 	bu_target("capture SIGKILL gap <= 300 ms", m, gap >= 0 && gap <= 300);
+	snprintf(m, sizeof(m), "%.0f ms, %.0f lost", MAX(nrun, sup_adopt_max),
+	    MAX(nrun, sup_lost));
+	bu_target("ringcastd SIGKILL: adopted <= 500 ms, 0 lost", m,
+	    MAX(nrun, sup_adopt_max) >= 0 && MAX(nrun, sup_adopt_max) <= 500 &&
+	    MAX(nrun, sup_lost) == 0);
+	snprintf(m, sizeof(m), "%.0f ms, %.0f lost", MAX(nrun, up_ms),
+	    MAX(nrun, up_lost));
+	bu_target("upgrade: 0 periods lost", m, MAX(nrun, up_ms) >= 0 &&
+	    MAX(nrun, up_lost) == 0);
 }
 
 int

@@ -461,26 +461,6 @@ Test(adopt, another_user_learns_nothing_at_a_rendezvous)
 
 /* ---- an upgrade ---- */
 
-static const char *const progs[] = { "ringcastd", "ringcast-capture",
-    "ringcast-broker", "ringcast-sessiond" };
-
-/* Install the programs of build dir from into dir, each replaced whole. */
-static void
-install(const char *from, const char *dir)
-{
-	char src[PATH_MAX], dst[PATH_MAX + 8], tmp[PATH_MAX + 16], out[256];
-	char *cp[] = { "cp", src, tmp, NULL };
-
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		snprintf(src, sizeof(src), "%s/%s", from, progs[i]);
-		snprintf(dst, sizeof(dst), "%s/%s", dir, progs[i]);
-		snprintf(tmp, sizeof(tmp), "%s.new", dst);
-		cr_assert_eq(tu_run((const char *const *)cp, out, sizeof(out),
-		    30000), 0, "cp %s: %s", src, out);
-		cr_assert_eq(rename(tmp, dst), 0, "install %s", dst);
-	}
-}
-
 /* The version a part of /api/status says (b: one level down in a). */
 static char *
 status_version(const char *a, const char *b)
@@ -510,7 +490,7 @@ Test(adopt, an_upgrade_mid_stream_loses_nothing)
 	cr_assert_eq(rcd_init(&E.d, "adopt"), 0);
 	snprintf(bin, sizeof(bin), "%s/bin", E.d.dir);
 	cr_assert_eq(mkdir(bin, 0755), 0);
-	install(tu_build_dir(), bin);
+	cr_assert_eq(rcd_install(tu_build_dir(), bin), 0, "install");
 	snprintf(E.d.prog, sizeof(E.d.prog), "%.150s/ringcastd", bin);
 	e2e_up("adopt", daemon_args);
 	for (i = 0; i < NSTEADY; i++) {
@@ -520,7 +500,7 @@ Test(adopt, an_upgrade_mid_stream_loses_nothing)
 	json_decref(e2e_open(&phone, "phone", NULL));
 
 	/* A newer release is installed; ringcastd is told to take it. */
-	install(from, bin);
+	cr_assert_eq(rcd_install(from, bin), 0, "install the next");
 	snprintf(hp, sizeof(hp), "127.0.0.1:%d", E.d.http_port);
 	t0 = clock_mono_ms();
 	rc = tu_run((const char *const[]){ tu_prog("ringcast"), "upgrade",

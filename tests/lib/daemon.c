@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,24 @@
 #include "shared/clock.h"
 #include "tests/lib/daemon.h"
 #include "tests/lib/tu.h"
+
+int
+rcd_install(const char *from, const char *dir)
+{
+	static const char *const progs[] = { "ringcastd", "ringcast-capture",
+	    "ringcast-broker", "ringcast-sessiond" };
+	char src[PATH_MAX], dst[PATH_MAX + 8], tmp[PATH_MAX + 16], out[256];
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		snprintf(src, sizeof(src), "%s/%s", from, progs[i]);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, progs[i]);
+		snprintf(tmp, sizeof(tmp), "%s.new", dst);
+		if (tu_run((const char *const[]){ "cp", src, tmp, NULL }, out,
+		    sizeof(out), 30000) != 0 || rename(tmp, dst) == -1)
+			return -1;
+	}
+	return 0;
+}
 
 int
 rcd_init(struct rcd *d, const char *tag)

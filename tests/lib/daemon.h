@@ -23,6 +23,12 @@ struct rcd {
 	int		npgid;
 };
 
+/*
+ * The four programs of a build directory installed into dir, each one
+ * replaced whole (written aside, then renamed over), as a package manager
+ * does: a running binary keeps its old file.  0 or -1.
+ */
+int	rcd_install(const char *from, const char *dir);
 /* A temp dir /tmp/rc-test-PID-TAG-XXXXXX and the ring's name; 0 or -1. */
 int	rcd_init(struct rcd *d, const char *tag);
 /*
