@@ -385,6 +385,15 @@ dispatch(struct child *c)
 	case MSG_BROKER_SUBSCRIBERS:
 		sv.subscribers = MSG_BODY(&cm, struct msg_subscribers)->count;
 		break;
+	case MSG_ADOPT_CAPTURE:
+	case MSG_ADOPT_LISTENER:
+	case MSG_ADOPT_BROKER:
+	case MSG_ADOPT_SESSION:
+		/* Said at a rendezvous only (supervisor_adopt.c). */
+		if (cm.fd >= 0)
+			close(cm.fd);
+		fault(c, "out of place:");
+		break;
 	default:
 		session_dispatch(c, &cm);
 		break;
