@@ -49,7 +49,7 @@ connected(struct state_record *rec, bool found, const struct note *n)
 }
 
 static bool
-apply(size_t i, struct state_record *rec, bool found, void *arg)
+note_apply(size_t i, struct state_record *rec, bool found, void *arg)
 {
 	const struct note *n = &bk.notes[i];
 
@@ -78,7 +78,7 @@ book_flush(void)
 
 	if (bk.n == 0 || sv.state == NULL)
 		return;
-	if ((rc = state_update(sv.state, bk.ids, bk.n, apply, NULL)) !=
+	if ((rc = state_update(sv.state, bk.ids, bk.n, note_apply, NULL)) !=
 	    STATE_OK)
 		log_warnx("%zu connects and exits not recorded: %s", bk.n,
 		    state_strerror(sv.state, rc));
