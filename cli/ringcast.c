@@ -15,6 +15,7 @@ struct cli_cmd {
 static const struct cli_cmd cmds[] = {
 	{ "listen",	cmd_listen,	"connect to a server and play or record" },
 	{ "state",	cmd_state,	"list, show, export or forget saved mixes" },
+	{ "token",	cmd_token,	"create, list or revoke access tokens" },
 };
 
 static void

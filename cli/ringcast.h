@@ -9,6 +9,7 @@
  */
 int	cmd_listen(int argc, char **argv);
 int	cmd_state(int argc, char **argv);
+int	cmd_token(int argc, char **argv);
 
 /* Exit status of a subcommand. */
 #define CLI_OK		0
