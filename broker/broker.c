@@ -156,6 +156,10 @@ static const struct opt_spec options[] = {
 	{ "max-pending-per-addr", OPT_INT, OFF(max_per_addr), 1, 65536, NULL },
 	{ "request-ms", OPT_INT, OFF(request_ms), 1, BROKER_MS_MAX, NULL },
 	{ "web-dir", OPT_TEXT, OFF(web_dir), 0, 0, NULL },
+	{ "auth", OPT_FLAG, OFF(auth), 0, 0, NULL },
+	{ "metrics-public", OPT_FLAG, OFF(metrics_public), 0, 0, NULL },
+	{ "tls-cert", OPT_TEXT, OFF(tls_cert), 0, 0, NULL },
+	{ "tls-key", OPT_TEXT, OFF(tls_key), 0, 0, NULL },
 	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
 	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
 };
@@ -163,13 +167,15 @@ static const struct opt_spec options[] = {
 static const char usage[] = "usage: ringcast-broker --parent-fd N "
     "--native-fd N --http-fd N [--handshake-ms MS]\n"
     "\t[--max-pending N] [--max-pending-per-addr N] [--request-ms MS]\n"
-    "\t[--web-dir DIR] [--drop UID:GID[:DIR]] [-v]\n";
+    "\t[--web-dir DIR] [--auth] [--metrics-public] [--tls-cert FILE "
+    "--tls-key FILE]\n\t[--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct broker_config *c)
 {
 	*c = (struct broker_config){ -1, -1, -1, BROKER_HANDSHAKE_MS,
-	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL };
+	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL,
+	    0, 0, NULL, NULL };
 	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
 	    usage);
 	if (c->parent_fd < 0 || c->native_fd < 0 || c->http_fd < 0)
@@ -192,6 +198,9 @@ parent_dispatch(const struct msg *m)
 		break;
 	case MSG_BROKER_CLIENT_DONE:
 		handoff_done(MSG_BODY(m, struct msg_client_done));
+		break;
+	case MSG_BROKER_TOKENS:
+		auth_tokens(MSG_BODY(m, struct msg_tokens));
 		break;
 	case MSG_PROBE:
 		sandbox_probe(parent_fd, ROLE_BROKER, MSG_BODY(m,
@@ -277,6 +286,8 @@ main(int argc, char *argv[])
 	signals_setup(base);
 	parent_setup(base, cfg.parent_fd);
 	handoff_init(base);
+	/* The key is read here, before the drop. */
+	auth_init(base, &cfg);
 	native_init(base, &cfg);
 	http_init(base, &cfg);
 	events_init(base, &cfg);

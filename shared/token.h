@@ -54,6 +54,10 @@ bool	token_matches(const struct token_entry *e, const char *s, size_t n);
 /* Whether an entry that came over a channel or from LMDB is well formed. */
 bool	token_entry_valid(const struct token_entry *e);
 
+/* The id's 32 letters; whether c may be in a secret (base64url). */
+extern const char token_id_alphabet[];
+bool	token_secret_char(int c);
+
 const char *token_role_name(enum token_role role);
 /* "engineer" or "listener", else TOKEN_NONE. */
 enum token_role token_role_parse(const char *s);

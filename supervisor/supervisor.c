@@ -342,8 +342,10 @@ super_child_ready(struct child *c)
 {
 	if (c->kind == CHILD_CAPTURE)
 		service_ready(&sv.capture);
-	else if (c->kind == CHILD_BROKER)
+	else if (c->kind == CHILD_BROKER) {
 		service_ready(&sv.broker);
+		auth_broker_ready();
+	}
 	if (!sv.announced && !sv.stopping && sv.capture.child != NULL &&
 	    sv.capture.child->ready && sv.broker.child != NULL &&
 	    sv.broker.child->ready)
@@ -390,6 +392,7 @@ stop(void)
 	sd_notify("STOPPING=1");
 	events_stop();
 	watch_stop();
+	auth_stop();
 	session_sweep_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
@@ -602,6 +605,7 @@ start(void)
 	session_sweep_start();
 	events_start();
 	watch_start();
+	auth_start();
 	log_info("ringcastd %s: ring %s, state %s, %u clients saved",
 	    RINGCAST_VERSION, sv.cfg.ring, sv.cfg.state_dir,
 	    state_count(sv.state));
