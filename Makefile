@@ -82,7 +82,7 @@ LDLIBS_ALL = -lrt -lm $(LDLIBS)
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
             libcriterion-dev jackd2 procps ffmpeg chromium libssl-dev \
-            libqrencode-dev openssl
+            libqrencode-dev openssl curl
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)

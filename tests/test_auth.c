@@ -457,3 +457,97 @@ Test(auth, a_live_identity_is_not_taken_from_another_address)
 	json_decref(hr);
 	v2_close(&again);
 }
+
+/* ---- HTTPS ---- */
+
+/* A test CA and a certificate for 127.0.0.1 in dir, by the openssl CLI. */
+static void
+make_certs(const char *dir)
+{
+	char cmd[2048], out[4096];
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=ringcast "
+	    "test CA' && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout venue.key -out venue.csr -subj '/CN=127.0.0.1' && "
+	    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext && "
+	    "openssl x509 -req -in venue.csr -CA ca.pem -CAkey ca.key "
+	    "-CAcreateserial -out venue.pem -days 2 -extfile ext", dir);
+	rc = tu_run(argv, out, sizeof(out), 30000);
+	cr_assert(rc == 0, "openssl: %d %s", rc, out);
+}
+
+/* curl's exit code and the status it printed (out: "%{http_code}"). */
+static int
+curl(const char *url, const char *ca, const char *tok, const char *extra,
+    char *out, size_t len)
+{
+	char auth[128];
+	const char *argv[16] = { "curl", "-s", "-m", "10", "-o", "/dev/null",
+	    "-w", "%{http_code}" };
+	int n = 8;
+
+	if (ca != NULL) {
+		argv[n++] = "--cacert";
+		argv[n++] = ca;
+	}
+	if (tok != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+		argv[n++] = "-H";
+		argv[n++] = auth;
+	}
+	if (extra != NULL)
+		argv[n++] = extra;
+	argv[n++] = url;
+	argv[n] = NULL;
+	return tu_run(argv, out, len, 20000);
+}
+
+Test(auth, https_only_on_the_http_port)
+{
+	char eng[TOKEN_LEN + 1], cert[256], key[256], ca[256], url[128];
+	char out[256];
+	const char *args[] = { "--auth", "on", "--tls-cert", cert,
+	    "--tls-key", key, NULL };
+	int rc;
+
+	prepare("auth-tls");
+	make_certs(E.d.dir);
+	snprintf(cert, sizeof(cert), "%s/venue.pem", E.d.dir);
+	snprintf(key, sizeof(key), "%s/venue.key", E.d.dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", E.d.dir);
+	token_make(eng, "engineer", NULL);
+	e2e_up("auth-tls", args);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/status",
+	    E.d.http_port);
+	rc = curl(url, ca, eng, NULL, out, sizeof(out));
+	check(rc == 0 && strcmp(out, "200") == 0, "HTTPS with the test CA: "
+	    "exit %d, %s", rc, out);
+	rc = curl(url, ca, NULL, NULL, out, sizeof(out));
+	check(rc == 0 && strcmp(out, "401") == 0, "HTTPS without a token: "
+	    "exit %d, %s", rc, out);
+	rc = curl(url, NULL, eng, NULL, out, sizeof(out));
+	check(rc != 0, "a certificate nobody vouches for was accepted");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", E.d.http_port);
+	{
+		const char *argv[] = { "curl", "-s", "-m", "10", "-o",
+		    "/dev/null", "-w", "%{http_code}", "--cacert", ca,
+		    "--tlsv1.1", "--tls-max", "1.1", url, NULL };
+
+		rc = tu_run(argv, out, sizeof(out), 20000);
+		check(rc != 0, "TLS 1.1 was accepted: %s", out);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/status",
+	    E.d.http_port);
+	rc = curl(url, NULL, eng, NULL, out, sizeof(out));
+	check(rc != 0 || strcmp(out, "000") == 0, "plain HTTP on the HTTPS "
+	    "port answered %s", out);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", E.d.http_port);
+	rc = curl(url, ca, NULL, NULL, out, sizeof(out));
+	check(rc == 0 && strcmp(out, "200") == 0, "the page over HTTPS: %s",
+	    out);
+}
