@@ -287,6 +287,7 @@ main(int argc, char *argv[])
 	parent_setup(base, cfg.parent_fd);
 	handoff_init(base);
 	/* The key is read here, before the drop. */
+	tls_init(base, &cfg);
 	auth_init(base, &cfg);
 	native_init(base, &cfg);
 	http_init(base, &cfg);

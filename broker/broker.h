@@ -176,9 +176,20 @@ int	auth_gate(struct evhttp_request *req, const struct msg_api_request *api,
 void	auth_login(struct evhttp_request *req);
 void	auth_logout(struct evhttp_request *req);
 void	auth_session(struct evhttp_request *req, const struct principal *p);
-/* With tls-cert: a TLS bufferevent for a new HTTP connection, else NULL. */
-struct bufferevent *auth_tls_bufferevent(struct event_base *base);
-bool	auth_tls(void);
+
+/* ---- broker_tls.c: HTTPS ---- */
+
+/* With --tls-cert and --tls-key: load them (before the drop). */
+void	tls_init(struct event_base *base, const struct broker_config *cfg);
+bool	tls_on(void);
+/* A TLS bufferevent for a new HTTP connection, or NULL. */
+struct bufferevent *tls_bufferevent(struct event_base *base);
+/*
+ * http_take_socket over TLS: a plain socket whose bytes are relayed
+ * through the connection's TLS (a socketpair), or -1.  evhttp keeps the
+ * connection, which is freed when either side ends.
+ */
+int	tls_take(struct evhttp_request *req, char *remote, size_t len);
 
 /* ---- broker_native.c: the Fichatech v2 listener ---- */
 

@@ -1,4 +1,4 @@
-/* broker_auth.c — who may do what over HTTP: tokens checked here, failed attempts counted, TLS set up. */
+/* broker_auth.c — who may do what over HTTP: tokens checked here, failed attempts counted. */
 /*
  * The supervisor owns the tokens (LMDB) and sends us the table whole
  * (MSG_BROKER_TOKENS: public id, role, listener and the hash of each)
@@ -8,20 +8,14 @@
  * (shared/token.c).  Every route says who may use it (broker_api.c's
  * table); this file applies that, and counts failed attempts per
  * address: AUTH_FAILS of them within AUTH_WINDOW_MS and the address gets
- * 429 for AUTH_BLOCK_MS, whatever it sends.
+ * 429 for AUTH_BLOCK_MS, whatever it sends.  TLS is broker_tls.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "shared/clock.h"
 #include "shared/log.h"
@@ -50,7 +44,6 @@ static struct {
 	struct msg_tokens tokens;
 	struct strike	 strikes[AUTH_ADDRS];
 	struct msg_auth_stats stats;
-	SSL_CTX		*tls;
 } as;
 
 /* ---- failed attempts ---- */
@@ -209,7 +202,7 @@ same_origin(struct evhttp_request *req)
 	    strcmp(site, "none") != 0)
 		return false;
 	return origin == NULL || cred_origin_same(origin, header(req, "Host"),
-	    as.tls != NULL);
+	    tls_on());
 }
 
 static bool
@@ -292,7 +285,7 @@ set_cookie(struct evhttp_request *req, const char *value, int age)
 
 	snprintf(c, sizeof(c), "%s=%s; Path=/; Max-Age=%d; HttpOnly; "
 	    "SameSite=Strict%s", CRED_COOKIE, value, age,
-	    as.tls != NULL ? "; Secure" : "");
+	    tls_on() ? "; Secure" : "");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie",
 	    c);
 }
@@ -363,60 +356,6 @@ auth_session(struct evhttp_request *req, const struct principal *p)
 	session_reply(req, p);
 }
 
-/* ---- TLS ---- */
-
-static void
-tls_fail(const char *what, const char *file)
-{
-	unsigned long e = ERR_get_error();
-	char buf[256];
-
-	ERR_error_string_n(e, buf, sizeof(buf));
-	fatalx("TLS: %s %s: %s", what, file ? file : "", buf);
-}
-
-static void
-tls_init(const struct broker_config *cfg)
-{
-	if ((as.tls = SSL_CTX_new(TLS_server_method())) == NULL)
-		tls_fail("context", NULL);
-	if (SSL_CTX_set_min_proto_version(as.tls, TLS1_2_VERSION) != 1)
-		tls_fail("TLS 1.2 and later", NULL);
-	SSL_CTX_set_options(as.tls, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	if (SSL_CTX_use_certificate_chain_file(as.tls, cfg->tls_cert) != 1)
-		tls_fail("certificate", cfg->tls_cert);
-	if (SSL_CTX_use_PrivateKey_file(as.tls, cfg->tls_key,
-	    SSL_FILETYPE_PEM) != 1)
-		tls_fail("key", cfg->tls_key);
-	if (SSL_CTX_check_private_key(as.tls) != 1)
-		tls_fail("the key does not match the certificate", NULL);
-	log_debug("HTTPS with %s", cfg->tls_cert);
-}
-
-struct bufferevent *
-auth_tls_bufferevent(struct event_base *base)
-{
-	SSL *ssl;
-	struct bufferevent *bev;
-
-	if (as.tls == NULL)
-		return NULL;
-	if ((ssl = SSL_new(as.tls)) == NULL)
-		return NULL;
-	/* CLOSE_ON_FREE: SSL_free and the socket's close go with it. */
-	if ((bev = bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		SSL_free(ssl);
-	return bev;
-}
-
-bool
-auth_tls(void)
-{
-	return as.tls != NULL;
-}
-
 void
 auth_init(struct event_base *base, const struct broker_config *cfg)
 {
@@ -426,10 +365,6 @@ auth_init(struct event_base *base, const struct broker_config *cfg)
 	(void)base;
 	as.cfg = cfg;
 	as.auth = cfg->auth != 0;
-	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
-		fatalx("TLS needs both --tls-cert and --tls-key");
-	if (cfg->tls_cert != NULL)
-		tls_init(cfg);
 	/* Whatever OpenSSL loads on first use is loaded before the sandbox. */
 	if (token_new(TOKEN_ENGINEER, NULL, tok, &e) == -1 ||
 	    !token_matches(&e, tok, TOKEN_LEN))

@@ -215,8 +215,8 @@ conn_new(struct event_base *base, void *arg)
 
 	(void)arg;
 	/* No BEV_OPT_CLOSE_ON_FREE: evhttp closes the socket itself. */
-	if (auth_tls())
-		bev = auth_tls_bufferevent(base);
+	if (tls_on())
+		bev = tls_bufferevent(base);
 	else
 		bev = bufferevent_socket_new(base, -1, 0);
 	if (bev == NULL)
@@ -494,6 +494,8 @@ http_take_socket(struct evhttp_request *req, char *remote, size_t len)
 	socklen_t sl = sizeof(ss);
 	int fd, copy;
 
+	if (tls_on())
+		return tls_take(req, remote, len);
 	if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) ==
 	    NULL || (fd = bufferevent_getfd(bev)) == -1)
 		return -1;

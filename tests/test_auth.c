@@ -550,4 +550,20 @@ Test(auth, https_only_on_the_http_port)
 	rc = curl(url, ca, NULL, NULL, out, sizeof(out));
 	check(rc == 0 && strcmp(out, "200") == 0, "the page over HTTPS: %s",
 	    out);
+	/* The streams a socket is handed to go through TLS too. */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/stream.wav?"
+	    "channels=0,1", E.d.http_port);
+	{
+		char auth[128];
+		const char *argv[] = { "curl", "-s", "-m", "2", "--cacert", ca,
+		    "-H", auth, "-w", "%{http_code} %{size_download}", "-o",
+		    "/dev/null", url, NULL };
+		unsigned long long bytes = 0;
+		int code = 0;
+
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", eng);
+		rc = tu_run(argv, out, sizeof(out), 20000);
+		check(sscanf(out, "%d %llu", &code, &bytes) == 2 && code == 200 &&
+		    bytes > 44 + 48000, "WAV over HTTPS: curl %d, %s", rc, out);
+	}
 }
