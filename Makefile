@@ -158,13 +158,16 @@ FUZZ_LIBS    = $(LIBS_JSON) $(LIBS_LMDB) -lm $(LDLIBS)
 FUZZ_API_SRC := broker/broker_api.c $(SUPER_SRC) \
                 $(filter-out $(FUZZ_LIBSRC),$(SHARED_SRC))
 FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) $(LIBS_SSL) $(LIBS_QR) -lrt -pthread
+# fuzz_auth reads credentials as the broker does, and token records.
+FUZZ_AUTH_SRC := broker/broker_cred.c shared/token.c shared/token_hash.c \
+                 shared/state_token.c
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIBSRC) \
-                $(FUZZ_API_SRC) \
+                $(sort $(FUZZ_API_SRC) $(FUZZ_AUTH_SRC)) \
                 $(FUZZ_NAMES:%=fuzz/fuzz_%.c))
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
 REPLAY_OBJ   := $(patsubst %.c,$(BUILD)/fuzz-replay/obj/%.o,$(FUZZ_LIBSRC) \
-                $(FUZZ_API_SRC) \
+                $(sort $(FUZZ_API_SRC) $(FUZZ_AUTH_SRC)) \
                 fuzz/replay.c $(FUZZ_NAMES:%=fuzz/fuzz_%.c))
 REPLAY_NAMES := $(BUILD)/fuzz-replay/names
 
@@ -255,6 +258,8 @@ $(FUZZ_BINS): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o \
 
 $(BUILD)/fuzz/fuzz_api: $(FUZZ_API_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 $(BUILD)/fuzz/fuzz_api: FUZZ_LIBS += $(FUZZ_API_LIBS)
+$(BUILD)/fuzz/fuzz_auth: $(FUZZ_AUTH_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/fuzz_auth: FUZZ_LIBS += $(LIBS_SSL)
 $(BUILD)/fuzz/obj/supervisor/supervisor.o \
 $(BUILD)/fuzz-replay/obj/supervisor/supervisor.o: \
     FUZZ_OBJ_FLAGS = -Dmain=ringcastd_main -Wno-missing-prototypes
@@ -272,6 +277,8 @@ $(REPLAY_BINS): $(BUILD)/fuzz-replay/fuzz_%: \
 
 $(BUILD)/fuzz-replay/fuzz_api: $(FUZZ_API_SRC:%.c=$(BUILD)/fuzz-replay/obj/%.o)
 $(BUILD)/fuzz-replay/fuzz_api: FUZZ_LIBS += $(FUZZ_API_LIBS)
+$(BUILD)/fuzz-replay/fuzz_auth: $(FUZZ_AUTH_SRC:%.c=$(BUILD)/fuzz-replay/obj/%.o)
+$(BUILD)/fuzz-replay/fuzz_auth: FUZZ_LIBS += $(LIBS_SSL)
 
 # The harness list for the replay test, rewritten only when it changes.
 $(REPLAY_NAMES): FORCE

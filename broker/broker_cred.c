@@ -90,7 +90,7 @@ cred_origin_same(const char *origin, const char *host, bool tls)
 	const char *scheme = tls ? "https://" : "http://";
 	size_t n = strlen(scheme);
 
-	if (origin == NULL || host == NULL || strncasecmp(origin, scheme,
+	if (origin == NULL || host == NULL || strncmp(origin, scheme,
 	    n) != 0 || *host == '\0')
 		return false;
 	return strcasecmp(origin + n, host) == 0;
