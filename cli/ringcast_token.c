@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -83,8 +84,10 @@ print_link(const struct token_opts *o, const char *token)
 }
 
 static int
-tok_create(const struct token_opts *o, int argc, char **argv)
+tok_create(void *ov, int argc, char **argv)
 {
+	const struct token_opts *o = ov;
+
 	struct token_record r;
 	enum token_role role;
 	char text[TOKEN_LEN + 1];
@@ -147,8 +150,10 @@ tok_row(const struct token_record *r, void *arg)
 }
 
 static int
-tok_list(const struct token_opts *o, int argc, char **argv)
+tok_list(void *ov, int argc, char **argv)
 {
+	const struct token_opts *o = ov;
+
 	struct state *s;
 	int rc;
 
@@ -168,8 +173,10 @@ tok_list(const struct token_opts *o, int argc, char **argv)
 }
 
 static int
-tok_revoke(const struct token_opts *o, int argc, char **argv)
+tok_revoke(void *ov, int argc, char **argv)
 {
+	const struct token_opts *o = ov;
+
 	char id[TOKEN_ID_LEN + 1];
 	struct state *s;
 	int rc;
@@ -198,68 +205,31 @@ tok_revoke(const struct token_opts *o, int argc, char **argv)
 	return rc == STATE_OK ? CLI_OK : CLI_ERR;
 }
 
-static const struct {
-	const char	*name;
-	int		(*fn)(const struct token_opts *, int, char **);
-} token_cmds[] = {
-	{ "create",	tok_create },
-	{ "list",	tok_list },
-	{ "revoke",	tok_revoke },
+static const struct cli_verb token_cmds[] = {
+	{ "create",	1, 2,	tok_create },
+	{ "list",	0, 0,	tok_list },
+	{ "revoke",	1, 1,	tok_revoke },
 };
 
-/* Returns 0, -1 on a usage error, 1 when --help was printed. */
-static int
-token_getopts(struct token_opts *o, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "dir",	required_argument,	NULL, 'd' },
-		{ "name",	required_argument,	NULL, 'n' },
-		{ "base",	required_argument,	NULL, 'b' },
-		{ "url",	no_argument,		NULL, 'u' },
-		{ "qr",		no_argument,		NULL, 'q' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 },
-	};
-	int ch;
+#define TOPT(f)	offsetof(struct token_opts, f)
 
-	o->dir = TOKEN_DIR_DEFAULT;
-	o->base = TOKEN_BASE_DEFAULT;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':	o->dir = optarg;	break;
-		case 'n':	o->name = optarg;	break;
-		case 'b':	o->base = optarg;	break;
-		case 'u':	o->url = true;		break;
-		case 'q':	o->qr = true;		break;
-		case 'h':	return 1;
-		default:	return -1;
-		}
-	}
-	return 0;
-}
+static const struct cli_opt token_flags[] = {
+	{ "dir", 'd', false, TOPT(dir) },
+	{ "name", 0, false, TOPT(name) },
+	{ "base", 0, false, TOPT(base) },
+	{ "url", 0, true, TOPT(url) },
+	{ "qr", 0, true, TOPT(qr) },
+};
+
+static const struct cli_sub token_sub = { "ringcast token", token_flags,
+    sizeof(token_flags) / sizeof(token_flags[0]), token_usage, token_cmds,
+    sizeof(token_cmds) / sizeof(token_cmds[0]) };
 
 int
 cmd_token(int argc, char **argv)
 {
-	static char prog[] = "ringcast token";
-	struct token_opts o = { 0 };
-	size_t i;
-	int rc;
+	struct token_opts o = { .dir = TOKEN_DIR_DEFAULT,
+	    .base = TOKEN_BASE_DEFAULT };
 
-	argv[0] = prog;
-	if ((rc = token_getopts(&o, argc, argv)) != 0) {
-		token_usage(rc == 1 ? stdout : stderr);
-		return rc == 1 ? CLI_OK : CLI_ERR;
-	}
-	argc -= optind;
-	argv += optind;
-	for (i = 0; argc > 0 && i < sizeof(token_cmds) / sizeof(token_cmds[0]);
-	    i++)
-		if (strcmp(argv[0], token_cmds[i].name) == 0)
-			return token_cmds[i].fn(&o, argc - 1, argv + 1);
-	if (argc > 0)
-		warnx("token: unknown command '%s'", argv[0]);
-	token_usage(stderr);
-	return CLI_ERR;
+	return cli_run(&token_sub, &o, argc, argv);
 }

@@ -75,6 +75,14 @@ super_every(uint64_t ms, void (*fn)(void))
 }
 
 void
+super_every_stop(struct event **ev)
+{
+	if (*ev != NULL)
+		event_free(*ev);
+	*ev = NULL;
+}
+
+void
 super_count_disconnect(const char *reason)
 {
 	int i;

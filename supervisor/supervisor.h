@@ -320,6 +320,8 @@ void	super_capture_state(const struct msg_capture_state *m);
 const char *super_prog(const char *name);
 /* fn every ms milliseconds in our loop: a timer to event_free at the end. */
 struct event *super_every(uint64_t ms, void (*fn)(void));
+/* Stop and free such a timer (NULL afterwards); nothing if NULL. */
+void	super_every_stop(struct event **ev);
 /* The machine's LAN addresses with our ports, when bound to a wildcard. */
 json_t	*super_lan_addresses(void);
 

@@ -202,9 +202,7 @@ auth_start(void)
 void
 auth_stop(void)
 {
-	if (au.poll != NULL)
-		event_free(au.poll);
-	au.poll = NULL;
+	super_every_stop(&au.poll);
 }
 
 void

@@ -27,7 +27,7 @@ static const char *const auth_on[] = { "--auth", "on", NULL };
 
 /* `ringcast token -d <state> ARGS…`: its output, checked to succeed. */
 static void
-token_cmd(char *out, size_t len, const char *a1, const char *a2,
+run_token(char *out, size_t len, const char *a1, const char *a2,
     const char *a3)
 {
 	char state[192];
@@ -48,7 +48,7 @@ token_make(char tok[TOKEN_LEN + 1], const char *role, const char *id)
 	char out[4096], dummy[TOKEN_ID_LEN + 1], *line, *save = NULL;
 
 	/* stdout and stderr together: the token is the line of its form. */
-	token_cmd(out, sizeof(out), "create", role, id);
+	run_token(out, sizeof(out), "create", role, id);
 	for (line = strtok_r(out, "\n", &save); line != NULL &&
 	    !token_parse(line, strlen(line), dummy);
 	    line = strtok_r(NULL, "\n", &save))
@@ -76,6 +76,22 @@ as(const char *tok, const char *method, const char *path, const char *body)
 	struct http_opts o = { NULL, tok, NULL };
 
 	return req(&o, method, path, body);
+}
+
+/* POST /api/login with tok: the status; the answer must name want. */
+static int
+login(const char *tok, const char *want)
+{
+	char body[128], *resp = NULL;
+	int st;
+
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tok);
+	st = http_req(E.d.http_port, "POST", "/api/login", body, &resp,
+	    WAIT_MS);
+	check(st != 200 || (resp && strstr(resp, want)), "login answered %s",
+	    resp);
+	free(resp);
+	return st;
 }
 
 /* Before ringcastd starts: the temp dir and its state directory. */
@@ -114,7 +130,7 @@ static const struct {
 
 Test(auth, every_route_needs_a_credential_and_the_page_does_not)
 {
-	char eng[TOKEN_LEN + 1], *resp = NULL;
+	char eng[TOKEN_LEN + 1];
 	struct http_opts o = { 0 };
 	size_t i;
 	int st;
@@ -135,21 +151,12 @@ Test(auth, every_route_needs_a_credential_and_the_page_does_not)
 	check(as(eng, "GET", "/metrics", NULL) == 200, "engineer: metrics");
 	check(as(NULL, "POST", "/api/login", "{\"token\":\"x\"}") == 400,
 	    "a malformed login");
-	{
-		char body[128];
-
-		snprintf(body, sizeof(body), "{\"token\":\"%s\"}", eng);
-		st = http_req(E.d.http_port, "POST", "/api/login", body, &resp,
-		    WAIT_MS);
-		check(st == 200 && resp && strstr(resp, "\"engineer\""),
-		    "engineer login: %d %s", st, resp);
-		free(resp);
-	}
+	check(login(eng, "\"engineer\"") == 200, "engineer login");
 }
 
 Test(auth, login_cookie_roles_and_foreign_origins)
 {
-	char eng[TOKEN_LEN + 1], lis[TOKEN_LEN + 1], body[128];
+	char eng[TOKEN_LEN + 1], lis[TOKEN_LEN + 1];
 	char cookie[256], hdr[512];
 	struct http_opts o = { 0 };
 	char *resp = NULL;
@@ -163,12 +170,8 @@ Test(auth, login_cookie_roles_and_foreign_origins)
 	json_decref(e2e_open(&E.c[0], "phone-a", NULL));
 	json_decref(e2e_open(&E.c[1], "phone-b", NULL));
 
-	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", lis);
-	st = http_req(E.d.http_port, "POST", "/api/login", body, &resp,
-	    WAIT_MS);
-	check(st == 200 && resp && strstr(resp, "\"listener\":\"phone-a\""),
-	    "listener login: %d %s", st, resp);
-	free(resp);
+	check(login(lis, "\"listener\":\"phone-a\"") == 200,
+	    "listener login");
 	snprintf(cookie, sizeof(cookie), "Cookie: ringcast_token=%s\r\n", lis);
 	o.headers = cookie;
 	check(req(&o, "GET", "/api/clients/phone-a", NULL) == 200,
@@ -231,14 +234,14 @@ Test(auth, a_revoked_token_fails_within_a_second)
 	    REVOKE_MS, st);
 	memcpy(id, eng, TOKEN_ID_LEN);
 	id[TOKEN_ID_LEN] = '\0';
-	token_cmd(out, sizeof(out), "revoke", id, NULL);
+	run_token(out, sizeof(out), "revoke", id, NULL);
 	t0 = clock_mono_ms();
 	while ((st = as(eng, "GET", "/api/status", NULL)) == 200 &&
 	    (now = clock_mono_ms()) - t0 < REVOKE_MS)
 		usleep(20000);
 	check(st == 401, "a revoked token still works after %d ms",
 	    REVOKE_MS);
-	token_cmd(out, sizeof(out), "list", NULL, NULL);
+	run_token(out, sizeof(out), "list", NULL, NULL);
 	check(strstr(out, id) == NULL, "list shows the revoked %s", id);
 }
 
