@@ -378,6 +378,7 @@ Test(auth, admit_known_refuses_strangers_and_serves_saved_ones)
 {
 	static const char *const args[] = { "--admit", "known",
 	    "--affinity-minutes", "0", NULL };
+	json_t *e;
 
 	prepare("auth-known");
 	e2e_up("auth-known", NULL);
@@ -385,7 +386,8 @@ Test(auth, admit_known_refuses_strangers_and_serves_saved_ones)
 	json_decref(e2e_open(&E.c[0], "saved-one", NULL));
 	json_decref(e2e_change(&E.c[0], v2_channels(2)));
 	v2_close(&E.c[0]);
-	check(e2e_ended("saved-one") != NULL, "saved-one never ended");
+	check((e = e2e_ended("saved-one")) != NULL, "saved-one never ended");
+	json_decref(e);
 	cr_assert_eq(rcd_stop(&E.d, WAIT_MS) != -1, 1, "stop");
 	/* ...and known to the strict daemon. */
 	e2e_up("auth-known", args);
