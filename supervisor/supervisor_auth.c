@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -268,6 +269,7 @@ links_revoke(const char *id)
 json_t *
 auth_link(const char *id, const char *origin, int *status)
 {
+	struct client *cl = session_find(id);
 	struct token_record r;
 	struct state_record rec;
 	char text[TOKEN_LEN + 1], url[512];
@@ -276,9 +278,12 @@ auth_link(const char *id, const char *origin, int *status)
 	int rc;
 
 	*status = 404;
-	if (session_find(id) == NULL && state_get(sv.state, id, &rec) !=
-	    STATE_OK)
+	if (cl == NULL && state_get(sv.state, id, &rec) != STATE_OK)
 		return json_pack("{s:s}", "error", "no such client");
+	*status = 409;
+	if (cl != NULL && cl->player)
+		return json_pack("{s:s}", "error", "a WAV player has no link: "
+		    "its listener's token opens /stream.wav");
 	memset(&r, 0, sizeof(r));
 	*status = 500;
 	if (token_new(TOKEN_LISTENER, id, text, &r.e) == -1)

@@ -26,6 +26,7 @@ async function ringcastLogin() {
   const form = document.getElementById('login');
   form.hidden = false;
   document.querySelector('main').hidden = true;
+  document.getElementById('listen').hidden = true;
   document.getElementById('login-token').focus();
   return new Promise(() => {
     form.addEventListener('submit', async (ev) => {
