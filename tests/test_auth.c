@@ -216,6 +216,55 @@ Test(auth, login_cookie_roles_and_foreign_origins)
 	free(resp);
 }
 
+Test(auth, a_listener_token_hears_and_sees_its_own_alone)
+{
+	char eng[TOKEN_LEN + 1], lis[TOKEN_LEN + 1], auth[128], url[128];
+	static char out[256 * 1024];
+	const char *ev[] = { "curl", "-s", "-N", "-m", "4", "-H", auth, url,
+	    NULL };
+	unsigned long long bytes = 0;
+	int fd, code = 0, rc;
+	pid_t pid;
+
+	prepare("auth-own");
+	token_make(eng, "engineer", NULL);
+	token_make(lis, "listener", "phone-a");
+	e2e_up("auth-own", auth_on);
+	json_decref(e2e_open(&E.c[0], "phone-a", NULL));
+	json_decref(e2e_open(&E.c[1], "phone-b", NULL));
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", lis);
+	/* Its event stream: its own mix changes and the meters, no other's. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/events",
+	    E.d.http_port);
+	cr_assert((pid = tu_run_start(ev, &fd)) > 0, "curl");
+	/* Subscribed once its head came: the events after it are its. */
+	check(tu_wait_text(fd, "retry: 1000", WAIT_MS), "no event stream");
+	check(as(eng, "POST", "/api/clients/phone-b/mix",
+	    "{\"master_gain\":0.25}") == 200, "phone-b's mix");
+	check(as(eng, "POST", "/api/clients/phone-a/mix",
+	    "{\"master_gain\":0.5}") == 200, "phone-a's mix");
+	rc = tu_run_finish(pid, fd, out, sizeof(out), 20000);
+	check(strstr(out, "event: mix_changed") && strstr(out,
+	    "\"id\":\"phone-a\"") && strstr(out, "event: meters"),
+	    "its events missing (curl %d): %.300s", rc, out);
+	check(strstr(out, "phone-b") == NULL, "another listener's event: "
+	    "%.300s", strstr(out, "phone-b"));
+	/* Its WAV: its own mix, whatever the query asks. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stream.wav?"
+	    "channels=5", E.d.http_port);
+	{
+		const char *wav[] = { "curl", "-s", "-m", "2", "-H", auth, "-w",
+		    "%{http_code} %{size_download}", "-o", "/dev/null", url,
+		    NULL };
+
+		rc = tu_run(wav, out, sizeof(out), 20000);
+	}
+	check(sscanf(out, "%d %llu", &code, &bytes) == 2 && code == 200 &&
+	    bytes > 44, "its own WAV: curl %d, %s", rc, out);
+	check(rcd_log_has(&E.d, "(WAV, mixed)"), "not a mix: the query's "
+	    "channel was taken");
+}
+
 Test(auth, a_revoked_token_fails_within_a_second)
 {
 	char eng[TOKEN_LEN + 1], out[1024], id[TOKEN_ID_LEN + 1];
