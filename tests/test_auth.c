@@ -105,6 +105,21 @@ prepare(const char *tag)
 	cr_assert(mkdir(state, 0750) == 0, "state dir");
 }
 
+/*
+ * Auth on with an engineer's token and a listener token for phone-a; two
+ * phones connected: phone-a, the listener's, and phone-b, somebody else's.
+ */
+static void
+two_phones(const char *tag, char eng[TOKEN_LEN + 1], char lis[TOKEN_LEN + 1])
+{
+	prepare(tag);
+	token_make(eng, "engineer", NULL);
+	token_make(lis, "listener", "phone-a");
+	e2e_up(tag, auth_on);
+	json_decref(e2e_open(&E.c[0], "phone-a", NULL));
+	json_decref(e2e_open(&E.c[1], "phone-b", NULL));
+}
+
 /* Every route that needs a credential, and how to ask for it. */
 static const struct {
 	const char	*method, *path, *body;
@@ -162,13 +177,7 @@ Test(auth, login_cookie_roles_and_foreign_origins)
 	char *resp = NULL;
 	int st, i;
 
-	prepare("auth-roles");
-	token_make(eng, "engineer", NULL);
-	token_make(lis, "listener", "phone-a");
-	e2e_up("auth-roles", auth_on);
-	/* Two phones: a is the listener's, b somebody else's. */
-	json_decref(e2e_open(&E.c[0], "phone-a", NULL));
-	json_decref(e2e_open(&E.c[1], "phone-b", NULL));
+	two_phones("auth-roles", eng, lis);
 
 	check(login(lis, "\"listener\":\"phone-a\"") == 200,
 	    "listener login");
@@ -226,12 +235,7 @@ Test(auth, a_listener_token_hears_and_sees_its_own_alone)
 	int fd, code = 0, rc;
 	pid_t pid;
 
-	prepare("auth-own");
-	token_make(eng, "engineer", NULL);
-	token_make(lis, "listener", "phone-a");
-	e2e_up("auth-own", auth_on);
-	json_decref(e2e_open(&E.c[0], "phone-a", NULL));
-	json_decref(e2e_open(&E.c[1], "phone-b", NULL));
+	two_phones("auth-own", eng, lis);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", lis);
 	/* Its event stream: its own mix changes and the meters, no other's. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/events",
