@@ -31,7 +31,8 @@ BUILD    ?= build
 SANDBOX  ?= 1
 endif
 
-PKGS     := libevent jansson lmdb libseccomp sndfile portaudio-2.0
+PKGS     := libevent jansson lmdb libseccomp sndfile portaudio-2.0 openssl \
+            libevent_openssl libqrencode
 WARN     := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Werror
 
@@ -80,7 +81,8 @@ LDLIBS_ALL = -lrt -lm $(LDLIBS)
 # Debian packages the build, the tests and the JACK test need.
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
-            libcriterion-dev jackd2 procps ffmpeg chromium libssl-dev
+            libcriterion-dev jackd2 procps ffmpeg chromium libssl-dev \
+            libqrencode-dev openssl curl
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
@@ -118,8 +120,11 @@ LIBS_LMDB  = -llmdb
 LIBS_SECC  = $(shell pkg-config --libs libseccomp)
 LIBS_SND   = $(shell pkg-config --libs sndfile)
 LIBS_PA    = $(shell pkg-config --libs portaudio-2.0)
-LIBS_CRYPTO = $(shell pkg-config --libs libcrypto)
 LIBS_COMMON = $(LIBS_JSON) $(LIBS_SECC)
+# Tokens (OpenSSL's hash and random bytes), TLS, QR codes of login links.
+LIBS_SSL   = $(shell pkg-config --libs openssl)
+LIBS_EVSSL = $(shell pkg-config --libs libevent_openssl)
+LIBS_QR    = $(shell pkg-config --libs libqrencode)
 
 # Tests and benchmarks know their build directory (BUILD_DIR) and link the
 # test library: tests/lib/*.c, compiled once (none yet is fine).
@@ -152,14 +157,17 @@ FUZZ_LIBS    = $(LIBS_JSON) $(LIBS_LMDB) -lm $(LDLIBS)
 # it links them (ringcastd's main renamed) and what they need.
 FUZZ_API_SRC := broker/broker_api.c $(SUPER_SRC) \
                 $(filter-out $(FUZZ_LIBSRC),$(SHARED_SRC))
-FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) $(LIBS_CRYPTO) -lrt -pthread
+FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) $(LIBS_SSL) $(LIBS_QR) -lrt -pthread
+# fuzz_auth reads credentials as the broker does, and token records.
+FUZZ_AUTH_SRC := broker/broker_cred.c shared/token.c shared/token_hash.c \
+                 shared/state_token.c
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIBSRC) \
-                $(FUZZ_API_SRC) \
+                $(sort $(FUZZ_API_SRC) $(FUZZ_AUTH_SRC)) \
                 $(FUZZ_NAMES:%=fuzz/fuzz_%.c))
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
 REPLAY_OBJ   := $(patsubst %.c,$(BUILD)/fuzz-replay/obj/%.o,$(FUZZ_LIBSRC) \
-                $(FUZZ_API_SRC) \
+                $(sort $(FUZZ_API_SRC) $(FUZZ_AUTH_SRC)) \
                 fuzz/replay.c $(FUZZ_NAMES:%=fuzz/fuzz_%.c))
 REPLAY_NAMES := $(BUILD)/fuzz-replay/names
 
@@ -209,14 +217,16 @@ $(BUILD)/ringcast-sessiond: $(SESSIOND_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcast-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
-	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_COMMON) $(LDLIBS_ALL)
+	$(LINK) -o $@ $^ $(LIBS_EVSSL) $(LIBS_EVENT) $(LIBS_SSL) $(LIBS_COMMON) \
+		$(LDLIBS_ALL)
 
 $(BUILD)/ringcastd: $(SUPER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
-	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_CRYPTO) \
+	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_SSL) $(LIBS_QR) \
 		$(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcast: $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
-	$(LINK) -o $@ $^ $(LIBS_LMDB) $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)
+	$(LINK) -o $@ $^ $(LIBS_LMDB) $(LIBS_PA) $(LIBS_SND) $(LIBS_SSL) $(LIBS_QR) \
+		$(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(TB_OBJ): $(BUILD)/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
@@ -228,10 +238,10 @@ $(BUILD)/libringcast-test.a: $(TESTLIB_OBJ)
 
 $(TEST_BINS): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB) $(LIBSHARED) | $(PROGS)
 	$(LINK) -o $@ $^ -lcriterion $(LIBS_PA) $(LIBS_SND) $(LIBS_LMDB) \
-		$(LIBS_COMMON) $(LDLIBS_ALL)
+		$(LIBS_SSL) $(LIBS_QR) $(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(TESTLIB) $(LIBSHARED) | $(PROGS)
-	$(LINK) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
+	$(LINK) -o $@ $^ $(LIBS_SSL) $(LIBS_COMMON) $(LDLIBS_ALL)
 
 # The harnesses: clang, libFuzzer.  User flags apply, the project's
 # gcc-only warnings and hardening do not (a sanitizer build needs neither).
@@ -248,6 +258,8 @@ $(FUZZ_BINS): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o \
 
 $(BUILD)/fuzz/fuzz_api: $(FUZZ_API_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 $(BUILD)/fuzz/fuzz_api: FUZZ_LIBS += $(FUZZ_API_LIBS)
+$(BUILD)/fuzz/fuzz_auth: $(FUZZ_AUTH_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/fuzz_auth: FUZZ_LIBS += $(LIBS_SSL)
 $(BUILD)/fuzz/obj/supervisor/supervisor.o \
 $(BUILD)/fuzz-replay/obj/supervisor/supervisor.o: \
     FUZZ_OBJ_FLAGS = -Dmain=ringcastd_main -Wno-missing-prototypes
@@ -265,6 +277,8 @@ $(REPLAY_BINS): $(BUILD)/fuzz-replay/fuzz_%: \
 
 $(BUILD)/fuzz-replay/fuzz_api: $(FUZZ_API_SRC:%.c=$(BUILD)/fuzz-replay/obj/%.o)
 $(BUILD)/fuzz-replay/fuzz_api: FUZZ_LIBS += $(FUZZ_API_LIBS)
+$(BUILD)/fuzz-replay/fuzz_auth: $(FUZZ_AUTH_SRC:%.c=$(BUILD)/fuzz-replay/obj/%.o)
+$(BUILD)/fuzz-replay/fuzz_auth: FUZZ_LIBS += $(LIBS_SSL)
 
 # The harness list for the replay test, rewritten only when it changes.
 $(REPLAY_NAMES): FORCE

@@ -178,6 +178,10 @@ static const struct opt_spec options[] = {
 	{ "request-ms", OPT_INT, OFF(request_ms), 1, BROKER_MS_MAX, NULL },
 	{ "web-dir", OPT_TEXT, OFF(web_dir), 0, 0, NULL },
 	{ "adopt", OPT_TEXT, OFF(adopt), 0, 0, NULL },
+	{ "auth", OPT_FLAG, OFF(auth), 0, 0, NULL },
+	{ "metrics-public", OPT_FLAG, OFF(metrics_public), 0, 0, NULL },
+	{ "tls-cert", OPT_TEXT, OFF(tls_cert), 0, 0, NULL },
+	{ "tls-key", OPT_TEXT, OFF(tls_key), 0, 0, NULL },
 	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
 	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
 };
@@ -185,14 +189,15 @@ static const struct opt_spec options[] = {
 static const char usage[] = "usage: ringcast-broker --parent-fd N "
     "--native-fd N --http-fd N [--handshake-ms MS]\n"
     "\t[--max-pending N] [--max-pending-per-addr N] [--request-ms MS]\n"
-    "\t[--web-dir DIR] [--adopt RING] [--drop UID:GID[:DIR]] [-v]\n";
+    "\t[--web-dir DIR] [--adopt RING] [--auth] [--metrics-public]\n"
+    "\t[--tls-cert FILE --tls-key FILE] [--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct broker_config *c)
 {
 	*c = (struct broker_config){ -1, -1, -1, BROKER_HANDSHAKE_MS,
 	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL,
-	    NULL };
+	    NULL, 0, 0, NULL, NULL };
 	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
 	    usage);
 	if (c->parent_fd < 0 || c->native_fd < 0 || c->http_fd < 0)
@@ -322,6 +327,9 @@ parent_dispatch(const struct msg *m)
 	case MSG_BROKER_CLIENT_DONE:
 		handoff_done(MSG_BODY(m, struct msg_client_done));
 		break;
+	case MSG_BROKER_TOKENS:
+		auth_tokens(MSG_BODY(m, struct msg_tokens));
+		break;
 	case MSG_PROBE:
 		sandbox_probe(parent_fd, ROLE_BROKER, MSG_BODY(m,
 		    struct msg_probe));
@@ -429,6 +437,9 @@ main(int argc, char *argv[])
 	    EV_READ | EV_PERSIST, adopted, NULL)) == NULL)
 		fatalx("rendezvous event");
 	handoff_init(base, cfg.handshake_ms);
+	/* The key is read here, before the drop. */
+	tls_init(base, &cfg);
+	auth_init(base, &cfg);
 	native_init(base, &cfg);
 	http_init(base, &cfg);
 	events_init(base, &cfg);

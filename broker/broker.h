@@ -36,6 +36,10 @@ struct broker_config {
 	int	verbose;
 	const char *web_dir;	/* the web UI's files; NULL: none */
 	const char *adopt;	/* --adopt RING: we can outlive the supervisor */
+	int	auth;		/* credentials asked for (until told) */
+	int	metrics_public;	/* /metrics without a credential */
+	const char *tls_cert;	/* PEM files: HTTPS only; NULL: plain */
+	const char *tls_key;
 };
 
 /* ---- broker.c: the process and its parent channel ---- */
@@ -109,6 +113,26 @@ enum {
 	BROKER_EVENTS = API_ROUTE_MAX,	/* GET /api/events */
 	BROKER_WAV,			/* GET /stream.wav */
 	BROKER_STATIC,			/* the web UI's files */
+	BROKER_LOGIN,			/* POST /api/login */
+	BROKER_LOGOUT,			/* POST /api/logout */
+	BROKER_SESSION,			/* GET /api/session: who am I */
+};
+
+/* Who may use a route (broker_auth.c applies it). */
+enum access {
+	ACCESS_ENGINEER,	/* an engineer's token (the default) */
+	ACCESS_PUBLIC,		/* anyone: the page, its files, the login */
+	ACCESS_ANY,		/* any valid token */
+	ACCESS_OWN,		/* a listener's token for its own identity */
+	ACCESS_LISTENER,	/* a listener's too, narrowed to its own */
+	ACCESS_METRICS,		/* an engineer's, or anyone with metrics-public */
+};
+
+/* Whose request it is, once its credential was checked. */
+struct principal {
+	uint8_t		role;		/* enum token_role */
+	bool		cookie;		/* the credential came in a cookie */
+	char		listener[TOKEN_LISTENER_MAX];
 };
 
 /*
@@ -118,6 +142,8 @@ enum {
 int	api_match(unsigned method, const char *path, const char *query,
 	    struct msg_api_request *req, char *why, size_t whylen);
 bool	api_route_has_body(uint32_t route);
+/* Who may use a route. */
+enum access api_route_access(uint32_t route);
 /* The JSON body of req->route into req->body: 0, or 400 with why. */
 int	api_decode_body(struct msg_api_request *req, const json_t *body,
 	    char *why, size_t whylen);
@@ -143,6 +169,37 @@ void	handoff_init(struct event_base *base, int hold_ms);
 /* Best effort, one non-blocking write: an error before closing. */
 void	handoff_v2_error(int fd, const char *message);
 void	handoff_http_error(int fd, uint32_t status, const char *message);
+
+/* ---- broker_auth.c: credentials, roles, failed attempts, TLS ---- */
+
+void	auth_init(struct event_base *base, const struct broker_config *cfg);
+/* MSG_BROKER_TOKENS: the table that checks credentials from now on. */
+void	auth_tokens(const struct msg_tokens *m);
+/*
+ * The gate every request passes first, route known: 0 with p set (the
+ * request may go on), or non-zero when it was answered (401, 403, 429,
+ * 400, 503).  api carries the identity of /api/clients/ID routes.
+ */
+int	auth_gate(struct evhttp_request *req, const struct msg_api_request *api,
+	    struct principal *p);
+/* POST /api/login, POST /api/logout, GET /api/session. */
+void	auth_login(struct evhttp_request *req);
+void	auth_logout(struct evhttp_request *req);
+void	auth_session(struct evhttp_request *req, const struct principal *p);
+
+/* ---- broker_tls.c: HTTPS ---- */
+
+/* With --tls-cert and --tls-key: load them (before the drop). */
+void	tls_init(struct event_base *base, const struct broker_config *cfg);
+bool	tls_on(void);
+/* A TLS bufferevent for a new HTTP connection, or NULL. */
+struct bufferevent *tls_bufferevent(struct event_base *base);
+/*
+ * http_take_socket over TLS: a plain socket whose bytes are relayed
+ * through the connection's TLS (a socketpair), or -1.  evhttp keeps the
+ * connection, which is freed when either side ends.
+ */
+int	tls_take(struct evhttp_request *req, char *remote, size_t len);
 
 /* ---- broker_native.c: the Fichatech v2 listener ---- */
 
@@ -175,11 +232,14 @@ const char *http_reason(uint32_t status);
 /* A response with this body and Content-Type (Connection: close). */
 void	http_send(struct evhttp_request *req, int status, const char *ctype,
 	    const void *data, size_t len);
+/* A POST's JSON body (shared/proto.h's rules): 0, or an HTTP status and why. */
+int	http_body_json(struct evhttp_request *req, json_t **out, char *why,
+	    size_t len);
 
 /* ---- broker_events.c: GET /api/events, server-sent events ---- */
 
 void	events_init(struct event_base *base, const struct broker_config *cfg);
-void	events_serve(struct evhttp_request *req);
+void	events_serve(struct evhttp_request *req, const struct principal *p);
 int	events_subscribers(void);
 /* Retiring: every stream ends (browsers reconnect to the successor). */
 void	events_close_all(void);
@@ -189,7 +249,7 @@ void	events_publish(const struct msg_event *e, const char *data,
 
 /* ---- broker_wav.c: GET /stream.wav, handed to a session ---- */
 
-void	wav_serve(struct evhttp_request *req);
+void	wav_serve(struct evhttp_request *req, const struct principal *p);
 
 /* ---- broker_static.c: the web UI's files ---- */
 

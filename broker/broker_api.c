@@ -32,6 +32,7 @@ struct route {
 	unsigned	 methods;	/* HTTP_* it serves */
 	uint32_t	 route;		/* enum api_route, or BROKER_* */
 	body_fn		 body;		/* POST: decodes the JSON body */
+	enum access	 access;	/* who may (broker_auth.c) */
 };
 
 static int	body_client(struct msg_api_request *, const json_t *, char *,
@@ -42,30 +43,46 @@ static int	body_channels(struct msg_api_request *, const json_t *, char *,
 		    size_t);
 static int	body_probe(struct msg_api_request *, const json_t *, char *,
 		    size_t);
+static int	body_link(struct msg_api_request *, const json_t *, char *,
+		    size_t);
 
 #define GET	HTTP_GET
 #define POST	HTTP_POST
 
 /* First match wins: specific paths before the prefixes that cover them. */
+#define ENG	ACCESS_ENGINEER
 static const struct route routes[] = {
-	{ "/api/events", EXACT, NULL, GET, BROKER_EVENTS, NULL },
-	{ "/api/status", EXACT, NULL, GET, API_STATUS, NULL },
-	{ "/api/clients", EXACT, NULL, GET, API_CLIENTS, NULL },
-	{ "/api/clients/", CLIENT, NULL, GET, API_CLIENT_GET, NULL },
-	{ "/api/clients/", CLIENT, NULL, POST, API_CLIENT_SET, body_client },
+	{ "/api/events", EXACT, NULL, GET, BROKER_EVENTS, NULL,
+	    ACCESS_LISTENER },
+	{ "/api/login", EXACT, NULL, POST, BROKER_LOGIN, NULL, ACCESS_PUBLIC },
+	{ "/api/logout", EXACT, NULL, POST, BROKER_LOGOUT, NULL,
+	    ACCESS_PUBLIC },
+	{ "/api/session", EXACT, NULL, GET, BROKER_SESSION, NULL, ACCESS_ANY },
+	{ "/api/status", EXACT, NULL, GET, API_STATUS, NULL, ACCESS_LISTENER },
+	{ "/api/clients", EXACT, NULL, GET, API_CLIENTS, NULL, ENG },
+	{ "/api/clients/", CLIENT, NULL, GET, API_CLIENT_GET, NULL,
+	    ACCESS_OWN },
+	{ "/api/clients/", CLIENT, NULL, POST, API_CLIENT_SET, body_client,
+	    ENG },
 	{ "/api/clients/", CLIENT, NULL, HTTP_DELETE, API_CLIENT_DELETE,
-	    NULL },
-	{ "/api/clients/", CLIENT, "mix", POST, API_CLIENT_MIX, body_mix },
+	    NULL, ENG },
+	{ "/api/clients/", CLIENT, "mix", POST, API_CLIENT_MIX, body_mix,
+	    ACCESS_OWN },
 	{ "/api/clients/", CLIENT, "disconnect", POST, API_CLIENT_DISCONNECT,
-	    NULL },
-	{ "/api/channels", EXACT, NULL, GET, API_CHANNELS_GET, NULL },
+	    NULL, ENG },
+	{ "/api/clients/", CLIENT, "approve", POST, API_CLIENT_APPROVE, NULL,
+	    ENG },
+	{ "/api/clients/", CLIENT, "link", POST, API_CLIENT_LINK, body_link,
+	    ENG },
+	{ "/api/channels", EXACT, NULL, GET, API_CHANNELS_GET, NULL, ENG },
 	{ "/api/channels", EXACT, NULL, POST, API_CHANNELS_SET,
-	    body_channels },
-	{ "/api/test/probe", EXACT, NULL, POST, API_PROBE, body_probe },
-	{ "/api/", PREFIX, NULL, 0, 0, NULL },	/* nothing else under /api */
-	{ "/metrics", EXACT, NULL, GET, API_METRICS, NULL },
-	{ "/stream.wav", EXACT, NULL, GET, BROKER_WAV, NULL },
-	{ "/", PREFIX, NULL, GET | HTTP_HEAD, BROKER_STATIC, NULL },
+	    body_channels, ENG },
+	{ "/api/test/probe", EXACT, NULL, POST, API_PROBE, body_probe, ENG },
+	{ "/api/", PREFIX, NULL, 0, 0, NULL, ENG },	/* nothing else under /api */
+	{ "/metrics", EXACT, NULL, GET, API_METRICS, NULL, ACCESS_METRICS },
+	{ "/stream.wav", EXACT, NULL, GET, BROKER_WAV, NULL, ACCESS_LISTENER },
+	{ "/", PREFIX, NULL, GET | HTTP_HEAD, BROKER_STATIC, NULL,
+	    ACCESS_PUBLIC },
 };
 
 static int
@@ -185,6 +202,17 @@ api_route_has_body(uint32_t route)
 		if (routes[i].route == route && routes[i].body != NULL)
 			return true;
 	return false;
+}
+
+enum access
+api_route_access(uint32_t route)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i].route == route && routes[i].methods != 0)
+			return routes[i].access;
+	return ACCESS_ENGINEER;
 }
 
 int
@@ -312,5 +340,25 @@ body_probe(struct msg_api_request *req, const json_t *body, char *why,
 		errbuf_set(why, len, "target and syscall: printable ASCII");
 		return 400;
 	}
+	return 0;
+}
+
+/* {"origin": "https://host:port"}: where the listener's link points. */
+static int
+body_link(struct msg_api_request *req, const json_t *body, char *why,
+    size_t len)
+{
+	struct api_link *l = &req->body.link;
+	const json_t *o = json_object_get(body, "origin");
+	const char *v = json_string_value(o);
+
+	if (v == NULL || json_string_length(o) >= sizeof(l->origin) ||
+	    (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+	    strpbrk(v, "#?\"<> ") != NULL || !text_ident(v, strlen(v))) {
+		errbuf_set(why, len, "expected {\"origin\": \"http(s)://host"
+		    "[:port]\"}");
+		return 400;
+	}
+	snprintf(l->origin, sizeof(l->origin), "%s", v);
 	return 0;
 }

@@ -35,6 +35,8 @@ struct sub {
 	struct bufferevent	*bev;
 	char			 remote[80];
 	unsigned long long	 skipped;
+	char			 only[TOKEN_LISTENER_MAX];	/* a listener's
+						 * token: its own events */
 };
 
 static struct {
@@ -44,6 +46,7 @@ static struct {
 	struct event		*recount;
 	TAILQ_HEAD(, sub)	 subs;
 	int			 nsubs;
+	int			 nonly;		/* subscribers with only set */
 	unsigned long long	 closed_slow;
 } es = { .subs = TAILQ_HEAD_INITIALIZER(es.subs) };
 
@@ -83,6 +86,7 @@ sub_free(struct sub *s, const char *why)
 	    s->skipped);
 	TAILQ_REMOVE(&es.subs, s, entry);
 	es.nsubs--;
+	es.nonly -= s->only[0] != '\0';
 	bufferevent_free(s->bev);
 	free(s);
 	count_changed();
@@ -127,14 +131,31 @@ sub_add(struct sub *s, const char *text, size_t len, bool droppable)
 		sub_free(s, "out of memory");
 }
 
+/*
+ * A listener's token sees its own events (those whose "id" is its
+ * identity) and the meters, nothing else; about (NULL) is an event that
+ * concerns no listener, such as a keep-alive, which everyone gets.
+ */
+static bool
+sub_wants(const struct sub *s, const char *name, const char *about)
+{
+	if (s->only[0] == '\0' || name == NULL)
+		return true;
+	if (strcmp(name, "meters") == 0)
+		return true;
+	return about != NULL && strcmp(about, s->only) == 0;
+}
+
 static void
-broadcast(const char *text, size_t len, bool droppable)
+broadcast(const char *text, size_t len, bool droppable, const char *name,
+    const char *about)
 {
 	struct sub *s, *next;
 
 	for (s = TAILQ_FIRST(&es.subs); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		sub_add(s, text, len, droppable);
+		if (sub_wants(s, name, about))
+			sub_add(s, text, len, droppable);
 	}
 }
 
@@ -146,7 +167,7 @@ keepalive_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	broadcast(ping, sizeof(ping) - 1, true);
+	broadcast(ping, sizeof(ping) - 1, true, NULL, NULL);
 }
 
 void
@@ -164,7 +185,7 @@ events_init(struct event_base *base, const struct broker_config *cfg)
 }
 
 void
-events_serve(struct evhttp_request *req)
+events_serve(struct evhttp_request *req, const struct principal *p)
 {
 	static const char head[] = "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/event-stream\r\n"
@@ -205,8 +226,11 @@ events_serve(struct evhttp_request *req)
 	broker_tv(&wtv, es.cfg->request_ms);
 	bufferevent_set_timeouts(s->bev, NULL, &wtv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (p->role == TOKEN_LISTENER)
+		snprintf(s->only, sizeof(s->only), "%s", p->listener);
 	TAILQ_INSERT_TAIL(&es.subs, s, entry);
 	es.nsubs++;
+	es.nonly += s->only[0] != '\0';
 	count_changed();
 	log_debug("events: %s subscribed (%d)", s->remote, es.nsubs);
 	sub_add(s, head, sizeof(head) - 1, false);
@@ -216,17 +240,23 @@ events_serve(struct evhttp_request *req)
 void
 events_publish(const struct msg_event *e, const char *data, size_t len)
 {
+	json_t *o = NULL;
 	char *text;
 	int n;
 
 	if (es.nsubs == 0)
 		return;
+	/* Whom it is about, read only when a listener's stream must know. */
+	if (es.nonly > 0)
+		o = json_loadb(data, len, 0, NULL);
 	/* One copy of the text; msg_recv made sure data holds no newline. */
 	if ((n = asprintf(&text, "event: %s\ndata: %.*s\n\n", e->name,
 	    (int)len, data)) > 0) {
-		broadcast(text, (size_t)n, e->droppable != 0);
+		broadcast(text, (size_t)n, e->droppable != 0, e->name,
+		    json_string_value(json_object_get(o, "id")));
 		free(text);
 	}
+	json_decref(o);
 }
 
 int

@@ -217,7 +217,11 @@ conn_new(struct event_base *base, void *arg)
 
 	(void)arg;
 	/* No BEV_OPT_CLOSE_ON_FREE: evhttp closes the socket itself. */
-	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+	if (tls_on())
+		bev = tls_bufferevent(base);
+	else
+		bev = bufferevent_socket_new(base, -1, 0);
+	if (bev == NULL)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->deadline = evtimer_new(base, conn_deadline, c)) == NULL) {
@@ -336,8 +340,9 @@ is_json_type(const char *ct)
 }
 
 /* A POST body: one JSON object or array.  0, or an HTTP status and why. */
-static int
-body_json(struct evhttp_request *req, json_t **out, char *why, size_t len)
+int
+http_body_json(struct evhttp_request *req, json_t **out, char *why,
+    size_t len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *ct, *p;
@@ -396,7 +401,7 @@ serve_api(struct evhttp_request *req, struct msg_api_request *api)
 		return;
 	}
 	if (api_route_has_body(api->route) &&
-	    ((status = body_json(req, &body, why, sizeof(why))) != 0 ||
+	    ((status = http_body_json(req, &body, why, sizeof(why))) != 0 ||
 	    (status = api_decode_body(api, body, why, sizeof(why))) != 0))
 		reply_error(req, status, why);
 	else
@@ -409,6 +414,7 @@ on_request(struct evhttp_request *req, void *arg)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	static struct msg_api_request api;
+	struct principal who;
 	char why[256];
 	int status;
 
@@ -421,15 +427,26 @@ on_request(struct evhttp_request *req, void *arg)
 		reply_error(req, status, why);
 		return;
 	}
+	if (auth_gate(req, &api, &who) != 0)
+		return;
 	switch (api.route) {
 	case BROKER_EVENTS:
-		events_serve(req);
+		events_serve(req, &who);
 		break;
 	case BROKER_WAV:
-		wav_serve(req);
+		wav_serve(req, &who);
 		break;
 	case BROKER_STATIC:
 		static_serve(req);
+		break;
+	case BROKER_LOGIN:
+		auth_login(req);
+		break;
+	case BROKER_LOGOUT:
+		auth_logout(req);
+		break;
+	case BROKER_SESSION:
+		auth_session(req, &who);
 		break;
 	default:
 		serve_api(req, &api);
@@ -504,6 +521,8 @@ http_take_socket(struct evhttp_request *req, char *remote, size_t len)
 	socklen_t sl = sizeof(ss);
 	int fd, copy;
 
+	if (tls_on())
+		return tls_take(req, remote, len);
 	if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) ==
 	    NULL || (fd = bufferevent_getfd(bev)) == -1)
 		return -1;

@@ -58,7 +58,7 @@ parse_query(struct evhttp_request *req, struct msg_client *m, char *why,
 }
 
 void
-wav_serve(struct evhttp_request *req)
+wav_serve(struct evhttp_request *req, const struct principal *p)
 {
 	struct msg_client m;
 	char why[256];
@@ -66,9 +66,16 @@ wav_serve(struct evhttp_request *req)
 
 	memset(&m, 0, sizeof(m));
 	m.kind = CLIENT_WAV;
-	if (parse_query(req, &m, why, sizeof(why)) == -1) {
+	if (parse_query(req, &m, why, sizeof(why)) == -1 &&
+	    p->role != TOKEN_LISTENER) {
 		http_error(req, 400, why);
 		return;
+	}
+	/* A listener's token hears its own mix, whatever the query asked. */
+	if (p->role == TOKEN_LISTENER) {
+		m.wav_mix = 1;
+		m.wav_nchannels = 0;
+		snprintf(m.mix_of, sizeof(m.mix_of), "%s", p->listener);
 	}
 	if ((fd = http_take_socket(req, m.remote, sizeof(m.remote))) == -1) {
 		http_error(req, 503, "server busy");

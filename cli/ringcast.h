@@ -2,6 +2,10 @@
 #ifndef RINGCAST_CLI_H
 #define RINGCAST_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
 /*
  * A subcommand gets the arguments after its name (argv[0] is the name) and
  * returns the process exit status.  To add one, declare it here, add a
@@ -26,6 +30,34 @@ struct http_reply {
  */
 int	http_request(const char *hp, const char *method, const char *path,
 	    struct http_reply *r);
+int	cmd_token(int argc, char **argv);
+
+/*
+ * A subcommand with options and commands of its own ("ringcast state
+ * list", "ringcast token create"): its options from a table (-h/--help:
+ * usage on stdout), then the command named by the first operand with the
+ * rest, which must number min..max.
+ */
+struct cli_opt {
+	const char	*name;		/* the long option */
+	char		 letter;	/* its short form, or 0 */
+	bool		 flag;		/* a bool at off, else a const char * */
+	size_t		 off;		/* in the subcommand's options struct */
+};
+struct cli_verb {
+	const char	*name;
+	int		 min, max;
+	int		(*fn)(void *opts, int argc, char **argv);
+};
+struct cli_sub {
+	const char		*prog;		/* "ringcast state" */
+	const struct cli_opt	*opts;
+	size_t			 nopts;
+	void			(*usage)(FILE *f);
+	const struct cli_verb	*verbs;
+	size_t			 nverbs;
+};
+int	cli_run(const struct cli_sub *s, void *opts, int argc, char **argv);
 
 /* Exit status of a subcommand. */
 #define CLI_OK		0

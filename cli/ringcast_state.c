@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,8 @@ state_usage(FILE *f)
 	    "--offline and\n"
 	    "               no ringcastd answering, delete it from STATEDIR "
 	    "directly\n"
-	    "-d STATEDIR defaults to %s; --http to %s.\n",
+	    "-d STATEDIR defaults to %s; --http to %s.  A ringcastd that asks "
+	    "for\ncredentials takes an engineer's token from RINGCAST_TOKEN.\n",
 	    STATE_DIR_DEFAULT, CLI_HTTP_DEFAULT);
 }
 
@@ -209,6 +211,7 @@ http_request(const char *hp, const char *method, const char *path,
     struct http_reply *r)
 {
 	uint64_t deadline = deadline_in(HTTP_TIMEOUT_MS);
+	const char *tok = getenv("RINGCAST_TOKEN");
 	char req[1024], *raw;
 	size_t len;
 	int fd, n;
@@ -221,8 +224,13 @@ http_request(const char *hp, const char *method, const char *path,
 			warn("cannot reach ringcastd at %s", hp);
 		return -1;
 	}
+	/* A daemon that asks for credentials: an engineer's token. */
+	if (tok != NULL && strcspn(tok, "\r\n") != strlen(tok))
+		tok = NULL;
 	n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: %s\r\n"
-	    "Content-Length: 0\r\n\r\n", method, path, hp);
+	    "%s%s%sContent-Length: 0\r\n\r\n", method, path, hp,
+	    tok ? "Authorization: Bearer " : "", tok ? tok : "",
+	    tok ? "\r\n" : "");
 	raw = NULL;
 	if (n > 0 && (size_t)n < sizeof(req) &&
 	    send_all(fd, req, (size_t)n, deadline) == 0)
@@ -313,13 +321,15 @@ recs_load(const struct state_opts *o, struct recs *r)
 }
 
 static int
-do_export(const struct state_opts *o, char **args)
+do_export(void *ov, int argc, char **args)
 {
+	const struct state_opts *o = ov;
 	struct recs r;
 	json_t *a, *j;
 	size_t i;
 	int rc = CLI_OK;
 
+	(void)argc;	/* cli_run checked the count */
 	(void)args;
 	if (recs_load(o, &r) == -1)
 		return CLI_ERR;
@@ -340,13 +350,15 @@ do_export(const struct state_opts *o, char **args)
 }
 
 static int
-do_show(const struct state_opts *o, char **args)
+do_show(void *ov, int argc, char **args)
 {
+	const struct state_opts *o = ov;
 	struct state_record rec;
 	struct state *s;
 	json_t *j;
 	int rc;
 
+	(void)argc;	/* cli_run checked the count */
 	if ((s = open_ro(o)) == NULL)
 		return CLI_ERR;
 	rc = state_get(s, args[0], &rec);
@@ -501,13 +513,15 @@ list_row(const struct state_record *r, int idw, const char *conn)
 }
 
 static int
-do_list(const struct state_opts *o, char **args)
+do_list(void *ov, int argc, char **args)
 {
+	const struct state_opts *o = ov;
 	struct recs r;
 	json_t *conn;
 	size_t i;
 	int idw = 2;
 
+	(void)argc;	/* cli_run checked the count */
 	(void)args;
 	if (recs_load(o, &r) == -1)
 		return CLI_ERR;
@@ -589,12 +603,14 @@ forget_reply(const struct state_opts *o, const char *id, struct http_reply *r)
 }
 
 static int
-do_forget(const struct state_opts *o, char **args)
+do_forget(void *ov, int argc, char **args)
 {
+	const struct state_opts *o = ov;
 	struct http_reply r;
 	char path[3 * STATE_ID_MAX + 32], enc[3 * STATE_ID_MAX + 1];
 	int rc;
 
+	(void)argc;	/* cli_run checked the count */
 	if (!state_id_valid(args[0])) {
 		warnx("'%s' is not an identity: 1..%d bytes of printable ASCII",
 		    args[0], STATE_ID_MAX - 1);
@@ -620,74 +636,27 @@ do_forget(const struct state_opts *o, char **args)
 
 /* ---- dispatch ---- */
 
-static const struct {
-	const char	*name;
-	int		 nargs;
-	int		(*fn)(const struct state_opts *, char **);
-} state_cmds[] = {
-	{ "list",	0,	do_list },
-	{ "show",	1,	do_show },
-	{ "export",	0,	do_export },
-	{ "forget",	1,	do_forget },
+static const struct cli_verb state_cmds[] = {
+	{ "list",	0, 0,	do_list },
+	{ "show",	1, 1,	do_show },
+	{ "export",	0, 0,	do_export },
+	{ "forget",	1, 1,	do_forget },
 };
 
-/* Returns 0, -1 on a usage error, 1 when --help was printed. */
-static int
-state_getopts(struct state_opts *o, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "dir",	required_argument,	NULL, 'd' },
-		{ "http",	required_argument,	NULL, 'H' },
-		{ "offline",	no_argument,		NULL, 'o' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 },
-	};
-	int ch;
-
-	o->dir = STATE_DIR_DEFAULT;
-	o->http = CLI_HTTP_DEFAULT;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':	o->dir = optarg;	break;
-		case 'H':	o->http = optarg;	break;
-		case 'o':	o->offline = true;	break;
-		case 'h':	return 1;
-		default:	return -1;
-		}
-	}
-	return 0;
-}
+#define SOPT(f)	offsetof(struct state_opts, f)
 
 int
 cmd_state(int argc, char **argv)
 {
-	static char prog[] = "ringcast state";
-	struct state_opts o = { 0 };
-	size_t i;
-	int rc;
+	static const struct cli_opt opts[] = {
+		{ "dir", 'd', false, SOPT(dir) },
+		{ "http", 0, false, SOPT(http) },
+		{ "offline", 0, true, SOPT(offline) },
+	};
+	static const struct cli_sub sub = { "ringcast state", opts, 3,
+	    state_usage, state_cmds, sizeof(state_cmds) /
+	    sizeof(state_cmds[0]) };
+	struct state_opts o = { STATE_DIR_DEFAULT, CLI_HTTP_DEFAULT, false };
 
-	argv[0] = prog;
-	if ((rc = state_getopts(&o, argc, argv)) != 0) {
-		state_usage(rc == 1 ? stdout : stderr);
-		return rc == 1 ? CLI_OK : CLI_ERR;
-	}
-	argc -= optind;
-	argv += optind;
-	for (i = 0; argc > 0 && i < sizeof(state_cmds) / sizeof(state_cmds[0]);
-	    i++) {
-		if (strcmp(argv[0], state_cmds[i].name) != 0)
-			continue;
-		if (argc - 1 != state_cmds[i].nargs) {
-			warnx("state %s takes %d argument%s", argv[0],
-			    state_cmds[i].nargs, state_cmds[i].nargs == 1 ?
-			    "" : "s");
-			return CLI_ERR;
-		}
-		return state_cmds[i].fn(&o, argv + 1);
-	}
-	if (argc > 0)
-		warnx("state: unknown command '%s'", argv[0]);
-	state_usage(stderr);
-	return CLI_ERR;
+	return cli_run(&sub, &o, argc, argv);
 }

@@ -89,8 +89,10 @@ check_client(const void *b)
 	    !is_bool(m->again))
 		return false;
 	if (m->kind == CLIENT_NATIVE)
-		return proto_hello_valid(&m->hello);
-	return m->kind == CLIENT_WAV && wav_channels_ok(m);
+		return proto_hello_valid(&m->hello) && m->mix_of[0] == '\0';
+	return m->kind == CLIENT_WAV && wav_channels_ok(m) &&
+	    (m->mix_of[0] == '\0' || (m->wav_mix &&
+	    text_ident_field(m->mix_of, sizeof(m->mix_of))));
 }
 
 static bool
@@ -138,7 +140,8 @@ route_has_client(uint32_t route)
 {
 	return route == API_CLIENT_GET || route == API_CLIENT_SET ||
 	    route == API_CLIENT_DELETE || route == API_CLIENT_MIX ||
-	    route == API_CLIENT_DISCONNECT;
+	    route == API_CLIENT_DISCONNECT || route == API_CLIENT_APPROVE ||
+	    route == API_CLIENT_LINK;
 }
 
 static bool
@@ -159,6 +162,9 @@ check_request(const void *b)
 		return check_channels_set(&m->body.channels);
 	case API_PROBE:
 		return check_probe_body(&m->body.probe);
+	case API_CLIENT_LINK:
+		return text_ident_field(m->body.link.origin,
+		    sizeof(m->body.link.origin));
 	default:
 		return true;
 	}
@@ -284,6 +290,20 @@ check_meters(const void *b)
 }
 
 static bool
+check_tokens(const void *b)
+{
+	const struct msg_tokens *m = b;
+	uint32_t i;
+
+	if (!is_bool(m->auth) || m->n > TOKEN_MAX)
+		return false;
+	for (i = 0; i < m->n; i++)
+		if (!token_entry_valid(&m->e[i]))
+			return false;
+	return true;
+}
+
+static bool
 check_nothing(const void *b)
 {
 	(void)b;
@@ -322,6 +342,10 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_api_request, NULL, check_request),
 	SPEC(MSG_BROKER_SUBSCRIBERS, "BROKER_SUBSCRIBERS", BRO, SUP, false,
 	    struct msg_subscribers, NULL, check_nothing),
+	SPEC(MSG_BROKER_AUTH_STATS, "BROKER_AUTH_STATS", BRO, SUP, false,
+	    struct msg_auth_stats, NULL, check_nothing),
+	SPEC(MSG_BROKER_TOKENS, "BROKER_TOKENS", SUP, BRO, false,
+	    struct msg_tokens, NULL, check_tokens),
 	SPEC(MSG_BROKER_CLIENT_DONE, "BROKER_CLIENT_DONE", SUP, BRO, false,
 	    struct msg_client_done, NULL, check_client_done),
 	SPEC(MSG_BROKER_REPLY, "BROKER_REPLY", SUP, BRO, false,
@@ -389,6 +413,36 @@ const char *
 msg_role_name(enum msg_role role)
 {
 	return (unsigned)role < ROLE_MAX ? roles[role] : "unknown";
+}
+
+/* FNV-1a over the bytes of v. */
+static uint32_t
+fnv(uint32_t h, const void *v, size_t n)
+{
+	const uint8_t *p = v;
+
+	while (n-- > 0)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+uint32_t
+msg_fingerprint(void)
+{
+	uint32_t h = 2166136261u, t, w[5];
+
+	for (t = 0; t < MSG_TYPE_MAX; t++) {
+		if (specs[t].name == NULL)
+			continue;
+		w[0] = t;
+		w[1] = specs[t].from;
+		w[2] = specs[t].to;
+		w[3] = (uint32_t)specs[t].size;
+		w[4] = (uint32_t)specs[t].fd | (specs[t].tail != NULL) << 1;
+		h = fnv(h, specs[t].name, strlen(specs[t].name));
+		h = fnv(h, w, sizeof(w));
+	}
+	return h;
 }
 
 bool
@@ -523,7 +577,7 @@ msg_send_raw(int sock, const struct msg_hdr *hdr, const void *p, size_t n,
 int
 msg_send_probe(int sock, uint32_t type)
 {
-	static const char zero[MSG_MAX_PAYLOAD / 2];
+	static const char zero[MSG_MAX_PAYLOAD];
 	struct msg_hdr hdr = { MSG_VERSION, (uint16_t)type,
 	    (uint32_t)msg_size(type) };
 

@@ -8,6 +8,7 @@
 
 #include "shared/mix.h"
 #include "shared/proto.h"
+#include "shared/token.h"
 
 /*
  * Each message is one datagram on a SOCK_SEQPACKET socketpair: a struct
@@ -28,7 +29,14 @@
  * exit status MSG_EXIT_FAULT (a session reports reason "protocol").
  */
 
-#define MSG_VERSION	2	/* bump with any change to a payload below */
+/*
+ * Bump MSG_VERSION with any change to the table or a payload below: a
+ * new ringcastd adopts only children of its version (an upgrade).
+ * MSG_FINGERPRINT is msg_fingerprint() of the table as of this version;
+ * tests/test_msg.c fails when they part, saying the new value.
+ */
+#define MSG_VERSION	3
+#define MSG_FINGERPRINT	0xc1801d3cu
 #define MSG_MAX_PAYLOAD	(64 * 1024)
 #define MSG_PARENT_FD	3	/* every child finds its parent channel here */
 #define MSG_EXIT_FAULT	3	/* a child's exit status after a channel fault */
@@ -54,11 +62,13 @@ enum msg_type {
 	MSG_BROKER_CLIENT,	/* fd + struct msg_client: a listener to serve */
 	MSG_BROKER_REQUEST,	/* struct msg_api_request: one routed API call */
 	MSG_BROKER_SUBSCRIBERS,	/* struct msg_subscribers: event streams open */
+	MSG_BROKER_AUTH_STATS,	/* struct msg_auth_stats: refused credentials */
 
 	/* supervisor -> broker */
 	MSG_BROKER_CLIENT_DONE,	/* struct msg_client_done: served or refused */
 	MSG_BROKER_REPLY,	/* struct msg_api_reply + body */
 	MSG_BROKER_EVENT,	/* struct msg_event + JSON data */
+	MSG_BROKER_TOKENS,	/* struct msg_tokens: what checks a credential */
 
 	/* supervisor -> sessiond */
 	MSG_SESSION_START,	/* struct msg_session_start: the first message */
@@ -115,6 +125,8 @@ enum msg_client_kind {
 };
 
 #define MSG_WAV_CHANNELS_MAX	64
+#define API_NAME_MAX	64	/* a display name, NUL included */
+#define API_ID_MAX	128	/* an identity, NUL included (STATE_ID_MAX) */
 
 struct msg_client {
 	uint32_t	id;		/* the broker's, for MSG_BROKER_CLIENT_DONE */
@@ -126,6 +138,8 @@ struct msg_client {
 	uint32_t	wav_mix;	/* CLIENT_WAV: 1 = a stereo mix */
 	uint32_t	wav_nchannels;	/* CLIENT_WAV: 0 = every channel (mix) */
 	uint16_t	wav_channels[MSG_WAV_CHANNELS_MAX];	/* ascending */
+	char		mix_of[API_ID_MAX];	/* CLIENT_WAV: a listener's own
+						 * mix (its token), "" = none */
 };
 
 /* status 0: a session took the client; else an HTTP-like status and why. */
@@ -148,11 +162,10 @@ enum api_route {
 	API_METRICS,		/* GET /metrics */
 	API_PROBE,		/* POST /api/test/probe (--test-probes) */
 	API_CLIENT_DISCONNECT,	/* POST /api/clients/ID/disconnect */
+	API_CLIENT_APPROVE,	/* POST /api/clients/ID/approve (admit approve) */
+	API_CLIENT_LINK,	/* POST /api/clients/ID/link {"origin"} */
 	API_ROUTE_MAX
 };
-
-#define API_NAME_MAX	64	/* a display name, NUL included */
-#define API_ID_MAX	128	/* an identity, NUL included (STATE_ID_MAX) */
 
 struct api_client_set {
 	uint32_t	has_name, has_order;
@@ -172,6 +185,11 @@ struct api_probe {
 	uint32_t	type;		/* with "send": the message type */
 };
 
+/* The page's origin ("https://host:port"): a listener's login link. */
+struct api_link {
+	char		origin[256];
+};
+
 struct msg_api_request {
 	uint32_t	id;		/* the broker's, echoed in the reply */
 	uint32_t	route;		/* enum api_route */
@@ -182,6 +200,7 @@ struct msg_api_request {
 		struct api_client_set	client;		/* API_CLIENT_SET */
 		struct api_channels_set	channels;	/* API_CHANNELS_SET */
 		struct api_probe	probe;		/* API_PROBE */
+		struct api_link		link;		/* API_CLIENT_LINK */
 	} body;
 };
 
@@ -206,6 +225,20 @@ struct msg_event {
 
 struct msg_subscribers {
 	uint32_t	count;
+};
+
+/* The token table, whole, at the broker's start and at every change. */
+struct msg_tokens {
+	uint32_t	auth;		/* 0: credentials are not asked for */
+	uint32_t	n;
+	struct token_entry e[TOKEN_MAX];
+};
+
+/* The broker's counts of refused credentials, for /metrics. */
+struct msg_auth_stats {
+	uint64_t	failed;		/* wrong or unknown tokens */
+	uint64_t	limited;	/* requests answered 429 */
+	uint64_t	blocks;		/* addresses blocked for a while */
 };
 
 enum msg_origin {
@@ -353,6 +386,8 @@ int	msg_send_raw(int sock, const struct msg_hdr *hdr, const void *p,
 int	msg_recv(int sock, enum msg_role self, enum msg_role peer,
 	    struct msg *m);
 
+/* A hash of the table: every type's name, roles, descriptor, size, tail. */
+uint32_t msg_fingerprint(void);
 /* Whether a payload of type (tail included) passes the table's checks. */
 bool	msg_valid(uint32_t type, const void *body, size_t len);
 /* Whether the table lets `from` send type to `to` (for tests and docs). */

@@ -325,6 +325,7 @@ static const struct rule broker[] = {
 	R(dup3, "a socket handed over: its number freed for evhttp"),
 	R(getpeername, "the address of a handed-over socket"),
 	R(setsockopt, "event streams: a bounded send buffer"),
+	R(socketpair, "HTTPS: a plain end for an event or WAV stream"),
 };
 
 static const struct rule capture[] = {

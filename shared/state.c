@@ -17,6 +17,7 @@
 #include "shared/clock.h"
 #include "shared/log.h"
 #include "shared/state.h"
+#include "shared/state_lmdb.h"
 #include "shared/text.h"
 
 /*
@@ -30,7 +31,7 @@
  *   it is (MDB_BAD_RSLOT) instead of letting it pin old pages;
  * - no MDB_NOLOCK, even read-only: ringcastd writes while readers read.
  */
-#define STATE_MAXDBS		3
+#define STATE_MAXDBS		4	/* meta, clients, aliases, tokens */
 #define STATE_FILE_MODE		0660	/* readers need write access to lock.mdb */
 #define STATE_DIR_MODE		0750
 #define STATE_JSON_INT_MAX	9007199254740991LL	/* 2^53 - 1 */
@@ -428,6 +429,24 @@ txn_begin(struct state *s, unsigned int flags, MDB_txn **txn)
 	return STATE_OK;
 }
 
+
+/* For the other parts of the state (shared/state_lmdb.h). */
+int
+state_txn(struct state *s, bool write, MDB_txn **txn)
+{
+	if (write && s->readonly) {
+		errbuf_set(s->err, sizeof(s->err), "%s: opened read-only",
+		    s->dir);
+		return STATE_EINVAL;
+	}
+	return txn_begin(s, write ? 0 : MDB_RDONLY, txn);
+}
+
+int
+state_lmdb_fail(struct state *s, int mrc, const char *what)
+{
+	return lmdb_fail(s, mrc, what);
+}
 
 /* ---- open ---- */
 

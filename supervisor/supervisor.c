@@ -76,6 +76,14 @@ super_every(uint64_t ms, void (*fn)(void))
 }
 
 void
+super_every_stop(struct event **ev)
+{
+	if (*ev != NULL)
+		event_free(*ev);
+	*ev = NULL;
+}
+
+void
 super_count_disconnect(const char *reason)
 {
 	int i;
@@ -384,8 +392,10 @@ super_child_ready(struct child *c)
 {
 	if (c->kind == CHILD_CAPTURE)
 		service_ready(&sv.capture);
-	else if (c->kind == CHILD_BROKER)
+	else if (c->kind == CHILD_BROKER) {
 		service_ready(&sv.broker);
+		auth_broker_ready();
+	}
 	upgrade_child_ready(c);
 	announce_when_ready();
 }
@@ -430,6 +440,7 @@ stop(void)
 	sd_notify("STOPPING=1");
 	events_stop();
 	watch_stop();
+	auth_stop();
 	session_sweep_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
@@ -737,6 +748,10 @@ start(void)
 	session_sweep_start();
 	events_start();
 	watch_start();
+	auth_start();
+	/* An adopted broker had the tokens; it has them again, as they are. */
+	if (sv.broker.child != NULL && sv.broker.child->adopted)
+		auth_broker_ready();
 	log_info("ringcastd %s: ring %s, state %s, %u clients saved",
 	    RINGCAST_VERSION, sv.cfg.ring, sv.cfg.state_dir,
 	    state_count(sv.state));

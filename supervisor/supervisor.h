@@ -44,6 +44,11 @@ struct config {
 	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
 	char		 channel_names[4096];	/* "Kick, Snare, ..." */
 	char		 web_dir[PATH_MAX];	/* "" = found next to the programs */
+	char		 auth[8];		/* auto | on | off */
+	char		 admit[16];		/* open | known | approve */
+	char		 metrics_public[8];	/* yes | no */
+	char		 tls_cert[PATH_MAX];	/* "": plain HTTP */
+	char		 tls_key[PATH_MAX];
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
@@ -64,6 +69,15 @@ struct config {
 	gid_t		 groups[SANDBOX_GROUPS_MAX];	/* capture's: the user's */
 	int		 ngroups;
 	bool		 drop;			/* user set and we are root */
+	bool		 auth_on;		/* auth resolved (auto: not loopback) */
+	int		 admit_mode;		/* enum admit */
+};
+
+/* Native admission (docs/SECURITY.md): the deployed app has no credential. */
+enum admit {
+	ADMIT_OPEN,		/* every identity */
+	ADMIT_KNOWN,		/* identities with a record */
+	ADMIT_APPROVE,		/* others wait, silent, for the engineer */
 };
 
 /* Command line, then the file it names, command line winning; 0 or -1 + err. */
@@ -187,6 +201,12 @@ struct client {
 	float		 pm_peak[2], pm_rms[2];	/* post-mix levels, server mix */
 	bool		 pm_fresh;	/* new since the last meters event */
 	bool		 player_mix;	/* ...with &mix=1: a stereo mix */
+	char		 follows[STATE_ID_MAX];	/* a player of a listener's
+					 * own mix (its token): that listener */
+	bool		 pending;	/* admit approve: not yet approved */
+	struct mix	 held;		/* ...the mix it asked for meanwhile */
+	uint64_t	 stats_ms;	/* monotonic: its last stats report */
+	bool		 dropping;	/* that report counted new drops */
 	TAILQ_ENTRY(client) entry;
 };
 TAILQ_HEAD(client_list, client);
@@ -233,6 +253,30 @@ void	session_sweep_start(void);
 void	session_sweep_stop(void);
 /* End id's session with reason "kicked"; -1 if it has none. */
 int	session_kick(const char *id);
+/* Admit approve: id may stream (its record is saved).  200, 404 or 409. */
+int	session_approve(const char *id, char *err, size_t errlen);
+
+/* ---- credentials and admission (supervisor_auth.c) ---- */
+
+/* The config's auth, admit, metrics-public and TLS keys, resolved. */
+int	auth_config_check(struct config *c, char *err, size_t errlen);
+/* The broker's words for them; returns the new word count. */
+int	auth_broker_words(const char **words, int n);
+/* Watch the token table (after state_open); stop at the end. */
+void	auth_start(void);
+void	auth_stop(void);
+/* The broker is ready: it gets the table. */
+void	auth_broker_ready(void);
+void	auth_stats(const struct msg_auth_stats *m);
+/* The broker's last counts of refused credentials, for /metrics. */
+const struct msg_auth_stats *auth_counts(void);
+/* POST /api/clients/ID/link: a listener token, its link and QR code. */
+json_t	*auth_link(const char *id, const char *origin, int *status);
+/*
+ * Whether cl's session is healthy: ready, reporting, not dropping.  A
+ * connection from another address may not take a healthy one over.
+ */
+bool	auth_session_healthy(const struct client *cl);
 
 /* ---- bookkeeping of connects and exits (supervisor_book.c) ---- */
 
@@ -366,6 +410,8 @@ int	super_state_reopen(void);
 const char *super_prog(const char *name);
 /* fn every ms milliseconds in our loop: a timer to event_free at the end. */
 struct event *super_every(uint64_t ms, void (*fn)(void));
+/* Stop and free such a timer (NULL afterwards); nothing if NULL. */
+void	super_every_stop(struct event **ev);
 /* The machine's LAN addresses with our ports, when bound to a wildcard. */
 json_t	*super_lan_addresses(void);
 

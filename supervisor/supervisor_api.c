@@ -299,6 +299,15 @@ metrics_text(FILE *f)
 	    "Parent-channel messages refused (wrong direction, size or "
 	    "contents), by the kind of child involved.", "child", kinds,
 	    sv.faults, 3);
+	metric(f, "ringcast_auth_failures_total", "counter",
+	    "HTTP credentials refused: wrong, malformed or revoked tokens.",
+	    NULL, NULL, &auth_counts()->failed, 1);
+	metric(f, "ringcast_auth_limited_total", "counter",
+	    "HTTP requests answered 429: their address failed too often.",
+	    NULL, NULL, &auth_counts()->limited, 1);
+	metric(f, "ringcast_auth_blocks_total", "counter",
+	    "Addresses refused for a minute after 20 failed credentials.",
+	    NULL, NULL, &auth_counts()->blocks, 1);
 }
 
 static void
@@ -446,6 +455,30 @@ post_disconnect(struct reply *r, const char *id)
 		answer(r, json_pack("{s:s, s:b}", "id", id, "disconnected", 1));
 }
 
+/* Admit approve: the engineer lets a waiting listener stream. */
+static void
+post_approve(struct reply *r, const char *id)
+{
+	char err[200];
+	int status;
+
+	if ((status = session_approve(id, err, sizeof(err))) != 200)
+		fail(r, status, err);
+	else
+		answer(r, json_pack("{s:s, s:b}", "id", id, "approved", 1));
+}
+
+static void
+post_link(struct reply *r, const char *id, const struct api_link *l)
+{
+	json_t *o = auth_link(id, l->origin, &r->status);
+
+	if (r->status == 200)
+		answer(r, o);
+	else
+		r->body = o;
+}
+
 /* ---- one handler per route ---- */
 
 static void
@@ -466,6 +499,8 @@ route(struct reply *r, const struct msg_api_request *q)
 	case API_METRICS:	get_metrics(r); break;
 	case API_PROBE:		post_probe(r, &q->body.probe); break;
 	case API_CLIENT_DISCONNECT: post_disconnect(r, q->client); break;
+	case API_CLIENT_APPROVE: post_approve(r, q->client); break;
+	case API_CLIENT_LINK:	post_link(r, q->client, &q->body.link); break;
 	default:		fail(r, 404, "not found"); break;
 	}
 }

@@ -385,6 +385,9 @@ dispatch(struct child *c)
 	case MSG_BROKER_SUBSCRIBERS:
 		sv.subscribers = MSG_BODY(&cm, struct msg_subscribers)->count;
 		break;
+	case MSG_BROKER_AUTH_STATS:
+		auth_stats(MSG_BODY(&cm, struct msg_auth_stats));
+		break;
 	case MSG_ADOPT_CAPTURE:
 	case MSG_ADOPT_LISTENER:
 	case MSG_ADOPT_BROKER:
@@ -632,7 +635,7 @@ spawn_broker(void)
 		    offsetof(struct config, max_pending_per_addr) },
 	};
 	static char val[4][16];
-	const char *words[24] = { "ringcast-broker", "--parent-fd", "3",
+	const char *words[32] = { "ringcast-broker", "--parent-fd", "3",
 	    "--native-fd", "4", "--http-fd", "5" }, *web;
 	int fds[2] = { sv.native_fd, sv.http_fd }, n = 7;
 	uint32_t v;
@@ -652,6 +655,7 @@ spawn_broker(void)
 		words[n++] = "--web-dir";
 		words[n++] = web;
 	}
+	n = auth_broker_words(words, n);
 	words[n] = NULL;
 	return child_spawn(CHILD_BROKER, words, fds, 2);
 }

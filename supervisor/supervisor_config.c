@@ -65,6 +65,11 @@ static const struct key keys[] = {
 	{ "chroot",		STR(chroot_dir),	"DIR|none" },
 	{ "channel-names",	STR(channel_names),	"NAME,..." },
 	{ "web-dir",		STR(web_dir),		"DIR" },
+	{ "auth",		STR(auth),		"auto|on|off" },
+	{ "admit",		STR(admit),		"open|known|approve" },
+	{ "metrics-public",	STR(metrics_public),	"yes|no" },
+	{ "tls-cert",		STR(tls_cert),		"FILE" },
+	{ "tls-key",		STR(tls_key),		"FILE" },
 	{ "notify-fd",		INT(notify_fd, 0, 1 << 20), "N" },
 	{ "verbose",		INT(verbose, 0, 2),	NULL },
 };
@@ -107,6 +112,9 @@ defaults(struct config *c)
 	c->orphan_grace_s = ADOPT_GRACE_S;
 	c->forget_unused_ms = 24 * 3600 * 1000;
 	c->notify_fd = -1;
+	snprintf(c->auth, sizeof(c->auth), "auto");
+	snprintf(c->admit, sizeof(c->admit), "open");
+	snprintf(c->metrics_public, sizeof(c->metrics_public), "no");
 }
 
 static int
@@ -502,7 +510,8 @@ config_check(struct config *c, char *err, size_t errlen)
 	    check_source(c->source, err, errlen) == -1 ||
 	    check_ring(c, err, errlen) == -1 ||
 	    check_user(c, err, errlen) == -1 ||
-	    check_channel_names(c, err, errlen) == -1)
+	    check_channel_names(c, err, errlen) == -1 ||
+	    auth_config_check(c, err, errlen) == -1)
 		return -1;
 	return 0;
 }

@@ -266,6 +266,7 @@ session_start(struct client *cl, int fd, bool found)
 		return -1;
 	}
 	cl->child->client = cl;
+	cl->stats_ms = clock_mono_ms();
 	TAILQ_INSERT_TAIL(&clients, cl, entry);
 	start_msg(cl, found, &m);
 	if (child_send(cl->child, MSG_SESSION_START, &m, sizeof(m), NULL,
@@ -289,14 +290,47 @@ mix_fit(struct client *cl)
 		    cl->id, n, n == 1 ? "" : "s", addressable(cl));
 }
 
+/*
+ * Admission (docs/SECURITY.md): whether a connection may have the
+ * identity it claims.  A live, healthy session keeps its identity
+ * against another address; the same address takes it over (the app's
+ * quick reconnects).  Then the admit mode: known refuses identities
+ * without a record, approve lets them wait, silent, for the engineer.
+ * 0, or the status that refuses it (err says why).
+ */
 static int
-client_start(int fd, const struct msg_client *m)
+admission(const char *id, const char *ip, bool known, char *err,
+    size_t errlen)
+{
+	struct client *old = session_find(id);
+	char was[64];
+
+	if (old != NULL) {
+		remote_ip(old->remote, was, sizeof(was));
+		if (strcmp(was, ip) != 0 && auth_session_healthy(old)) {
+			log_warnx("client %s from %s: refused, its session from "
+			    "%s is live", id, ip, was);
+			snprintf(err, errlen, "identity in use");
+			return 409;
+		}
+	}
+	if (!known && sv.cfg.admit_mode == ADMIT_KNOWN) {
+		snprintf(err, errlen, "not admitted: this listener is not known "
+		    "here; ask the sound engineer");
+		return 403;
+	}
+	return 0;
+}
+
+static int
+client_start(int fd, const struct msg_client *m, char *err, size_t errlen)
 {
 	const struct proto_hello *h = &m->hello;
 	struct state_record rec;
 	struct client *cl, *old;
 	char ip[64];
 	bool found;
+	int status;
 
 	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
 		log_warn("client %s", h->client_id);
@@ -308,7 +342,20 @@ client_start(int fd, const struct msg_client *m)
 	cl->since_ms = clock_wall_ms();
 	remote_ip(m->remote, ip, sizeof(ip));
 	(void)takeover(cl->id, ip);
-	record_load(cl->id, h, ip, &rec, &found);
+	found = state_get(sv.state, cl->id, &rec) == STATE_OK;
+	if (found)	/* an alias: the listener is the record's identity */
+		snprintf(cl->id, sizeof(cl->id), "%s", rec.id);
+	if ((status = admission(cl->id, ip, found, err, errlen)) != 0) {
+		free(cl);
+		return status;
+	}
+	if (!found && sv.cfg.admit_mode == ADMIT_APPROVE) {
+		cl->pending = true;
+		state_record_init(&rec, cl->id, sv.cfg.channels,
+		    clock_wall_ms());
+		mix_init(&cl->held, sv.cfg.channels);
+	} else
+		record_load(cl->id, h, ip, &rec, &found);
 	/* Found through an alias: the listener is the record's identity. */
 	snprintf(cl->id, sizeof(cl->id), "%s", rec.id);
 	cl->mix = rec.mix;
@@ -319,8 +366,10 @@ client_start(int fd, const struct msg_client *m)
 		return 503;
 	log_info("client %s (%s, %s) from %s: session[%d]%s", cl->id,
 	    h->client_id, h->name[0] ? h->name : "unnamed", m->remote,
-	    (int)cl->child->pid, found ? ", saved mix restored" : "");
-	api_event("client_connected", session_entry(&rec, cl));
+	    (int)cl->child->pid, cl->pending ? ", waiting for approval" :
+	    found ? ", saved mix restored" : "");
+	api_event("client_connected", session_entry(cl->pending ? NULL : &rec,
+	    cl));
 	return 0;
 }
 
@@ -341,6 +390,25 @@ player_mix(const struct msg_client *m, struct mix *mix, char *err, size_t errlen
 	}
 	for (c = 0; m->wav_nchannels == 0 && c < sv.cfg.channels; c++)
 		mix->sub[c] = 1;
+	return 0;
+}
+
+/* A listener's own mix, for the stream its token opens. */
+static int
+follow_mix(const char *id, struct client *pl, char *err, size_t errlen)
+{
+	struct client *cl = session_find(id);
+	struct state_record rec;
+
+	if (cl != NULL && !cl->pending)
+		pl->mix = cl->mix;
+	else if (cl == NULL && state_get(sv.state, id, &rec) == STATE_OK)
+		pl->mix = rec.mix;
+	else {
+		snprintf(err, errlen, "no mix saved for %s", id);
+		return -1;
+	}
+	snprintf(pl->follows, sizeof(pl->follows), "%s", id);
 	return 0;
 }
 
@@ -381,9 +449,10 @@ player_start(int fd, const struct msg_client *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return 503;
 	}
-	if (player_mix(m, &cl->mix, err, errlen) == -1) {
+	if (m->mix_of[0] != '\0' ? follow_mix(m->mix_of, cl, err,
+	    errlen) == -1 : player_mix(m, &cl->mix, err, errlen) == -1) {
 		free(cl);
-		return 400;
+		return m->mix_of[0] != '\0' ? 404 : 400;
 	}
 	cl->player = true;
 	cl->player_mix = m->wav_mix;
@@ -462,7 +531,7 @@ session_broker_client(int fd, const struct msg_client *m)
 	else if (m->kind == CLIENT_WAV)
 		status = player_start(fd, m, err, sizeof(err));
 	else
-		status = client_start(fd, m);
+		status = client_start(fd, m, err, sizeof(err));
 	client_done(m->id, (uint32_t)status, status == 0 ? "" : err[0] ? err :
 	    "server error");
 	close(fd);	/* the session has its own copy */
@@ -510,10 +579,18 @@ static void
 mix_changed(struct client *cl, const char *id, const struct mix *m,
     enum msg_origin origin, struct mix *out)
 {
+	struct client *p;
+
 	if (cl != NULL) {
 		cl->mix = *m;
 		tell_session(cl, origin, NULL);
 	}
+	/* A listener's own stream, opened with its token, follows its mix. */
+	TAILQ_FOREACH(p, &clients, entry)
+		if (p->player && !p->replaced && strcmp(p->follows, id) == 0) {
+			p->mix = *m;
+			tell_session(p, origin, NULL);
+		}
 	if (out != NULL)
 		*out = *m;
 	api_event("mix_changed", json_pack("{s:s, s:s, s:o}", "id", id,
@@ -578,6 +655,10 @@ session_mix_commit(const char *id, const struct mix_patch *p,
 
 	if (cl != NULL && cl->player)
 		return player_mix_commit(cl, p, origin, out, err, errlen);
+	if (cl != NULL && cl->pending) {
+		snprintf(err, errlen, "waiting for the engineer's approval");
+		return 409;
+	}
 	if ((rc = record_for(id, cl, &rec, err, errlen)) != 200)
 		return rc;
 	m = cl != NULL ? cl->mix : rec.mix;
@@ -607,6 +688,13 @@ mix_request(struct client *cl, const struct mix_patch *p)
 	char err[200], why[256];
 	int rc;
 
+	/* Waiting for approval: kept for then, nothing sent meanwhile. */
+	if (cl->pending && mix_patch_apply(&cl->held, p, addressable(cl), err,
+	    sizeof(err)) == 0) {
+		tell_session(cl, ORIGIN_CLIENT, "waiting for the engineer's "
+		    "approval: no audio until then");
+		return;
+	}
 	if ((rc = session_mix_commit(cl->id, p, ORIGIN_CLIENT, NULL, err,
 	    sizeof(err))) != 200) {
 		log_warnx("client %s: mix change refused (%d): %s", cl->id, rc,
@@ -620,6 +708,8 @@ static void
 counters(struct client *cl, const struct msg_session_stats *st)
 {
 	cl->sent = st->sent;
+	cl->stats_ms = clock_mono_ms();
+	cl->dropping = st->dropped > cl->dropped;
 	if (st->dropped > cl->dropped)	/* a session's counts only grow */
 		sv.periods_dropped += st->dropped - cl->dropped;
 	cl->dropped = st->dropped;
@@ -818,6 +908,38 @@ session_adopt(struct child *c, const struct msg_session_start *m,
 	api_event("client_connected", session_entry(found ? &rec : NULL, cl));
 }
 
+int
+session_approve(const char *id, char *err, size_t errlen)
+{
+	struct client *cl = session_find(id);
+	struct state_record rec;
+	char ip[64];
+	bool found;
+	int rc;
+
+	if (cl == NULL || cl->player) {
+		snprintf(err, errlen, "no such client connected");
+		return 404;
+	}
+	if (!cl->pending) {
+		snprintf(err, errlen, "already admitted");
+		return 409;
+	}
+	remote_ip(cl->remote, ip, sizeof(ip));
+	record_load(cl->id, &cl->hello, ip, &rec, &found);
+	rec.mix = cl->held;
+	if ((rc = state_put(sv.state, &rec)) != STATE_OK) {
+		snprintf(err, errlen, "not saved: %s", state_strerror(sv.state,
+		    rc));
+		return 500;
+	}
+	cl->pending = false;
+	log_info("client %s: approved by the engineer", cl->id);
+	api_event("client_updated", session_entry(&rec, cl));
+	mix_changed(cl, cl->id, &cl->held, ORIGIN_WEB, NULL);
+	return 200;
+}
+
 void
 session_exited(struct child *c, int status)
 {
@@ -931,6 +1053,8 @@ session_entry(const struct state_record *rec, const struct client *cl)
 	json_object_set_new(o, "last_exit", rec && rec->last_exit[0] ?
 	    json_string(rec->last_exit) : json_null());
 	json_object_set_new(o, "aliases", aliases_json(rec));
+	if (cl != NULL && cl->pending)
+		json_object_set_new(o, "pending", json_true());
 	return o;
 }
 

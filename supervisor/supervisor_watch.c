@@ -102,7 +102,5 @@ watch_start(void)
 void
 watch_stop(void)
 {
-	if (w.tick != NULL)
-		event_free(w.tick);
-	w.tick = NULL;
+	super_every_stop(&w.tick);
 }

@@ -545,3 +545,11 @@ Test(msg, session_ends_on_every_wrong_message, .timeout = 120)
 	close(fds[1]);
 	ring_unlink(ring);
 }
+
+/* The table and its version move together: adoption trusts the version. */
+Test(msg, the_version_names_the_table)
+{
+	cr_assert_eq(msg_fingerprint(), MSG_FINGERPRINT, "the channel table "
+	    "changed: bump MSG_VERSION (now %d) and set MSG_FINGERPRINT to "
+	    "0x%xu in shared/msg.h", MSG_VERSION, msg_fingerprint());
+}

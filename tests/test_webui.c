@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 
 #include "shared/clock.h"
+#include "shared/token.h"
 #include "tests/lib/e2e.h"
 
 #define WAIT_MS		30000	/* one browser step, chromium's start included */
@@ -458,4 +459,70 @@ Test(webui, an_old_pwa_worker_is_retired)
 	node_go();
 	node_expect("retired ", line, sizeof(line));
 	node_done();
+}
+
+/* Auth on: the engineer logs in, makes a musician's link; the musician's
+ * phone opens it and sees, and changes, its own mix alone. */
+static void
+auth_browser(const char *scheme, const char *const *extra)
+{
+	char out[4096], state[192], url[128], shot[256], line[256];
+	const char *mk[] = { tu_prog("ringcast"), "token", "-d", state,
+	    "create", "engineer", NULL };
+	const char *argv[] = { "auth.js", url, NULL, "iem-1", "iem-2", shot,
+	    NULL };
+	char *tok, *save = NULL;
+
+	need_browser();
+	cr_assert_eq(rcd_init(&E.d, "webui-auth"), 0);
+	snprintf(state, sizeof(state), "%s/state", E.d.dir);
+	check(tu_run(mk, out, sizeof(out), 10000) == 0, "token: %s", out);
+	for (tok = strtok_r(out, "\n", &save); tok != NULL &&
+	    strlen(tok) != TOKEN_LEN; tok = strtok_r(NULL, "\n", &save))
+		;
+	check(tok != NULL, "no token printed");
+	argv[2] = tok;
+	e2e_up("webui-auth", extra);
+	json_decref(e2e_open(A, "iem-1", NULL));
+	json_decref(e2e_open(&E.c[1], "iem-2", NULL));
+	cr_assert(pthread_create(&seen.thr, NULL, watch, NULL) == 0);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d/", scheme,
+	    E.d.http_port);
+	snprintf(shot, sizeof(shot), "%s/musician.png", E.d.dir);
+	node_start(argv);
+	node_expect("engineer_in", line, sizeof(line));
+	node_expect("link", line, sizeof(line));
+	node_expect("musician_in", line, sizeof(line));
+	node_go();
+	at_stream(&seen.all_ms, node_expect_ms("allon_at "), "musician's All "
+	    "on");
+	node_expect("own_only", line, sizeof(line));
+	node_done();
+}
+
+Test(webui, a_musician_link_shows_and_changes_its_own_mix_alone)
+{
+	static const char *const on[] = { "--auth", "on", NULL };
+
+	auth_browser("http", on);
+}
+
+Test(webui, the_engineer_logs_in_over_https)
+{
+	char dir[160], cert[256], key[256], cmd[1024], out[4096];
+	const char *sh[] = { "sh", "-c", cmd, NULL };
+	const char *args[] = { "--auth", "on", "--tls-cert", cert, "--tls-key",
+	    key, NULL };
+
+	need_browser();
+	snprintf(dir, sizeof(dir), "/tmp/rc-test-%d-certs", (int)getpid());
+	snprintf(cert, sizeof(cert), "%s/venue.pem", dir);
+	snprintf(key, sizeof(key), "%s/venue.key", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cd %s && openssl req -x509 "
+	    "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
+	    "venue.key -out venue.pem -days 2 -subj /CN=127.0.0.1 -addext "
+	    "subjectAltName=IP:127.0.0.1", dir, dir);
+	check(tu_run(sh, out, sizeof(out), 30000) == 0, "openssl: %s", out);
+	auth_browser("https", args);
+	tu_rmtree(dir);
 }

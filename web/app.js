@@ -17,6 +17,7 @@ const S = {
   frame: false,
   devices: null,        // the last GET /api/devices answer
   built: 0,             // listener nodes made, for unique element ids
+  me: null,             // a listener's page: its identity; null: the engineer's
 };
 
 // A phone: one mixer open at a time, every listener starts folded.
@@ -336,25 +337,30 @@ function buildClient(id) {
     rename: tool('Rename', 'rename', () => renameClient(id)),
     up: tool('▲', 'up', () => move(id, -1), 'move up'),
     down: tool('▼', 'down', () => move(id, 1), 'move down'),
+    approve: tool('Approve', 'approve', () => approveClient(id)),
+    link: tool('Link', 'link', () => showLink(id)),
     kick: tool('Disconnect', 'disconnect', () => kickClient(id)),
     forget: tool('Forget', 'forget', () => forgetClient(id)),
   };
   tools.kick.classList.add('danger');
   tools.forget.classList.add('danger');
+  // A listener's own page changes its mix, nothing else.
+  const shown = S.me !== null ? [tools.allOn, tools.allOff] : Object.values(tools);
   const strips = [];
   const box = el('div', { class: 'strips' });
   for (let c = 0; c < S.channels; c++) { const s = strip(id, c); strips.push(s); box.append(s.root); }
   const master = masterStrip(id);
   if (e.server_mix) master.root.append(master.post);
   box.append(master.root);
+  const linkBox = el('div', { class: 'linkbox', 'data-role': 'linkbox', hidden: true });
   const body = el('div', { class: 'body', id: bodyId },
     el('div', { class: 'info' }, meta, health, earlier),
-    el('div', { class: 'tools' }, ...Object.values(tools)), box);
+    el('div', { class: 'tools' }, ...shown), linkBox, box);
   const root = el('section', { class: 'client', 'data-client-id': id, role: 'group',
     'aria-label': clientName(e) },
     el('div', { class: 'head' }, toggle), body);
   S.nodes.set(id, { root, body, toggle, name, alias, state, count, mdbValue, meta, health, earlier,
-    tools, strips, master });
+    tools, strips, master, linkBox });
   if (!S.seen.has(id)) {
     S.seen.add(id);
     if (e.connected && !small.matches) S.open.add(id);
@@ -388,7 +394,10 @@ function updateClient(id) {
   n.name.textContent = clientName(e);
   n.alias.textContent = aliases.length ? '(app restarted)' : '';
   n.alias.title = aliases.length ? `earlier identities: ${aliases.join(', ')}` : '';
-  n.state.textContent = e.connected ? 'connected' : 'disconnected';
+  n.state.textContent = e.pending ? 'waiting for approval' : e.connected ? 'connected' : 'disconnected';
+  n.root.classList.toggle('pending', !!e.pending);
+  n.tools.approve.hidden = !e.pending;
+  n.tools.link.hidden = e.kind === 'wav';
   n.meta.textContent = [e.remote, e.connected && e.connected_since ? `for ${ago(e.connected_since)}` :
     (e.last_seen ? `seen ${ago(e.last_seen)} ago` : '')].filter(Boolean).join(' · ');
   n.health.textContent = healthText(e);
@@ -431,6 +440,8 @@ function renderList() {
 function upsert(e) {
   const old = S.clients.get(e.id);
   S.clients.set(e.id, Object.assign(old || {}, e));
+  // A whole entry without "pending" is an admitted listener.
+  if (e.name !== undefined && !e.pending) delete S.clients.get(e.id).pending;
   // A relaunched app took an earlier identity's record: that one is gone.
   for (const a of e.aliases || []) {
     const was = S.clients.get(a);
@@ -520,6 +531,43 @@ function setPhones(st) {
   box.title = where.map(([h, , http]) => `engineer: http://${h.includes(':') ? `[${h}]` : h}:${http}/`).join('\n');
 }
 
+// ---- access: approving a waiting phone, a musician's login link ----
+async function approveClient(id) {
+  try {
+    await api('POST', clientPath(id, '/approve'));
+    upsert({ id, pending: false });
+  } catch (e) { say(`Cannot approve: ${e.message}`); }
+}
+
+// A new link (it replaces this listener's earlier one) and its QR code,
+// which the server draws: the token rides in the fragment, never sent.
+async function showLink(id) {
+  const n = S.nodes.get(id);
+  if (!n) return;
+  if (!n.linkBox.hidden) { n.linkBox.hidden = true; return; }
+  try {
+    const l = await api('POST', clientPath(id, '/link'), { origin: location.origin });
+    const svg = new DOMParser().parseFromString(l.svg, 'image/svg+xml').documentElement;
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `QR code of ${clientName(S.clients.get(id) || { id })}'s link`);
+    n.linkBox.replaceChildren(el('div', { class: 'qr' }, document.importNode(svg, true)),
+      el('p', { class: 'meta', text: 'Open on the musician\'s phone: their mix, nothing else. A new link replaces this one.' }),
+      el('input', { class: 'url', type: 'text', readOnly: true, value: l.url, 'aria-label': 'login link' }));
+    n.linkBox.hidden = false;
+  } catch (e) { say(`No link: ${e.message}`); }
+}
+
+// A listener's own page: its entry alone, opened.
+async function loadOwn() {
+  const e = await api('GET', clientPath(S.me));
+  S.clients.clear();
+  S.clients.set(e.id, e);
+  S.open.add(e.id);
+  renderList();
+  updateClient(e.id);
+  updateStrips(e.id);
+}
+
 async function load() {
   const st = await api('GET', '/api/status');
   if (st.channels !== S.channels) {
@@ -532,6 +580,7 @@ async function load() {
   S.epoch = st.capture && st.capture.epoch !== undefined ? st.capture.epoch : null;
   setCapture(Object.assign({ source: st.source }, st.capture));
   setPhones(st);
+  if (S.me !== null) { await loadOwn(); return; }
   const seen = new Set();
   let offset = 0;
   for (;;) {
@@ -710,9 +759,17 @@ function connect() {
 
 $('#listen').addEventListener('click', () => {
   const p = $('#player');
-  if (p.paused) { p.src = '/stream.wav?mix=1'; p.play().catch((e) => say(`Cannot play: ${e.message}`)); $('#listen').textContent = 'Stop'; }
+  if (p.paused) { p.src = S.me !== null ? '/stream.wav' : '/stream.wav?mix=1'; p.play().catch((e) => say(`Cannot play: ${e.message}`)); $('#listen').textContent = 'Stop'; }
   else { p.pause(); p.removeAttribute('src'); p.load(); $('#listen').textContent = 'Listen'; }
 });
 
 setInterval(() => { for (const id of S.nodes.keys()) updateClient(id); }, 5000);
-connect();
+ringcastLogin().then((who) => {
+  if (who.role === 'listener') {
+    S.me = who.listener;
+    document.body.classList.add('musician');
+    $('#clients-title').textContent = 'Your mix';
+    $('#inputs').hidden = true;
+  }
+  connect();
+}).catch((e) => say(`Cannot start: ${e.message}`));

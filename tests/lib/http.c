@@ -89,22 +89,34 @@ int
 http_req(int port, const char *method, const char *path, const char *body,
     char **resp, int timeout_ms)
 {
-	char head[1024], *buf = NULL;
+	const struct http_opts o = { NULL, NULL, NULL };
+
+	return http_req_with(port, &o, method, path, body, resp, timeout_ms);
+}
+
+int
+http_req_with(int port, const struct http_opts *o, const char *method,
+    const char *path, const char *body, char **resp, int timeout_ms)
+{
+	char *head = NULL, *buf = NULL;
 	int fd, status = -1, n;
 
 	if (resp != NULL)
 		*resp = NULL;
-	if ((fd = v2_connect(port, 0, timeout_ms)) == -1)
+	if ((fd = v2_connect_from(port, o->src, 0, timeout_ms)) == -1)
 		return -1;
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1"
-	    "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n", method, path, body ? strlen(body) :
-	    0);
-	if (v2_write_all(fd, head, (size_t)n) == 0 &&
+	n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	    "Connection: close\r\nContent-Type: application/json\r\n"
+	    "%s%s%s%sContent-Length: %zu\r\n\r\n", method, path, port,
+	    o->token ? "Authorization: Bearer " : "", o->token ? o->token : "",
+	    o->token ? "\r\n" : "", o->headers ? o->headers : "",
+	    body ? strlen(body) : 0);
+	if (n > 0 && v2_write_all(fd, head, (size_t)n) == 0 &&
 	    (body == NULL || v2_write_all(fd, body, strlen(body)) == 0) &&
 	    (buf = http_read_answer(fd, timeout_ms)) != NULL)
 		status = http_parse_answer(buf, resp);
 	free(buf);
+	free(head);
 	close(fd);
 	return status;
 }

@@ -16,6 +16,15 @@
  */
 int	http_req(int port, const char *method, const char *path,
 	    const char *body, char **resp, int timeout_ms);
+/* What a request may add: a source address, a token, header lines. */
+struct http_opts {
+	const char	*src;		/* a local address, e.g. "127.0.0.2" */
+	const char	*token;		/* Authorization: Bearer token */
+	const char	*headers;	/* "Name: value\r\n" lines */
+};
+/* http_req with those. */
+int	http_req_with(int port, const struct http_opts *o, const char *method,
+	    const char *path, const char *body, char **resp, int timeout_ms);
 /* One request; its body as JSON whatever the status (NULL if none). */
 json_t	*http_json(int port, const char *method, const char *path,
 	    const char *body, int *status);

@@ -18,7 +18,14 @@
 int
 v2_connect(int port, int rcvbuf, int timeout_ms)
 {
+	return v2_connect_from(port, NULL, rcvbuf, timeout_ms);
+}
+
+int
+v2_connect_from(int port, const char *src, int rcvbuf, int timeout_ms)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in me = { .sin_family = AF_INET };
 	struct pollfd pfd;
 	socklen_t el = sizeof(int);
 	int fd, e = 0, one = 1;
@@ -28,6 +35,11 @@ v2_connect(int port, int rcvbuf, int timeout_ms)
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1)
 		return -1;
+	if (src != NULL && (inet_pton(AF_INET, src, &me.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&me, sizeof(me)) == -1)) {
+		close(fd);
+		return -1;
+	}
 	if (rcvbuf > 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1) {
@@ -141,9 +153,17 @@ v2_init(struct v2c *c, int fd, size_t cap)
 int
 v2_open(struct v2c *c, int port, json_t *hello, int timeout_ms)
 {
+	return v2_open_from(c, port, NULL, hello, timeout_ms);
+}
+
+int
+v2_open_from(struct v2c *c, int port, const char *src, json_t *hello,
+    int timeout_ms)
+{
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	if (v2_init(c, v2_connect(port, 0, timeout_ms), V2_BUF) == -1 ||
+	if (v2_init(c, v2_connect_from(port, src, 0, timeout_ms), V2_BUF) ==
+	    -1 ||
 	    c->fd == -1) {
 		v2_close(c);
 		json_decref(hello);

@@ -37,6 +37,8 @@ struct v2c {
  * rcvbuf > 0 shrinks its receive buffer first (a slow reader).
  */
 int	v2_connect(int port, int rcvbuf, int timeout_ms);
+/* The same from a local address src (another loopback one), NULL: any. */
+int	v2_connect_from(int port, const char *src, int rcvbuf, int timeout_ms);
 /* The local port of a connected socket, or -1. */
 int	v2_local_port(int fd);
 /* Write all of buf, waiting for room on a non-blocking socket; 0 or -1. */
@@ -55,6 +57,9 @@ const char *v2_str(const json_t *o, const char *key);
 int	v2_init(struct v2c *c, int fd, size_t cap);
 /* Connect and send this handshake (stolen); 0 or -1. */
 int	v2_open(struct v2c *c, int port, json_t *hello, int timeout_ms);
+/* v2_open from the local address src. */
+int	v2_open_from(struct v2c *c, int port, const char *src, json_t *hello,
+	    int timeout_ms);
 /*
  * v2_open, then wait for handshake_response and mix_state; if mix is not
  * NULL (stolen) send it as update_mix and wait for the committed mix_state.
