@@ -76,6 +76,8 @@ struct state;
 int	state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
 	    size_t map_size, struct state **out, char *err, size_t errlen);
 void	state_close(struct state *s);
+/* The ring has another channel count now (capture reconfigured). */
+void	state_set_channels(struct state *s, uint32_t nch);
 
 /*
  * 0 and *rec filled, STATE_NOTFOUND, or an error.  An identity that is an
@@ -117,10 +119,22 @@ uint32_t state_count(struct state *s);
 /* Fresh record for a new identity: defaults, first/last seen = wall_ms. */
 void	state_record_init(struct state_record *rec, const char *id, uint32_t nch,
 	    uint64_t wall_ms);
-/* The record codec (what LMDB stores), also used by tools and fuzzing. */
+/*
+ * The record codec (what LMDB stores), also used by tools, the broker
+ * (imports) and fuzzing; shared/state_record.c, which needs no LMDB.
+ * Decoding is total: any input gives a record or STATE_ERECORD, err
+ * saying why; channels at or beyond nch are left at their defaults.
+ */
+#define STATE_RECORD_JSON_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
 json_t	*state_record_json(const struct state_record *rec);
 int	state_record_decode(const void *data, size_t len, uint32_t nch,
 	    struct state_record *rec);
+int	state_record_parse(const void *data, size_t len, uint32_t nch,
+	    struct state_record *rec, char *err, size_t errlen);
+int	state_record_from_json(const json_t *o, uint32_t nch,
+	    struct state_record *rec, char *err, size_t errlen);
+/* Whether a record that came over a channel is well formed. */
+bool	state_record_valid(const struct state_record *rec);
 
 /*
  * The "meta" database's other keys (e.g. "channel_names", a JSON array):
