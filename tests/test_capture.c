@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <sys/socket.h>
 
-#include <dirent.h>
 #include <math.h>
 
 #include <criterion/criterion.h>
@@ -12,6 +11,7 @@
 #include "shared/msg.h"
 #include "shared/ring.h"
 #include "shared/tone.h"
+#include "tests/lib/jack.h"
 #include "tests/testutil.h"
 
 #define NOTIFY_FD	5
@@ -22,31 +22,13 @@
 #define TOL		1e-6f
 
 /* Everything a test started, so teardown can kill and reap it on failure. */
+static struct jack J;
 static pid_t kids[8];
 static int nkids;
 static char rings[4][64];
 static int nrings;
 static char files[4][128];
 static int nfiles;
-
-/* A killed jackd leaves its objects in /dev/shm: remove those of our server. */
-static void
-jack_shm_cleanup(void)
-{
-	char tag[64], path[512];
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(tag, sizeof(tag), "rc-test-%d-jack", (int)getpid());
-	if ((d = opendir("/dev/shm")) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, tag) != NULL) {
-			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
-			unlink(path);
-		}
-	closedir(d);
-}
 
 static void
 teardown(void)
@@ -61,7 +43,7 @@ teardown(void)
 		ring_unlink(rings[i]);
 	for (i = 0; i < nfiles; i++)
 		unlink(files[i]);
-	jack_shm_cleanup();
+	jack_stop(&J);
 	nkids = nrings = nfiles = 0;
 }
 
@@ -670,116 +652,6 @@ Test(capture, parent_channel_ready_state_and_eof, .timeout = 60)
 
 /* ---- PortAudio through a private JACK server (dummy driver) ---- */
 
-struct jack {
-	char	server[64];
-	char	metro[64];
-	char	log[128];
-	pid_t	jackd;
-	pid_t	metro_pid;
-};
-
-static void
-log_file(const char *path)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return;
-	read_all(fd, buf, sizeof(buf), 1000);
-	close(fd);
-	cr_log_error("%s:\n%s", path, buf);
-}
-
-/*
- * A server of our own name: parallel runs do not meet, and the name holds
- * "rc-test-" so tests/run.sh can kill a leftover.  Clients find it through
- * JACK_DEFAULT_SERVER; none may start a server on its own.
- */
-static void
-jack_start(struct jack *j)
-{
-	char out[4096];
-	char *argv[] = { "jackd", "-n", j->server, "--no-realtime", "-d",
-	    "dummy", "-r", "48000", "-p", "64", NULL };
-	char *wait[] = { "jack_wait", "-w", "-s", j->server, "-t", "20", NULL };
-	int fd, st;
-
-	snprintf(j->server, sizeof(j->server), "rc-test-%d-jack", (int)getpid());
-	snprintf(j->metro, sizeof(j->metro), "rc-test-%d-metro", (int)getpid());
-	snprintf(j->log, sizeof(j->log), "%s", tmp_path("jackd.log"));
-	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-	setenv("JACK_NO_START_SERVER", "1", 1);
-	setenv("JACK_DEFAULT_SERVER", j->server, 1);
-	fd = open(j->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert(fd >= 0);
-	j->jackd = spawn(argv, NULL, NULL, 0, fd);
-	close(fd);
-	st = run_prog(wait, out, sizeof(out), 25000);
-	if (!exited(st, 0)) {
-		log_file(j->log);
-		cr_assert_fail("jackd did not come up (jack_wait status %d): %s",
-		    st, out);
-	}
-}
-
-/* The n-th port in jack_lsp's list that starts with prefix, or 0. */
-static int
-find_port(const char *lsp, const char *prefix, int n, char *port,
-    size_t len)
-{
-	const char *line = lsp, *nl;
-
-	for (; *line != '\0'; line = nl + 1) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			nl = line + strlen(line);
-		if (strncmp(line, prefix, strlen(prefix)) == 0 && n-- == 0) {
-			snprintf(port, len, "%.*s", (int)(nl - line), line);
-			return 1;
-		}
-		if (*nl == '\0')
-			break;
-	}
-	return 0;
-}
-
-/*
- * JACK has no event for "a client registered its ports" that a shell tool
- * can wait on, so poll its port list, briefly, up to a deadline.
- */
-static void
-jack_find_ports(char *metro, char *in0, char *in1, size_t len,
-    const char *metro_name)
-{
-	char *lsp[] = { "jack_lsp", NULL };
-	char out[8192], prefix[80];
-	struct timespec gap = { 0, 20 * 1000 * 1000 };
-	uint64_t end = tu_now_ms() + 15000;
-
-	snprintf(prefix, sizeof(prefix), "%s:", metro_name);
-	for (;;) {
-		cr_assert(exited(run_prog(lsp, out, sizeof(out), 10000), 0),
-		    "jack_lsp: %s", out);
-		if (find_port(out, prefix, 0, metro, len) &&
-		    find_port(out, "ringcast-capture:", 0, in0, len) &&
-		    find_port(out, "ringcast-capture:", 1, in1, len))
-			return;
-		cr_assert(tu_now_ms() < end, "ports missing:\n%s", out);
-		nanosleep(&gap, NULL);
-	}
-}
-
-static void
-jack_connect(const char *from, const char *to)
-{
-	char *argv[] = { "jack_connect", (char *)(uintptr_t)from,
-	    (char *)(uintptr_t)to, NULL };
-	char out[4096];
-
-	cr_assert(exited(run_prog(argv, out, sizeof(out), 10000), 0),
-	    "jack_connect %s %s: %s", from, to, out);
-}
-
 /* Loudest sample and periods per second over about 1.5 s of the ring. */
 static void
 measure(struct reader *rd, float *peak, double *rate)
@@ -806,29 +678,26 @@ Test(capture, portaudio_through_jack_dummy, .timeout = 120)
 	const char *args[] = { "--source", "portaudio:system", "--channels",
 	    "2", NULL };
 	const char *list[] = { "--list-devices", NULL };
-	char metro[128], in0[128], in1[128], out[8192];
-	struct jack j;
+	char metro[128], in0[128], in1[128], out[8192], err[4096];
 	struct reader rd;
 	double rate;
 	float peak;
 	pid_t pid;
 
-	memset(&j, 0, sizeof(j));
-	jack_start(&j);
+	cr_assert(jack_start(&J, 2, 20000, err, sizeof(err)) == 0, "%s", err);
 	cr_assert(exited(run_capture(list, out, sizeof(out)), 0), "%s", out);
 	cr_assert(strstr(out, "\tsystem\tJACK") != NULL, "%s", out);
-	{
-		char *margv[] = { "jack_metro", "-n", j.metro, "-b", "600",
-		    "-D", "50", NULL };
-		int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		j.metro_pid = spawn(margv, NULL, NULL, 0, dn);
-		close(dn);
-	}
+	cr_assert(jack_metro_start(&J) == 0);
 	pid = capture_start(ring, args);
-	jack_find_ports(metro, in0, in1, sizeof(metro), j.metro);
-	jack_connect(metro, in0);
-	jack_connect(metro, in1);
+	snprintf(metro, sizeof(metro), "%s:", J.metro);
+	cr_assert(jack_port_wait(metro, 0, metro, sizeof(metro), 15000) == 0,
+	    "ports missing:\n%s", metro);
+	cr_assert(jack_port_wait("ringcast-capture:", 0, in0, sizeof(in0),
+	    15000) == 0, "ports missing:\n%s", in0);
+	cr_assert(jack_port_wait("ringcast-capture:", 1, in1, sizeof(in1),
+	    15000) == 0, "ports missing:\n%s", in1);
+	cr_assert(jack_connect(metro, in0, err, sizeof(err)) == 0, "%s", err);
+	cr_assert(jack_connect(metro, in1, err, sizeof(err)) == 0, "%s", err);
 	reader_open(&rd, ring);
 	cr_assert_eq(rd.h->channels, 2);
 	measure(&rd, &peak, &rate);
@@ -837,9 +706,6 @@ Test(capture, portaudio_through_jack_dummy, .timeout = 120)
 	cr_assert(rate > 0.8 * RATE / PERIOD && rate < 1.2 * RATE / PERIOD,
 	    "%.1f periods/s, want %u", rate, RATE / PERIOD);
 	capture_stop_ok(pid);
-	tu_stop(j.metro_pid, STOP_MS);
-	forget(j.metro_pid);
-	tu_stop(j.jackd, STOP_MS);
-	forget(j.jackd);
+	jack_stop(&J);
 	reader_close(&rd);
 }
