@@ -34,9 +34,11 @@
 static int parent_fd = -1;
 
 int
-broker_send(uint32_t type, const void *body, size_t len, int fd)
+broker_send(uint32_t type, const void *body, size_t len, const void *tail,
+    size_t taillen, int fd)
 {
-	return msg_send(parent_fd, ROLE_BROKER, type, body, len, NULL, 0, fd);
+	return msg_send(parent_fd, ROLE_BROKER, type, body, len, tail, taillen,
+	    fd);
 }
 
 void
@@ -104,13 +106,14 @@ await_expired(evutil_socket_t fd, short what, void *arg)
 
 int
 await_add(struct awaits *set, struct await *a, struct event_base *base,
-    await_fn expire)
+    int ms, await_fn expire)
 {
 	struct timeval tv;
 
 	if ((a->deadline = evtimer_new(base, await_expired, a)) == NULL)
 		return -1;
-	broker_tv(&tv, BROKER_REPLY_MS);
+	a->ms = ms;
+	broker_tv(&tv, ms);
 	if (evtimer_add(a->deadline, &tv) == -1) {
 		event_free(a->deadline);
 		return -1;
@@ -284,7 +287,7 @@ main(int argc, char *argv[])
 	/* Web assets are loaded: nothing more is needed from the filesystem. */
 	sandbox_prepare(SANDBOX_BROKER, (unsigned)cfg.max_pending * 2 + 64);
 	sandbox_enter(SANDBOX_BROKER);
-	if (broker_send(MSG_READY, &ready, sizeof(ready), -1) == -1)
+	if (broker_send(MSG_READY, &ready, sizeof(ready), NULL, 0, -1) == -1)
 		fatal("MSG_READY");
 	log_debug("serving: handshake %d ms, %d pending (%d per address), "
 	    "request %d ms", cfg.handshake_ms, cfg.max_pending,

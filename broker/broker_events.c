@@ -58,7 +58,7 @@ count_changed(void)
 	struct msg_subscribers m = { (uint32_t)es.nsubs };
 	struct timeval tv;
 
-	if (broker_send(MSG_BROKER_SUBSCRIBERS, &m, sizeof(m), -1) == 0)
+	if (broker_send(MSG_BROKER_SUBSCRIBERS, &m, sizeof(m), NULL, 0, -1) == 0)
 		return;
 	log_warn("MSG_BROKER_SUBSCRIBERS: retrying");
 	broker_tv(&tv, BROKER_PAUSE_MS);

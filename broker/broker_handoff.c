@@ -98,13 +98,14 @@ handoff_client(struct msg_client *m, int fd)
 	struct handoff *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    await_add(&ho.set, &h->await, ho.base, handoff_expire) == -1) {
+	    await_add(&ho.set, &h->await, ho.base, BROKER_REPLY_MS,
+	    handoff_expire) == -1) {
 		free(h);
 		return -1;
 	}
 	m->id = h->await.id;
 	h->kind = m->kind;
-	if (broker_send(MSG_BROKER_CLIENT, m, sizeof(*m), fd) == -1) {
+	if (broker_send(MSG_BROKER_CLIENT, m, sizeof(*m), NULL, 0, fd) == -1) {
 		log_warn("%s: passing the client", m->remote);
 		await_drop(&h->await);
 		free(h);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "shared/msg.h"
 #include "shared/ring.h"
 
 #define CAPTURE_RATE		48000u
@@ -47,11 +48,11 @@ struct capture_pace {
 
 struct capture {
 	/* options */
-	const char		*ring_name;
-	const char		*source_arg;	/* "tone", "wav:PATH", "portaudio:DEV" */
+	const char		*ring_name;	/* NULL: from the parent */
+	const char		*source_arg;	/* "auto", "tone", "wav:PATH", "portaudio:DEV" */
 	const char		*source_spec;	/* after the "kind:" prefix */
 	uint32_t		 rate;
-	uint32_t		 channels;	/* 0: the source's default */
+	uint32_t		 channels;	/* 0 ("max"): the source's own */
 	uint32_t		 period;
 	uint32_t		 slots;
 	int			 parent_fd;
@@ -61,6 +62,8 @@ struct capture {
 	int			 list_devices;
 
 	const struct capture_source *src;
+	char			 source[MSG_SOURCE_MAX];	/* what opened, canonical */
+	char			 auto_arg[MSG_SOURCE_MAX];	/* what "auto" chose */
 	char			 desc[512];	/* what was opened, for logs and state */
 	struct ring_config	 cfg;
 	struct ring_writer	*w;
@@ -90,7 +93,10 @@ void	capture_wake(struct capture *);
 int	capture_pace_start(struct capture *, capture_fill_fn);
 void	capture_pace_stop(struct capture *);
 
-/* capture_pa.c */
-int	capture_pa_list(int verbose);
+/* capture_pa.c: the input devices, at most MSG_DEVICES_MAX (-1: m->error). */
+int	capture_pa_devices(int verbose, struct msg_capture_devices *m);
+void	capture_pa_print(const struct msg_capture_devices *m);
+/* "auto": the input device with the most channels, or NULL if none. */
+const char *capture_pa_auto(int verbose, char *name, size_t len);
 
 #endif

@@ -13,6 +13,7 @@
 #include <portaudio.h>
 
 #include "shared/log.h"
+#include "shared/text.h"
 #include "capture/capture.h"
 
 #define PA_CLIENT_NAME	"ringcast-capture"	/* JACK client, if through JACK */
@@ -74,30 +75,75 @@ pa_init(int verbose)
 	return 0;
 }
 
+/* Every input device, as the supervisor and --list-devices show them. */
 int
-capture_pa_list(int verbose)
+capture_pa_devices(int verbose, struct msg_capture_devices *m)
 {
 	const PaDeviceInfo *d;
+	struct msg_device *o;
 	PaDeviceIndex i, n;
 
-	if (pa_init(verbose) == -1)
-		return 1;
-	if ((n = Pa_GetDeviceCount()) < 0) {
-		log_warnx("PortAudio: %s", Pa_GetErrorText(n));
-		Pa_Terminate();
-		return 1;
+	memset(m, 0, sizeof(*m));
+	if (pa_init(verbose) == -1) {
+		snprintf(m->error, sizeof(m->error), "%s", log_last_warning());
+		return -1;
 	}
-	printf("index\tname\thost api\tinputs\tdefault rate\n");
+	if ((n = Pa_GetDeviceCount()) < 0) {
+		snprintf(m->error, sizeof(m->error), "PortAudio: %s",
+		    Pa_GetErrorText(n));
+		Pa_Terminate();
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if ((d = Pa_GetDeviceInfo(i)) == NULL || d->maxInputChannels <= 0)
 			continue;
-		printf("%d\t%s\t%s\t%d\t%.0f\n", i, d->name,
-		    Pa_GetHostApiInfo(d->hostApi)->name, d->maxInputChannels,
-		    d->defaultSampleRate);
+		if (m->n == MSG_DEVICES_MAX) {
+			m->truncated = 1;
+			break;
+		}
+		o = &m->dev[m->n++];
+		o->index = i;
+		o->inputs = (uint32_t)d->maxInputChannels;
+		o->default_rate = (uint32_t)d->defaultSampleRate;
+		/* A name is shown and matched as text: no control bytes. */
+		text_clean(o->name, sizeof(o->name), d->name);
+		text_clean(o->host_api, sizeof(o->host_api),
+		    Pa_GetHostApiInfo(d->hostApi)->name);
 	}
-	fflush(stdout);
 	Pa_Terminate();
 	return 0;
+}
+
+void
+capture_pa_print(const struct msg_capture_devices *m)
+{
+	uint32_t i;
+
+	printf("index\tname\thost api\tinputs\tdefault rate\n");
+	for (i = 0; i < m->n; i++)
+		printf("%d\t%s\t%s\t%u\t%u\n", m->dev[i].index,
+		    m->dev[i].name, m->dev[i].host_api, m->dev[i].inputs,
+		    m->dev[i].default_rate);
+	fflush(stdout);
+}
+
+const char *
+capture_pa_auto(int verbose, char *name, size_t len)
+{
+	static struct msg_capture_devices m;
+	const struct msg_device *best = NULL;
+	uint32_t i;
+
+	if (capture_pa_devices(verbose, &m) == -1)
+		return NULL;
+	/* The most inputs; of equals, the first PortAudio lists. */
+	for (i = 0; i < m.n; i++)
+		if (best == NULL || m.dev[i].inputs > best->inputs)
+			best = &m.dev[i];
+	if (best == NULL)
+		return NULL;
+	snprintf(name, len, "%s", best->name);
+	return name;
 }
 
 static int
@@ -213,6 +259,7 @@ static int
 pa_params(struct capture *c, struct pa *p, PaDeviceIndex dev)
 {
 	const PaDeviceInfo *d = Pa_GetDeviceInfo(dev);
+	char name[MSG_SOURCE_MAX - 16];
 	uint32_t max = (uint32_t)d->maxInputChannels;
 	PaError e;
 
@@ -237,6 +284,8 @@ pa_params(struct capture *c, struct pa *p, PaDeviceIndex dev)
 	}
 	snprintf(c->desc, sizeof(c->desc), "portaudio:%s [%s, device %d]",
 	    d->name, Pa_GetHostApiInfo(d->hostApi)->name, dev);
+	text_clean(name, sizeof(name), d->name);
+	snprintf(c->source, sizeof(c->source), "portaudio:%s", name);
 	return 0;
 }
 

@@ -41,7 +41,7 @@ struct super sv;
 const char *const super_reasons[SUPER_REASONS] = {
 	"closed", "reset", "timeout", "stalled", "protocol", "parent",
 	"error", "terminated", "replaced", "killed", "shutdown", "sandbox",
-	"kicked", "other",
+	"kicked", "reconfigured", "other",
 };
 
 static const char *const progs[] = {
@@ -322,7 +322,7 @@ announce(void)
 
 	sv.announced = true;
 	log_info("ready: native %s, http %s, %s %uch %u Hz %u frames",
-	    sv.native_addr, sv.http_addr, sv.cfg.source, sv.cfg.channels,
+	    sv.native_addr, sv.http_addr, source_current(), sv.channels,
 	    sv.cfg.rate, sv.cfg.period);
 	announce_lan();
 	sd_notify("READY=1");
@@ -340,9 +340,10 @@ announce(void)
 void
 super_child_ready(struct child *c)
 {
-	if (c->kind == CHILD_CAPTURE)
+	if (c->kind == CHILD_CAPTURE && c == sv.capture.child) {
 		service_ready(&sv.capture);
-	else if (c->kind == CHILD_BROKER)
+		source_ready(c);
+	} else if (c->kind == CHILD_BROKER && c == sv.broker.child)
 		service_ready(&sv.broker);
 	if (!sv.announced && !sv.stopping && sv.capture.child != NULL &&
 	    sv.capture.child->ready && sv.broker.child != NULL &&
@@ -391,9 +392,10 @@ stop(void)
 	events_stop();
 	watch_stop();
 	session_sweep_stop();
+	source_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
-	session_stop_all();
+	session_end_all("shutdown");
 	if ((kill_ev = evtimer_new(sv.base, kill_cb, NULL)) == NULL ||
 	    evtimer_add(kill_ev, &tv) == -1)
 		child_signal_all(SIGKILL);
@@ -504,19 +506,31 @@ ring_note_owner(void)
 		log_warn("ring %s: lock note", sv.cfg.ring);
 }
 
+static void
+ring_close(void)
+{
+	ring_reader_close(sv.ring);
+	sv.ring = NULL;
+	if (sv.ring_fd >= 0)
+		close(sv.ring_fd);
+	if (sv.ring_rw_fd >= 0)
+		close(sv.ring_rw_fd);
+	sv.ring_fd = sv.ring_rw_fd = -1;
+}
+
 /*
  * The supervisor creates the ring and keeps two descriptors: read-write
  * for capture (which never opens the ring by name) and read-only for
- * sessions and the meters.
+ * sessions and the meters.  Made again for another channel count: who
+ * still maps the old object keeps it until they let go.
  */
-static int
-ring_setup(char *err, size_t errlen)
+int
+super_ring_make(uint32_t channels, char *err, size_t errlen)
 {
-	struct ring_config rc = { sv.cfg.rate, sv.cfg.channels, sv.cfg.period,
-	    0 };
+	struct ring_config rc = { sv.cfg.rate, channels, sv.cfg.period, 0 };
 	int r;
 
-	ring_note_owner();
+	ring_close();
 	if ((r = ring_create(sv.cfg.ring, &rc)) != RING_OK) {
 		snprintf(err, errlen, "ring %s: %s%s%s", sv.cfg.ring,
 		    ring_strerror(r), r == RING_ESYS ? ": " : "",
@@ -530,10 +544,22 @@ ring_setup(char *err, size_t errlen)
 		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring, sv.ring_fd ==
 		    -1 || sv.ring_rw_fd == -1 ? strerror(errno) :
 		    ring_strerror(r));
+		ring_close();
 		ring_unlink(sv.cfg.ring);
 		return -1;
 	}
+	sv.channels = channels;
 	return 0;
+}
+
+/* The configured count; with "max" the default until a source says. */
+static int
+ring_setup(char *err, size_t errlen)
+{
+	ring_note_owner();
+	sv.ring_fd = sv.ring_rw_fd = -1;
+	return super_ring_make(sv.cfg.channels ? sv.cfg.channels :
+	    SUPER_CHANNELS_DEFAULT, err, errlen);
 }
 
 static void
@@ -587,16 +613,21 @@ start(void)
 	signals_setup();
 	service_init(&sv.capture, "capture", CHILD_CAPTURE);
 	service_init(&sv.broker, "broker", CHILD_BROKER);
-	service_start(&sv.capture);
 	service_start(&sv.broker);
-	/* After those forks, so no LMDB handle crosses them. */
-	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
+	/*
+	 * Later children are forked with the environment open; they only
+	 * move descriptors and exec.  Capture waits for it: a source saved
+	 * from the UI wins over the configuration's.
+	 */
+	if (state_open(sv.cfg.state_dir, false, sv.channels, 0, 0,
 	    &sv.state, err, sizeof(err)) != STATE_OK) {
 		log_warnx("state: %s", err);
 		exit_code = 1;
 		stop();
 		return;
 	}
+	source_init();
+	service_start(&sv.capture);
 	api_channels_load();
 	session_recent_load();
 	session_sweep_start();
@@ -616,9 +647,7 @@ main(int argc, char *argv[])
 		log_warnx("event loop failed");
 	if (sv.state != NULL)
 		state_close(sv.state);
-	ring_reader_close(sv.ring);
-	close(sv.ring_fd);
-	close(sv.ring_rw_fd);
+	ring_close();
 	if (ring_unlink(sv.cfg.ring) != RING_OK)
 		log_warn("unlink ring %s", sv.cfg.ring);
 	ring_unlock(sv.cfg.ring, sv.ring_lock);

@@ -24,6 +24,7 @@
 #define SUPER_HTTP_DEFAULT	"0.0.0.0:5100"
 #define SUPER_STATE_DEFAULT	"/var/lib/ringcast"
 #define SUPER_MAX_CLIENTS	256
+#define SUPER_CHANNELS_DEFAULT	8	/* the ring's until a source says ("max") */
 #define SUPER_STOP_GRACE_MS	3000	/* SIGTERM to SIGKILL at stop */
 #define SUPER_FLOOR_MS		1000	/* least time between two spawns */
 #define SUPER_STEADY_MS		1000	/* ready this long: a crash is no failure */
@@ -38,13 +39,13 @@ struct config {
 	char		 native[256];		/* HOST:PORT */
 	char		 http[256];
 	char		 state_dir[PATH_MAX];
-	char		 source[PATH_MAX];
+	char		 source[MSG_SOURCE_MAX];	/* "auto", "tone", ... */
 	char		 ring[64];
 	char		 user[64];		/* "" = children keep our uid */
 	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
 	char		 channel_names[4096];	/* "Kick, Snare, ..." */
 	char		 web_dir[PATH_MAX];	/* "" = found next to the programs */
-	uint32_t	 channels, rate, period;
+	uint32_t	 channels, rate, period;	/* channels 0: "max" */
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
 	uint32_t	 capture_stall_ms;	/* the watchdog's limit */
@@ -80,6 +81,8 @@ void	config_usage(void);
  */
 int	channel_names_parse(const char *list, uint32_t max,
 	    char names[][64], uint32_t *n, char *err, size_t errlen);
+/* A source as the configuration or the API names it: 0, or -1 with err. */
+int	config_source_check(const char *src, char *err, size_t errlen);
 
 /* ---- the process table (supervisor_child.c) ---- */
 
@@ -87,6 +90,8 @@ enum child_kind {
 	CHILD_CAPTURE,
 	CHILD_BROKER,
 	CHILD_SESSION,
+	CHILD_LISTER,		/* ringcast-capture --list-devices */
+	CHILD_KINDS
 };
 
 struct client;
@@ -131,6 +136,11 @@ struct child *child_spawn(enum child_kind kind, const char *const *words,
 /* A message to the child (shared/msg.h); -1 with errno if it did not go. */
 int	child_send(struct child *c, uint32_t type, const void *body, size_t len,
 	    const void *tail, size_t taillen);
+/* The same with a descriptor (the types the table gives one). */
+int	child_send_fd(struct child *c, uint32_t type, const void *body,
+	    size_t len, int fd);
+/* A capture that opens source with channels (0: max), then awaits its ring. */
+struct child *child_spawn_capture(const char *source, uint32_t channels);
 /* Close our end of the channel: the child exits on EOF. */
 void	child_close(struct child *c);
 void	child_signal_all(int sig);
@@ -196,7 +206,8 @@ void	session_unsaved_entries(json_t *arr);
 json_t	*session_stats_json(void);
 /* {"ID": {"peak": [l, r], "rms": [l, r]}} of server mixes with new levels. */
 json_t	*session_meters_json(void);
-void	session_stop_all(void);
+/* End every session with this reason (shutdown, reconfigured). */
+void	session_end_all(const char *reason);
 /* Who left from where, for app restarts (at start, from the records). */
 void	session_recent_load(void);
 /* Forgetting unused records, every so often. */
@@ -216,6 +227,43 @@ void	api_channels_load(void);
 json_t	*api_channel_names(void);
 json_t	*api_capture_json(void);
 
+/*
+ * A reply that comes later than its request (a device list, a capture
+ * switch: they wait for a process): to the broker that asked, if it is
+ * still the one running.  Steals body.
+ */
+struct api_pending {
+	uint32_t	 id;
+	pid_t		 broker;
+};
+void	api_pending_take(struct api_pending *p, const struct child *broker,
+	    uint32_t id);
+void	api_pending_reply(struct api_pending *p, int status, json_t *body);
+json_t	*api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the capture's source (supervisor_source.c) ---- */
+
+/* At start, once the state is open: a saved choice wins over the file. */
+void	source_init(void);
+/* What the next capture opens: the source, and channels (0: all). */
+const char *source_next(uint32_t *channels);
+/* {"source", "channels"} of what capture runs now. */
+json_t	*source_current_json(void);
+const char *source_current(void);
+/* MSG_CAPTURE_OPENED from a capture: ring it, or switch to it. */
+void	source_opened(struct child *c, const struct msg_capture_opened *m);
+void	source_ready(struct child *c);
+/* The service's capture ended (before service_exited). */
+void	source_capture_exited(struct child *c, int status);
+/* Another capture (a switch's) or a lister ended. */
+void	source_child_exited(struct child *c, int status);
+void	source_devices(struct child *c, const struct msg_capture_devices *m);
+/* GET /api/devices and POST /api/capture: answered later. */
+void	source_list(const struct child *broker, uint32_t id);
+void	source_switch(const struct child *broker, uint32_t id,
+	    const struct api_capture_set *set);
+void	source_stop(void);
+
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 
 void	watch_start(void);
@@ -228,7 +276,7 @@ void	events_stop(void);
 
 /* ---- the whole daemon (supervisor.c) ---- */
 
-#define SUPER_REASONS	14
+#define SUPER_REASONS	15
 
 struct super {
 	struct config		 cfg;
@@ -237,6 +285,7 @@ struct super {
 	struct service		 broker;
 	struct state		*state;		/* NULL until opened */
 	int			 native_fd, http_fd;
+	uint32_t		 channels;	/* the ring's now */
 	int			 ring_fd;	/* O_RDONLY, for sessions */
 	int			 ring_rw_fd;	/* O_RDWR, for capture alone */
 	struct ring_reader	*ring;		/* our own read-only mapping */
@@ -263,7 +312,7 @@ struct super {
 	uint64_t		 periods_dropped;	/* by every session */
 	uint64_t		 disconnects[SUPER_REASONS];
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
-	uint64_t		 faults[3];	/* channel faults, by child_kind */
+	uint64_t		 faults[CHILD_KINDS];	/* channel faults, by kind */
 };
 
 extern struct super sv;
@@ -274,6 +323,12 @@ void	super_child_ready(struct child *c);
 void	super_child_gone(void);
 void	super_capture_state(const struct msg_capture_state *m);
 const char *super_prog(const char *name);
+/*
+ * (Re)create the ring with this channel count and open it again: the
+ * read-write descriptor for capture, the read-only one for sessions, our
+ * own mapping.  0, or -1 with err.
+ */
+int	super_ring_make(uint32_t channels, char *err, size_t errlen);
 /* fn every ms milliseconds in our loop: a timer to event_free at the end. */
 struct event *super_every(uint64_t ms, void (*fn)(void));
 /* The machine's LAN addresses with our ports, when bound to a wildcard. */

@@ -37,6 +37,10 @@ child_name(const struct child *c)
 		return "broker";
 	case CHILD_SESSION:
 		return "sessiond";
+	case CHILD_LISTER:
+		return "devices";
+	case CHILD_KINDS:
+		break;
 	}
 	return "child";
 }
@@ -116,8 +120,9 @@ chroot_check(void)
  * root with --user, "--drop UID:GID[,GID...][:DIR]": every child drops
  * itself after exec (as root it can still chroot then).  Broker and
  * sessions parse network input: the group alone and the empty chroot.
- * Capture keeps the user's groups (the sound devices' group) and the
- * filesystem (devices, plugins).  In the forked child.
+ * Capture (and its device lister) keeps the user's groups (the sound
+ * devices' group) and the filesystem (devices, plugins).  In the forked
+ * child.
  */
 static char *const *
 child_argv(enum child_kind kind, const char *const *words)
@@ -138,7 +143,7 @@ child_argv(enum child_kind kind, const char *const *words)
 		return av;
 	len = (size_t)snprintf(spec, sizeof(spec), "%u:%u", (unsigned)sv.cfg.uid,
 	    (unsigned)sv.cfg.gid);
-	if (kind == CHILD_CAPTURE) {
+	if (kind == CHILD_CAPTURE || kind == CHILD_LISTER) {
 		/* groups[0] is gid itself. */
 		for (i = 1; i < sv.cfg.ngroups; i++)
 			len += (size_t)snprintf(spec + len, sizeof(spec) - len,
@@ -180,7 +185,8 @@ child_spawn(enum child_kind kind, const char *const *words, const int *fds,
 	sigset_t all, old;
 	int pair[2];
 
-	if (kind != CHILD_CAPTURE && sv.cfg.drop && chroot_check() == -1)
+	if ((kind == CHILD_BROKER || kind == CHILD_SESSION) && sv.cfg.drop &&
+	    chroot_check() == -1)
 		return NULL;
 	if (nfds >= SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("spawn %s", path);
@@ -243,6 +249,18 @@ child_send(struct child *c, uint32_t type, const void *body, size_t len,
 	    taillen, -1);
 }
 
+int
+child_send_fd(struct child *c, uint32_t type, const void *body, size_t len,
+    int fd)
+{
+	if (c->chan == -1) {
+		errno = EPIPE;
+		return -1;
+	}
+	return msg_send(c->chan, ROLE_SUPERVISOR, type, body, len, NULL, 0,
+	    fd);
+}
+
 void
 child_signal_all(int sig)
 {
@@ -268,10 +286,12 @@ role_of(const struct child *c)
 {
 	switch (c->kind) {
 	case CHILD_CAPTURE:
+	case CHILD_LISTER:
 		return ROLE_CAPTURE;
 	case CHILD_BROKER:
 		return ROLE_BROKER;
 	case CHILD_SESSION:
+	case CHILD_KINDS:
 		break;
 	}
 	return ROLE_SESSION;
@@ -312,7 +332,16 @@ dispatch(struct child *c)
 		ready(c, MSG_BODY(&cm, struct msg_ready));
 		break;
 	case MSG_CAPTURE_STATE:
-		super_capture_state(MSG_BODY(&cm, struct msg_capture_state));
+		/* A capture a switch is retiring may still report. */
+		if (c == sv.capture.child)
+			super_capture_state(MSG_BODY(&cm,
+			    struct msg_capture_state));
+		break;
+	case MSG_CAPTURE_OPENED:
+		source_opened(c, MSG_BODY(&cm, struct msg_capture_opened));
+		break;
+	case MSG_CAPTURE_DEVICES:
+		source_devices(c, MSG_BODY(&cm, struct msg_capture_devices));
 		break;
 	case MSG_BROKER_CLIENT:
 		session_broker_client(cm.fd, MSG_BODY(&cm, struct msg_client));
@@ -406,6 +435,11 @@ exited(struct child *c, int status)
 	LIST_REMOVE(c, entry);
 	switch (c->kind) {
 	case CHILD_CAPTURE:
+		if (c != sv.capture.child) {
+			source_child_exited(c, status);
+			break;
+		}
+		source_capture_exited(c, status);
 		service_exited(&sv.capture, status);
 		break;
 	case CHILD_BROKER:
@@ -414,6 +448,10 @@ exited(struct child *c, int status)
 		break;
 	case CHILD_SESSION:
 		session_exited(c, status);
+		break;
+	case CHILD_LISTER:
+	case CHILD_KINDS:
+		source_child_exited(c, status);
 		break;
 	}
 	free(c);
@@ -482,19 +520,34 @@ child_probe(const struct api_probe *p, char *err, size_t errlen)
 
 /* ---- restartable services ---- */
 
-static struct child *
-spawn_capture(void)
+/*
+ * Capture opens its source first and says what it got (MSG_CAPTURE_OPENED);
+ * the ring follows on the channel (supervisor_source.c).
+ */
+struct child *
+child_spawn_capture(const char *source, uint32_t channels)
 {
 	char rate[16], ch[16], period[16];
 	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
-	    "--ring-fd", "4", "--source", sv.cfg.source, "--rate", rate,
-	    "--channels", ch, "--period", period, NULL };
-	int fds[1] = { sv.ring_rw_fd };
+	    "--source", source, "--rate", rate, "--channels", ch, "--period",
+	    period, NULL };
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
-	snprintf(ch, sizeof(ch), "%u", sv.cfg.channels);
+	if (channels == 0)
+		snprintf(ch, sizeof(ch), "max");
+	else
+		snprintf(ch, sizeof(ch), "%u", channels);
 	snprintf(period, sizeof(period), "%u", sv.cfg.period);
-	return child_spawn(CHILD_CAPTURE, words, fds, 1);
+	return child_spawn(CHILD_CAPTURE, words, NULL, 0);
+}
+
+static struct child *
+spawn_capture(void)
+{
+	uint32_t channels;
+	const char *source = source_next(&channels);
+
+	return child_spawn_capture(source, channels);
 }
 
 /*
