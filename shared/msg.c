@@ -11,6 +11,10 @@
 #include "shared/state.h"
 #include "shared/text.h"
 
+/* A request and a whole batch of imported records go in one message. */
+_Static_assert(sizeof(struct msg_api_request) + API_IMPORT_BATCH *
+    sizeof(struct state_record) <= MSG_MAX_PAYLOAD, "import batch too large");
+
 #define SUP	(1u << ROLE_SUPERVISOR)
 #define CAP	(1u << ROLE_CAPTURE)
 #define BRO	(1u << ROLE_BROKER)

@@ -212,7 +212,7 @@ struct api_capture_set {
  * has token 0 and is answered with the import's token, the last one
  * commits them all in one transaction (or nothing).
  */
-#define API_IMPORT_BATCH	12
+#define API_IMPORT_BATCH	10
 
 struct api_import {
 	uint32_t	token;

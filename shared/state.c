@@ -778,6 +778,161 @@ state_rename(struct state *s, const char *old, const char *new)
 	return commit(s, txn, rc);
 }
 
+/* ---- imports ---- */
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every identity and alias of recs once only; EINVAL naming one that is not. */
+static int
+import_unique(struct state *s, const struct state_record *recs, size_t n)
+{
+	const char **ids;
+	size_t i, k = 0;
+	uint32_t a;
+	int rc = STATE_OK;
+
+	if ((ids = calloc(n * (STATE_ALIASES_MAX + 1) + 1, sizeof(*ids))) ==
+	    NULL)
+		return lmdb_fail(s, ENOMEM, "import");
+	for (i = 0; i < n; i++) {
+		ids[k++] = recs[i].id;
+		for (a = 0; a < recs[i].naliases && a < STATE_ALIASES_MAX; a++)
+			ids[k++] = recs[i].aliases[a];
+	}
+	qsort(ids, k, sizeof(*ids), id_cmp);
+	for (i = 1; i < k && rc == STATE_OK; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0) {
+			errbuf_set(s->err, sizeof(s->err), "\"%s\" appears "
+			    "twice among the identities and aliases imported",
+			    ids[i]);
+			rc = STATE_EINVAL;
+		}
+	free(ids);
+	return rc;
+}
+
+/* In txn: the identity the alias id leads to, "" if it is none. */
+static int
+alias_target(struct state *s, MDB_txn *txn, const char *id, char *out,
+    size_t len)
+{
+	MDB_val k = key_of(id), v;
+	int mrc = mdb_get(txn, s->aliases, &k, &v);
+
+	out[0] = '\0';
+	if (mrc == MDB_NOTFOUND)
+		return STATE_OK;
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "mdb_get alias");
+	snprintf(out, len, "%.*s", (int)(v.mv_size < len ? v.mv_size :
+	    len - 1), (const char *)v.mv_data);
+	return STATE_OK;
+}
+
+/* Whether rec's identity and aliases are free for it: no other record's. */
+static int
+import_conflict(struct state *s, MDB_txn *txn, const struct state_record *rec)
+{
+	char to[STATE_ID_MAX];
+	MDB_val k, v;
+	uint32_t i;
+	int rc, mrc;
+
+	if ((rc = alias_target(s, txn, rec->id, to, sizeof(to))) != STATE_OK)
+		return rc;
+	if (to[0] != '\0') {
+		errbuf_set(s->err, sizeof(s->err), "\"%s\" is an alias of the "
+		    "saved record \"%s\": forget that one first", rec->id, to);
+		return STATE_EINVAL;
+	}
+	for (i = 0; i < rec->naliases; i++) {
+		k = key_of(rec->aliases[i]);
+		if ((mrc = mdb_get(txn, s->clients, &k, &v)) == 0) {
+			errbuf_set(s->err, sizeof(s->err), "\"%s\", an alias "
+			    "of \"%s\", is a saved record of its own: forget "
+			    "it first", rec->aliases[i], rec->id);
+			return STATE_EINVAL;
+		}
+		if (mrc != MDB_NOTFOUND)
+			return lmdb_fail(s, mrc, "mdb_get");
+		if ((rc = alias_target(s, txn, rec->aliases[i], to,
+		    sizeof(to))) != STATE_OK)
+			return rc;
+		if (to[0] != '\0' && strcmp(to, rec->id) != 0) {
+			errbuf_set(s->err, sizeof(s->err), "\"%s\", an alias "
+			    "of \"%s\", is an alias of the saved record "
+			    "\"%s\": forget that one first", rec->aliases[i],
+			    rec->id, to);
+			return STATE_EINVAL;
+		}
+	}
+	return STATE_OK;
+}
+
+/* In txn: rec replaces the record of its identity, with its aliases. */
+static int
+import_one(struct state *s, MDB_txn *txn, const struct state_record *rec)
+{
+	char *text;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if ((rc = import_conflict(s, txn, rec)) != STATE_OK)
+		return rc;
+	if ((rc = record_drop(s, txn, rec->id)) != STATE_OK &&
+	    rc != STATE_NOTFOUND)
+		return rc;
+	if ((rc = record_encode(s, rec, &text, &v.mv_size)) != STATE_OK)
+		return rc;
+	k = key_of(rec->id);
+	v.mv_data = text;
+	mrc = mdb_put(txn, s->clients, &k, &v, 0);
+	free(text);
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "mdb_put");
+	return aliases_point(s, txn, rec, "");
+}
+
+/* After the import: no more identities than max_ids. */
+static int
+import_fits(struct state *s, MDB_txn *txn)
+{
+	MDB_stat st;
+	int mrc;
+
+	if ((mrc = mdb_stat(txn, s->clients, &st)) != 0)
+		return lmdb_fail(s, mrc, "mdb_stat");
+	if (st.ms_entries <= s->max_ids)
+		return STATE_OK;
+	errbuf_set(s->err, sizeof(s->err), "the state would hold %zu "
+	    "identities, over its %u", (size_t)st.ms_entries, s->max_ids);
+	return STATE_EFULL;
+}
+
+int
+state_import(struct state *s, const struct state_record *recs, size_t n)
+{
+	MDB_txn *txn;
+	size_t i;
+	int rc;
+
+	if ((rc = writable(s)) != STATE_OK ||
+	    (rc = import_unique(s, recs, n)) != STATE_OK)
+		return rc;
+	(void)state_reader_check(s);
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	for (i = 0; i < n && rc == STATE_OK; i++)
+		rc = import_one(s, txn, &recs[i]);
+	if (rc == STATE_OK)
+		rc = import_fits(s, txn);
+	return commit(s, txn, rc);
+}
+
 static bool
 forgettable(const struct state_record *rec, uint64_t before_ms,
     bool (*keep)(const char *))

@@ -109,6 +109,16 @@ int	state_forget_unused(struct state *s, uint64_t before_ms,
  * longest unseen other identity is evicted in the same transaction.
  */
 int	state_put(struct state *s, const struct state_record *rec);
+/*
+ * In one committed transaction, or not at all: each record replaces the
+ * saved one of its identity (its aliases with it), the others stay.
+ * STATE_EINVAL (err says which) when an identity or alias appears twice
+ * among them, when an identity is an alias of another saved record, or an
+ * alias is another record's identity or alias; STATE_EFULL when more than
+ * max_ids identities would be saved.
+ */
+int	state_import(struct state *s, const struct state_record *recs,
+	    size_t n);
 /* Delete a record (found by its identity or an alias) and its aliases. */
 int	state_del(struct state *s, const char *id);
 /* Call fn for every record in key order; stops early if fn returns non-zero. */

@@ -218,8 +218,12 @@ int	session_kick(const char *id);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */
 
-/* A routed request from the broker: answered with one MSG_BROKER_REPLY. */
-void	api_request(struct child *broker, const struct msg_api_request *r);
+/*
+ * A routed request from the broker (and its tail: an import's records):
+ * answered with one MSG_BROKER_REPLY, now or later.
+ */
+void	api_request(struct child *broker, const struct msg_api_request *r,
+	    const char *tail, size_t taillen);
 /* An event for /api/events subscribers, if there are any.  Steals data. */
 void	api_event(const char *event, json_t *data);
 /* Channel names: defaults, the config file, then what the UI saved. */
@@ -263,6 +267,15 @@ void	source_list(const struct child *broker, uint32_t id);
 void	source_switch(const struct child *broker, uint32_t id,
 	    const struct api_capture_set *set);
 void	source_stop(void);
+
+/* ---- imports of saved records (supervisor_import.c) ---- */
+
+/*
+ * One batch of POST /api/state/import (tail: its struct state_record):
+ * an HTTP status and the answer in *out.
+ */
+int	import_batch(const struct api_import *b, const char *tail, size_t len,
+	    json_t **out);
 
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 

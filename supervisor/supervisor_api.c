@@ -437,9 +437,22 @@ post_disconnect(struct reply *r, const char *id)
 
 /* ---- one handler per route ---- */
 
+static void
+post_import(struct reply *r, const struct api_import *b, const char *tail,
+    size_t len)
+{
+	json_t *body;
+
+	r->status = import_batch(b, tail, len, &body);
+	r->body = body;
+	if (body == NULL)
+		fail(r, 500, "out of memory");
+}
+
 /* Routes that answer later (api_pending_reply) leave r->status 0. */
 static void
-route(struct reply *r, struct child *broker, const struct msg_api_request *q)
+route(struct reply *r, struct child *broker, const struct msg_api_request *q,
+    const char *tail, size_t taillen)
 {
 	switch (q->route) {
 	case API_STATUS:	get_status(r); break;
@@ -458,6 +471,9 @@ route(struct reply *r, struct child *broker, const struct msg_api_request *q)
 	case API_CLIENT_DISCONNECT: post_disconnect(r, q->client); break;
 	case API_DEVICES:	source_list(broker, q->id); break;
 	case API_CAPTURE:	source_switch(broker, q->id, &q->body.capture); break;
+	case API_STATE_IMPORT:
+		post_import(r, &q->body.import, tail, taillen);
+		break;
 	default:		fail(r, 404, "not found"); break;
 	}
 }
@@ -487,14 +503,15 @@ reply_send(struct child *broker, uint32_t id, struct reply *r)
 }
 
 void
-api_request(struct child *broker, const struct msg_api_request *q)
+api_request(struct child *broker, const struct msg_api_request *q,
+    const char *tail, size_t taillen)
 {
 	struct reply r = { 0 };
 
 	if (sv.state == NULL)
 		fail(&r, 503, "starting or stopping");
 	else
-		route(&r, broker, q);
+		route(&r, broker, q, tail, taillen);
 	if (r.status != 0)
 		reply_send(broker, q->id, &r);
 }

@@ -327,6 +327,9 @@ ready(struct child *c, const struct msg_ready *r)
 static void
 dispatch(struct child *c)
 {
+	const char *tail;
+	size_t taillen;
+
 	switch (cm.hdr.type) {
 	case MSG_READY:
 		ready(c, MSG_BODY(&cm, struct msg_ready));
@@ -347,7 +350,9 @@ dispatch(struct child *c)
 		session_broker_client(cm.fd, MSG_BODY(&cm, struct msg_client));
 		break;
 	case MSG_BROKER_REQUEST:
-		api_request(c, MSG_BODY(&cm, struct msg_api_request));
+		tail = msg_tail(&cm, &taillen);
+		api_request(c, MSG_BODY(&cm, struct msg_api_request), tail,
+		    taillen);
 		break;
 	case MSG_BROKER_SUBSCRIBERS:
 		sv.subscribers = MSG_BODY(&cm, struct msg_subscribers)->count;
