@@ -106,6 +106,7 @@ struct child {
 	uint64_t	 ready_ms;
 	struct client	*client;	/* sessions: the listener it serves */
 	char		 version[32];	/* what it said in MSG_READY */
+	bool		 opened;	/* capture: MSG_CAPTURE_OPENED came */
 	LIST_ENTRY(child) entry;
 };
 

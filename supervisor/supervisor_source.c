@@ -357,6 +357,13 @@ source_switch(const struct child *broker, uint32_t id,
 void
 source_opened(struct child *c, const struct msg_capture_opened *m)
 {
+	/* Once per capture: a second would get a second ring. */
+	if (c->opened) {
+		log_warnx("capture[%d]: said again what it opened: ignored",
+		    (int)c->pid);
+		return;
+	}
+	c->opened = true;
 	if (src.sw.phase == SW_OPENING && c == src.sw.cand) {
 		sw_opened(m);
 		return;

@@ -1,5 +1,6 @@
 /* test_capture.c — ringcast-capture end to end: tone, pacing, restart, WAV, parent channel, PortAudio via JACK. */
 #define _GNU_SOURCE
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <math.h>
@@ -648,6 +649,104 @@ Test(capture, parent_channel_ready_state_and_eof, .timeout = 60)
 	st = tu_wait_exit(pid, STOP_MS);
 	forget(pid);
 	cr_assert(exited(st, 0), "no clean exit on parent EOF (status %d)", st);
+}
+
+/* ringcast-capture ARGS... with the parent channel on 3: our end. */
+static int
+capture_child(char *const *args, pid_t *pid)
+{
+	char *argv[16] = { (char *)(uintptr_t)tu_prog("ringcast-capture"),
+	    "--parent-fd", "3" };
+	int sv[2], dst = MSG_PARENT_FD, n = 3;
+
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	cr_assert_eq(msg_channel(sv), 0);
+	*pid = spawn(argv, &sv[1], &dst, 1, -1);
+	close(sv[1]);
+	return sv[0];
+}
+
+/*
+ * Under the supervisor: the source first (MSG_CAPTURE_OPENED, nothing
+ * written yet), then the ring it is passed, then READY and periods.
+ */
+Test(capture, parent_passes_the_ring_once_the_source_opened, .timeout = 60)
+{
+	static struct msg m;
+	const struct msg_capture_opened *op;
+	const char *ring = ring_name("passed");
+	struct ring_config rc = { RATE, 3, PERIOD, 0 };
+	struct msg_capture_ring r = { 3 };
+	char *args[] = { "--channels", "3", NULL };
+	struct reader rd;
+	int chan, fd, st;
+	pid_t pid;
+
+	cr_assert_eq(ring_create(ring, &rc), RING_OK);
+	cr_assert_geq(fd = shm_open(ring, O_RDWR | O_CLOEXEC, 0), 0);
+	reader_open(&rd, ring);
+	chan = capture_child(args, &pid);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_OPENED, "got %s",
+	    msg_name(m.hdr.type));
+	op = MSG_BODY(&m, struct msg_capture_opened);
+	cr_assert(op->error[0] == '\0' && strcmp(op->source, "tone") == 0 &&
+	    op->channels == 3, "%s %s %u", op->error, op->source, op->channels);
+	cr_assert_eq(atomic_load(&rd.h->write_seq), 0, "written before the "
+	    "ring was passed");
+	cr_assert_eq(msg_send(chan, ROLE_SUPERVISOR, MSG_CAPTURE_RING, &r,
+	    sizeof(r), NULL, 0, fd), 0);
+	close(fd);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_READY, "got %s", msg_name(m.hdr.type));
+	cr_assert_gt(atomic_load(&rd.h->write_seq), 0);
+	cr_assert_eq(atomic_load(&rd.h->epoch), 1);
+	close(chan);
+	st = tu_wait_exit(pid, STOP_MS);
+	forget(pid);
+	cr_assert(exited(st, 0), "no clean exit on parent EOF (status %d)", st);
+	reader_close(&rd);
+}
+
+/* A source that does not open: the parent hears why, then exit 1. */
+Test(capture, parent_hears_why_the_source_did_not_open, .timeout = 60)
+{
+	static struct msg m;
+	const struct msg_capture_opened *op;
+	char *args[] = { "--source", "portaudio:rc-no-such-device", NULL };
+	int chan, st;
+	pid_t pid;
+
+	chan = capture_child(args, &pid);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_OPENED);
+	op = MSG_BODY(&m, struct msg_capture_opened);
+	cr_assert(strstr(op->error, "rc-no-such-device") != NULL &&
+	    op->channels == 0, "%s", op->error);
+	st = tu_wait_exit(pid, STOP_MS);
+	forget(pid);
+	cr_assert(exited(st, 1), "status %d", st);
+	close(chan);
+}
+
+Test(capture, list_devices_to_the_parent, .timeout = 60)
+{
+	static struct msg m;
+	char *args[] = { "--list-devices", NULL };
+	int chan, st;
+	pid_t pid;
+
+	chan = capture_child(args, &pid);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_DEVICES, "got %s",
+	    msg_name(m.hdr.type));
+	cr_assert_str_eq(MSG_BODY(&m, struct msg_capture_devices)->error, "");
+	st = tu_wait_exit(pid, STOP_MS);
+	forget(pid);
+	cr_assert(exited(st, 0), "status %d", st);
+	close(chan);
 }
 
 /* ---- PortAudio through a private JACK server (dummy driver) ---- */
