@@ -703,6 +703,9 @@ Test(capture, parent_passes_the_ring_once_the_source_opened, .timeout = 60)
 	cr_assert_eq(m.hdr.type, MSG_READY, "got %s", msg_name(m.hdr.type));
 	cr_assert_gt(atomic_load(&rd.h->write_seq), 0);
 	cr_assert_eq(atomic_load(&rd.h->epoch), 1);
+	/* The state report right after READY: read, so that close is EOF. */
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_STATE);
 	close(chan);
 	st = tu_wait_exit(pid, STOP_MS);
 	forget(pid);
