@@ -25,6 +25,7 @@
 #define SUPER_STATE_DEFAULT	"/var/lib/ringcast"
 #define SUPER_MAX_CLIENTS	256
 #define SUPER_CHANNELS_DEFAULT	8	/* the ring's until a source says ("max") */
+#define SUPER_OPEN_MS		8000	/* a capture opens its source within */
 #define SUPER_STOP_GRACE_MS	3000	/* SIGTERM to SIGKILL at stop */
 #define SUPER_FLOOR_MS		1000	/* least time between two spawns */
 #define SUPER_STEADY_MS		1000	/* ready this long: a crash is no failure */
@@ -107,6 +108,7 @@ struct child {
 	struct client	*client;	/* sessions: the listener it serves */
 	char		 version[32];	/* what it said in MSG_READY */
 	bool		 opened;	/* capture: MSG_CAPTURE_OPENED came */
+	struct event	*open_ev;	/* capture: the bound on opening */
 	LIST_ENTRY(child) entry;
 };
 

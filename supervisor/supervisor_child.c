@@ -438,6 +438,8 @@ exited(struct child *c, int status)
 	child_saw_fault(c, status);
 	child_close(c);
 	LIST_REMOVE(c, entry);
+	if (c->open_ev != NULL)
+		event_free(c->open_ev);
 	switch (c->kind) {
 	case CHILD_CAPTURE:
 		if (c != sv.capture.child) {
@@ -525,17 +527,33 @@ child_probe(const struct api_probe *p, char *err, size_t errlen)
 
 /* ---- restartable services ---- */
 
+/* A device that hangs while it opens (a wedged sound server) is killed. */
+static void
+open_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("capture[%d]: its source did not open within %d ms: "
+	    "killed", (int)c->pid, SUPER_OPEN_MS);
+	kill(c->pid, SIGKILL);
+}
+
 /*
- * Capture opens its source first and says what it got (MSG_CAPTURE_OPENED);
- * the ring follows on the channel (supervisor_source.c).
+ * Capture opens its source first and says what it got (MSG_CAPTURE_OPENED,
+ * within SUPER_OPEN_MS); the ring follows on the channel
+ * (supervisor_source.c).
  */
 struct child *
 child_spawn_capture(const char *source, uint32_t channels)
 {
+	struct timeval tv = { SUPER_OPEN_MS / 1000, 0 };
 	char rate[16], ch[16], period[16];
 	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
 	    "--source", source, "--rate", rate, "--channels", ch, "--period",
 	    period, NULL };
+	struct child *c;
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
 	if (channels == 0)
@@ -543,7 +561,12 @@ child_spawn_capture(const char *source, uint32_t channels)
 	else
 		snprintf(ch, sizeof(ch), "%u", channels);
 	snprintf(period, sizeof(period), "%u", sv.cfg.period);
-	return child_spawn(CHILD_CAPTURE, words, NULL, 0);
+	if ((c = child_spawn(CHILD_CAPTURE, words, NULL, 0)) == NULL)
+		return NULL;
+	if ((c->open_ev = evtimer_new(sv.base, open_expired, c)) == NULL ||
+	    evtimer_add(c->open_ev, &tv) == -1)
+		fatalx("capture: timer");
+	return c;
 }
 
 static struct child *

@@ -364,6 +364,7 @@ source_opened(struct child *c, const struct msg_capture_opened *m)
 		return;
 	}
 	c->opened = true;
+	evtimer_del(c->open_ev);
 	if (src.sw.phase == SW_OPENING && c == src.sw.cand) {
 		sw_opened(m);
 		return;
