@@ -255,8 +255,10 @@ sw_start(void)
 static void
 sw_opened(const struct msg_capture_opened *m)
 {
+	const char *why;
 	json_t *o;
 	char *text;
+	int rc;
 
 	if (m->error[0] != '\0') {
 		log_warnx("capture switch: %s", m->error);
@@ -270,15 +272,16 @@ sw_opened(const struct msg_capture_opened *m)
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	/* Acknowledged = committed: saved before anything changes. */
-	if (text == NULL || saved_put(text) != STATE_OK) {
-		free(text);
+	why = text == NULL ? "out of memory" : (rc = saved_put(text)) !=
+	    STATE_OK ? state_strerror(sv.state, rc) : NULL;
+	free(text);
+	if (why != NULL) {
 		child_close(src.sw.cand);
 		sw_reply(500, api_error("the choice could not be saved: %s",
-		    state_strerror(sv.state, -1)));
+		    why));
 		sw_end();
 		return;
 	}
-	free(text);
 	log_info("capture switch: %s (%s), %u channels, saved", m->source,
 	    m->desc, m->channels);
 	snprintf(src.sw.prev_source, sizeof(src.sw.prev_source), "%s",
