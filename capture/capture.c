@@ -473,13 +473,16 @@ run(struct capture *c, const sigset_t *mask)
 	sandbox_prepare(SANDBOX_CAPTURE, 0);
 	if (setup_fds(c) == -1)
 		return 1;
-	if (source_open(c) == -1) {
+	/* A device that opens but does not start has not opened either. */
+	if (source_open(c) == -1 || (c->src->early && c->src->start(c) == -1)) {
 		if (c->parent_fd >= 0)
 			report_opened(c, 0);
 		source_close(c);
 		return 1;
 	}
 	if (source_opened(c, mask, &status) == -1 || ring_setup(c) == -1) {
+		if (c->src->early)
+			c->src->stop(c);
 		source_close(c);
 		return status;
 	}
@@ -487,7 +490,9 @@ run(struct capture *c, const sigset_t *mask)
 	    "(%u slots, epoch %u)", c->desc, c->rate, c->channels, c->period,
 	    c->ring_name == NULL ? "from the supervisor" : c->ring_name,
 	    c->cfg.slot_count, atomic_load(&ring_writer_header(c->w)->epoch));
-	if (c->src->start(c) == -1)
+	/* The writer and its sequence are set: the audio side may publish. */
+	atomic_store_explicit(&c->attached, 1, memory_order_release);
+	if (!c->src->early && c->src->start(c) == -1)
 		status = 1;
 	else {
 		confine(c);

@@ -20,7 +20,9 @@ struct capture;
 /*
  * A source, in the order capture.c calls it:
  *   open   validate, settle the geometry (rate, channels), allocate (may log)
- *   start  the ring is open: start producing periods
+ *   start  start producing periods: once the ring is open, or, for a
+ *          source whose start is slow (a sound server's), before it is
+ *          (early): periods are then dropped until c->attached is set
  *   check  once a second from the main thread: 0, or -1 if the source died
  *          (NULL: nothing to watch)
  *   stop   no period is published after it returns
@@ -29,6 +31,7 @@ struct capture;
  */
 struct capture_source {
 	const char	*kind;
+	int		 early;		/* start before the ring is attached */
 	int		(*open)(struct capture *);
 	int		(*start)(struct capture *);
 	int		(*check)(struct capture *);
@@ -75,6 +78,7 @@ struct capture {
 	/* Audio side -> main thread: one eventfd write per event. */
 	int			 event_fd;
 	atomic_int		 ready;		/* the first period is published */
+	atomic_int		 attached;	/* w is set: periods may go in */
 	atomic_int		 failed;	/* a helper thread gave up */
 
 	struct capture_pace	 pace;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pa_jack.h>
@@ -17,6 +18,7 @@
 #include "capture/capture.h"
 
 #define PA_CLIENT_NAME	"ringcast-capture"	/* JACK client, if through JACK */
+#define PA_RETRY_MS	250	/* a second look for a missing device */
 
 struct pa {
 	PaStream		*stream;
@@ -183,6 +185,21 @@ find_by_index(const char *spec, PaDeviceIndex n)
 	return (PaDeviceIndex)v;
 }
 
+/* "ALSA, JACK Audio Connection Kit": what PortAudio could talk to. */
+static const char *
+host_apis(void)
+{
+	static char buf[256];
+	PaHostApiIndex i, n = Pa_GetHostApiCount();
+	size_t o = 0;
+
+	snprintf(buf, sizeof(buf), "none");
+	for (i = 0; i < n && o < sizeof(buf); i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
+		    i ? ", " : "", Pa_GetHostApiInfo(i)->name);
+	return buf;
+}
+
 /* Exact name first, then a substring that only one input device has. */
 static PaDeviceIndex
 find_by_name(const char *spec, PaDeviceIndex n)
@@ -204,9 +221,26 @@ find_by_name(const char *spec, PaDeviceIndex n)
 		found = i;
 	}
 	if (matches == 0)
-		log_warnx("no PortAudio input device matches \"%s\" (see "
-		    "--list-devices)", spec);
+		log_warnx("no PortAudio input device matches \"%s\" (host APIs "
+		    "found: %s; see --list-devices)", spec, host_apis());
 	return matches == 1 ? found : paNoDevice;
+}
+
+/* Whether spec names an input device, without a word (see pa_open). */
+static int
+any_match(const char *spec)
+{
+	PaDeviceIndex i, n = Pa_GetDeviceCount();
+	long v;
+
+	if (is_index(spec)) {
+		v = strtol(spec, NULL, 10);
+		return v < n && has_input((PaDeviceIndex)v);
+	}
+	for (i = 0; i < n; i++)
+		if (has_input(i) && strstr(Pa_GetDeviceInfo(i)->name, spec))
+			return 1;
+	return 0;
 }
 
 static PaDeviceIndex
@@ -236,6 +270,9 @@ pa_callback(const void *input, void *output, unsigned long frames,
 
 	(void)output;
 	(void)ti;
+	/* Started before the ring came (the switch's gap stays short). */
+	if (!atomic_load_explicit(&c->attached, memory_order_acquire))
+		return paContinue;
 	if (flags & (paInputOverflow | paInputUnderflow))
 		ring_writer_count_xrun(c->w);
 	/* A fixed framesPerBuffer makes this impossible; never publish torn. */
@@ -321,6 +358,20 @@ pa_open(struct capture *c)
 		return -1;
 	}
 	c->priv = p;
+	/*
+	 * A sound server busy registering or dropping another client (JACK)
+	 * can refuse PortAudio's probe for a moment, and its devices are then
+	 * missing: one more look, a moment later, before saying so.
+	 */
+	if (!any_match(c->source_spec)) {
+		Pa_Terminate();
+		nanosleep(&(struct timespec){ 0, PA_RETRY_MS * 1000000L }, NULL);
+		if (pa_init(c->verbose) == -1) {
+			c->priv = NULL;
+			free(p);
+			return -1;
+		}
+	}
 	if ((dev = find_device(c->source_spec)) == paNoDevice ||
 	    pa_params(c, p, dev) == -1)
 		return -1;
@@ -380,5 +431,5 @@ pa_stop(struct capture *c)
 }
 
 /* In the order capture.c calls them (capture.h). */
-const struct capture_source capture_pa = { "portaudio", pa_open,
+const struct capture_source capture_pa = { "portaudio", 1, pa_open,
     pa_start, pa_check, pa_stop, pa_close };
