@@ -77,6 +77,19 @@ pa_init(int verbose)
 	return 0;
 }
 
+/*
+ * Before a second look for devices: a sound server busy registering or
+ * dropping another client (JACK) can refuse PortAudio's probe for a
+ * moment.  Not on the audio path: open and list only.
+ */
+static void
+retry_pause(void)
+{
+	struct timespec ts = { 0, PA_RETRY_MS * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 /* Every input device, as the supervisor and --list-devices show them. */
 int
 capture_pa_devices(int verbose, struct msg_capture_devices *m)
@@ -136,8 +149,12 @@ capture_pa_auto(int verbose, char *name, size_t len)
 	const struct msg_device *best = NULL;
 	uint32_t i;
 
-	if (capture_pa_devices(verbose, &m) == -1)
-		return NULL;
+	/* None: one more look a moment later (see pa_open). */
+	if (capture_pa_devices(verbose, &m) == -1 || m.n == 0) {
+		retry_pause();
+		if (capture_pa_devices(verbose, &m) == -1)
+			return NULL;
+	}
 	/* The most inputs; of equals, the first PortAudio lists. */
 	for (i = 0; i < m.n; i++)
 		if (best == NULL || m.dev[i].inputs > best->inputs)
@@ -358,14 +375,10 @@ pa_open(struct capture *c)
 		return -1;
 	}
 	c->priv = p;
-	/*
-	 * A sound server busy registering or dropping another client (JACK)
-	 * can refuse PortAudio's probe for a moment, and its devices are then
-	 * missing: one more look, a moment later, before saying so.
-	 */
+	/* Missing: one more look, a moment later, before saying so. */
 	if (!any_match(c->source_spec)) {
 		Pa_Terminate();
-		nanosleep(&(struct timespec){ 0, PA_RETRY_MS * 1000000L }, NULL);
+		retry_pause();
 		if (pa_init(c->verbose) == -1) {
 			c->priv = NULL;
 			free(p);
