@@ -45,13 +45,15 @@ static struct {
 } bk;
 
 int
-broker_send(uint32_t type, const void *body, size_t len, int fd)
+broker_send(uint32_t type, const void *body, size_t len, const void *tail,
+    size_t taillen, int fd)
 {
 	if (parent_fd < 0) {
 		errno = EPIPE;
 		return -1;
 	}
-	return msg_send(parent_fd, ROLE_BROKER, type, body, len, NULL, 0, fd);
+	return msg_send(parent_fd, ROLE_BROKER, type, body, len, tail, taillen,
+	    fd);
 }
 
 bool
@@ -131,6 +133,7 @@ await_add(struct awaits *set, struct await *a, struct event_base *base,
 
 	if ((a->deadline = evtimer_new(base, await_expired, a)) == NULL)
 		return -1;
+	a->ms = ms;
 	broker_tv(&tv, ms);
 	if (evtimer_add(a->deadline, &tv) == -1) {
 		event_free(a->deadline);
@@ -447,7 +450,7 @@ main(int argc, char *argv[])
 	/* Web assets are loaded: nothing more is needed from the filesystem. */
 	sandbox_prepare(SANDBOX_BROKER, (unsigned)cfg.max_pending * 2 + 64);
 	sandbox_enter(SANDBOX_BROKER);
-	if (broker_send(MSG_READY, &ready, sizeof(ready), -1) == -1)
+	if (broker_send(MSG_READY, &ready, sizeof(ready), NULL, 0, -1) == -1)
 		fatal("MSG_READY");
 	log_debug("serving: handshake %d ms, %d pending (%d per address), "
 	    "request %d ms", cfg.handshake_ms, cfg.max_pending,

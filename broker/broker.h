@@ -45,10 +45,12 @@ struct broker_config {
 /* ---- broker.c: the process and its parent channel ---- */
 
 /*
- * Send a message (with a descriptor, or -1) to the supervisor without
- * blocking.  Returns 0, or -1 with errno: EAGAIN when the channel is full.
+ * Send a message (with a tail, or NULL, and a descriptor, or -1) to the
+ * supervisor without blocking.  Returns 0, or -1 with errno: EAGAIN when
+ * the channel is full.
  */
-int	broker_send(uint32_t type, const void *body, size_t len, int fd);
+int	broker_send(uint32_t type, const void *body, size_t len,
+	    const void *tail, size_t taillen, int fd);
 /* "ip:port" ("[ip6]:port") of a socket address, for logs and the supervisor. */
 void	broker_addr_str(const struct sockaddr *sa, socklen_t len, char *buf,
 	    size_t buflen);
@@ -74,7 +76,8 @@ void	rest_begin(struct rest *r);
 /*
  * Something waiting for the supervisor's answer (a handed-off client, an
  * HTTP request), embedded in the waiter's own struct: numbered, listed,
- * and given up after BROKER_REPLY_MS, when `expire` must free it.
+ * and given up after ms (BROKER_REPLY_MS, or a slow route's), when
+ * `expire` must free it.
  */
 struct await;
 typedef void (*await_fn)(struct await *);
@@ -84,6 +87,7 @@ struct await {
 	struct event		*deadline;
 	struct awaits		*set;
 	await_fn		 expire;
+	int			 ms;
 };
 struct awaits {
 	TAILQ_HEAD(, await)	 list;
@@ -144,6 +148,10 @@ int	api_match(unsigned method, const char *path, const char *query,
 bool	api_route_has_body(uint32_t route);
 /* Who may use a route. */
 enum access api_route_access(uint32_t route);
+/* How long the supervisor may take to answer route (ms). */
+int	api_route_reply_ms(uint32_t route);
+/* Bytes to send after the request of route (imported records), or NULL. */
+const void *api_route_tail(uint32_t route, size_t *len);
 /* The JSON body of req->route into req->body: 0, or 400 with why. */
 int	api_decode_body(struct msg_api_request *req, const json_t *body,
 	    char *why, size_t whylen);

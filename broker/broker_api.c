@@ -13,6 +13,8 @@
 
 #include "shared/log.h"
 #include "shared/opt.h"
+#include "shared/ring.h"
+#include "shared/state.h"
 #include "shared/text.h"
 #include "broker/broker.h"
 
@@ -44,6 +46,10 @@ static int	body_channels(struct msg_api_request *, const json_t *, char *,
 static int	body_probe(struct msg_api_request *, const json_t *, char *,
 		    size_t);
 static int	body_link(struct msg_api_request *, const json_t *, char *,
+		    size_t);
+static int	body_capture(struct msg_api_request *, const json_t *, char *,
+		    size_t);
+static int	body_import(struct msg_api_request *, const json_t *, char *,
 		    size_t);
 
 #define GET	HTTP_GET
@@ -78,6 +84,10 @@ static const struct route routes[] = {
 	{ "/api/channels", EXACT, NULL, POST, API_CHANNELS_SET,
 	    body_channels, ENG },
 	{ "/api/test/probe", EXACT, NULL, POST, API_PROBE, body_probe, ENG },
+	{ "/api/devices", EXACT, NULL, GET, API_DEVICES, NULL, ENG },
+	{ "/api/capture", EXACT, NULL, POST, API_CAPTURE, body_capture, ENG },
+	{ "/api/state/import", EXACT, NULL, POST, API_STATE_IMPORT,
+	    body_import, ENG },
 	{ "/api/", PREFIX, NULL, 0, 0, NULL, ENG },	/* nothing else under /api */
 	{ "/metrics", EXACT, NULL, GET, API_METRICS, NULL, ACCESS_METRICS },
 	{ "/stream.wav", EXACT, NULL, GET, BROKER_WAV, NULL, ACCESS_LISTENER },
@@ -213,6 +223,26 @@ api_route_access(uint32_t route)
 		if (routes[i].route == route && routes[i].methods != 0)
 			return routes[i].access;
 	return ACCESS_ENGINEER;
+}
+
+/* Routes that start a process before they can answer. */
+int
+api_route_reply_ms(uint32_t route)
+{
+	return route == API_DEVICES || route == API_CAPTURE ?
+	    API_SLOW_REPLY_MS : BROKER_REPLY_MS;
+}
+
+/* The records of the import being forwarded: decoded just before. */
+static struct state_record import_recs[API_IMPORT_BATCH];
+static size_t import_n;
+
+const void *
+api_route_tail(uint32_t route, size_t *len)
+{
+	*len = route == API_STATE_IMPORT ? import_n * sizeof(import_recs[0]) :
+	    0;
+	return *len > 0 ? import_recs : NULL;
 }
 
 int
@@ -360,5 +390,94 @@ body_link(struct msg_api_request *req, const json_t *body, char *why,
 		return 400;
 	}
 	snprintf(l->origin, sizeof(l->origin), "%s", v);
+	return 0;
+}
+
+/* A source's name: 1..size - 1 bytes without control characters. */
+static bool
+source_into(const json_t *v, char *out, size_t size)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) >= size ||
+	    !text_name(json_string_value(v), json_string_length(v)))
+		return false;
+	snprintf(out, size, "%s", json_string_value(v));
+	return true;
+}
+
+/* A channel count, or "max" (or nothing): 0, every input of the source. */
+static bool
+count_into(const json_t *v, uint32_t *out)
+{
+	*out = 0;
+	if (v == NULL || (json_is_string(v) && strcmp(json_string_value(v),
+	    "max") == 0))
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > RING_MAX_CHANNELS)
+		return false;
+	*out = (uint32_t)json_integer_value(v);
+	return true;
+}
+
+/* {"source": "tone" | "auto" | "wav:PATH" | "portaudio:NAME", "channels": N | "max"}. */
+static int
+body_capture(struct msg_api_request *req, const json_t *body, char *why,
+    size_t len)
+{
+	struct api_capture_set *c = &req->body.capture;
+
+	if (!source_into(json_object_get(body, "source"), c->source,
+	    sizeof(c->source))) {
+		errbuf_set(why, len, "source: a string of 1..%zu bytes without "
+		    "control characters: tone, auto, wav:PATH or "
+		    "portaudio:NAME", sizeof(c->source) - 1);
+		return 400;
+	}
+	if (!count_into(json_object_get(body, "channels"), &c->channels)) {
+		errbuf_set(why, len, "channels: \"max\" or a number 1..%u",
+		    RING_MAX_CHANNELS);
+		return 400;
+	}
+	return 0;
+}
+
+/*
+ * {"import": token (0 for the first batch), "last": true|false,
+ * "records": [records as `ringcast state export` writes them]}: each
+ * decoded and checked here, sent after the request as its tail.
+ */
+static int
+body_import(struct msg_api_request *req, const json_t *body, char *why,
+    size_t len)
+{
+	const json_t *recs = json_object_get(body, "records"), *v;
+	const json_t *token = json_object_get(body, "import");
+	const json_t *last = json_object_get(body, "last");
+	char err[200];
+	size_t i;
+
+	import_n = 0;
+	if (!json_is_array(recs) || json_array_size(recs) > API_IMPORT_BATCH ||
+	    (token != NULL && (!json_is_integer(token) ||
+	    json_integer_value(token) < 0 ||
+	    json_integer_value(token) > UINT32_MAX)) ||
+	    (last != NULL && !json_is_boolean(last))) {
+		errbuf_set(why, len, "expected {\"records\": [at most %d "
+		    "records], \"import\": the token of the first batch's "
+		    "answer (0 or absent for the first), \"last\": "
+		    "true|false}", API_IMPORT_BATCH);
+		return 400;
+	}
+	json_array_foreach(recs, i, v)
+		if (state_record_from_json(v, MIX_MAX_CHANNELS, &import_recs[i],
+		    err, sizeof(err)) != STATE_OK) {
+			errbuf_set(why, len, "records[%zu]: %s", i, err);
+			return 400;
+		}
+	import_n = json_array_size(recs);
+	req->body.import.token = token != NULL ?
+	    (uint32_t)json_integer_value(token) : 0;
+	req->body.import.last = last == NULL || json_is_true(last);
 	return 0;
 }

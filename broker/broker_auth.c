@@ -53,7 +53,7 @@ stats_send(void)
 {
 	/* A full channel loses this one; the next change sends the totals. */
 	(void)broker_send(MSG_BROKER_AUTH_STATS, &as.stats, sizeof(as.stats),
-	    -1);
+	    NULL, 0, -1);
 }
 
 static struct strike *

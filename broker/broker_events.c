@@ -62,8 +62,8 @@ count_changed(void)
 	struct timeval tv;
 
 	/* An orphan's count goes with its adoption. */
-	if (broker_orphan() ||
-	    broker_send(MSG_BROKER_SUBSCRIBERS, &m, sizeof(m), -1) == 0)
+	if (broker_orphan() || broker_send(MSG_BROKER_SUBSCRIBERS, &m,
+	    sizeof(m), NULL, 0, -1) == 0)
 		return;
 	log_warn("MSG_BROKER_SUBSCRIBERS: retrying");
 	broker_tv(&tv, BROKER_PAUSE_MS);

@@ -107,7 +107,8 @@ pass(struct handoff *h)
 	    handoff_expire) == -1)
 		return -1;
 	h->m.id = h->await.id;
-	if (broker_send(MSG_BROKER_CLIENT, &h->m, sizeof(h->m), h->fd) == -1) {
+	if (broker_send(MSG_BROKER_CLIENT, &h->m, sizeof(h->m), NULL, 0,
+	    h->fd) == -1) {
 		log_warn("%s: passing the client", h->m.remote);
 		await_drop(&h->await);
 		return -1;

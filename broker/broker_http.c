@@ -280,7 +280,7 @@ hreq_expire(struct await *a)
 	struct hreq *r = (struct hreq *)a;
 
 	log_warnx("request %u: no reply from the supervisor in %d ms",
-	    a->id, BROKER_REPLY_MS);
+	    a->id, a->ms);
 	reply_error(r->req, 503, "supervisor busy");
 	free(r);
 }
@@ -303,12 +303,12 @@ http_orphaned(void)
 }
 
 static struct hreq *
-hreq_new(struct evhttp_request *req)
+hreq_new(struct evhttp_request *req, uint32_t route)
 {
 	struct hreq *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    await_add(&hs.reqs, &r->await, hs.base, BROKER_REPLY_MS,
+	    await_add(&hs.reqs, &r->await, hs.base, api_route_reply_ms(route),
 	    hreq_expire) == -1) {
 		free(r);
 		return NULL;
@@ -368,13 +368,17 @@ static void
 forward(struct evhttp_request *req, struct msg_api_request *api)
 {
 	struct hreq *r;
+	const void *tail;
+	size_t len;
 
-	if ((r = hreq_new(req)) == NULL) {
+	if ((r = hreq_new(req, api->route)) == NULL) {
 		reply_error(req, 503, "out of memory");
 		return;
 	}
 	api->id = r->await.id;
-	if (broker_send(MSG_BROKER_REQUEST, api, sizeof(*api), -1) == -1) {
+	tail = api_route_tail(api->route, &len);
+	if (broker_send(MSG_BROKER_REQUEST, api, sizeof(*api), tail, len,
+	    -1) == -1) {
 		log_warn("MSG_BROKER_REQUEST");
 		reply_error(req, 503, "supervisor busy");
 		await_drop(&r->await);

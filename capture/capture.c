@@ -33,6 +33,7 @@
 #include "shared/opt.h"
 #include "shared/sandbox.h"
 #include "shared/spawn.h"
+#include "shared/text.h"
 #include "capture/capture.h"
 
 #define STATE_MS	1000	/* MSG_CAPTURE_STATE interval */
@@ -57,8 +58,8 @@ source_find(struct capture *c)
 		if (strlen(sources[i]->kind) == len &&
 		    strncmp(sources[i]->kind, c->source_arg, len) == 0)
 			return sources[i];
-	errx(2, "--source %s: expected tone, wav:PATH or portaudio:NAME|INDEX",
-	    c->source_arg);
+	errx(2, "--source %s: expected auto, tone, wav:PATH or "
+	    "portaudio:NAME|INDEX", c->source_arg);
 }
 
 #define OFF(f)	offsetof(struct capture, f)
@@ -68,7 +69,7 @@ static const struct opt_spec options[] = {
 	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL },
 	{ "source", OPT_TEXT, OFF(source_arg), 0, 0, NULL },
 	{ "rate", OPT_U32, OFF(rate), 8000, 384000, NULL },
-	{ "channels", OPT_U32, OFF(channels), 1, RING_MAX_CHANNELS, NULL },
+	{ "channels", OPT_U32_MAX, OFF(channels), 1, RING_MAX_CHANNELS, NULL },
 	{ "period", OPT_U32, OFF(period), 1, RING_MAX_PERIOD, NULL },
 	{ "slots", OPT_U32, OFF(slots), 0, 1u << 20, NULL },
 	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
@@ -81,18 +82,18 @@ static const struct opt_spec options[] = {
 };
 
 static const char usage[] = "usage: ringcast-capture "
-    "[--ring NAME | --ring-fd N] [--source tone|wav:PATH|portaudio:NAME|INDEX]\n"
-    "                        [--rate HZ] [--channels N] [--period FRAMES] "
+    "[--ring NAME | --ring-fd N]\n"
+    "                        [--source auto|tone|wav:PATH|portaudio:NAME|INDEX]\n"
+    "                        [--rate HZ] [--channels N|max] [--period FRAMES] "
     "[--slots N]\n"
     "                        [--parent-fd N] [--notify-fd N] "
     "[--adopt RING] [--handover]\n"
     "                        [--drop UID:GID[,GID...]] [-v]\n"
-    "       ringcast-capture --list-devices\n";
+    "       ringcast-capture --list-devices [--parent-fd N]\n";
 
 static void
 parse_args(int argc, char *argv[], struct capture *c)
 {
-	c->ring_name = RING_NAME_DEFAULT;
 	c->source_arg = "tone";
 	c->rate = CAPTURE_RATE;
 	c->period = CAPTURE_PERIOD;
@@ -101,7 +102,14 @@ parse_args(int argc, char *argv[], struct capture *c)
 	    usage);
 	if (c->slots == 1)
 		errx(2, "--slots: 0 (default) or at least 2");
-	c->src = source_find(c);
+	if (strlen(c->source_arg) >= MSG_SOURCE_MAX)
+		errx(2, "--source: at most %d bytes", MSG_SOURCE_MAX - 1);
+	/* With a parent and no ring named, the parent passes it. */
+	if (c->ring_name == NULL && (c->parent_fd < 0 || c->ring_fd >= 0))
+		c->ring_name = RING_NAME_DEFAULT;
+	/* "auto" asks PortAudio, which is for run() (after the drop). */
+	if (strcmp(c->source_arg, "auto") != 0)
+		c->src = source_find(c);
 }
 
 static void
@@ -230,6 +238,25 @@ send_state(struct capture *c)
 		log_warn("MSG_CAPTURE_STATE");
 }
 
+/* What the source turned out to be, or why it did not open (to the parent). */
+static void
+report_opened(struct capture *c, int ok)
+{
+	struct msg_capture_opened m;
+
+	memset(&m, 0, sizeof(m));
+	if (ok) {
+		snprintf(m.source, sizeof(m.source), "%s", c->source);
+		snprintf(m.desc, sizeof(m.desc), "%.255s", c->desc);
+		m.channels = c->channels;
+	} else
+		text_clean(m.error, sizeof(m.error), log_last_warning()[0] ?
+		    log_last_warning() : "the source did not open");
+	if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_CAPTURE_OPENED, &m,
+	    sizeof(m), NULL, 0, -1) == -1)
+		log_warn("MSG_CAPTURE_OPENED");
+}
+
 static void
 announce_ready(struct capture *c)
 {
@@ -252,6 +279,23 @@ announce_ready(struct capture *c)
 }
 
 /*
+ * The ring the parent passes (MSG_CAPTURE_RING), once the source is open:
+ * taken only while none is attached; its geometry must be the one we
+ * said.  -1: a fault.
+ */
+static int
+ring_received(struct capture *c, const struct msg *m)
+{
+	if (c->w != NULL || c->ring_fd >= 0 ||
+	    MSG_BODY(m, struct msg_capture_ring)->channels != c->channels) {
+		close(m->fd);
+		return -1;
+	}
+	c->ring_fd = m->fd;
+	return 0;
+}
+
+/*
  * The built-in sources need nothing new once started: they get the
  * seccomp list.  Audio libraries (PortAudio with ALSA or JACK) open
  * devices, load plugins and start threads whenever they like: no list.
@@ -269,7 +313,7 @@ confine(struct capture *c)
 static int
 begin(struct capture *c)
 {
-	if (c->src->start(c) == -1)
+	if (!c->src->early && c->src->start(c) == -1)
 		return -1;
 	confine(c);
 	return 0;
@@ -296,18 +340,23 @@ retire(struct capture *c)
 		log_warn("MSG_CAPTURE_RETIRED");
 }
 
-/* An upgrade, the new side: go on from where our predecessor stopped. */
+/*
+ * An upgrade, the new side: go on from where our predecessor stopped.  An
+ * exclusive device opens only now, once the old capture let it go.
+ */
 static int
 take_over(struct capture *c, const struct msg_capture_handover *h)
 {
 	if (!c->waiting)
 		return 0;
-	if (c->src->exclusive && c->src->open(c) == -1)
+	if (c->src->exclusive && (c->src->open(c) == -1 ||
+	    (c->src->early && c->src->start(c) == -1)))
 		return -1;
 	c->waiting = 0;
 	c->seq = h->seq;
 	c->pace.first_ns = h->due_ns;
 	ring_writer_resume(c->w, h->seq);
+	atomic_store_explicit(&c->attached, 1, memory_order_release);
 	log_info("taking the ring over at period %" PRIu64, h->seq);
 	return begin(c);
 }
@@ -324,6 +373,7 @@ adopted(struct capture *c)
 	memset(&m, 0, sizeof(m));
 	adopt_fill(&c->adopt, &m.a);
 	m.state = state_of(c);
+	snprintf(m.source, sizeof(m.source), "%s", c->source);
 	m.rate = c->rate;
 	m.channels = c->channels;
 	m.period = c->period;
@@ -337,19 +387,27 @@ adopted(struct capture *c)
 	c->parent_fd = fd;
 }
 
-/* One message from the supervisor: 1 to end (retired), -1 on failure. */
+/* One message from the supervisor: 1 to end (retired), -1 on a fault. */
 static int
-parent_dispatch(struct capture *c, const struct msg *m)
+parent_dispatch(struct capture *c, struct msg *m)
 {
 	switch (m->hdr.type) {
 	case MSG_ADOPT_KEY:
 		adopt_keyed(&c->adopt, MSG_BODY(m, struct msg_adopt_key));
 		return 0;
+	case MSG_CAPTURE_RING:
+		if (ring_received(c, m) == 0)
+			return 0;
+		m->fault = "unexpected ring";
+		return -1;
 	case MSG_CAPTURE_RETIRE:
 		retire(c);
 		return 1;
 	case MSG_CAPTURE_TAKEOVER:
-		return take_over(c, MSG_BODY(m, struct msg_capture_handover));
+		if (take_over(c, MSG_BODY(m, struct msg_capture_handover)) == 0)
+			return 0;
+		m->fault = "takeover failed";
+		return -1;
 	default:
 		/* Test only: the supervisor sends it with --test-probes. */
 		sandbox_probe(c->parent_fd, ROLE_CAPTURE, MSG_BODY(m,
@@ -370,15 +428,16 @@ parent_input(struct capture *c, int *status)
 
 	if (rc == -1 && errno == EAGAIN)
 		return 0;
-	if (rc == 1) {
-		rc = parent_dispatch(c, &m);
-		*status = rc == -1 ? 1 : 0;
+	if (rc == 1 && (rc = parent_dispatch(c, &m)) >= 0) {
+		*status = 0;
 		return rc == 0 ? 0 : -1;
 	}
+	if (rc == -1 && m.fault != NULL)
+		errno = EPROTO;
 	/* A dead peer with our unread messages: a reset, not EOF. */
 	if (rc == -1 && errno == ECONNRESET)
 		rc = 0;
-	if (rc == 0 && adopt_orphaned(&c->adopt)) {
+	if (rc == 0 && c->w != NULL && adopt_orphaned(&c->adopt)) {
 		close(c->parent_fd);
 		c->parent_fd = -1;
 		return 0;
@@ -392,6 +451,29 @@ parent_input(struct capture *c, int *status)
 		log_warn("parent channel");
 	*status = rc == 0 ? 0 : errno == EPROTO ? MSG_EXIT_FAULT : 1;
 	return -1;
+}
+
+/*
+ * Under the supervisor: the source is open, the ring comes next.  Probes
+ * are answered meanwhile; EOF or a signal ends the wait (and us, 0).
+ * 0 once the descriptor is here, else -1 with the exit status.
+ */
+static int
+ring_wait_parent(struct capture *c, const sigset_t *mask, int *status)
+{
+	struct pollfd pfd;
+
+	*status = 0;
+	while (c->ring_fd < 0) {
+		pfd = (struct pollfd){ .fd = c->parent_fd, .events = POLLIN };
+		if (ppoll(&pfd, 1, NULL, mask) == -1 && errno != EINTR)
+			fatal("ppoll");
+		if (terminate)
+			return -1;
+		if (pfd.revents && parent_input(c, status) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static void
@@ -485,34 +567,79 @@ source_close(struct capture *c)
 }
 
 /*
+ * "auto": the input device with the most channels, else the tone.  Then
+ * the source opens; its canonical name is the argument unless it says
+ * otherwise (a PortAudio device by its full name).
+ */
+static int
+source_open(struct capture *c)
+{
+	char name[MSG_SOURCE_MAX - 16];
+
+	if (c->src == NULL) {
+		if (capture_pa_auto(c->verbose, name, sizeof(name)) != NULL) {
+			snprintf(c->auto_arg, sizeof(c->auto_arg),
+			    "portaudio:%s", name);
+			c->source_arg = c->auto_arg;
+		} else
+			c->source_arg = "tone";
+		log_info("source auto: %s", c->source_arg);
+		c->src = source_find(c);
+	}
+	snprintf(c->source, sizeof(c->source), "%s", c->source_arg);
+	return c->src->open(c);
+}
+
+/* The source is open: under the supervisor, say so and wait for the ring. */
+static int
+source_opened(struct capture *c, const sigset_t *mask, int *status)
+{
+	if (c->ring_name != NULL || c->ring_fd >= 0)
+		return 0;
+	if (c->source[0] == '\0')	/* an exclusive device, opened later */
+		snprintf(c->source, sizeof(c->source), "%s", c->source_arg);
+	report_opened(c, 1);
+	return ring_wait_parent(c, mask, status);
+}
+
+/*
  * With --handover we are an upgrade's new capture: the source opened (an
- * exclusive device later), the ring mapped, nothing written; ready says
- * so, and MSG_CAPTURE_TAKEOVER starts us where the old one stopped.
+ * exclusive device only at takeover), the ring mapped, nothing written;
+ * ready says so, and MSG_CAPTURE_TAKEOVER starts us where the old one
+ * stopped.
  */
 static int
 run(struct capture *c, const sigset_t *mask)
 {
 	struct msg_ready ready = { RINGCAST_VERSION };
-	int status;
+	int status = 1;
 
 	/* Before privileges go: the rendezvous is our supervisor's user's. */
 	if (adopt_listen(&c->adopt, c->adopt_ring, ROLE_CAPTURE) == -1)
 		return 1;
 	sandbox_prepare(SANDBOX_CAPTURE, 0);
+	if (setup_fds(c) == -1)
+		return 1;
 	c->waiting = c->handover;
-	if (setup_fds(c) == -1 || ((!c->waiting || !c->src->exclusive) &&
-	    c->src->open(c) == -1)) {
+	/* A device that opens but does not start has not opened either. */
+	if ((!c->waiting || !c->src->exclusive) && (source_open(c) == -1 ||
+	    (c->src->early && c->src->start(c) == -1))) {
+		if (c->parent_fd >= 0)
+			report_opened(c, 0);
 		source_close(c);
 		return 1;
 	}
-	if (ring_setup(c) == -1) {
+	if (source_opened(c, mask, &status) == -1 || ring_setup(c) == -1) {
+		if (c->src->early)
+			c->src->stop(c);
 		source_close(c);
-		return 1;
+		return status;
 	}
 	log_info("%s: %u Hz, %u channels, period %u frames, ring %s "
 	    "(%u slots, epoch %u)%s", c->desc, c->rate, c->channels,
-	    c->period, c->ring_fd >= 0 ? "from the supervisor" : c->ring_name,
-	    c->cfg.slot_count, atomic_load(&ring_writer_header(c->w)->epoch),
+	    c->period, c->ring_name == NULL ? "from the supervisor" :
+	    c->ring_name, c->cfg.slot_count,
+	    atomic_load(&ring_writer_header(c->w)->epoch),
 	    c->waiting ? ", waiting to take over" : "");
 	if (c->waiting) {
 		c->announced = 1;
@@ -520,16 +647,42 @@ run(struct capture *c, const sigset_t *mask)
 		    sizeof(ready), NULL, 0, -1) == -1)
 			log_warn("MSG_READY");
 		status = loop(c, mask);
-	} else if (begin(c) == -1)
-		status = 1;
-	else
-		status = loop(c, mask);
+	} else {
+		/* The writer and its sequence are set: publish from now on. */
+		atomic_store_explicit(&c->attached, 1, memory_order_release);
+		status = begin(c) == -1 ? 1 : loop(c, mask);
+	}
 	c->src->stop(c);
 	log_info("stopping after %" PRIu64 " periods%s", c->seq,
 	    terminate ? " (signal)" : "");
 	ring_writer_close(c->w);
 	source_close(c);
 	return status;
+}
+
+/*
+ * --list-devices: a table for people, or, under the supervisor, one
+ * MSG_CAPTURE_DEVICES (unprivileged, like the capture itself).
+ */
+static int
+list_devices(struct capture *c)
+{
+	static struct msg_capture_devices m;
+	int rc;
+
+	sandbox_prepare(SANDBOX_CAPTURE, 0);
+	rc = capture_pa_devices(c->verbose, &m);
+	if (c->parent_fd < 0) {
+		if (rc == 0)
+			capture_pa_print(&m);
+		return rc == 0 ? 0 : 1;
+	}
+	if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_CAPTURE_DEVICES, &m,
+	    sizeof(m), NULL, 0, -1) == -1) {
+		log_warn("MSG_CAPTURE_DEVICES");
+		return 1;
+	}
+	return rc == 0 ? 0 : 1;
 }
 
 int
@@ -541,7 +694,7 @@ main(int argc, char *argv[])
 	parse_args(argc, argv, &c);
 	log_init("capture", c.verbose);
 	if (c.list_devices)
-		return capture_pa_list(c.verbose);
+		return list_devices(&c);
 	signals_setup(&mask);
 	return run(&c, &mask);
 }

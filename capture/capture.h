@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "shared/adopt.h"
+#include "shared/msg.h"
 #include "shared/ring.h"
 
 #define CAPTURE_RATE		48000u
@@ -21,7 +22,9 @@ struct capture;
 /*
  * A source, in the order capture.c calls it:
  *   open   validate, settle the geometry (rate, channels), allocate (may log)
- *   start  the ring is open: start producing periods
+ *   start  start producing periods: once the ring is open, or, for a
+ *          source whose start is slow (a sound server's), before it is
+ *          (early): periods are then dropped until c->attached is set
  *   check  once a second from the main thread: 0, or -1 if the source died
  *          (NULL: nothing to watch)
  *   stop   no period is published after it returns
@@ -33,6 +36,7 @@ struct capture_source {
 	bool		 exclusive;	/* a device one process at a time: a
 					   successor opens it only once we
 					   have let go (an upgrade's gap) */
+	int		 early;		/* start before the ring is attached */
 	int		(*open)(struct capture *);
 	int		(*start)(struct capture *);
 	int		(*check)(struct capture *);
@@ -54,11 +58,11 @@ struct capture_pace {
 
 struct capture {
 	/* options */
-	const char		*ring_name;
-	const char		*source_arg;	/* "tone", "wav:PATH", "portaudio:DEV" */
+	const char		*ring_name;	/* NULL: from the parent */
+	const char		*source_arg;	/* "auto", "tone", "wav:PATH", "portaudio:DEV" */
 	const char		*source_spec;	/* after the "kind:" prefix */
 	uint32_t		 rate;
-	uint32_t		 channels;	/* 0: the source's default */
+	uint32_t		 channels;	/* 0 ("max"): the source's own */
 	uint32_t		 period;
 	uint32_t		 slots;
 	int			 parent_fd;
@@ -73,6 +77,8 @@ struct capture {
 	int			 announced;	/* MSG_READY sent */
 
 	const struct capture_source *src;
+	char			 source[MSG_SOURCE_MAX];	/* what opened, canonical */
+	char			 auto_arg[MSG_SOURCE_MAX];	/* what "auto" chose */
 	char			 desc[512];	/* what was opened, for logs and state */
 	struct ring_config	 cfg;
 	struct ring_writer	*w;
@@ -84,6 +90,7 @@ struct capture {
 	/* Audio side -> main thread: one eventfd write per event. */
 	int			 event_fd;
 	atomic_int		 ready;		/* the first period is published */
+	atomic_int		 attached;	/* w is set: periods may go in */
 	atomic_int		 failed;	/* a helper thread gave up */
 
 	struct capture_pace	 pace;
@@ -102,7 +109,10 @@ void	capture_wake(struct capture *);
 int	capture_pace_start(struct capture *, capture_fill_fn);
 void	capture_pace_stop(struct capture *);
 
-/* capture_pa.c */
-int	capture_pa_list(int verbose);
+/* capture_pa.c: the input devices, at most MSG_DEVICES_MAX (-1: m->error). */
+int	capture_pa_devices(int verbose, struct msg_capture_devices *m);
+void	capture_pa_print(const struct msg_capture_devices *m);
+/* "auto": the input device with the most channels, or NULL if none. */
+const char *capture_pa_auto(int verbose, char *name, size_t len);
 
 #endif

@@ -7,15 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pa_jack.h>
 #include <portaudio.h>
 
 #include "shared/log.h"
+#include "shared/text.h"
 #include "capture/capture.h"
 
 #define PA_CLIENT_NAME	"ringcast-capture"	/* JACK client, if through JACK */
+#define PA_RETRY_MS	250	/* a second look for a missing device */
 
 struct pa {
 	PaStream		*stream;
@@ -74,30 +77,92 @@ pa_init(int verbose)
 	return 0;
 }
 
+/*
+ * Before a second look for devices: a sound server busy registering or
+ * dropping another client (JACK) can refuse PortAudio's probe for a
+ * moment.  Not on the audio path: open and list only.
+ */
+static void
+retry_pause(void)
+{
+	struct timespec ts = { 0, PA_RETRY_MS * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Every input device, as the supervisor and --list-devices show them. */
 int
-capture_pa_list(int verbose)
+capture_pa_devices(int verbose, struct msg_capture_devices *m)
 {
 	const PaDeviceInfo *d;
+	struct msg_device *o;
 	PaDeviceIndex i, n;
 
-	if (pa_init(verbose) == -1)
-		return 1;
-	if ((n = Pa_GetDeviceCount()) < 0) {
-		log_warnx("PortAudio: %s", Pa_GetErrorText(n));
-		Pa_Terminate();
-		return 1;
+	memset(m, 0, sizeof(*m));
+	if (pa_init(verbose) == -1) {
+		snprintf(m->error, sizeof(m->error), "%s", log_last_warning());
+		return -1;
 	}
-	printf("index\tname\thost api\tinputs\tdefault rate\n");
+	if ((n = Pa_GetDeviceCount()) < 0) {
+		snprintf(m->error, sizeof(m->error), "PortAudio: %s",
+		    Pa_GetErrorText(n));
+		Pa_Terminate();
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if ((d = Pa_GetDeviceInfo(i)) == NULL || d->maxInputChannels <= 0)
 			continue;
-		printf("%d\t%s\t%s\t%d\t%.0f\n", i, d->name,
-		    Pa_GetHostApiInfo(d->hostApi)->name, d->maxInputChannels,
-		    d->defaultSampleRate);
+		if (m->n == MSG_DEVICES_MAX) {
+			m->truncated = 1;
+			break;
+		}
+		o = &m->dev[m->n++];
+		o->index = i;
+		o->inputs = (uint32_t)d->maxInputChannels;
+		o->default_rate = (uint32_t)d->defaultSampleRate;
+		/* A name is shown and matched as text: no control bytes. */
+		text_clean(o->name, sizeof(o->name), d->name);
+		text_clean(o->host_api, sizeof(o->host_api),
+		    Pa_GetHostApiInfo(d->hostApi)->name);
 	}
-	fflush(stdout);
 	Pa_Terminate();
 	return 0;
+}
+
+void
+capture_pa_print(const struct msg_capture_devices *m)
+{
+	uint32_t i;
+
+	printf("index\tname\thost api\tinputs\tdefault rate\n");
+	for (i = 0; i < m->n; i++)
+		printf("%d\t%s\t%s\t%u\t%u\n", m->dev[i].index,
+		    m->dev[i].name, m->dev[i].host_api, m->dev[i].inputs,
+		    m->dev[i].default_rate);
+	fflush(stdout);
+}
+
+const char *
+capture_pa_auto(int verbose, char *name, size_t len)
+{
+	static struct msg_capture_devices m;
+	const struct msg_device *best = NULL;
+	uint32_t i;
+
+	/* None: one more look a moment later (see pa_open). */
+	if (capture_pa_devices(verbose, &m) == -1 || m.n == 0) {
+		retry_pause();
+		if (capture_pa_devices(verbose, &m) == -1)
+			return NULL;
+	}
+	/* The most inputs; of equals, the first PortAudio lists. */
+	for (i = 0; i < m.n; i++)
+		if (best == NULL || m.dev[i].inputs > best->inputs)
+			best = &m.dev[i];
+	if (best == NULL)
+		return NULL;
+	snprintf(name, len, "%s", best->name);
+	return name;
 }
 
 static int
@@ -137,6 +202,21 @@ find_by_index(const char *spec, PaDeviceIndex n)
 	return (PaDeviceIndex)v;
 }
 
+/* "ALSA, JACK Audio Connection Kit": what PortAudio could talk to. */
+static const char *
+host_apis(void)
+{
+	static char buf[256];
+	PaHostApiIndex i, n = Pa_GetHostApiCount();
+	size_t o = 0;
+
+	snprintf(buf, sizeof(buf), "none");
+	for (i = 0; i < n && o < sizeof(buf); i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
+		    i ? ", " : "", Pa_GetHostApiInfo(i)->name);
+	return buf;
+}
+
 /* Exact name first, then a substring that only one input device has. */
 static PaDeviceIndex
 find_by_name(const char *spec, PaDeviceIndex n)
@@ -158,9 +238,26 @@ find_by_name(const char *spec, PaDeviceIndex n)
 		found = i;
 	}
 	if (matches == 0)
-		log_warnx("no PortAudio input device matches \"%s\" (see "
-		    "--list-devices)", spec);
+		log_warnx("no PortAudio input device matches \"%s\" (host APIs "
+		    "found: %s; see --list-devices)", spec, host_apis());
 	return matches == 1 ? found : paNoDevice;
+}
+
+/* Whether spec names an input device, without a word (see pa_open). */
+static int
+any_match(const char *spec)
+{
+	PaDeviceIndex i, n = Pa_GetDeviceCount();
+	long v;
+
+	if (is_index(spec)) {
+		v = strtol(spec, NULL, 10);
+		return v < n && has_input((PaDeviceIndex)v);
+	}
+	for (i = 0; i < n; i++)
+		if (has_input(i) && strstr(Pa_GetDeviceInfo(i)->name, spec))
+			return 1;
+	return 0;
 }
 
 static PaDeviceIndex
@@ -190,6 +287,9 @@ pa_callback(const void *input, void *output, unsigned long frames,
 
 	(void)output;
 	(void)ti;
+	/* Started before the ring came (the switch's gap stays short). */
+	if (!atomic_load_explicit(&c->attached, memory_order_acquire))
+		return paContinue;
 	if (flags & (paInputOverflow | paInputUnderflow))
 		ring_writer_count_xrun(c->w);
 	/* A fixed framesPerBuffer makes this impossible; never publish torn. */
@@ -213,6 +313,7 @@ static int
 pa_params(struct capture *c, struct pa *p, PaDeviceIndex dev)
 {
 	const PaDeviceInfo *d = Pa_GetDeviceInfo(dev);
+	char name[MSG_SOURCE_MAX - 16];
 	uint32_t max = (uint32_t)d->maxInputChannels;
 	PaError e;
 
@@ -237,6 +338,8 @@ pa_params(struct capture *c, struct pa *p, PaDeviceIndex dev)
 	}
 	snprintf(c->desc, sizeof(c->desc), "portaudio:%s [%s, device %d]",
 	    d->name, Pa_GetHostApiInfo(d->hostApi)->name, dev);
+	text_clean(name, sizeof(name), d->name);
+	snprintf(c->source, sizeof(c->source), "portaudio:%s", name);
 	return 0;
 }
 
@@ -272,6 +375,16 @@ pa_open(struct capture *c)
 		return -1;
 	}
 	c->priv = p;
+	/* Missing: one more look, a moment later, before saying so. */
+	if (!any_match(c->source_spec)) {
+		Pa_Terminate();
+		retry_pause();
+		if (pa_init(c->verbose) == -1) {
+			c->priv = NULL;
+			free(p);
+			return -1;
+		}
+	}
 	if ((dev = find_device(c->source_spec)) == paNoDevice ||
 	    pa_params(c, p, dev) == -1)
 		return -1;
@@ -331,5 +444,5 @@ pa_stop(struct capture *c)
 }
 
 /* In the order capture.c calls them (capture.h). */
-const struct capture_source capture_pa = { "portaudio", true, pa_open,
+const struct capture_source capture_pa = { "portaudio", true, 1, pa_open,
     pa_start, pa_check, pa_stop, pa_close };

@@ -81,5 +81,5 @@ tone_close(struct capture *c)
 }
 
 /* In the order capture.c calls them (capture.h). */
-const struct capture_source capture_tone = { "tone", false, tone_open,
+const struct capture_source capture_tone = { "tone", false, 0, tone_open,
     tone_start, NULL, capture_pace_stop, tone_close };

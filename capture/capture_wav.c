@@ -289,5 +289,5 @@ wav_stop(struct capture *c)
 }
 
 /* In the order capture.c calls them (capture.h). */
-const struct capture_source capture_wav = { "wav", false, wav_open,
+const struct capture_source capture_wav = { "wav", false, 0, wav_open,
     wav_start, wav_check, wav_stop, wav_close };

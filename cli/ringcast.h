@@ -24,12 +24,13 @@ struct http_reply {
 };
 
 /*
- * One request to the daemon's API at HOST:PORT (ringcast_state.c).  0 with
+ * One request to the daemon's API at HOST:PORT (ringcast_state.c), with a
+ * JSON body or NULL.  0 with
  * r->status 0 if nothing listens there (connection refused), 0 with the
  * reply, or -1 after saying why.
  */
 int	http_request(const char *hp, const char *method, const char *path,
-	    struct http_reply *r);
+	    const char *body, struct http_reply *r);
 int	cmd_token(int argc, char **argv);
 
 /*

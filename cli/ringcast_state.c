@@ -23,6 +23,7 @@
 #include "shared/clock.h"
 #include "shared/opt.h"
 #include "shared/mix.h"
+#include "shared/msg.h"
 #include "shared/state.h"
 
 #define STATE_DIR_DEFAULT	"/var/lib/ringcast"
@@ -52,6 +53,10 @@ state_usage(FILE *f)
 	    "  list         the saved listeners, one a line\n"
 	    "  show ID      one listener's record as JSON\n"
 	    "  export       every record as a JSON array (a backup)\n"
+	    "  import FILE  bring back the records of an export, all or none:\n"
+	    "               through the running ringcastd; with --offline and "
+	    "no\n"
+	    "               ringcastd answering, into STATEDIR directly\n"
 	    "  forget ID    ask the running ringcastd to forget ID; with "
 	    "--offline and\n"
 	    "               no ringcastd answering, delete it from STATEDIR "
@@ -208,12 +213,12 @@ http_parse(char *raw, struct http_reply *r)
 
 int
 http_request(const char *hp, const char *method, const char *path,
-    struct http_reply *r)
+    const char *body, struct http_reply *r)
 {
 	uint64_t deadline = deadline_in(HTTP_TIMEOUT_MS);
 	const char *tok = getenv("RINGCAST_TOKEN");
+	size_t blen = body != NULL ? strlen(body) : 0, len;
 	char req[1024], *raw;
-	size_t len;
 	int fd, n;
 
 	memset(r, 0, sizeof(*r));
@@ -228,12 +233,14 @@ http_request(const char *hp, const char *method, const char *path,
 	if (tok != NULL && strcspn(tok, "\r\n") != strlen(tok))
 		tok = NULL;
 	n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: %s\r\n"
-	    "%s%s%sContent-Length: 0\r\n\r\n", method, path, hp,
+	    "%s%s%s%sContent-Length: %zu\r\n\r\n", method, path, hp,
 	    tok ? "Authorization: Bearer " : "", tok ? tok : "",
-	    tok ? "\r\n" : "");
+	    tok ? "\r\n" : "", body ? "Content-Type: application/json\r\n" :
+	    "", blen);
 	raw = NULL;
 	if (n > 0 && (size_t)n < sizeof(req) &&
-	    send_all(fd, req, (size_t)n, deadline) == 0)
+	    send_all(fd, req, (size_t)n, deadline) == 0 &&
+	    send_all(fd, body, blen, deadline) == 0)
 		raw = recv_all(fd, deadline, &len);
 	close(fd);
 	if (raw == NULL || http_parse(raw, r) == -1) {
@@ -368,6 +375,9 @@ do_show(void *ov, int argc, char **args)
 		return CLI_ERR;
 	}
 	state_close(s);
+	if (strcmp(rec.id, args[0]) != 0)
+		fprintf(stderr, "%s is an alias of %s (an earlier launch of "
+		    "the same app): its record follows\n", args[0], rec.id);
 	if ((j = state_record_json(&rec)) == NULL ||
 	    json_dumpf(j, stdout, JSON_OUT_FLAGS) == -1 ||
 	    putchar('\n') == EOF) {
@@ -392,7 +402,8 @@ connected_page(const struct state_opts *o, json_int_t offset, json_t *all)
 
 	snprintf(path, sizeof(path), "/api/clients?offset=%lld",
 	    (long long)offset);
-	if (http_request(o->http, "GET", path, &r) == -1 || r.status != 200) {
+	if (http_request(o->http, "GET", path, NULL, &r) == -1 ||
+	    r.status != 200) {
 		free(r.body);
 		return -2;
 	}
@@ -498,18 +509,33 @@ text_width(const char *s)
 	return w;
 }
 
+/* "a, b": the identities a record was known by before, "-" if none. */
+static void
+aliases_text(const struct state_record *r, char *out, size_t outlen)
+{
+	size_t o = 0;
+	uint32_t i;
+
+	snprintf(out, outlen, "-");
+	for (i = 0; i < r->naliases && o < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? ", " :
+		    "", r->aliases[i]);
+}
+
 static void
 list_row(const struct state_record *r, int idw, const char *conn)
 {
 	char chans[CHANNELS_COL + 1], seen[32];
+	char aliases[STATE_ALIASES_MAX * (STATE_ID_MAX + 2)];
 	const char *name = r->name[0] != '\0' ? r->name : r->device[0] !=
 	    '\0' ? r->device : "-";
 
 	channels_text(&r->mix, chans, sizeof(chans));
 	time_text(r->last_seen_ms, seen, sizeof(seen));
-	printf("%-*s  %s%*s  %-4s %-19s  %10u  %s\n", idw, r->id, name,
+	aliases_text(r, aliases, sizeof(aliases));
+	printf("%-*s  %s%*s  %-4s %-19s  %10u  %-*s  %s\n", idw, r->id, name,
 	    20 - text_width(name) > 0 ? 20 - text_width(name) : 0, "", conn,
-	    seen, r->reconnects, chans);
+	    seen, r->reconnects, CHANNELS_COL / 2, chans, aliases);
 }
 
 static int
@@ -529,8 +555,9 @@ do_list(void *ov, int argc, char **args)
 	for (i = 0; i < r.n; i++)
 		if ((int)strlen(r.v[i].id) > idw)
 			idw = (int)strlen(r.v[i].id);
-	printf("%-*s  %-20s  %-4s %-19s  %10s  %s\n", idw, "ID", "NAME", "CONN",
-	    "LAST SEEN", "RECONNECTS", "CHANNELS");
+	printf("%-*s  %-20s  %-4s %-19s  %10s  %-*s  %s\n", idw, "ID", "NAME",
+	    "CONN", "LAST SEEN", "RECONNECTS", CHANNELS_COL / 2, "CHANNELS",
+	    "ALIASES");
 	for (i = 0; i < r.n; i++)
 		list_row(&r.v[i], idw, is_connected(conn, r.v[i].id));
 	if (conn == NULL && !o->offline)
@@ -541,11 +568,15 @@ do_list(void *ov, int argc, char **args)
 	return fflush(stdout) == EOF ? CLI_ERR : CLI_OK;
 }
 
-/* ---- forget ---- */
+/* ---- writing with no daemon: forget and import --offline ---- */
 
-/* Only with no daemon answering: the state is then ours to write. */
-static int
-forget_offline(const struct state_opts *o, const char *id)
+/*
+ * Only with no daemon answering is the state ours to write, and only if
+ * no other process has it open.  create: an import may make a new state
+ * directory; forget wants the clear errors of a missing one.  NULL: said.
+ */
+static struct state *
+open_offline(const struct state_opts *o, bool create)
 {
 	struct state *s;
 	char err[512];
@@ -556,20 +587,35 @@ forget_offline(const struct state_opts *o, const char *id)
 		warnx("%s is open in process %d (ringcastd?), which alone may "
 		    "write it: let it answer on --http, or stop it first",
 		    o->dir, (int)pid);
-		return CLI_ERR;
+		return NULL;
 	}
 	if (rc == -1 && errno != ENOENT && errno != ENOTDIR) {
 		warn("cannot tell whether ringcastd has %s open", o->dir);
-		return CLI_ERR;
+		return NULL;
 	}
-	if ((s = open_ro(o)) == NULL)	/* the clear errors of a missing dir */
-		return CLI_ERR;
-	state_close(s);
+	if (!create) {
+		if ((s = open_ro(o)) == NULL)
+			return NULL;
+		state_close(s);
+	}
 	if (state_open(o->dir, false, MIX_MAX_CHANNELS, 0, 0, &s, err,
 	    sizeof(err)) != STATE_OK) {
 		warnx("%s", err);
-		return CLI_ERR;
+		return NULL;
 	}
+	return s;
+}
+
+/* ---- forget ---- */
+
+static int
+forget_offline(const struct state_opts *o, const char *id)
+{
+	struct state *s;
+	int rc;
+
+	if ((s = open_offline(o, false)) == NULL)
+		return CLI_ERR;
 	rc = state_del(s, id);
 	if (rc != STATE_OK)
 		warnx("%s: %s", id, state_strerror(s, rc));
@@ -618,7 +664,7 @@ do_forget(void *ov, int argc, char **args)
 	}
 	url_encode(args[0], enc, sizeof(enc));
 	snprintf(path, sizeof(path), "/api/clients/%s", enc);
-	if (http_request(o->http, "DELETE", path, &r) == -1)
+	if (http_request(o->http, "DELETE", path, NULL, &r) == -1)
 		return CLI_ERR;
 	if (r.status != 0) {
 		rc = forget_reply(o, args[0], &r);
@@ -634,6 +680,190 @@ do_forget(void *ov, int argc, char **args)
 	return forget_offline(o, args[0]);
 }
 
+/* ---- import ---- */
+
+#define IMPORT_FILE_MAX		(64u << 20)
+#define IMPORT_BODY_MAX		(60 * 1024)	/* under the broker's 64 KiB */
+
+/* The records of an export (a JSON array), each checked; -1 said why. */
+static int
+import_read(const char *path, struct recs *r)
+{
+	json_error_t je;
+	json_t *a, *v;
+	struct stat st;
+	char err[256];
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (stat(path, &st) == -1) {
+		warn("%s", path);
+		return -1;
+	}
+	if (st.st_size > (off_t)IMPORT_FILE_MAX) {
+		warnx("%s: over %u MiB", path, IMPORT_FILE_MAX >> 20);
+		return -1;
+	}
+	if ((a = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		warnx("%s:%d: %s", path, je.line, je.text);
+		return -1;
+	}
+	if (!json_is_array(a) || (r->v = calloc(json_array_size(a) + 1,
+	    sizeof(*r->v))) == NULL) {
+		warnx("%s: not a JSON array of records (what `ringcast state "
+		    "export` writes)", path);
+		json_decref(a);
+		return -1;
+	}
+	json_array_foreach(a, i, v)
+		if (state_record_from_json(v, MIX_MAX_CHANNELS, &r->v[i], err,
+		    sizeof(err)) != STATE_OK) {
+			warnx("%s: record %zu (%s): %s", path, i + 1,
+			    json_string_value(json_object_get(v, "id")) ?
+			    json_string_value(json_object_get(v, "id")) : "?",
+			    err);
+			json_decref(a);
+			free(r->v);
+			return -1;
+		}
+	r->n = json_array_size(a);
+	json_decref(a);
+	return 0;
+}
+
+/*
+ * The next batch from *next on: as many records as fit one request (at
+ * most API_IMPORT_BATCH, IMPORT_BODY_MAX bytes).  NULL if even one does
+ * not fit (said).
+ */
+static char *
+batch_json(const struct recs *r, size_t *next, uint32_t token)
+{
+	json_t *o, *a;
+	char *text = NULL, *try;
+	size_t i;
+
+	for (i = *next; i < r->n && i - *next < API_IMPORT_BATCH; i++) {
+		a = json_array();
+		for (size_t k = *next; k <= i; k++)
+			json_array_append_new(a, state_record_json(&r->v[k]));
+		o = json_pack("{s:I, s:b, s:o}", "import", (json_int_t)token,
+		    "last", i + 1 == r->n, "records", a);
+		try = o != NULL ? json_dumps(o, STATE_RECORD_JSON_FLAGS) : NULL;
+		json_decref(o);
+		if (try == NULL || strlen(try) > IMPORT_BODY_MAX) {
+			free(try);
+			break;
+		}
+		free(text);
+		text = try;
+	}
+	if (text == NULL)
+		warnx("record %s is too large to send", r->v[*next].id);
+	*next = i;
+	return text;
+}
+
+static void
+import_refused(const struct state_opts *o, const struct http_reply *r)
+{
+	json_t *j = json_loads(r->body ? r->body : "", 0, NULL), *v;
+	const char *why = json_string_value(json_object_get(j, "error"));
+	size_t i;
+
+	warnx("import refused by ringcastd at %s (%d): %s; nothing was "
+	    "imported", o->http, r->status, why ? why : "no reason given");
+	json_array_foreach(json_object_get(j, "live"), i, v)
+		fprintf(stderr, "  connected now: %s\n", json_string_value(v));
+	json_decref(j);
+}
+
+/* Batches to the daemon: CLI_OK with *answered false if none is there. */
+static int
+import_online(const struct state_opts *o, const struct recs *r,
+    bool *answered)
+{
+	struct http_reply rep;
+	uint32_t token = 0;
+	size_t next = 0;
+	char *body;
+	json_t *j;
+	int rc;
+
+	*answered = false;
+	do {
+		if ((body = batch_json(r, &next, token)) == NULL)
+			return CLI_ERR;
+		rc = http_request(o->http, "POST", "/api/state/import", body,
+		    &rep);
+		free(body);
+		if (rc == -1)
+			return CLI_ERR;
+		if (rep.status == 0)
+			return CLI_OK;	/* nobody there (only before the first) */
+		*answered = true;
+		if (rep.status != 200) {
+			import_refused(o, &rep);
+			free(rep.body);
+			return CLI_ERR;
+		}
+		j = json_loads(rep.body, 0, NULL);
+		token = (uint32_t)json_integer_value(json_object_get(j,
+		    "import"));
+		json_decref(j);
+		free(rep.body);
+	} while (next < r->n);
+	printf("imported %zu records (ringcastd at %s)\n", r->n, o->http);
+	return CLI_OK;
+}
+
+static int
+import_offline(const struct state_opts *o, const struct recs *r)
+{
+	struct state *s;
+	int rc;
+
+	if ((s = open_offline(o, true)) == NULL)
+		return CLI_ERR;
+	if ((rc = state_import(s, r->v, r->n)) != STATE_OK)
+		warnx("nothing imported: %s", state_strerror(s, rc));
+	else
+		printf("imported %zu records (offline, in %s)\n", r->n, o->dir);
+	state_close(s);
+	return rc == STATE_OK ? CLI_OK : CLI_ERR;
+}
+
+static int
+do_import(void *ov, int argc, char **args)
+{
+	const struct state_opts *o = ov;
+	struct recs r;
+	bool answered;
+	int rc;
+
+	(void)argc;
+	if (import_read(args[0], &r) == -1)
+		return CLI_ERR;
+	if (r.n == 0) {
+		printf("%s holds no records: nothing to import\n", args[0]);
+		free(r.v);
+		return CLI_OK;
+	}
+	rc = import_online(o, &r, &answered);
+	if (rc == CLI_OK && !answered) {
+		if (o->offline)
+			rc = import_offline(o, &r);
+		else {
+			warnx("no ringcastd answers at %s; if it is not running, "
+			    "'ringcast state --offline import %s' writes to %s "
+			    "directly", o->http, args[0], o->dir);
+			rc = CLI_ERR;
+		}
+	}
+	free(r.v);
+	return rc;
+}
+
 /* ---- dispatch ---- */
 
 static const struct cli_verb state_cmds[] = {
@@ -641,6 +871,7 @@ static const struct cli_verb state_cmds[] = {
 	{ "show",	1, 1,	do_show },
 	{ "export",	0, 0,	do_export },
 	{ "forget",	1, 1,	do_forget },
+	{ "import",	1, 1,	do_import },
 };
 
 #define SOPT(f)	offsetof(struct state_opts, f)

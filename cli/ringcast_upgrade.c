@@ -37,7 +37,7 @@ status(const char *hp)
 	struct http_reply r;
 	json_t *o = NULL;
 
-	if (http_request(hp, "GET", "/api/status", &r) == -1)
+	if (http_request(hp, "GET", "/api/status", NULL, &r) == -1)
 		return NULL;
 	if (r.status == 0)
 		warnx("nothing answers at %s: is ringcastd running?", hp);

@@ -185,6 +185,14 @@ sess_audio_drain(struct session *s)
 			return;
 		case RING_READ_EPOCH:
 			s->epochs++;
+			/*
+			 * A new writer that continues the sequence (a
+			 * capture restarted or switched to another source
+			 * of the same channels) left no gap: the packet
+			 * being built goes on.
+			 */
+			if (lost == 0)
+				break;
 			/* FALLTHROUGH */
 		case RING_READ_LAPPED:
 			/* A packet never spans a gap: restart accumulating. */

@@ -9,6 +9,7 @@
 
 static const char *procname = "ringcast";
 static int verbosity;
+static char last_warning[256];
 
 void
 log_init(const char *name, int verbose)
@@ -31,19 +32,23 @@ log_procname(void)
 
 /* One write per line, so lines from several processes do not interleave. */
 static void
-vlog(const char *func, const char *fmt, va_list ap, const char *suffix)
+vlog(const char *func, const char *fmt, va_list ap, const char *suffix,
+    int warning)
 {
 	char line[1024];
-	int n, saved = errno;
+	int n, head, saved = errno;
 
 	n = snprintf(line, sizeof(line), "%s[%d]: %s: ", procname,
 	    (int)getpid(), func);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
+	head = n;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = strlen(line);
 	if (suffix != NULL)
 		snprintf(line + n, sizeof(line) - n, ": %s", suffix);
+	if (warning)
+		snprintf(last_warning, sizeof(last_warning), "%s", line + head);
 	n = strlen(line);
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
@@ -61,8 +66,14 @@ log_at(int level, int with_errno, const char *func, const char *fmt, ...)
 	if (verbosity < level)
 		return;
 	va_start(ap, fmt);
-	vlog(func, fmt, ap, e);
+	vlog(func, fmt, ap, e, level == LOG_AT_WARN);
 	va_end(ap);
+}
+
+const char *
+log_last_warning(void)
+{
+	return last_warning;
 }
 
 void
@@ -72,7 +83,7 @@ fatal_at(int with_errno, const char *func, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(func, fmt, ap, e);
+	vlog(func, fmt, ap, e, 1);
 	va_end(ap);
 	exit(1);
 }

@@ -26,6 +26,13 @@ void	log_at(int level, int with_errno, const char *func, const char *fmt,
 void	fatal_at(int with_errno, const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4), noreturn));
 
+/*
+ * The text of the last warning this process logged (without the process
+ * and function), "" if none: what a child reports to its parent when it
+ * gives up.
+ */
+const char *log_last_warning(void);
+
 /* Format an error sentence into a caller's buffer (NULL or 0: ignored). */
 void	errbuf_set(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include "shared/msg.h"
+#include "shared/state.h"
 #include "shared/text.h"
+
+/* A request and a whole batch of imported records go in one message. */
+_Static_assert(sizeof(struct msg_api_request) + API_IMPORT_BATCH *
+    sizeof(struct state_record) <= MSG_MAX_PAYLOAD, "import batch too large");
 
 #define SUP	(1u << ROLE_SUPERVISOR)
 #define CAP	(1u << ROLE_CAPTURE)
@@ -63,6 +68,49 @@ check_capture_state(const void *b)
 
 	return text_ident_field(m->state, sizeof(m->state)) &&
 	    field_text(m->source, sizeof(m->source));
+}
+
+static bool
+check_capture_opened(const void *b)
+{
+	const struct msg_capture_opened *m = b;
+
+	if (!field_text(m->error, sizeof(m->error)) ||
+	    !field_text(m->desc, sizeof(m->desc)) ||
+	    !field_text(m->source, sizeof(m->source)))
+		return false;
+	if (m->error[0] != '\0')
+		return m->channels == 0;
+	return m->source[0] != '\0' && m->channels >= 1 &&
+	    m->channels <= MIX_MAX_CHANNELS;
+}
+
+static bool
+check_capture_ring(const void *b)
+{
+	const struct msg_capture_ring *m = b;
+
+	return m->channels >= 1 && m->channels <= MIX_MAX_CHANNELS;
+}
+
+static bool
+check_capture_devices(const void *b)
+{
+	const struct msg_capture_devices *m = b;
+	const struct msg_device *d;
+	uint32_t i;
+
+	if (!field_text(m->error, sizeof(m->error)) || m->n > MSG_DEVICES_MAX ||
+	    !is_bool(m->truncated))
+		return false;
+	for (i = 0; i < m->n; i++) {
+		d = &m->dev[i];
+		if (d->index < 0 || d->inputs == 0 ||
+		    !text_name_field(d->name, sizeof(d->name)) ||
+		    !field_text(d->host_api, sizeof(d->host_api)))
+			return false;
+	}
+	return true;
 }
 
 static bool
@@ -165,6 +213,12 @@ check_request(const void *b)
 	case API_CLIENT_LINK:
 		return text_ident_field(m->body.link.origin,
 		    sizeof(m->body.link.origin));
+	case API_CAPTURE:
+		return text_name_field(m->body.capture.source,
+		    sizeof(m->body.capture.source)) &&
+		    m->body.capture.channels <= MIX_MAX_CHANNELS;
+	case API_STATE_IMPORT:
+		return is_bool(m->body.import.last);
 	default:
 		return true;
 	}
@@ -225,6 +279,7 @@ check_adopt_capture(const void *b)
 	const struct msg_adopt_capture *m = b;
 
 	return adopt_ok(&m->a) && check_capture_state(&m->state) &&
+	    field_text(m->source, sizeof(m->source)) &&
 	    m->channels >= 1 && m->channels <= MIX_MAX_CHANNELS &&
 	    m->rate > 0 && m->period > 0;
 }
@@ -319,6 +374,27 @@ tail_any(const char *t, size_t len)
 	return true;
 }
 
+/*
+ * Records to import, after a request (whatever its route: only the
+ * import reads them): whole records, at most a batch, each well formed.
+ * The tail need not be aligned for the struct: each is copied out.
+ */
+static bool
+tail_records(const char *t, size_t len)
+{
+	static struct state_record rec;
+	size_t i;
+
+	if (len % sizeof(rec) != 0 || len / sizeof(rec) > API_IMPORT_BATCH)
+		return false;
+	for (i = 0; i < len / sizeof(rec); i++) {
+		memcpy(&rec, t + i * sizeof(rec), sizeof(rec));
+		if (!state_record_valid(&rec))
+			return false;
+	}
+	return true;
+}
+
 /* An event's data goes on one "data:" line of an event stream: not empty,
  * no line break. */
 static bool
@@ -336,10 +412,16 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_ready, NULL, check_ready),
 	SPEC(MSG_CAPTURE_STATE, "CAPTURE_STATE", CAP, SUP, false,
 	    struct msg_capture_state, NULL, check_capture_state),
+	SPEC(MSG_CAPTURE_OPENED, "CAPTURE_OPENED", CAP, SUP, false,
+	    struct msg_capture_opened, NULL, check_capture_opened),
+	SPEC(MSG_CAPTURE_DEVICES, "CAPTURE_DEVICES", CAP, SUP, false,
+	    struct msg_capture_devices, NULL, check_capture_devices),
+	SPEC(MSG_CAPTURE_RING, "CAPTURE_RING", SUP, CAP, true,
+	    struct msg_capture_ring, NULL, check_capture_ring),
 	SPEC(MSG_BROKER_CLIENT, "BROKER_CLIENT", BRO, SUP, true,
 	    struct msg_client, NULL, check_client),
 	SPEC(MSG_BROKER_REQUEST, "BROKER_REQUEST", BRO, SUP, false,
-	    struct msg_api_request, NULL, check_request),
+	    struct msg_api_request, tail_records, check_request),
 	SPEC(MSG_BROKER_SUBSCRIBERS, "BROKER_SUBSCRIBERS", BRO, SUP, false,
 	    struct msg_subscribers, NULL, check_nothing),
 	SPEC(MSG_BROKER_AUTH_STATS, "BROKER_AUTH_STATS", BRO, SUP, false,

@@ -35,8 +35,8 @@
  * MSG_FINGERPRINT is msg_fingerprint() of the table as of this version;
  * tests/test_msg.c fails when they part, saying the new value.
  */
-#define MSG_VERSION	3
-#define MSG_FINGERPRINT	0xc1801d3cu
+#define MSG_VERSION	4
+#define MSG_FINGERPRINT	0x5a3eaed7u
 #define MSG_MAX_PAYLOAD	(64 * 1024)
 #define MSG_PARENT_FD	3	/* every child finds its parent channel here */
 #define MSG_EXIT_FAULT	3	/* a child's exit status after a channel fault */
@@ -57,6 +57,11 @@ enum msg_type {
 
 	/* capture -> supervisor */
 	MSG_CAPTURE_STATE,	/* struct msg_capture_state, once a second */
+	MSG_CAPTURE_OPENED,	/* struct msg_capture_opened: the source, or why not */
+	MSG_CAPTURE_DEVICES,	/* struct msg_capture_devices: --list-devices */
+
+	/* supervisor -> capture */
+	MSG_CAPTURE_RING,	/* fd + struct msg_capture_ring: write this ring */
 
 	/* broker -> supervisor */
 	MSG_BROKER_CLIENT,	/* fd + struct msg_client: a listener to serve */
@@ -119,6 +124,43 @@ struct msg_capture_state {
 	uint64_t	epoch, xruns, overruns;
 };
 
+#define MSG_SOURCE_MAX	256	/* "tone", "wav:PATH", "portaudio:NAME", NUL included */
+
+/*
+ * Capture under the supervisor opens its source first and says what it
+ * got (a device's channel count may decide the ring's geometry, and a
+ * device that does not open must not cost the running source anything);
+ * the supervisor then passes the ring to write (MSG_CAPTURE_RING).
+ */
+struct msg_capture_opened {
+	char		error[256];	/* "": opened; else why not */
+	char		source[MSG_SOURCE_MAX];	/* what "auto" became, canonical */
+	char		desc[256];	/* what was opened, for people */
+	uint32_t	channels;	/* 1..RING_MAX_CHANNELS; 0 with an error */
+};
+
+struct msg_capture_ring {
+	uint32_t	channels;	/* the ring's, which capture asked for */
+};
+
+#define MSG_DEVICES_MAX	64
+
+struct msg_device {
+	int32_t		index;		/* PortAudio's */
+	uint32_t	inputs;		/* 1.. */
+	uint32_t	default_rate;
+	char		name[128];
+	char		host_api[32];
+};
+
+/* `ringcast-capture --list-devices --parent-fd 3`: the input devices. */
+struct msg_capture_devices {
+	char		error[256];	/* "": listed */
+	uint32_t	n;		/* 0..MSG_DEVICES_MAX */
+	uint32_t	truncated;	/* more inputs than MSG_DEVICES_MAX */
+	struct msg_device dev[MSG_DEVICES_MAX];
+};
+
 enum msg_client_kind {
 	CLIENT_NATIVE = 1,	/* a Fichatech v2 listener, after its handshake */
 	CLIENT_WAV,		/* GET /stream.wav, after its request */
@@ -164,6 +206,9 @@ enum api_route {
 	API_CLIENT_DISCONNECT,	/* POST /api/clients/ID/disconnect */
 	API_CLIENT_APPROVE,	/* POST /api/clients/ID/approve (admit approve) */
 	API_CLIENT_LINK,	/* POST /api/clients/ID/link {"origin"} */
+	API_DEVICES,		/* GET /api/devices */
+	API_CAPTURE,		/* POST /api/capture {"source", "channels"} */
+	API_STATE_IMPORT,	/* POST /api/state/import + records as the tail */
 	API_ROUTE_MAX
 };
 
@@ -190,6 +235,32 @@ struct api_link {
 	char		origin[256];
 };
 
+/* channels 0: all the source has ("max"). */
+struct api_capture_set {
+	char		source[MSG_SOURCE_MAX];
+	uint32_t	channels;	/* 0..RING_MAX_CHANNELS */
+};
+
+/*
+ * An import of saved records comes in batches, each one request whose
+ * tail is API_IMPORT_BATCH struct state_record at most: the first batch
+ * has token 0 and is answered with the import's token, the last one
+ * commits them all in one transaction (or nothing).
+ */
+#define API_IMPORT_BATCH	10
+
+struct api_import {
+	uint32_t	token;
+	uint32_t	last;		/* 1: commit after this batch */
+};
+
+/*
+ * Routes that start a process (a device list, a capture switch) wait
+ * longer for their answer than the others (BROKER_REPLY_MS): the
+ * supervisor answers within its own, shorter, bounds.
+ */
+#define API_SLOW_REPLY_MS	20000
+
 struct msg_api_request {
 	uint32_t	id;		/* the broker's, echoed in the reply */
 	uint32_t	route;		/* enum api_route */
@@ -201,6 +272,8 @@ struct msg_api_request {
 		struct api_channels_set	channels;	/* API_CHANNELS_SET */
 		struct api_probe	probe;		/* API_PROBE */
 		struct api_link		link;		/* API_CLIENT_LINK */
+		struct api_capture_set	capture;	/* API_CAPTURE */
+		struct api_import	import;		/* API_STATE_IMPORT */
 	} body;
 };
 
@@ -306,6 +379,7 @@ struct msg_adopt {
 struct msg_adopt_capture {
 	struct msg_adopt	 a;
 	struct msg_capture_state state;
+	char			 source[MSG_SOURCE_MAX];	/* canonical */
 	uint32_t		 rate, channels, period;
 };
 

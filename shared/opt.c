@@ -32,6 +32,21 @@ opt_number(const char *arg, long long lo, long long hi, long long *out)
 }
 
 int
+opt_number_or_max(const char *arg, long long lo, long long hi, uint32_t *out)
+{
+	long long v;
+
+	if (arg != NULL && strcmp(arg, "max") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (opt_number(arg, lo, hi, &v) == -1)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int
 opt_decimal(const char *arg, double lo, double hi, double *out)
 {
 	char *end;
@@ -224,6 +239,11 @@ opt_store(const struct opt_spec *o, const char *arg, void *base)
 	case OPT_U32:
 		*(uint32_t *)at = (uint32_t)opt_number_or_exit(name, arg, o->lo,
 		    o->hi);
+		break;
+	case OPT_U32_MAX:
+		if (opt_number_or_max(arg, o->lo, o->hi, at) == -1)
+			errx(2, "%s %s: expected max or a number in %lld..%lld",
+			    name, arg, o->lo, o->hi);
 		break;
 	case OPT_TEXT:
 		*(const char **)at = arg;

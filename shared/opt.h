@@ -7,6 +7,9 @@
 
 /* A decimal integer, nothing else around it, in lo..hi: 0, or -1. */
 int	opt_number(const char *arg, long long lo, long long hi, long long *out);
+/* "max" (stored as 0: all there are) or a decimal integer in lo..hi: 0, or -1. */
+int	opt_number_or_max(const char *arg, long long lo, long long hi,
+	    uint32_t *out);
 /* A finite decimal number ("0.5", "2", "1e-3") in lo..hi: 0, or -1. */
 int	opt_decimal(const char *arg, double lo, double hi, double *out);
 
@@ -41,6 +44,7 @@ enum opt_kind {
 	OPT_FD,		/* int: an open descriptor */
 	OPT_INT,	/* int in lo..hi */
 	OPT_U32,	/* uint32_t in lo..hi */
+	OPT_U32_MAX,	/* uint32_t in lo..hi, or "max": 0 */
 	OPT_TEXT,	/* const char *: the argument itself */
 	OPT_FLAG,	/* int set to 1; no argument */
 	OPT_COUNT,	/* int counted up; no argument (-v) */

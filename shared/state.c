@@ -34,8 +34,6 @@
 #define STATE_MAXDBS		4	/* meta, clients, aliases, tokens */
 #define STATE_FILE_MODE		0660	/* readers need write access to lock.mdb */
 #define STATE_DIR_MODE		0750
-#define STATE_JSON_INT_MAX	9007199254740991LL	/* 2^53 - 1 */
-#define STATE_JSON_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 struct state {
 	MDB_env		*env;
@@ -84,298 +82,6 @@ key_of(const char *k)
 	return v;
 }
 
-bool
-state_id_valid(const char *id)
-{
-	return text_ident_field(id, STATE_ID_MAX);
-}
-
-/* ---- the record codec ---- */
-
-void
-state_record_init(struct state_record *rec, const char *id, uint32_t nch,
-    uint64_t wall_ms)
-{
-	memset(rec, 0, sizeof(*rec));
-	snprintf(rec->id, sizeof(rec->id), "%s", id);
-	mix_init(&rec->mix, nch);
-	rec->first_seen_ms = wall_ms;
-	rec->last_seen_ms = wall_ms;
-}
-
-static bool
-terminated(const char *buf, size_t size)
-{
-	return memchr(buf, '\0', size) != NULL;
-}
-
-/* Fields added after version 1 began: present only when they say something. */
-static int
-record_json_extra(json_t *o, const struct state_record *rec)
-{
-	json_t *a;
-	uint32_t i;
-
-	if (rec->last_addr[0] != '\0' && json_object_set_new(o, "last_addr",
-	    json_string(rec->last_addr)) == -1)
-		return -1;
-	if (rec->device[0] != '\0' && json_object_set_new(o, "device_name",
-	    json_string(rec->device)) == -1)
-		return -1;
-	if (rec->naliases == 0)
-		return 0;
-	if ((a = json_array()) == NULL || json_object_set_new(o, "aliases",
-	    a) == -1)
-		return -1;
-	for (i = 0; i < rec->naliases; i++)
-		if (json_array_append_new(a, json_string(rec->aliases[i])) == -1)
-			return -1;
-	return 0;
-}
-
-json_t *
-state_record_json(const struct state_record *rec)
-{
-	json_t *mix, *o;
-
-	uint32_t i;
-
-	if (rec->mix.nch > MIX_MAX_CHANNELS ||
-	    !terminated(rec->id, sizeof(rec->id)) ||
-	    !terminated(rec->name, sizeof(rec->name)) ||
-	    !terminated(rec->last_exit, sizeof(rec->last_exit)) ||
-	    !terminated(rec->last_addr, sizeof(rec->last_addr)) ||
-	    !terminated(rec->device, sizeof(rec->device)) ||
-	    rec->naliases > STATE_ALIASES_MAX)
-		return NULL;
-	for (i = 0; i < rec->naliases; i++)
-		if (!terminated(rec->aliases[i], sizeof(rec->aliases[i])))
-			return NULL;
-	if ((mix = mix_to_json(&rec->mix)) == NULL)
-		return NULL;
-	/* json_pack takes the mix reference ("o"), even when it fails. */
-	o = json_pack("{s:i, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:s, s:I, "
-	    "s:I}",
-	    "v", STATE_RECORD_VERSION, "id", rec->id, "name", rec->name,
-	    "order", (int)rec->order, "mix", mix,
-	    "first_seen", (json_int_t)rec->first_seen_ms,
-	    "last_seen", (json_int_t)rec->last_seen_ms,
-	    "reconnects", (json_int_t)rec->reconnects,
-	    "last_exit", rec->last_exit,
-	    "stalls", (json_int_t)rec->stalls,
-	    "timeouts", (json_int_t)rec->timeouts);
-	if (o != NULL && record_json_extra(o, rec) == -1) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* An integer field within [lo, hi]; absent gives dflt. */
-static int
-rec_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
-    json_int_t dflt, json_int_t *out, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (v == NULL) {
-		*out = dflt;
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < lo ||
-	    json_integer_value(v) > hi) {
-		errbuf_set(err, errlen, "%s: not an integer %lld..%lld", key,
-		    (long long)lo, (long long)hi);
-		return -1;
-	}
-	*out = json_integer_value(v);
-	return 0;
-}
-
-/* A string field that fits dst; ident: printable ASCII, else no controls. */
-static int
-rec_text(const json_t *o, const char *key, bool required, bool ident,
-    char *dst, size_t dstlen, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-	size_t n;
-
-	if (v == NULL && !required)
-		return 0;
-	if (!json_is_string(v)) {
-		errbuf_set(err, errlen, "%s: missing or not a string", key);
-		return -1;
-	}
-	n = json_string_length(v);
-	if (n >= dstlen || (ident ? !text_ident(json_string_value(v),
-	    n) : !text_name(json_string_value(v), n))) {
-		errbuf_set(err, errlen, "%s: longer than %zu bytes or has "
-		    "characters it may not have", key, dstlen - 1);
-		return -1;
-	}
-	memcpy(dst, json_string_value(v), n);
-	dst[n] = '\0';
-	return 0;
-}
-
-/* Channels at or beyond the ring's count are dropped, back to defaults. */
-static void
-mix_clamp(struct mix *m, uint32_t nch)
-{
-	struct mix d;
-
-	if (nch > MIX_MAX_CHANNELS)
-		nch = MIX_MAX_CHANNELS;
-	mix_init(&d, MIX_MAX_CHANNELS);
-	memcpy(m->sub + nch, d.sub + nch, MIX_MAX_CHANNELS - nch);
-	memcpy(m->gain + nch, d.gain + nch, (MIX_MAX_CHANNELS - nch) *
-	    sizeof(float));
-	memcpy(m->pan + nch, d.pan + nch, (MIX_MAX_CHANNELS - nch) *
-	    sizeof(float));
-	memcpy(m->mute + nch, d.mute + nch, MIX_MAX_CHANNELS - nch);
-	m->nch = nch;
-}
-
-static int
-rec_mix(const json_t *o, uint32_t nch, struct mix *m, char *err,
-    size_t errlen)
-{
-	char why[200];
-
-	/* Decoded at full width so a record outlives a smaller ring. */
-	if (mix_from_json(m, MIX_MAX_CHANNELS, json_object_get(o, "mix"), why,
-	    sizeof(why)) == -1) {
-		errbuf_set(err, errlen, "mix: %s", why);
-		return -1;
-	}
-	mix_clamp(m, nch);
-	return 0;
-}
-
-static int
-rec_numbers(const json_t *o, struct state_record *r, char *err,
-    size_t errlen)
-{
-	json_int_t order, first, last, rec, stalls, timeouts;
-
-	if (rec_int(o, "order", INT32_MIN, INT32_MAX, 0, &order, err,
-	    errlen) == -1 ||
-	    rec_int(o, "first_seen", 0, STATE_JSON_INT_MAX, 0, &first, err,
-	    errlen) == -1 ||
-	    rec_int(o, "last_seen", 0, STATE_JSON_INT_MAX, 0, &last, err,
-	    errlen) == -1 ||
-	    rec_int(o, "reconnects", 0, UINT32_MAX, 0, &rec, err,
-	    errlen) == -1 ||
-	    /* Added later: absent in older records, which still decode. */
-	    rec_int(o, "stalls", 0, UINT32_MAX, 0, &stalls, err,
-	    errlen) == -1 ||
-	    rec_int(o, "timeouts", 0, UINT32_MAX, 0, &timeouts, err,
-	    errlen) == -1)
-		return -1;
-	r->stalls = (uint32_t)stalls;
-	r->timeouts = (uint32_t)timeouts;
-	r->order = (int32_t)order;
-	r->first_seen_ms = (uint64_t)first;
-	r->last_seen_ms = (uint64_t)last;
-	r->reconnects = (uint32_t)rec;
-	return 0;
-}
-
-/* Earlier identities: an array of at most STATE_ALIASES_MAX identities. */
-static int
-rec_aliases(const json_t *o, struct state_record *r, char *err, size_t errlen)
-{
-	const json_t *a = json_object_get(o, "aliases"), *v;
-	size_t i;
-
-	if (a == NULL)
-		return 0;
-	if (!json_is_array(a) || json_array_size(a) > STATE_ALIASES_MAX) {
-		errbuf_set(err, errlen, "aliases: not an array of at most %d "
-		    "identities", STATE_ALIASES_MAX);
-		return -1;
-	}
-	json_array_foreach(a, i, v) {
-		if (!json_is_string(v) || !state_id_valid(json_string_value(v))) {
-			errbuf_set(err, errlen, "aliases[%zu]: not an identity",
-			    i);
-			return -1;
-		}
-		snprintf(r->aliases[i], sizeof(r->aliases[i]), "%s",
-		    json_string_value(v));
-	}
-	r->naliases = (uint32_t)json_array_size(a);
-	return 0;
-}
-
-static int
-record_fields(const json_t *o, uint32_t nch, struct state_record *r,
-    char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, "v");
-
-	if (!json_is_integer(v) || json_integer_value(v) !=
-	    STATE_RECORD_VERSION) {
-		errbuf_set(err, errlen, "v: not %d", STATE_RECORD_VERSION);
-		return -1;
-	}
-	if (rec_text(o, "id", true, true, r->id, sizeof(r->id), err,
-	    errlen) == -1 || r->id[0] == '\0') {
-		errbuf_set(err, errlen, "id: not 1..%d bytes of printable ASCII",
-		    STATE_ID_MAX - 1);
-		return -1;
-	}
-	if (rec_text(o, "name", false, false, r->name, sizeof(r->name), err,
-	    errlen) == -1 ||
-	    rec_text(o, "last_exit", false, true, r->last_exit,
-	    sizeof(r->last_exit), err, errlen) == -1 ||
-	    rec_text(o, "last_addr", false, true, r->last_addr,
-	    sizeof(r->last_addr), err, errlen) == -1 ||
-	    rec_text(o, "device_name", false, false, r->device,
-	    sizeof(r->device), err, errlen) == -1 ||
-	    rec_aliases(o, r, err, errlen) == -1 ||
-	    rec_numbers(o, r, err, errlen) == -1)
-		return -1;
-	return rec_mix(o, nch, &r->mix, err, errlen);
-}
-
-/* Total: any bytes give a record or STATE_ERECORD, and err says why. */
-static int
-record_decode(const void *data, size_t len, uint32_t nch,
-    struct state_record *rec, char *err, size_t errlen)
-{
-	struct state_record r;
-	json_error_t je;
-	json_t *o;
-	int rc = STATE_ERECORD;
-
-	if (data == NULL || len == 0 || len > STATE_RECORD_MAX) {
-		errbuf_set(err, errlen, "value of %zu bytes (1..%d allowed)", len,
-		    STATE_RECORD_MAX);
-		return STATE_ERECORD;
-	}
-	if ((o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		errbuf_set(err, errlen, "not JSON: %s", je.text);
-		return STATE_ERECORD;
-	}
-	memset(&r, 0, sizeof(r));
-	if (!json_is_object(o))
-		errbuf_set(err, errlen, "not a JSON object");
-	else if (record_fields(o, nch, &r, err, errlen) == 0) {
-		*rec = r;
-		rc = STATE_OK;
-	}
-	json_decref(o);
-	return rc;
-}
-
-int
-state_record_decode(const void *data, size_t len, uint32_t nch,
-    struct state_record *rec)
-{
-	return record_decode(data, len, nch, rec, NULL, 0);
-}
-
 /* What state_put stores: compact JSON that is known to decode again. */
 static int
 record_encode(struct state *s, const struct state_record *rec, char **text,
@@ -392,7 +98,7 @@ record_encode(struct state *s, const struct state_record *rec, char **text,
 		return STATE_EINVAL;
 	}
 	o = state_record_json(rec);
-	*text = o != NULL ? json_dumps(o, STATE_JSON_FLAGS) : NULL;
+	*text = o != NULL ? json_dumps(o, STATE_RECORD_JSON_FLAGS) : NULL;
 	json_decref(o);
 	if (*text == NULL) {
 		errbuf_set(s->err, sizeof(s->err), "record of %s cannot be "
@@ -400,7 +106,7 @@ record_encode(struct state *s, const struct state_record *rec, char **text,
 		return STATE_EINVAL;
 	}
 	*len = strlen(*text);
-	if (record_decode(*text, *len, MIX_MAX_CHANNELS, &check, why,
+	if (state_record_parse(*text, *len, MIX_MAX_CHANNELS, &check, why,
 	    sizeof(why)) != STATE_OK) {
 		errbuf_set(s->err, sizeof(s->err), "record of %s is invalid: %s",
 		    rec->id, why);
@@ -713,6 +419,12 @@ fail:
 }
 
 void
+state_set_channels(struct state *s, uint32_t nch)
+{
+	s->nch = nch > MIX_MAX_CHANNELS ? MIX_MAX_CHANNELS : nch;
+}
+
+void
 state_close(struct state *s)
 {
 	if (s == NULL)
@@ -742,7 +454,7 @@ value_decode(struct state *s, const MDB_val *k, const MDB_val *v,
 {
 	char why[256];
 
-	if (record_decode(v->mv_data, v->mv_size, s->nch, rec, why,
+	if (state_record_parse(v->mv_data, v->mv_size, s->nch, rec, why,
 	    sizeof(why)) != STATE_OK) {
 		errbuf_set(s->err, sizeof(s->err), "record \"%.*s\" in %s: %s",
 		    (int)(k->mv_size < 128 ? k->mv_size : 128),
@@ -1117,12 +829,159 @@ state_rename(struct state *s, const char *old, const char *new)
 	return commit(s, txn, rc);
 }
 
-bool
-state_record_used(const struct state_record *rec)
-{
-	uint32_t list[MIX_MAX_CHANNELS];
+/* ---- imports ---- */
 
-	return rec->name[0] != '\0' || mix_channels(&rec->mix, list) > 0;
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every identity and alias of recs once only; EINVAL naming one that is not. */
+static int
+import_unique(struct state *s, const struct state_record *recs, size_t n)
+{
+	const char **ids;
+	size_t i, k = 0;
+	uint32_t a;
+	int rc = STATE_OK;
+
+	if ((ids = calloc(n * (STATE_ALIASES_MAX + 1) + 1, sizeof(*ids))) ==
+	    NULL)
+		return lmdb_fail(s, ENOMEM, "import");
+	for (i = 0; i < n; i++) {
+		ids[k++] = recs[i].id;
+		for (a = 0; a < recs[i].naliases && a < STATE_ALIASES_MAX; a++)
+			ids[k++] = recs[i].aliases[a];
+	}
+	qsort(ids, k, sizeof(*ids), id_cmp);
+	for (i = 1; i < k && rc == STATE_OK; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0) {
+			errbuf_set(s->err, sizeof(s->err), "\"%s\" appears "
+			    "twice among the identities and aliases imported",
+			    ids[i]);
+			rc = STATE_EINVAL;
+		}
+	free(ids);
+	return rc;
+}
+
+/* In txn: the identity the alias id leads to, "" if it is none. */
+static int
+alias_target(struct state *s, MDB_txn *txn, const char *id, char *out,
+    size_t len)
+{
+	MDB_val k = key_of(id), v;
+	int mrc = mdb_get(txn, s->aliases, &k, &v);
+
+	out[0] = '\0';
+	if (mrc == MDB_NOTFOUND)
+		return STATE_OK;
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "mdb_get alias");
+	snprintf(out, len, "%.*s", (int)(v.mv_size < len ? v.mv_size :
+	    len - 1), (const char *)v.mv_data);
+	return STATE_OK;
+}
+
+/* Whether rec's identity and aliases are free for it: no other record's. */
+static int
+import_conflict(struct state *s, MDB_txn *txn, const struct state_record *rec)
+{
+	char to[STATE_ID_MAX];
+	MDB_val k, v;
+	uint32_t i;
+	int rc, mrc;
+
+	if ((rc = alias_target(s, txn, rec->id, to, sizeof(to))) != STATE_OK)
+		return rc;
+	if (to[0] != '\0') {
+		errbuf_set(s->err, sizeof(s->err), "\"%s\" is an alias of the "
+		    "saved record \"%s\": forget that one first", rec->id, to);
+		return STATE_EINVAL;
+	}
+	for (i = 0; i < rec->naliases; i++) {
+		k = key_of(rec->aliases[i]);
+		if ((mrc = mdb_get(txn, s->clients, &k, &v)) == 0) {
+			errbuf_set(s->err, sizeof(s->err), "\"%s\", an alias "
+			    "of \"%s\", is a saved record of its own: forget "
+			    "it first", rec->aliases[i], rec->id);
+			return STATE_EINVAL;
+		}
+		if (mrc != MDB_NOTFOUND)
+			return lmdb_fail(s, mrc, "mdb_get");
+		if ((rc = alias_target(s, txn, rec->aliases[i], to,
+		    sizeof(to))) != STATE_OK)
+			return rc;
+		if (to[0] != '\0' && strcmp(to, rec->id) != 0) {
+			errbuf_set(s->err, sizeof(s->err), "\"%s\", an alias "
+			    "of \"%s\", is an alias of the saved record "
+			    "\"%s\": forget that one first", rec->aliases[i],
+			    rec->id, to);
+			return STATE_EINVAL;
+		}
+	}
+	return STATE_OK;
+}
+
+/* In txn: rec replaces the record of its identity, with its aliases. */
+static int
+import_one(struct state *s, MDB_txn *txn, const struct state_record *rec)
+{
+	char *text;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if ((rc = import_conflict(s, txn, rec)) != STATE_OK)
+		return rc;
+	if ((rc = record_drop(s, txn, rec->id)) != STATE_OK &&
+	    rc != STATE_NOTFOUND)
+		return rc;
+	if ((rc = record_encode(s, rec, &text, &v.mv_size)) != STATE_OK)
+		return rc;
+	k = key_of(rec->id);
+	v.mv_data = text;
+	mrc = mdb_put(txn, s->clients, &k, &v, 0);
+	free(text);
+	if (mrc != 0)
+		return lmdb_fail(s, mrc, "mdb_put");
+	return aliases_point(s, txn, rec, "");
+}
+
+/* After the import: no more identities than max_ids. */
+static int
+import_fits(struct state *s, MDB_txn *txn)
+{
+	MDB_stat st;
+	int mrc;
+
+	if ((mrc = mdb_stat(txn, s->clients, &st)) != 0)
+		return lmdb_fail(s, mrc, "mdb_stat");
+	if (st.ms_entries <= s->max_ids)
+		return STATE_OK;
+	errbuf_set(s->err, sizeof(s->err), "the state would hold %zu "
+	    "identities, over its %u", (size_t)st.ms_entries, s->max_ids);
+	return STATE_EFULL;
+}
+
+int
+state_import(struct state *s, const struct state_record *recs, size_t n)
+{
+	MDB_txn *txn;
+	size_t i;
+	int rc;
+
+	if ((rc = writable(s)) != STATE_OK ||
+	    (rc = import_unique(s, recs, n)) != STATE_OK)
+		return rc;
+	(void)state_reader_check(s);
+	if ((rc = txn_begin(s, 0, &txn)) != STATE_OK)
+		return rc;
+	for (i = 0; i < n && rc == STATE_OK; i++)
+		rc = import_one(s, txn, &recs[i]);
+	if (rc == STATE_OK)
+		rc = import_fits(s, txn);
+	return commit(s, txn, rc);
 }
 
 static bool

@@ -76,6 +76,8 @@ struct state;
 int	state_open(const char *dir, bool readonly, uint32_t nch, uint32_t max_ids,
 	    size_t map_size, struct state **out, char *err, size_t errlen);
 void	state_close(struct state *s);
+/* The ring has another channel count now (capture reconfigured). */
+void	state_set_channels(struct state *s, uint32_t nch);
 
 /*
  * 0 and *rec filled, STATE_NOTFOUND, or an error.  An identity that is an
@@ -107,6 +109,16 @@ int	state_forget_unused(struct state *s, uint64_t before_ms,
  * longest unseen other identity is evicted in the same transaction.
  */
 int	state_put(struct state *s, const struct state_record *rec);
+/*
+ * In one committed transaction, or not at all: each record replaces the
+ * saved one of its identity (its aliases with it), the others stay.
+ * STATE_EINVAL (err says which) when an identity or alias appears twice
+ * among them, when an identity is an alias of another saved record, or an
+ * alias is another record's identity or alias; STATE_EFULL when more than
+ * max_ids identities would be saved.
+ */
+int	state_import(struct state *s, const struct state_record *recs,
+	    size_t n);
 /* Delete a record (found by its identity or an alias) and its aliases. */
 int	state_del(struct state *s, const char *id);
 /*
@@ -127,10 +139,22 @@ uint32_t state_count(struct state *s);
 /* Fresh record for a new identity: defaults, first/last seen = wall_ms. */
 void	state_record_init(struct state_record *rec, const char *id, uint32_t nch,
 	    uint64_t wall_ms);
-/* The record codec (what LMDB stores), also used by tools and fuzzing. */
+/*
+ * The record codec (what LMDB stores), also used by tools, the broker
+ * (imports) and fuzzing; shared/state_record.c, which needs no LMDB.
+ * Decoding is total: any input gives a record or STATE_ERECORD, err
+ * saying why; channels at or beyond nch are left at their defaults.
+ */
+#define STATE_RECORD_JSON_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
 json_t	*state_record_json(const struct state_record *rec);
 int	state_record_decode(const void *data, size_t len, uint32_t nch,
 	    struct state_record *rec);
+int	state_record_parse(const void *data, size_t len, uint32_t nch,
+	    struct state_record *rec, char *err, size_t errlen);
+int	state_record_from_json(const json_t *o, uint32_t nch,
+	    struct state_record *rec, char *err, size_t errlen);
+/* Whether a record that came over a channel is well formed. */
+bool	state_record_valid(const struct state_record *rec);
 
 /*
  * The "meta" database's other keys (e.g. "channel_names", a JSON array):

@@ -18,5 +18,11 @@ bool	text_name(const char *s, size_t n);
  */
 bool	text_ident_field(const char *s, size_t max);
 bool	text_name_field(const char *s, size_t max);
+/*
+ * A display name made from text nobody checked (a device's name): copied
+ * into out (size bytes, NUL included), control bytes and invalid UTF-8 as
+ * '?', cut between characters.
+ */
+void	text_clean(char *out, size_t size, const char *in);
 
 #endif

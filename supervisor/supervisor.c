@@ -42,7 +42,7 @@ struct super sv;
 const char *const super_reasons[SUPER_REASONS] = {
 	"closed", "reset", "timeout", "stalled", "protocol", "parent",
 	"error", "terminated", "replaced", "killed", "shutdown", "sandbox",
-	"kicked", "other",
+	"kicked", "reconfigured", "other",
 };
 
 static const char *const progs[] = {
@@ -362,7 +362,7 @@ announce(void)
 
 	sv.announced = true;
 	log_info("ready: native %s, http %s, %s %uch %u Hz %u frames",
-	    sv.native_addr, sv.http_addr, sv.cfg.source, sv.cfg.channels,
+	    sv.native_addr, sv.http_addr, source_current(), sv.channels,
 	    sv.cfg.rate, sv.cfg.period);
 	announce_lan();
 	sd_notify("READY=1");
@@ -390,9 +390,10 @@ announce_when_ready(void)
 void
 super_child_ready(struct child *c)
 {
-	if (c->kind == CHILD_CAPTURE)
+	if (c->kind == CHILD_CAPTURE && c == sv.capture.child) {
 		service_ready(&sv.capture);
-	else if (c->kind == CHILD_BROKER) {
+		source_ready(c);
+	} else if (c->kind == CHILD_BROKER && c == sv.broker.child) {
 		service_ready(&sv.broker);
 		auth_broker_ready();
 	}
@@ -442,9 +443,10 @@ stop(void)
 	watch_stop();
 	auth_stop();
 	session_sweep_stop();
+	source_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
-	session_stop_all();
+	session_end_all("shutdown");
 	if ((kill_ev = evtimer_new(sv.base, kill_cb, NULL)) == NULL ||
 	    evtimer_add(kill_ev, &tv) == -1)
 		child_signal_all(SIGKILL);
@@ -583,6 +585,18 @@ ring_note_owner(void)
 		log_warn("ring %s: lock note", sv.cfg.ring);
 }
 
+static void
+ring_close(void)
+{
+	ring_reader_close(sv.ring);
+	sv.ring = NULL;
+	if (sv.ring_fd >= 0)
+		close(sv.ring_fd);
+	if (sv.ring_rw_fd >= 0)
+		close(sv.ring_rw_fd);
+	sv.ring_fd = sv.ring_rw_fd = -1;
+}
+
 /*
  * The ring a previous instance's capture still writes and its sessions
  * read: kept, never recreated under them, if it has the configured
@@ -591,8 +605,8 @@ ring_note_owner(void)
 static int
 ring_reuse(void)
 {
-	struct ring_config rc = { sv.cfg.rate, sv.cfg.channels, sv.cfg.period,
-	    0 };
+	struct ring_config rc = { sv.cfg.rate, sv.cfg.channels ?
+	    sv.cfg.channels : 1, sv.cfg.period, 0 };
 	const struct ring_header *h;
 
 	if (ring_config_check(&rc) != RING_OK ||
@@ -605,11 +619,15 @@ ring_reuse(void)
 		close(sv.ring_fd);
 		return -1;
 	}
+	/* With channels "max" (0) the capture's source said how many. */
 	h = ring_reader_header(sv.ring);
-	if (h->rate == rc.rate && h->channels == rc.channels &&
+	if (h->rate == rc.rate && (sv.cfg.channels == 0 ||
+	    h->channels == rc.channels) &&
 	    h->period_frames == rc.period_frames &&
-	    h->slot_count == rc.slot_count)
+	    h->slot_count == rc.slot_count) {
+		sv.channels = h->channels;
 		return 0;
+	}
 	ring_reader_close(sv.ring);
 	close(sv.ring_fd);
 	close(sv.ring_rw_fd);
@@ -619,25 +637,16 @@ ring_reuse(void)
 /*
  * The supervisor creates the ring and keeps two descriptors: read-write
  * for capture (which never opens the ring by name) and read-only for
- * sessions and the meters.
+ * sessions and the meters.  Made again for another channel count: who
+ * still maps the old object keeps it until they let go.
  */
-static int
-ring_setup(char *err, size_t errlen)
+int
+super_ring_make(uint32_t channels, char *err, size_t errlen)
 {
-	struct ring_config rc = { sv.cfg.rate, sv.cfg.channels, sv.cfg.period,
-	    0 };
+	struct ring_config rc = { sv.cfg.rate, channels, sv.cfg.period, 0 };
 	int r;
 
-	ring_note_owner();
-	if (adopt_audio()) {
-		if (ring_reuse() == 0) {
-			log_info("ring %s kept: adopted children use it",
-			    sv.cfg.ring);
-			return 0;
-		}
-		adopt_abandon("the ring is not the configured one any more");
-	}
-	sv.ring_fd = sv.ring_rw_fd = -1;
+	ring_close();
 	if ((r = ring_create(sv.cfg.ring, &rc)) != RING_OK) {
 		snprintf(err, errlen, "ring %s: %s%s%s", sv.cfg.ring,
 		    ring_strerror(r), r == RING_ESYS ? ": " : "",
@@ -651,10 +660,30 @@ ring_setup(char *err, size_t errlen)
 		snprintf(err, errlen, "ring %s: %s", sv.cfg.ring, sv.ring_fd ==
 		    -1 || sv.ring_rw_fd == -1 ? strerror(errno) :
 		    ring_strerror(r));
+		ring_close();
 		ring_unlink(sv.cfg.ring);
 		return -1;
 	}
+	sv.channels = channels;
 	return 0;
+}
+
+/* The configured count; with "max" the default until a source says. */
+static int
+ring_setup(char *err, size_t errlen)
+{
+	ring_note_owner();
+	sv.ring_fd = sv.ring_rw_fd = -1;
+	if (adopt_audio()) {
+		if (ring_reuse() == 0) {
+			log_info("ring %s kept: adopted children use it (%u "
+			    "channels)", sv.cfg.ring, sv.channels);
+			return 0;
+		}
+		adopt_abandon("the ring is not the configured one any more");
+	}
+	return super_ring_make(sv.cfg.channels ? sv.cfg.channels :
+	    SUPER_CHANNELS_DEFAULT, err, errlen);
 }
 
 static void
@@ -671,7 +700,7 @@ super_state_reopen(void)
 {
 	char err[1024];
 
-	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
+	if (state_open(sv.cfg.state_dir, false, sv.channels, 0, 0,
 	    &sv.state, err, sizeof(err)) == STATE_OK)
 		return 0;
 	log_warnx("state: %s", err);
@@ -728,18 +757,23 @@ start(void)
 	service_init(&sv.capture, "capture", CHILD_CAPTURE);
 	service_init(&sv.broker, "broker", CHILD_BROKER);
 	adopt_services();
-	if (sv.capture.child == NULL)
-		service_start(&sv.capture);
 	if (sv.broker.child == NULL)
 		service_start(&sv.broker);
-	/* After those forks, so no LMDB handle crosses them. */
-	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
+	/*
+	 * Later children are forked with the environment open; they only
+	 * move descriptors and exec.  Capture waits for it: a source saved
+	 * from the UI wins over the configuration's.
+	 */
+	if (state_open(sv.cfg.state_dir, false, sv.channels, 0, 0,
 	    &sv.state, err, sizeof(err)) != STATE_OK) {
 		log_warnx("state: %s", err);
 		exit_code = 1;
 		stop();
 		return;
 	}
+	source_init();
+	if (sv.capture.child == NULL)
+		service_start(&sv.capture);
 	adopt_sessions();
 	announce_when_ready();
 	upgrade_start();
@@ -770,9 +804,7 @@ main(int argc, char *argv[])
 	book_stop();
 	if (sv.state != NULL)
 		state_close(sv.state);
-	ring_reader_close(sv.ring);
-	close(sv.ring_fd);
-	close(sv.ring_rw_fd);
+	ring_close();
 	if (ring_unlink(sv.cfg.ring) != RING_OK)
 		log_warn("unlink ring %s", sv.cfg.ring);
 	ring_unlock(sv.cfg.ring, sv.ring_lock);

@@ -24,6 +24,8 @@
 #define SUPER_HTTP_DEFAULT	"0.0.0.0:5100"
 #define SUPER_STATE_DEFAULT	"/var/lib/ringcast"
 #define SUPER_MAX_CLIENTS	256
+#define SUPER_CHANNELS_DEFAULT	8	/* the ring's until a source says ("max") */
+#define SUPER_OPEN_MS		8000	/* a capture opens its source within */
 #define SUPER_STOP_GRACE_MS	3000	/* SIGTERM to SIGKILL at stop */
 #define SUPER_FLOOR_MS		1000	/* least time between two spawns */
 #define SUPER_STEADY_MS		1000	/* ready this long: a crash is no failure */
@@ -38,7 +40,7 @@ struct config {
 	char		 native[256];		/* HOST:PORT */
 	char		 http[256];
 	char		 state_dir[PATH_MAX];
-	char		 source[PATH_MAX];
+	char		 source[MSG_SOURCE_MAX];	/* "auto", "tone", ... */
 	char		 ring[64];
 	char		 user[64];		/* "" = children keep our uid */
 	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
@@ -49,7 +51,7 @@ struct config {
 	char		 metrics_public[8];	/* yes | no */
 	char		 tls_cert[PATH_MAX];	/* "": plain HTTP */
 	char		 tls_key[PATH_MAX];
-	uint32_t	 channels, rate, period;
+	uint32_t	 channels, rate, period;	/* channels 0: "max" */
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
 	uint32_t	 capture_stall_ms;	/* the watchdog's limit */
@@ -95,6 +97,8 @@ void	config_usage(void);
  */
 int	channel_names_parse(const char *list, uint32_t max,
 	    char names[][64], uint32_t *n, char *err, size_t errlen);
+/* A source as the configuration or the API names it: 0, or -1 with err. */
+int	config_source_check(const char *src, char *err, size_t errlen);
 
 /* ---- the process table (supervisor_child.c) ---- */
 
@@ -102,6 +106,8 @@ enum child_kind {
 	CHILD_CAPTURE,
 	CHILD_BROKER,
 	CHILD_SESSION,
+	CHILD_LISTER,		/* ringcast-capture --list-devices */
+	CHILD_KINDS
 };
 
 struct client;
@@ -120,6 +126,8 @@ struct child {
 	uint64_t	 ready_ms;
 	struct client	*client;	/* sessions: the listener it serves */
 	char		 version[32];	/* what it said in MSG_READY */
+	bool		 opened;	/* capture: MSG_CAPTURE_OPENED came */
+	struct event	*open_ev;	/* capture: the bound on opening */
 	LIST_ENTRY(child) entry;
 };
 
@@ -161,6 +169,11 @@ int	child_send(struct child *c, uint32_t type, const void *body, size_t len,
  */
 struct child *child_adopt(enum child_kind kind, pid_t pid, int pidfd, int chan,
 	    const char *version);
+/* The same with a descriptor (the types the table gives one). */
+int	child_send_fd(struct child *c, uint32_t type, const void *body,
+	    size_t len, int fd);
+/* A capture that opens source with channels (0: max), then awaits its ring. */
+struct child *child_spawn_capture(const char *source, uint32_t channels);
 /* Close our end of the channel (an adoptable child goes on, an orphan). */
 void	child_close(struct child *c);
 /* A signal to the child, through its pidfd when it has one. */
@@ -243,7 +256,8 @@ void	session_unsaved_entries(json_t *arr);
 json_t	*session_stats_json(void);
 /* {"ID": {"peak": [l, r], "rms": [l, r]}} of server mixes with new levels. */
 json_t	*session_meters_json(void);
-void	session_stop_all(void);
+/* End every session with this reason (shutdown, reconfigured). */
+void	session_end_all(const char *reason);
 /* Who left from where, for app restarts (at start, from the records). */
 void	session_recent_load(void);
 /* One who left, and from where (a listener whose record is used). */
@@ -291,8 +305,12 @@ void	book_stop(void);
 
 /* ---- the broker's requests (supervisor_api.c) ---- */
 
-/* A routed request from the broker: answered with one MSG_BROKER_REPLY. */
-void	api_request(struct child *broker, const struct msg_api_request *r);
+/*
+ * A routed request from the broker (and its tail: an import's records):
+ * answered with one MSG_BROKER_REPLY, now or later.
+ */
+void	api_request(struct child *broker, const struct msg_api_request *r,
+	    const char *tail, size_t taillen);
 /* An event for /api/events subscribers, if there are any.  Steals data. */
 void	api_event(const char *event, json_t *data);
 /* Channel names: defaults, the config file, then what the UI saved. */
@@ -343,6 +361,53 @@ void	upgrade_child_gone(struct child *c);
 void	upgrade_capture_retired(struct child *c,
 	    const struct msg_capture_handover *h);
 json_t	*upgrade_json(void);
+/*
+ * A reply that comes later than its request (a device list, a capture
+ * switch: they wait for a process): to the broker that asked, if it is
+ * still the one running.  Steals body.
+ */
+struct api_pending {
+	uint32_t	 id;
+	pid_t		 broker;
+};
+void	api_pending_take(struct api_pending *p, const struct child *broker,
+	    uint32_t id);
+void	api_pending_reply(struct api_pending *p, int status, json_t *body);
+json_t	*api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the capture's source (supervisor_source.c) ---- */
+
+/* At start, once the state is open: a saved choice wins over the file. */
+void	source_init(void);
+/* What the next capture opens: the source, and channels (0: all). */
+const char *source_next(uint32_t *channels);
+/* {"source", "channels"} of what capture runs now. */
+json_t	*source_current_json(void);
+const char *source_current(void);
+/* A capture of a previous ringcastd: what it runs. */
+void	source_adopted(struct child *c, const struct msg_adopt_capture *m);
+/* MSG_CAPTURE_OPENED from a capture: ring it, or switch to it. */
+void	source_opened(struct child *c, const struct msg_capture_opened *m);
+void	source_ready(struct child *c);
+/* The service's capture ended (before service_exited). */
+void	source_capture_exited(struct child *c, int status);
+/* Another capture (a switch's) or a lister ended. */
+void	source_child_exited(struct child *c, int status);
+void	source_devices(struct child *c, const struct msg_capture_devices *m);
+/* GET /api/devices and POST /api/capture: answered later. */
+void	source_list(const struct child *broker, uint32_t id);
+void	source_switch(const struct child *broker, uint32_t id,
+	    const struct api_capture_set *set);
+void	source_stop(void);
+
+/* ---- imports of saved records (supervisor_import.c) ---- */
+
+/*
+ * One batch of POST /api/state/import (tail: its struct state_record):
+ * an HTTP status and the answer in *out.
+ */
+int	import_batch(const struct api_import *b, const char *tail, size_t len,
+	    json_t **out);
 
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 
@@ -358,7 +423,7 @@ void	events_stop(void);
 
 enum { ADOPT_ADOPTED, ADOPT_REFUSED, ADOPT_INCOMPATIBLE, ADOPT_RESULTS };
 
-#define SUPER_REASONS	14
+#define SUPER_REASONS	15
 
 struct super {
 	struct config		 cfg;
@@ -367,6 +432,7 @@ struct super {
 	struct service		 broker;
 	struct state		*state;		/* NULL until opened */
 	int			 native_fd, http_fd;
+	uint32_t		 channels;	/* the ring's now */
 	int			 ring_fd;	/* O_RDONLY, for sessions */
 	int			 ring_rw_fd;	/* O_RDWR, for capture alone */
 	struct ring_reader	*ring;		/* our own read-only mapping */
@@ -393,7 +459,7 @@ struct super {
 	uint64_t		 periods_dropped;	/* by every session */
 	uint64_t		 disconnects[SUPER_REASONS];
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
-	uint64_t		 faults[3];	/* channel faults, by child_kind */
+	uint64_t		 faults[CHILD_KINDS];	/* channel faults, by kind */
 	uint64_t		 adoptions[ADOPT_RESULTS];
 	uint64_t		 book_commits, book_notes;	/* group commits */
 };
@@ -408,6 +474,12 @@ void	super_capture_state(const struct msg_capture_state *m);
 /* LMDB again, after a failed upgrade closed it: 0 or -1. */
 int	super_state_reopen(void);
 const char *super_prog(const char *name);
+/*
+ * (Re)create the ring with this channel count and open it again: the
+ * read-write descriptor for capture, the read-only one for sessions, our
+ * own mapping.  0, or -1 with err.
+ */
+int	super_ring_make(uint32_t channels, char *err, size_t errlen);
 /* fn every ms milliseconds in our loop: a timer to event_free at the end. */
 struct event *super_every(uint64_t ms, void (*fn)(void));
 /* Stop and free such a timer (NULL afterwards); nothing if NULL. */

@@ -485,6 +485,7 @@ adopt_services(void)
 		if ((ch = take(c, CHILD_CAPTURE)) != NULL) {
 			service_adopt(&sv.capture, ch);
 			super_capture_state(&c->u.cap.state);
+			source_adopted(ch, &c->u.cap);
 		}
 	}
 	while ((c = next_of(ROLE_BROKER)) != NULL) {

@@ -1,5 +1,6 @@
 /* supervisor_api.c — answers the API requests the broker routed: one handler per route. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,9 @@ api_capture_json(void)
 		    !sv.capture.child->ready ? "starting" :
 		    sv.cap.stalled ? "stalled" :
 		    sv.cap.state[0] ? sv.cap.state : "running"));
-		json_object_set_new(cap, "source", json_string(sv.cfg.source));
+		json_object_set_new(cap, "source", json_string(
+		    source_current()));
+		json_object_set_new(cap, "channels", json_integer(sv.channels));
 		json_object_set_new(cap, "epoch", json_integer(sv.cap.epoch));
 		json_object_set_new(cap, "xruns", json_integer(sv.cap.xruns));
 		json_object_set_new(cap, "overruns",
@@ -80,8 +83,8 @@ get_status(struct reply *r)
 	    "version", RINGCAST_VERSION,
 	    "uptime_s", (json_int_t)((clock_mono_ms() - sv.start_ms) / 1000),
 	    "rate", (int)sv.cfg.rate, "period", (int)sv.cfg.period,
-	    "channels", (int)sv.cfg.channels,
-	    "source", sv.cfg.source, "ring", sv.cfg.ring,
+	    "channels", (int)sv.channels,
+	    "source", source_current(), "ring", sv.cfg.ring,
 	    "capture", cap, "broker", service_json(&sv.broker),
 	    "sessions", (int)session_count(),
 	    "max_clients", (int)sv.cfg.max_clients,
@@ -250,7 +253,8 @@ metrics_text(FILE *f)
 	    [ADOPT_REFUSED] = "refused",
 	    [ADOPT_INCOMPATIBLE] = "incompatible" };
 	static const char *const kinds[] = { [CHILD_CAPTURE] = "capture",
-	    [CHILD_BROKER] = "broker", [CHILD_SESSION] = "sessiond" };
+	    [CHILD_BROKER] = "broker", [CHILD_SESSION] = "sessiond",
+	    [CHILD_LISTER] = "devices" };
 	const uint64_t sessions = session_count(), restarts[] = {
 	    sv.capture.restarts, sv.broker.restarts };
 	const struct {
@@ -298,7 +302,7 @@ metrics_text(FILE *f)
 	metric(f, "ringcast_channel_faults_total", "counter",
 	    "Parent-channel messages refused (wrong direction, size or "
 	    "contents), by the kind of child involved.", "child", kinds,
-	    sv.faults, 3);
+	    sv.faults, CHILD_KINDS);
 	metric(f, "ringcast_auth_failures_total", "counter",
 	    "HTTP credentials refused: wrong, malformed or revoked tokens.",
 	    NULL, NULL, &auth_counts()->failed, 1);
@@ -341,7 +345,7 @@ api_channel_names(void)
 	json_t *a = json_array();
 	uint32_t c;
 
-	for (c = 0; a != NULL && c < sv.cfg.channels; c++)
+	for (c = 0; a != NULL && c < sv.channels; c++)
 		json_array_append_new(a, json_string(chname[c]));
 	return a;
 }
@@ -354,18 +358,19 @@ api_channels_load(void)
 	json_t *a, *v;
 	size_t i;
 
-	for (c = 0; c < sv.cfg.channels; c++)
+	for (c = 0; c < sv.channels; c++)
 		chname_default(c);
-	if (channel_names_parse(sv.cfg.channel_names, sv.cfg.channels, names,
+	/* The file's names for the channels the ring has now. */
+	if (channel_names_parse(sv.cfg.channel_names, RING_MAX_CHANNELS, names,
 	    &n, buf, sizeof(buf)) == 0)
-		for (c = 0; c < n; c++)
+		for (c = 0; c < n && c < sv.channels; c++)
 			memcpy(chname[c], names[c], sizeof(chname[c]));
 	if (sv.state == NULL || state_meta_get(sv.state, "channel_names", buf,
 	    sizeof(buf)) != STATE_OK || (a = json_loads(buf, 0, NULL)) == NULL)
 		return;
 	/* Saved from the UI: they win over the file; null keeps the file's. */
 	json_array_foreach(a, i, v)
-		if (i < sv.cfg.channels && proto_name_valid(v))
+		if (i < sv.channels && proto_name_valid(v))
 			snprintf(chname[i], sizeof(chname[i]), "%s",
 			    json_string_value(v));
 	json_decref(a);
@@ -381,7 +386,7 @@ post_channels(struct reply *r, const struct api_channels_set *set)
 	uint32_t i;
 	int rc;
 
-	if (set->first + set->n > sv.cfg.channels) {
+	if (set->first + set->n > sv.channels) {
 		fail(r, 400, "more names than channels");
 		return;
 	}
@@ -429,7 +434,7 @@ post_client(struct reply *r, const char *id, const struct api_client_set *set)
 		return;
 	}
 	if (rc == STATE_NOTFOUND) {
-		state_record_init(&rec, id, sv.cfg.channels, clock_wall_ms());
+		state_record_init(&rec, id, sv.channels, clock_wall_ms());
 		rec.mix = cl->mix;
 	}
 	if (set->has_name)
@@ -482,7 +487,21 @@ post_link(struct reply *r, const char *id, const struct api_link *l)
 /* ---- one handler per route ---- */
 
 static void
-route(struct reply *r, const struct msg_api_request *q)
+post_import(struct reply *r, const struct api_import *b, const char *tail,
+    size_t len)
+{
+	json_t *body;
+
+	r->status = import_batch(b, tail, len, &body);
+	r->body = body;
+	if (body == NULL)
+		fail(r, 500, "out of memory");
+}
+
+/* Routes that answer later (api_pending_reply) leave r->status 0. */
+static void
+route(struct reply *r, struct child *broker, const struct msg_api_request *q,
+    const char *tail, size_t taillen)
 {
 	switch (q->route) {
 	case API_STATUS:	get_status(r); break;
@@ -501,6 +520,11 @@ route(struct reply *r, const struct msg_api_request *q)
 	case API_CLIENT_DISCONNECT: post_disconnect(r, q->client); break;
 	case API_CLIENT_APPROVE: post_approve(r, q->client); break;
 	case API_CLIENT_LINK:	post_link(r, q->client, &q->body.link); break;
+	case API_DEVICES:	source_list(broker, q->id); break;
+	case API_CAPTURE:	source_switch(broker, q->id, &q->body.capture); break;
+	case API_STATE_IMPORT:
+		post_import(r, &q->body.import, tail, taillen);
+		break;
 	default:		fail(r, 404, "not found"); break;
 	}
 }
@@ -530,15 +554,60 @@ reply_send(struct child *broker, uint32_t id, struct reply *r)
 }
 
 void
-api_request(struct child *broker, const struct msg_api_request *q)
+api_request(struct child *broker, const struct msg_api_request *q,
+    const char *tail, size_t taillen)
 {
 	struct reply r = { 0 };
 
 	if (sv.state == NULL)
 		fail(&r, 503, "starting or stopping");
 	else
-		route(&r, q);
-	reply_send(broker, q->id, &r);
+		route(&r, broker, q, tail, taillen);
+	if (r.status != 0)
+		reply_send(broker, q->id, &r);
+}
+
+void
+api_pending_take(struct api_pending *p, const struct child *broker,
+    uint32_t id)
+{
+	p->id = id;
+	p->broker = broker->pid;
+}
+
+/*
+ * A restarted broker numbers its requests afresh: an answer meant for
+ * its predecessor would reach the wrong client, so it is dropped.
+ */
+void
+api_pending_reply(struct api_pending *p, int status, json_t *body)
+{
+	struct child *b = sv.broker.child;
+	struct reply r = { status, body, NULL };
+
+	if (p->broker == 0)
+		json_decref(body);
+	else if (b == NULL || b->pid != p->broker) {
+		log_info("request %u: its broker is gone, answer dropped", p->id);
+		json_decref(body);
+	} else {
+		if (body == NULL)
+			fail(&r, 500, "out of memory");
+		reply_send(b, p->id, &r);
+	}
+	p->broker = 0;
+}
+
+json_t *
+api_error(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:s}", "error", buf);
 }
 
 /* Kept from the browser that lags first: they come again in a moment. */

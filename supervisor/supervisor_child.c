@@ -38,6 +38,10 @@ child_name(const struct child *c)
 		return "broker";
 	case CHILD_SESSION:
 		return "sessiond";
+	case CHILD_LISTER:
+		return "devices";
+	case CHILD_KINDS:
+		break;
 	}
 	return "child";
 }
@@ -119,8 +123,9 @@ chroot_check(void)
  * root with --user, "--drop UID:GID[,GID...][:DIR]": every child drops
  * itself after exec (as root it can still chroot then).  Broker and
  * sessions parse network input: the group alone and the empty chroot.
- * Capture keeps the user's groups (the sound devices' group) and the
- * filesystem (devices, plugins).  In the forked child.
+ * Capture (and its device lister) keeps the user's groups (the sound
+ * devices' group) and the filesystem (devices, plugins).  In the forked
+ * child.
  */
 static char *const *
 child_argv(enum child_kind kind, const char *const *words)
@@ -136,15 +141,18 @@ child_argv(enum child_kind kind, const char *const *words)
 	}
 	if (sv.cfg.verbose > 0)
 		av[n++] = "-v";
-	/* Every child may outlive us, to be adopted by our successor. */
-	av[n++] = "--adopt";
-	av[n++] = sv.cfg.ring;
+	/* Every child may outlive us, to be adopted by our successor (not a
+	 * device lister: it lives for one answer). */
+	if (kind != CHILD_LISTER) {
+		av[n++] = "--adopt";
+		av[n++] = sv.cfg.ring;
+	}
 	av[n] = NULL;
 	if (!sv.cfg.drop)
 		return av;
 	len = (size_t)snprintf(spec, sizeof(spec), "%u:%u", (unsigned)sv.cfg.uid,
 	    (unsigned)sv.cfg.gid);
-	if (kind == CHILD_CAPTURE) {
+	if (kind == CHILD_CAPTURE || kind == CHILD_LISTER) {
 		/* groups[0] is gid itself. */
 		for (i = 1; i < sv.cfg.ngroups; i++)
 			len += (size_t)snprintf(spec + len, sizeof(spec) - len,
@@ -186,7 +194,8 @@ child_spawn(enum child_kind kind, const char *const *words, const int *fds,
 	sigset_t all, old;
 	int pair[2];
 
-	if (kind != CHILD_CAPTURE && sv.cfg.drop && chroot_check() == -1)
+	if ((kind == CHILD_BROKER || kind == CHILD_SESSION) && sv.cfg.drop &&
+	    chroot_check() == -1)
 		return NULL;
 	if (nfds >= SPAWN_FDS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("spawn %s", path);
@@ -224,7 +233,8 @@ child_spawn(enum child_kind kind, const char *const *words, const int *fds,
 		fatalx("%s: cannot watch the channel", path);
 	LIST_INSERT_HEAD(&children, c, entry);
 	log_debug("%s[%d] started", child_name(c), (int)c->pid);
-	adopt_key_send(c);
+	if (kind != CHILD_LISTER)
+		adopt_key_send(c);
 	return c;
 }
 
@@ -298,6 +308,18 @@ child_send(struct child *c, uint32_t type, const void *body, size_t len,
 	    taillen, -1);
 }
 
+int
+child_send_fd(struct child *c, uint32_t type, const void *body, size_t len,
+    int fd)
+{
+	if (c->chan == -1) {
+		errno = EPIPE;
+		return -1;
+	}
+	return msg_send(c->chan, ROLE_SUPERVISOR, type, body, len, NULL, 0,
+	    fd);
+}
+
 void
 child_signal_all(int sig)
 {
@@ -323,10 +345,12 @@ child_role(const struct child *c)
 {
 	switch (c->kind) {
 	case CHILD_CAPTURE:
+	case CHILD_LISTER:
 		return ROLE_CAPTURE;
 	case CHILD_BROKER:
 		return ROLE_BROKER;
 	case CHILD_SESSION:
+	case CHILD_KINDS:
 		break;
 	}
 	return ROLE_SESSION;
@@ -362,12 +386,15 @@ ready(struct child *c, const struct msg_ready *r)
 static void
 dispatch(struct child *c)
 {
+	const char *tail;
+	size_t taillen;
+
 	switch (cm.hdr.type) {
 	case MSG_READY:
 		ready(c, MSG_BODY(&cm, struct msg_ready));
 		break;
 	case MSG_CAPTURE_STATE:
-		/* An upgrade's waiting capture speaks for nobody yet. */
+		/* An upgrade's waiting capture, or one a switch retires. */
 		if (c == sv.capture.child)
 			super_capture_state(MSG_BODY(&cm,
 			    struct msg_capture_state));
@@ -376,11 +403,19 @@ dispatch(struct child *c)
 		upgrade_capture_retired(c, MSG_BODY(&cm,
 		    struct msg_capture_handover));
 		break;
+	case MSG_CAPTURE_OPENED:
+		source_opened(c, MSG_BODY(&cm, struct msg_capture_opened));
+		break;
+	case MSG_CAPTURE_DEVICES:
+		source_devices(c, MSG_BODY(&cm, struct msg_capture_devices));
+		break;
 	case MSG_BROKER_CLIENT:
 		session_broker_client(cm.fd, MSG_BODY(&cm, struct msg_client));
 		break;
 	case MSG_BROKER_REQUEST:
-		api_request(c, MSG_BODY(&cm, struct msg_api_request));
+		tail = msg_tail(&cm, &taillen);
+		api_request(c, MSG_BODY(&cm, struct msg_api_request), tail,
+		    taillen);
 		break;
 	case MSG_BROKER_SUBSCRIBERS:
 		sv.subscribers = MSG_BODY(&cm, struct msg_subscribers)->count;
@@ -483,8 +518,16 @@ exited(struct child *c, int status)
 		close(c->pidfd);
 	LIST_REMOVE(c, entry);
 	upgrade_child_gone(c);
+	if (c->open_ev != NULL)
+		event_free(c->open_ev);
 	switch (c->kind) {
 	case CHILD_CAPTURE:
+		if (c != sv.capture.child) {
+			source_child_exited(c, status);
+			service_exited(&sv.capture, c, status);
+			break;
+		}
+		source_capture_exited(c, status);
 		service_exited(&sv.capture, c, status);
 		break;
 	case CHILD_BROKER:
@@ -494,6 +537,10 @@ exited(struct child *c, int status)
 		break;
 	case CHILD_SESSION:
 		session_exited(c, status);
+		break;
+	case CHILD_LISTER:
+	case CHILD_KINDS:
+		source_child_exited(c, status);
 		break;
 	}
 	free(c);
@@ -580,20 +627,56 @@ child_probe(const struct api_probe *p, char *err, size_t errlen)
 
 /* ---- restartable services ---- */
 
+/* A device that hangs while it opens (a wedged sound server) is killed. */
+static void
+open_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("capture[%d]: its source did not open within %d ms: "
+	    "killed", (int)c->pid, SUPER_OPEN_MS);
+	child_kill(c, SIGKILL);
+}
+
+/*
+ * Capture opens its source first and says what it got (MSG_CAPTURE_OPENED,
+ * within SUPER_OPEN_MS); the ring follows on the channel
+ * (supervisor_source.c).
+ */
+struct child *
+child_spawn_capture(const char *source, uint32_t channels)
+{
+	struct timeval tv = { SUPER_OPEN_MS / 1000, 0 };
+	char rate[16], ch[16], period[16];
+	/* An upgrade's new capture waits to take the ring over. */
+	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
+	    "--source", source, "--rate", rate, "--channels", ch, "--period",
+	    period, upgrade_handover() ? "--handover" : NULL, NULL };
+	struct child *c;
+
+	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
+	if (channels == 0)
+		snprintf(ch, sizeof(ch), "max");
+	else
+		snprintf(ch, sizeof(ch), "%u", channels);
+	snprintf(period, sizeof(period), "%u", sv.cfg.period);
+	if ((c = child_spawn(CHILD_CAPTURE, words, NULL, 0)) == NULL)
+		return NULL;
+	if ((c->open_ev = evtimer_new(sv.base, open_expired, c)) == NULL ||
+	    evtimer_add(c->open_ev, &tv) == -1)
+		fatalx("capture: timer");
+	return c;
+}
+
 static struct child *
 spawn_capture(void)
 {
-	char rate[16], ch[16], period[16];
-	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
-	    "--ring-fd", "4", "--source", sv.cfg.source, "--rate", rate,
-	    "--channels", ch, "--period", period,
-	    upgrade_handover() ? "--handover" : NULL, NULL };
-	int fds[1] = { sv.ring_rw_fd };
+	uint32_t channels;
+	const char *source = source_next(&channels);
 
-	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
-	snprintf(ch, sizeof(ch), "%u", sv.cfg.channels);
-	snprintf(period, sizeof(period), "%u", sv.cfg.period);
-	return child_spawn(CHILD_CAPTURE, words, fds, 1);
+	return child_spawn_capture(source, channels);
 }
 
 /*

@@ -22,7 +22,7 @@
 #define LINE_MAX_LEN	4096
 #define CLI_MAX		64
 
-enum ktype { K_STR, K_U32, K_INT, K_HOURS };
+enum ktype { K_STR, K_U32, K_INT, K_HOURS, K_U32_MAX };
 
 struct key {
 	const char	*name;
@@ -37,6 +37,8 @@ struct key {
 		sizeof(((struct config *)0)->f), 0, 0
 #define U32(f, lo, hi)	K_U32, offsetof(struct config, f), 0, lo, hi
 #define INT(f, lo, hi)	K_INT, offsetof(struct config, f), 0, lo, hi
+/* A number, or "max" (kept as 0). */
+#define U32_MAX(f, lo, hi) K_U32_MAX, offsetof(struct config, f), 0, lo, hi
 /* A decimal number of hours (0.001 is 3.6 s), kept in milliseconds. */
 #define HOURS(f, lo, hi) K_HOURS, offsetof(struct config, f), 0, lo, hi
 
@@ -45,8 +47,9 @@ static const struct key keys[] = {
 	{ "native",		STR(native),		"HOST:PORT" },
 	{ "http",		STR(http),		"HOST:PORT" },
 	{ "state",		STR(state_dir),		"DIR" },
-	{ "source",		STR(source),		"tone|wav:PATH|portaudio:DEV" },
-	{ "channels",		U32(channels, 1, RING_MAX_CHANNELS), "N" },
+	{ "source",		STR(source),
+	    "auto|tone|wav:PATH|portaudio:DEV" },
+	{ "channels",		U32_MAX(channels, 1, RING_MAX_CHANNELS), "N|max" },
 	{ "rate",		U32(rate, 8000, 384000),	"HZ" },
 	{ "period",		U32(period, 16, RING_MAX_PERIOD), "FRAMES" },
 	{ "user",		STR(user),		"NAME" },
@@ -137,7 +140,17 @@ set_number(struct config *c, const struct key *k, const char *val, char *err,
     size_t errlen)
 {
 	long long v;
+	uint32_t u;
 
+	if (k->type == K_U32_MAX) {
+		if (opt_number_or_max(val, k->min, k->max, &u) == -1) {
+			snprintf(err, errlen, "%s: \"%s\" is not max nor a "
+			    "number %ld..%ld", k->name, val, k->min, k->max);
+			return -1;
+		}
+		*(uint32_t *)(void *)((char *)c + k->off) = u;
+		return 0;
+	}
 	if (k - keys == (long)KEY_VERBOSE && (strcmp(val, "yes") == 0 ||
 	    strcmp(val, "no") == 0))
 		v = val[0] == 'y';
@@ -373,10 +386,15 @@ check_addr(const char *what, const char *addr, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-check_source(const char *src, char *err, size_t errlen)
+int
+config_source_check(const char *src, char *err, size_t errlen)
 {
-	if (strcmp(src, "tone") == 0)
+	if (strlen(src) >= MSG_SOURCE_MAX) {
+		snprintf(err, errlen, "source: at most %d bytes",
+		    MSG_SOURCE_MAX - 1);
+		return -1;
+	}
+	if (strcmp(src, "tone") == 0 || strcmp(src, "auto") == 0)
 		return 0;
 	if (strncmp(src, "portaudio:", 10) == 0 && src[10] != '\0')
 		return 0;
@@ -387,7 +405,7 @@ check_source(const char *src, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	snprintf(err, errlen, "source: \"%s\" is not tone, wav:PATH or "
+	snprintf(err, errlen, "source: \"%s\" is not auto, tone, wav:PATH or "
 	    "portaudio:DEVICE", src);
 	return -1;
 }
@@ -422,7 +440,8 @@ check_user(struct config *c, char *err, size_t errlen)
 static int
 check_ring(const struct config *c, char *err, size_t errlen)
 {
-	struct ring_config rc = { c->rate, c->channels, c->period, 0 };
+	struct ring_config rc = { c->rate, c->channels ? c->channels :
+	    SUPER_CHANNELS_DEFAULT, c->period, 0 };
 
 	if (c->ring[0] != '/' || strchr(c->ring + 1, '/') != NULL ||
 	    c->ring[1] == '\0') {
@@ -497,8 +516,8 @@ check_channel_names(const struct config *c, char *err, size_t errlen)
 	static char names[RING_MAX_CHANNELS][64];
 	uint32_t n;
 
-	return channel_names_parse(c->channel_names, c->channels, names, &n,
-	    err, errlen);
+	return channel_names_parse(c->channel_names, c->channels ?
+	    c->channels : RING_MAX_CHANNELS, names, &n, err, errlen);
 }
 
 int
@@ -507,7 +526,7 @@ config_check(struct config *c, char *err, size_t errlen)
 	if (check_addr("native", c->native, err, errlen) == -1 ||
 	    check_state(c, err, errlen) == -1 ||
 	    check_addr("http", c->http, err, errlen) == -1 ||
-	    check_source(c->source, err, errlen) == -1 ||
+	    config_source_check(c->source, err, errlen) == -1 ||
 	    check_ring(c, err, errlen) == -1 ||
 	    check_user(c, err, errlen) == -1 ||
 	    check_channel_names(c, err, errlen) == -1 ||

@@ -32,7 +32,7 @@ send_meters(void)
 	float p, r;
 	uint32_t c;
 
-	for (c = 0; c < h->channels && c < sv.cfg.channels; c++) {
+	for (c = 0; c < h->channels && c < sv.channels; c++) {
 		ring_meter_get(h, c, &p, &r);
 		json_array_append_new(peak, json_real(p));
 		json_array_append_new(rms, json_real(r));

@@ -204,7 +204,7 @@ record_load(const char *id, const struct proto_hello *h, const char *ip,
 		log_warnx("client %s: saved state unusable, starting afresh: "
 		    "%s", id, state_strerror(sv.state, rc));
 	if (!*found)
-		state_record_init(rec, id, sv.cfg.channels, clock_wall_ms());
+		state_record_init(rec, id, sv.channels, clock_wall_ms());
 	book_connect(rec, *found, ip, h->name);
 }
 
@@ -214,7 +214,7 @@ addressable(const struct client *cl)
 {
 	uint32_t n = 32 * (cl->hello.mask_words ? cl->hello.mask_words : 1);
 
-	return cl->hello.server_mix || n > sv.cfg.channels ? sv.cfg.channels :
+	return cl->hello.server_mix || n > sv.channels ? sv.channels :
 	    n;
 }
 
@@ -379,16 +379,16 @@ player_mix(const struct msg_client *m, struct mix *mix, char *err, size_t errlen
 {
 	uint32_t i, c;
 
-	mix_init(mix, sv.cfg.channels);
+	mix_init(mix, sv.channels);
 	for (i = 0; i < m->wav_nchannels; i++) {
-		if ((c = m->wav_channels[i]) >= sv.cfg.channels) {
+		if ((c = m->wav_channels[i]) >= sv.channels) {
 			snprintf(err, errlen, "channels: %u is not a channel "
-			    "(0..%u)", c, sv.cfg.channels - 1);
+			    "(0..%u)", c, sv.channels - 1);
 			return -1;
 		}
 		mix->sub[c] = 1;
 	}
-	for (c = 0; m->wav_nchannels == 0 && c < sv.cfg.channels; c++)
+	for (c = 0; m->wav_nchannels == 0 && c < sv.channels; c++)
 		mix->sub[c] = 1;
 	return 0;
 }
@@ -636,7 +636,7 @@ record_for(const char *id, const struct client *cl, struct state_record *rec,
 	}
 	/* Forgotten, or unreadable, while connected: save it anew. */
 	if (rc != STATE_OK) {
-		state_record_init(rec, id, sv.cfg.channels, clock_wall_ms());
+		state_record_init(rec, id, sv.channels, clock_wall_ms());
 		snprintf(rec->device, sizeof(rec->device), "%s",
 		    cl->hello.name);
 		rec->mix = cl->mix;
@@ -663,7 +663,7 @@ session_mix_commit(const char *id, const struct mix_patch *p,
 		return rc;
 	m = cl != NULL ? cl->mix : rec.mix;
 	if (mix_patch_apply(&m, p, cl != NULL ? addressable(cl) :
-	    sv.cfg.channels, err, errlen) == -1)
+	    sv.channels, err, errlen) == -1)
 		return 400;
 	rec.mix = m;
 	if (cl != NULL)
@@ -1072,13 +1072,13 @@ session_unsaved_entries(json_t *arr)
 }
 
 void
-session_stop_all(void)
+session_end_all(const char *reason)
 {
 	struct client *cl;
 
 	TAILQ_FOREACH(cl, &clients, entry) {
 		if (cl->reason[0] == '\0')
-			snprintf(cl->reason, sizeof(cl->reason), "shutdown");
+			snprintf(cl->reason, sizeof(cl->reason), "%s", reason);
 		if (cl->child != NULL)
 			child_end(cl->child);
 	}

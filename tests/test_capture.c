@@ -1,5 +1,6 @@
 /* test_capture.c — ringcast-capture end to end: tone, pacing, restart, WAV, parent channel, PortAudio via JACK. */
 #define _GNU_SOURCE	/* pipe2 */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -25,6 +26,8 @@
 #include "shared/msg.h"
 #include "shared/ring.h"
 #include "shared/tone.h"
+#include "shared/clock.h"
+#include "tests/lib/jack.h"
 #include "tests/lib/tu.h"
 
 #define NOTIFY_FD	5
@@ -35,31 +38,13 @@
 #define TOL		1e-6f
 
 /* Everything a test started, so teardown can kill and reap it on failure. */
+static struct jack J;
 static pid_t kids[8];
 static int nkids;
 static char rings[4][64];
 static int nrings;
 static char files[4][128];
 static int nfiles;
-
-/* A killed jackd leaves its objects in /dev/shm: remove those of our server. */
-static void
-jack_shm_cleanup(void)
-{
-	char tag[64], path[512];
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(tag, sizeof(tag), "rc-test-%d-jack", (int)getpid());
-	if ((d = opendir("/dev/shm")) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, tag) != NULL) {
-			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
-			unlink(path);
-		}
-	closedir(d);
-}
 
 static void
 teardown(void)
@@ -74,7 +59,7 @@ teardown(void)
 		ring_unlink(rings[i]);
 	for (i = 0; i < nfiles; i++)
 		unlink(files[i]);
-	jack_shm_cleanup();
+	jack_stop(&J);
 	nkids = nrings = nfiles = 0;
 }
 
@@ -681,117 +666,108 @@ Test(capture, parent_channel_ready_state_and_eof, .timeout = 60)
 	cr_assert(exited(st, 0), "no clean exit on parent EOF (status %d)", st);
 }
 
-/* ---- PortAudio through a private JACK server (dummy driver) ---- */
-
-struct jack {
-	char	server[64];
-	char	metro[64];
-	char	log[128];
-	pid_t	jackd;
-	pid_t	metro_pid;
-};
-
-static void
-log_file(const char *path)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return;
-	read_all(fd, buf, sizeof(buf), 1000);
-	close(fd);
-	cr_log_error("%s:\n%s", path, buf);
-}
-
-/*
- * A server of our own name: parallel runs do not meet, and the name holds
- * "rc-test-" so tests/run.sh can kill a leftover.  Clients find it through
- * JACK_DEFAULT_SERVER; none may start a server on its own.
- */
-static void
-jack_start(struct jack *j)
-{
-	char out[4096];
-	char *argv[] = { "jackd", "-n", j->server, "--no-realtime", "-d",
-	    "dummy", "-r", "48000", "-p", "64", NULL };
-	char *wait[] = { "jack_wait", "-w", "-s", j->server, "-t", "20", NULL };
-	int fd, st;
-
-	snprintf(j->server, sizeof(j->server), "rc-test-%d-jack", (int)getpid());
-	snprintf(j->metro, sizeof(j->metro), "rc-test-%d-metro", (int)getpid());
-	snprintf(j->log, sizeof(j->log), "%s", tmp_path("jackd.log"));
-	setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
-	setenv("JACK_NO_START_SERVER", "1", 1);
-	setenv("JACK_DEFAULT_SERVER", j->server, 1);
-	fd = open(j->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert(fd >= 0);
-	j->jackd = spawn(argv, NULL, NULL, 0, fd);
-	close(fd);
-	st = run_prog(wait, out, sizeof(out), 25000);
-	if (!exited(st, 0)) {
-		log_file(j->log);
-		cr_assert_fail("jackd did not come up (jack_wait status %d): %s",
-		    st, out);
-	}
-}
-
-/* The n-th port in jack_lsp's list that starts with prefix, or 0. */
+/* ringcast-capture ARGS... with the parent channel on 3: our end. */
 static int
-find_port(const char *lsp, const char *prefix, int n, char *port,
-    size_t len)
+capture_child(char *const *args, pid_t *pid)
 {
-	const char *line = lsp, *nl;
+	char *argv[16] = { (char *)(uintptr_t)tu_prog("ringcast-capture"),
+	    "--parent-fd", "3" };
+	int sv[2], dst = MSG_PARENT_FD, n = 3;
 
-	for (; *line != '\0'; line = nl + 1) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			nl = line + strlen(line);
-		if (strncmp(line, prefix, strlen(prefix)) == 0 && n-- == 0) {
-			snprintf(port, len, "%.*s", (int)(nl - line), line);
-			return 1;
-		}
-		if (*nl == '\0')
-			break;
-	}
-	return 0;
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	cr_assert_eq(msg_channel(sv), 0);
+	*pid = spawn(argv, &sv[1], &dst, 1, -1);
+	close(sv[1]);
+	return sv[0];
 }
 
 /*
- * JACK has no event for "a client registered its ports" that a shell tool
- * can wait on, so poll its port list, briefly, up to a deadline.
+ * Under the supervisor: the source first (MSG_CAPTURE_OPENED, nothing
+ * written yet), then the ring it is passed, then READY and periods.
  */
-static void
-jack_find_ports(char *metro, char *in0, char *in1, size_t len,
-    const char *metro_name)
+Test(capture, parent_passes_the_ring_once_the_source_opened, .timeout = 60)
 {
-	char *lsp[] = { "jack_lsp", NULL };
-	char out[8192], prefix[80];
-	struct timespec gap = { 0, 20 * 1000 * 1000 };
-	uint64_t end = clock_mono_ms() + 15000;
+	static struct msg m;
+	const struct msg_capture_opened *op;
+	const char *ring = ring_name("passed");
+	struct ring_config rc = { RATE, 3, PERIOD, 0 };
+	struct msg_capture_ring r = { 3 };
+	char *args[] = { "--channels", "3", NULL };
+	struct reader rd;
+	int chan, fd, st;
+	pid_t pid;
 
-	snprintf(prefix, sizeof(prefix), "%s:", metro_name);
-	for (;;) {
-		cr_assert(exited(run_prog(lsp, out, sizeof(out), 10000), 0),
-		    "jack_lsp: %s", out);
-		if (find_port(out, prefix, 0, metro, len) &&
-		    find_port(out, "ringcast-capture:", 0, in0, len) &&
-		    find_port(out, "ringcast-capture:", 1, in1, len))
-			return;
-		cr_assert(clock_mono_ms() < end, "ports missing:\n%s", out);
-		nanosleep(&gap, NULL);
-	}
+	cr_assert_eq(ring_create(ring, &rc), RING_OK);
+	cr_assert_geq(fd = shm_open(ring, O_RDWR | O_CLOEXEC, 0), 0);
+	reader_open(&rd, ring);
+	chan = capture_child(args, &pid);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_OPENED, "got %s",
+	    msg_name(m.hdr.type));
+	op = MSG_BODY(&m, struct msg_capture_opened);
+	cr_assert(op->error[0] == '\0' && strcmp(op->source, "tone") == 0 &&
+	    op->channels == 3, "%s %s %u", op->error, op->source, op->channels);
+	cr_assert_eq(atomic_load(&rd.h->write_seq), 0, "written before the "
+	    "ring was passed");
+	cr_assert_eq(msg_send(chan, ROLE_SUPERVISOR, MSG_CAPTURE_RING, &r,
+	    sizeof(r), NULL, 0, fd), 0);
+	close(fd);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_READY, "got %s", msg_name(m.hdr.type));
+	cr_assert_gt(atomic_load(&rd.h->write_seq), 0);
+	cr_assert_eq(atomic_load(&rd.h->epoch), 1);
+	/* The state report right after READY: read, so that close is EOF. */
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_STATE);
+	close(chan);
+	st = tu_wait_exit(pid, STOP_MS);
+	forget(pid);
+	cr_assert(exited(st, 0), "no clean exit on parent EOF (status %d)", st);
+	reader_close(&rd);
 }
 
-static void
-jack_connect(const char *from, const char *to)
+/* A source that does not open: the parent hears why, then exit 1. */
+Test(capture, parent_hears_why_the_source_did_not_open, .timeout = 60)
 {
-	char *argv[] = { "jack_connect", (char *)(uintptr_t)from,
-	    (char *)(uintptr_t)to, NULL };
-	char out[4096];
+	static struct msg m;
+	const struct msg_capture_opened *op;
+	char *args[] = { "--source", "portaudio:rc-no-such-device", NULL };
+	int chan, st;
+	pid_t pid;
 
-	cr_assert(exited(run_prog(argv, out, sizeof(out), 10000), 0),
-	    "jack_connect %s %s: %s", from, to, out);
+	chan = capture_child(args, &pid);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_OPENED);
+	op = MSG_BODY(&m, struct msg_capture_opened);
+	cr_assert(strstr(op->error, "rc-no-such-device") != NULL &&
+	    op->channels == 0, "%s", op->error);
+	st = tu_wait_exit(pid, STOP_MS);
+	forget(pid);
+	cr_assert(exited(st, 1), "status %d", st);
+	close(chan);
 }
+
+Test(capture, list_devices_to_the_parent, .timeout = 60)
+{
+	static struct msg m;
+	char *args[] = { "--list-devices", NULL };
+	int chan, st;
+	pid_t pid;
+
+	chan = capture_child(args, &pid);
+	cr_assert_eq(parent_recv(chan, &m, READY_MS), 1);
+	cr_assert_eq(m.hdr.type, MSG_CAPTURE_DEVICES, "got %s",
+	    msg_name(m.hdr.type));
+	cr_assert_str_eq(MSG_BODY(&m, struct msg_capture_devices)->error, "");
+	st = tu_wait_exit(pid, STOP_MS);
+	forget(pid);
+	cr_assert(exited(st, 0), "status %d", st);
+	close(chan);
+}
+
+/* ---- PortAudio through a private JACK server (dummy driver) ---- */
 
 /* Loudest sample and periods per second over about 1.5 s of the ring. */
 static void
@@ -819,29 +795,26 @@ Test(capture, portaudio_through_jack_dummy, .timeout = 120)
 	const char *args[] = { "--source", "portaudio:system", "--channels",
 	    "2", NULL };
 	const char *list[] = { "--list-devices", NULL };
-	char metro[128], in0[128], in1[128], out[8192];
-	struct jack j;
+	char metro[128], in0[128], in1[128], out[8192], err[4096];
 	struct reader rd;
 	double rate;
 	float peak;
 	pid_t pid;
 
-	memset(&j, 0, sizeof(j));
-	jack_start(&j);
+	cr_assert(jack_start(&J, 2, 20000, err, sizeof(err)) == 0, "%s", err);
 	cr_assert(exited(run_capture(list, out, sizeof(out)), 0), "%s", out);
 	cr_assert(strstr(out, "\tsystem\tJACK") != NULL, "%s", out);
-	{
-		char *margv[] = { "jack_metro", "-n", j.metro, "-b", "600",
-		    "-D", "50", NULL };
-		int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		j.metro_pid = spawn(margv, NULL, NULL, 0, dn);
-		close(dn);
-	}
+	cr_assert(jack_metro_start(&J) == 0);
 	pid = capture_start(ring, args);
-	jack_find_ports(metro, in0, in1, sizeof(metro), j.metro);
-	jack_connect(metro, in0);
-	jack_connect(metro, in1);
+	snprintf(metro, sizeof(metro), "%s:", J.metro);
+	cr_assert(jack_port_wait(metro, 0, metro, sizeof(metro), 15000) == 0,
+	    "ports missing:\n%s", metro);
+	cr_assert(jack_port_wait("ringcast-capture:", 0, in0, sizeof(in0),
+	    15000) == 0, "ports missing:\n%s", in0);
+	cr_assert(jack_port_wait("ringcast-capture:", 1, in1, sizeof(in1),
+	    15000) == 0, "ports missing:\n%s", in1);
+	cr_assert(jack_connect(metro, in0, err, sizeof(err)) == 0, "%s", err);
+	cr_assert(jack_connect(metro, in1, err, sizeof(err)) == 0, "%s", err);
 	reader_open(&rd, ring);
 	cr_assert_eq(rd.h->channels, 2);
 	measure(&rd, &peak, &rate);
@@ -850,9 +823,6 @@ Test(capture, portaudio_through_jack_dummy, .timeout = 120)
 	cr_assert(rate > 0.8 * RATE / PERIOD && rate < 1.2 * RATE / PERIOD,
 	    "%.1f periods/s, want %u", rate, RATE / PERIOD);
 	capture_stop_ok(pid);
-	tu_stop(j.metro_pid, STOP_MS);
-	forget(j.metro_pid);
-	tu_stop(j.jackd, STOP_MS);
-	forget(j.jackd);
+	jack_stop(&J);
 	reader_close(&rd);
 }

@@ -106,13 +106,15 @@ serving_again(const char *kind, pid_t before)
 
 /*
  * The same code reads every child's channel; broker and capture are
- * restarted for it, each with one type of the session's and one of the
- * supervisor's own.
+ * restarted for it, each with one type of the session's and two of the
+ * supervisor's own (one that carries a descriptor: the capture's ring).
  */
 Test(faults, broker_and_capture_that_send_what_they_may_not_are_restarted)
 {
 	static const char *const kinds[] = { "broker", "capture" };
-	static const uint32_t types[] = { MSG_SESSION_EXIT, MSG_PROBE };
+	static const uint32_t types[] = { MSG_SESSION_EXIT, MSG_PROBE,
+	    MSG_CAPTURE_RING };
+	const size_t ntypes = sizeof(types) / sizeof(types[0]);
 	size_t k, i;
 	pid_t pid;
 	long long n;
@@ -121,7 +123,7 @@ Test(faults, broker_and_capture_that_send_what_they_may_not_are_restarted)
 	e2e_listen("steady-1", NULL, 2);
 	for (k = 0; k < 2; k++) {
 		n = faults(kinds[k]);
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < ntypes; i++) {
 			pid = e2e_child_pid(kinds[k]);
 			send_probe(kinds[k], types[i]);
 			check(rcd_log_wait(&E.d, "channel fault", WAIT_MS) == 1,
@@ -130,10 +132,10 @@ Test(faults, broker_and_capture_that_send_what_they_may_not_are_restarted)
 			check(serving_again(kinds[k], pid), "%s was not restarted",
 			    kinds[k]);
 		}
-		check(faults(kinds[k]) == n + 2, "%s: %lld faults counted",
-		    kinds[k], faults(kinds[k]) - n);
+		check(faults(kinds[k]) == n + (long long)ntypes, "%s: %lld "
+		    "faults counted", kinds[k], faults(kinds[k]) - n);
 	}
-	/* The steady listener saw capture restart twice: audio again, no reconnect. */
+	/* The steady listener saw capture restart: audio again, no reconnect. */
 	steady_reset(&E.s);
 	check(steady_wait(&E.s, 300, WAIT_MS), "no audio after the restarts");
 }

@@ -18,6 +18,7 @@
 #include "shared/msg.h"
 #include "shared/ring.h"
 #include "shared/spawn.h"
+#include "shared/state.h"
 #include "tests/lib/tu.h"
 
 static const enum msg_role roles[] = {
@@ -164,6 +165,9 @@ example(uint32_t t, void *body, const char **tail)
 	union {
 		struct msg_ready	r;
 		struct msg_capture_state cs;
+		struct msg_capture_opened co;
+		struct msg_capture_ring cr;
+		struct msg_capture_devices cd;
 		struct msg_client	c;
 		struct msg_client_done	d;
 		struct msg_api_request	q;
@@ -189,6 +193,19 @@ example(uint32_t t, void *body, const char **tail)
 	case MSG_CAPTURE_STATE:
 		strcpy(u->cs.state, "running");
 		strcpy(u->cs.source, "tone");
+		break;
+	case MSG_CAPTURE_OPENED:
+		strcpy(u->co.source, "portaudio:Console USB");
+		u->co.channels = 32;
+		break;
+	case MSG_CAPTURE_RING:
+		u->cr.channels = 2;
+		break;
+	case MSG_CAPTURE_DEVICES:
+		u->cd.n = 1;
+		u->cd.dev[0].inputs = 2;
+		strcpy(u->cd.dev[0].name, "system");
+		strcpy(u->cd.dev[0].host_api, "JACK Audio Connection Kit");
 		break;
 	case MSG_BROKER_CLIENT:
 		u->c.kind = CLIENT_WAV;
@@ -303,6 +320,24 @@ Test(msg, every_type_round_trips)
 	close(sv[1]);
 }
 
+/* A request with an import's tail: one record, valid or not. */
+static const char *
+import_verdict(int sv[2], struct msg *m, int valid)
+{
+	static char body[sizeof(struct msg_api_request) +
+	    sizeof(struct state_record)];
+	struct msg_api_request *q = (void *)body;
+	struct state_record rec;
+
+	memset(body, 0, sizeof(body));
+	q->route = API_STATE_IMPORT;
+	q->body.import.last = 1;
+	state_record_init(&rec, valid ? "phone" : "", 8, 1);
+	cr_assert_eq(msg_send(sv[1], ROLE_BROKER, MSG_BROKER_REQUEST, q,
+	    sizeof(*q), &rec, sizeof(rec), -1), 0);
+	return verdict(sv, ROLE_SUPERVISOR, ROLE_BROKER, m);
+}
+
 /* Contents the table checks: each of these is refused as invalid. */
 Test(msg, invalid_contents_are_faults)
 {
@@ -338,6 +373,15 @@ Test(msg, invalid_contents_are_faults)
 	    sizeof(*e), "{\"a\":\n1}", 8, -1), 0);
 	cr_assert_str_eq(verdict(sv, ROLE_BROKER, ROLE_SUPERVISOR, &m),
 	    "invalid contents", "a line break would end the event early");
+	example(MSG_CAPTURE_DEVICES, body, &tail);
+	((struct msg_capture_devices *)(void *)body)->dev[0].name[3] = '\n';
+	cr_assert_eq(msg_send(sv[1], ROLE_CAPTURE, MSG_CAPTURE_DEVICES, body,
+	    sizeof(struct msg_capture_devices), NULL, 0, -1), 0);
+	cr_assert_str_eq(verdict(sv, ROLE_SUPERVISOR, ROLE_CAPTURE, &m),
+	    "invalid contents", "a device name with a line break");
+	cr_assert_str_eq(import_verdict(sv, &m, 0), "invalid contents",
+	    "an imported record without an identity");
+	cr_assert_null(import_verdict(sv, &m, 1), "%s", m.fault);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -503,6 +547,47 @@ Test(msg, capture_ends_on_every_wrong_message, .timeout = 120)
 		cr_assert_eq(first_message(&c, ROLE_CAPTURE), MSG_READY);
 		expect_fault_exit(&c, t);
 	}
+	close(fd);
+	ring_unlink(ring);
+}
+
+/*
+ * Under the supervisor capture opens its source and waits for its ring:
+ * anything but the ring (or a probe) then is a fault too, and so is a
+ * ring of another channel count than it said.
+ */
+Test(msg, capture_awaiting_its_ring_ends_on_every_wrong_message,
+    .timeout = 120)
+{
+	struct ring_config rc = { 48000, 4, 64, 0 };
+	const char *ring = tu_name("msgawait");
+	char *argv[] = { (char *)(uintptr_t)tu_prog("ringcast-capture"),
+	    "--parent-fd", "3", "--channels", "2", NULL };
+	struct msg_capture_ring r = { 4 };
+	struct child c;
+	uint32_t t;
+	int fd, st;
+
+	for (t = MSG_NONE + 1; t < MSG_TYPE_MAX; t++) {
+		if (msg_allowed(t, ROLE_SUPERVISOR, ROLE_CAPTURE) ||
+		    msg_carries_fd(t))
+			continue;
+		start(&c, argv, NULL, 0);
+		cr_assert_eq(first_message(&c, ROLE_CAPTURE),
+		    MSG_CAPTURE_OPENED);
+		expect_fault_exit(&c, t);
+	}
+	cr_assert_eq(ring_create(ring, &rc), RING_OK);
+	fd = shm_open(ring, O_RDWR | O_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	start(&c, argv, NULL, 0);
+	cr_assert_eq(first_message(&c, ROLE_CAPTURE), MSG_CAPTURE_OPENED);
+	cr_assert_eq(msg_send(c.chan, ROLE_SUPERVISOR, MSG_CAPTURE_RING, &r,
+	    sizeof(r), NULL, 0, fd), 0);
+	st = tu_wait_exit(c.pid, 10000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == MSG_EXIT_FAULT,
+	    "a 4-channel ring for 2 channels: status 0x%x", st);
+	close(c.chan);
 	close(fd);
 	ring_unlink(ring);
 }

@@ -26,7 +26,9 @@
 #include <lmdb.h>
 
 #include "shared/clock.h"
+#include "shared/msg.h"
 #include "shared/state.h"
+#include "tests/lib/records.h"
 #include "tests/lib/tu.h"
 
 #define NCH		32
@@ -1241,4 +1243,228 @@ Test(state, cli_forget_offline)
 	cr_expect_eq(state_get(s, "b c", &r), STATE_OK);
 	state_close(s);
 	close(rfd);
+}
+
+/* ---- imports ---- */
+
+/* An export of 30 records (imp-0..29, aliases was-0..29) in dir; its path. */
+static const char *
+export_file(const char *name)
+{
+	static char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cr_assert_eq(records_export_write(path, 30, NCH, 1767671704881ull), 0);
+	return path;
+}
+
+Test(state, import_replaces_adds_and_keeps)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record in[2], got, other;
+
+	rec_full(&other, "stays", 5);
+	put_ok(s, &other);
+	rec_full(&got, "phone", 6);
+	snprintf(got.name, sizeof(got.name), "Old name");
+	put_ok(s, &got);
+	rec_full(&in[0], "phone", 7);
+	snprintf(in[0].name, sizeof(in[0].name), "Drums");
+	in[0].naliases = 2;
+	snprintf(in[0].aliases[0], STATE_ID_MAX, "launch-1");
+	snprintf(in[0].aliases[1], STATE_ID_MAX, "launch-2");
+	rec_full(&in[1], "new-one", 8);
+	cr_assert_eq(state_import(s, in, 2), STATE_OK, "%s",
+	    state_strerror(s, -1));
+	cr_assert_eq(state_get(s, "launch-2", &got), STATE_OK);
+	cr_expect_str_eq(got.id, "phone");
+	cr_expect_str_eq(got.name, "Drums");
+	cr_expect_eq(got.naliases, 2);
+	cr_expect_eq(state_get(s, "new-one", &got), STATE_OK);
+	cr_expect_eq(state_get(s, "stays", &got), STATE_OK);
+	cr_expect_eq(state_count(s), 3);
+	state_close(s);
+}
+
+/* Any conflict: nothing of the import is saved, and err says which. */
+Test(state, import_is_all_or_nothing)
+{
+	struct state *s = open_rw(4, 0);
+	struct state_record in[5], got;
+	int i;
+
+	rec_full(&got, "holder", 1);
+	put_ok(s, &got);
+	cr_assert_eq(state_rename(s, "holder", "holder-2"), STATE_OK);
+	for (i = 0; i < 5; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "n%d", i);
+		rec_full(&in[i], id, 2);
+	}
+	snprintf(in[1].id, sizeof(in[1].id), "n0");
+	cr_expect_eq(state_import(s, in, 2), STATE_EINVAL);
+	cr_expect_not_null(strstr(state_strerror(s, STATE_EINVAL), "\"n0\" "
+	    "appears twice"), "%s", state_strerror(s, STATE_EINVAL));
+	snprintf(in[1].id, sizeof(in[1].id), "holder");	/* now an alias */
+	cr_expect_eq(state_import(s, in, 2), STATE_EINVAL);
+	cr_expect_not_null(strstr(state_strerror(s, STATE_EINVAL),
+	    "alias of the saved record \"holder-2\""), "%s",
+	    state_strerror(s, STATE_EINVAL));
+	snprintf(in[1].id, sizeof(in[1].id), "n1");
+	in[1].naliases = 1;
+	snprintf(in[1].aliases[0], STATE_ID_MAX, "holder-2");
+	cr_expect_eq(state_import(s, in, 2), STATE_EINVAL);
+	cr_expect_not_null(strstr(state_strerror(s, STATE_EINVAL),
+	    "a saved record of its own"), "%s", state_strerror(s,
+	    STATE_EINVAL));
+	in[1].naliases = 0;
+	cr_expect_eq(state_import(s, in, 5), STATE_EFULL, "4 identities at "
+	    "most");
+	cr_expect_eq(state_count(s), 1, "a refused import saved something");
+	cr_expect_eq(state_get(s, "n0", &got), STATE_NOTFOUND);
+	cr_expect_eq(state_import(s, in, 3), STATE_OK);
+	cr_expect_eq(state_count(s), 4);
+	state_close(s);
+}
+
+/* list and show say a record's aliases; show finds it by one. */
+Test(state, cli_shows_aliases)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record r;
+	char out[65536], refused[64];
+	int rfd = tcp_socket(false, refused, sizeof(refused));
+	json_t *j;
+
+	rec_full(&r, "first-launch", 1);
+	put_ok(s, &r);
+	cr_assert_eq(state_rename(s, "first-launch", "second-launch"), STATE_OK);
+	cr_assert_eq(cli_run((const char *const[]){ "-d", dir, "--http", refused,
+	    "list", NULL }, out, sizeof(out)), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "ALIASES"), "%s", out);
+	cr_expect_not_null(strstr(out, "first-launch\n"), "%s", out);
+	cr_assert_eq(cli_run((const char *const[]){ "-d", dir, "show",
+	    "first-launch", NULL }, out, sizeof(out)), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "first-launch is an alias of "
+	    "second-launch"), "%s", out);
+	cr_assert_not_null(j = json_loads(strchr(out, '{'), 0, NULL), "%s", out);
+	cr_expect_str_eq(json_string_value(json_array_get(json_object_get(j,
+	    "aliases"), 0)), "first-launch");
+	json_decref(j);
+	close(rfd);
+	state_close(s);
+}
+
+/* With no daemon: refused without --offline, all records with it. */
+Test(state, cli_import_offline)
+{
+	struct state *s = open_rw(0, 0);
+	struct state_record r;
+	const char *file = export_file("export.json");
+	char out[8192], refused[64], bad[PATH_MAX + 64];
+	int rfd = tcp_socket(false, refused, sizeof(refused));
+	FILE *f;
+
+	state_close(s);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "import", file, NULL }, out, sizeof(out)), 1);
+	cr_expect_not_null(strstr(out, "--offline"), "%s", out);
+	cr_assert_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "--offline", "import", file, NULL }, out, sizeof(out)), 0,
+	    "%s", out);
+	cr_expect_not_null(strstr(out, "imported 30 records"), "%s", out);
+	snprintf(bad, sizeof(bad), "%s/bad.json", dir);
+	cr_assert_not_null(f = fopen(bad, "w"));
+	fputs("[{\"v\": 1, \"id\": \"ok\", \"mix\": {}}, {\"v\": 1, \"id\": "
+	    "\"x\", \"mix\": {\"gains\": {\"0\": 99}}}]", f);
+	fclose(f);
+	cr_expect_eq(cli_run((const char *const[]){ "-d", dir, "--http",
+	    refused, "--offline", "import", bad, NULL }, out, sizeof(out)), 1);
+	cr_expect_not_null(strstr(out, "record 2 (x)"), "%s", out);
+	s = open_ro();
+	cr_expect_eq(state_count(s), 30);
+	cr_expect_eq(state_get(s, "was-7", &r), STATE_OK);
+	cr_expect_str_eq(r.id, "imp-7");
+	cr_expect_eq(state_get(s, "ok", &r), STATE_NOTFOUND, "half imported");
+	state_close(s);
+	close(rfd);
+}
+
+/*
+ * Accepts one POST, reads all of it (an unread body would turn the close
+ * into a reset that loses the answer), answers reply: its body as JSON.
+ */
+static json_t *
+serve_post(int lfd, const char *reply)
+{
+	static char req[256 * 1024];
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	const char *body, *cl;
+	size_t have = 0, want = 0;
+	json_t *j = NULL;
+	ssize_t n;
+	int fd;
+
+	if (poll(&pfd, 1, WAIT_MS) != 1 || (fd = accept(lfd, NULL, NULL)) == -1)
+		return NULL;
+	pfd.fd = fd;
+	for (;;) {
+		req[have] = '\0';
+		body = strstr(req, "\r\n\r\n");
+		if (body != NULL && (cl = strcasestr(req, "Content-Length:")) !=
+		    NULL)
+			want = (size_t)(body + 4 - req) + strtoul(cl + 15, NULL,
+			    10);
+		if ((body != NULL && have >= want) || have + 1 >= sizeof(req) ||
+		    poll(&pfd, 1, WAIT_MS) != 1 ||
+		    (n = read(fd, req + have, sizeof(req) - 1 - have)) <= 0)
+			break;
+		have += (size_t)n;
+	}
+	if (body != NULL && strncmp(req, "POST /api/state/import HTTP/1.0\r\n",
+	    33) == 0)
+		j = json_loads(body + 4, 0, NULL);
+	(void)!write(fd, reply, strlen(reply));
+	close(fd);
+	return j;
+}
+
+/* A batch has the token of the first answer, n records, last or not. */
+static void
+batch_check(json_t *j, int token, size_t n, bool last)
+{
+	cr_expect_eq(json_integer_value(json_object_get(j, "import")), token);
+	cr_expect_eq(json_array_size(json_object_get(j, "records")), n);
+	cr_expect_eq(json_is_true(json_object_get(j, "last")), last);
+	json_decref(j);
+}
+
+/* Through the daemon: batches of at most API_IMPORT_BATCH, its refusal said. */
+Test(state, cli_import_via_daemon)
+{
+	struct state *s = open_rw(0, 0);
+	const char *file = export_file("export.json");
+	char http[64], got[4096];
+	int lfd = tcp_socket(true, http, sizeof(http)), fd;
+	json_t *j;
+	pid_t pid;
+
+	state_close(s);
+	pid = cli_start((const char *const[]){ "-d", dir, "--http", http,
+	    "import", file, NULL }, &fd);
+	cr_assert_not_null(j = serve_post(lfd, "HTTP/1.0 200 OK\r\n\r\n"
+	    "{\"import\":7,\"staged\":10}"), "no first batch");
+	batch_check(j, 0, API_IMPORT_BATCH, false);
+	cr_assert_not_null(j = serve_post(lfd, "HTTP/1.0 200 OK\r\n\r\n"
+	    "{\"import\":7,\"staged\":20}"), "no second batch");
+	batch_check(j, 7, API_IMPORT_BATCH, false);
+	cr_assert_not_null(j = serve_post(lfd, "HTTP/1.0 409 Conflict"
+	    "\r\n\r\n{\"error\":\"1 of the records belong to listeners "
+	    "connected now\",\"live\":[\"imp-29\"]}"), "no last batch");
+	batch_check(j, 7, 30 - 2 * API_IMPORT_BATCH, true);
+	cr_expect_eq(cli_finish(pid, fd, got, sizeof(got)), 1, "%s", got);
+	cr_expect_not_null(strstr(got, "connected now: imp-29"), "%s", got);
+	cr_expect_not_null(strstr(got, "nothing was imported"), "%s", got);
+	close(lfd);
 }

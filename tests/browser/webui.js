@@ -27,9 +27,10 @@ run(async () => {
   const alias = client(page, aliased).locator('[data-role="alias"]');
   await alias.filter({ hasText: '(app restarted)' }).waitFor();
   expect((await alias.getAttribute('title')).includes('launch-1'), 'no earlier identity in the tooltip');
-  // No /api/devices on this server: no audio interface panel.
-  expect((await devices).status() === 404, 'GET /api/devices is not a 404 here');
-  expect(await page.locator('#device').isHidden(), 'the audio interface panel shows without /api/devices');
+  // The server lists its audio inputs: the panel says what runs (the tone).
+  expect((await devices).status() === 200, 'GET /api/devices is not a 200');
+  await page.locator('#device-current', { hasText: 'built-in tone, 8 channels' }).waitFor({ state: 'attached' });
+  expect(!(await page.locator('#device').isHidden()), 'no audio interface panel');
   say('listed');
 
   // A fader move: what a user's drag does, an input event on the range.
