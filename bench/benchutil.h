@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "shared/clock.h"
+#include "shared/proc.h"
 #include "tests/lib/daemon.h"
 #include "tests/lib/http.h"
 #include "tests/lib/steady.h"
@@ -65,25 +66,11 @@ bu_uss_kib(pid_t pid)
 static inline long long
 bu_cpu_us(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	ssize_t n;
-	int fd;
+	unsigned long long t[2];
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (proc_stat_fields(pid, 14, t, 2) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields start after the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
-	    "%llu", &ut, &st) != 2)
-		return -1;
-	return (long long)((ut + st) * 1000000ull /
+	return (long long)((t[0] + t[1]) * 1000000ull /
 	    (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 

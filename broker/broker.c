@@ -172,28 +172,22 @@ await_drop(struct await *a)
 #define OFF(f)	offsetof(struct broker_config, f)
 
 static const struct opt_spec options[] = {
-	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
-	{ "native-fd", OPT_FD, OFF(native_fd), 0, 0, NULL },
-	{ "http-fd", OPT_FD, OFF(http_fd), 0, 0, NULL },
-	{ "handshake-ms", OPT_INT, OFF(handshake_ms), 1, BROKER_MS_MAX, NULL },
-	{ "max-pending", OPT_INT, OFF(max_pending), 1, 65536, NULL },
-	{ "max-pending-per-addr", OPT_INT, OFF(max_per_addr), 1, 65536, NULL },
-	{ "request-ms", OPT_INT, OFF(request_ms), 1, BROKER_MS_MAX, NULL },
-	{ "web-dir", OPT_TEXT, OFF(web_dir), 0, 0, NULL },
-	{ "adopt", OPT_TEXT, OFF(adopt), 0, 0, NULL },
-	{ "auth", OPT_FLAG, OFF(auth), 0, 0, NULL },
-	{ "metrics-public", OPT_FLAG, OFF(metrics_public), 0, 0, NULL },
-	{ "tls-cert", OPT_TEXT, OFF(tls_cert), 0, 0, NULL },
-	{ "tls-key", OPT_TEXT, OFF(tls_key), 0, 0, NULL },
-	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
-	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
+	/* The listening sockets the supervisor bound. */
+	{ "native-fd", OPT_FD, OFF(native_fd), 0, 0, NULL, NULL },
+	{ "http-fd", OPT_FD, OFF(http_fd), 0, 0, NULL, NULL },
+	/* Limits: absent, the broker's own defaults (broker.h). */
+	{ "handshake-ms", OPT_INT, OFF(handshake_ms), 1, BROKER_MS_MAX, NULL, NULL },
+	{ "max-pending", OPT_INT, OFF(max_pending), 1, 65536, NULL, NULL },
+	{ "max-pending-per-addr", OPT_INT, OFF(max_per_addr), 1, 65536, NULL, NULL },
+	{ "request-ms", OPT_INT, OFF(request_ms), 1, BROKER_MS_MAX, NULL, NULL },
+	/* The web UI, and who may use the API (broker_auth.c, broker_tls.c). */
+	{ "web-dir", OPT_TEXT, OFF(web_dir), 0, 0, NULL, "DIR" },
+	{ "auth", OPT_FLAG, OFF(auth), 0, 0, NULL, NULL },
+	{ "metrics-public", OPT_FLAG, OFF(metrics_public), 0, 0, NULL, NULL },
+	{ "tls-cert", OPT_TEXT, OFF(tls_cert), 0, 0, NULL, "FILE" },
+	{ "tls-key", OPT_TEXT, OFF(tls_key), 0, 0, NULL, "FILE" },
+	SPAWN_CHILD_OPTIONS(struct broker_config, parent_fd, adopt, verbose),
 };
-
-static const char usage[] = "usage: ringcast-broker --parent-fd N "
-    "--native-fd N --http-fd N [--handshake-ms MS]\n"
-    "\t[--max-pending N] [--max-pending-per-addr N] [--request-ms MS]\n"
-    "\t[--web-dir DIR] [--adopt RING] [--auth] [--metrics-public]\n"
-    "\t[--tls-cert FILE --tls-key FILE] [--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct broker_config *c)
@@ -202,9 +196,9 @@ parse_args(int argc, char *argv[], struct broker_config *c)
 	    BROKER_MAX_CLIENTS, BROKER_MAX_PER_ADDR, BROKER_REQUEST_MS, 0, NULL,
 	    NULL, 0, 0, NULL, NULL };
 	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
-	    usage);
+	    NULL);
 	if (c->parent_fd < 0 || c->native_fd < 0 || c->http_fd < 0)
-		opt_usage(usage, 2);
+		opt_usage(2);
 }
 
 static void	parent_setup(struct event_base *, int);
@@ -284,13 +278,13 @@ adopted(evutil_socket_t lfd, short what, void *arg)
 		    sizeof(l), NULL, 0, fds[i]) == -1)
 			break;
 	}
-	if (i < 2 || msg_send(fd, ROLE_BROKER, MSG_ADOPT_BROKER, &m,
-	    sizeof(m), NULL, 0, -1) == -1) {
-		log_warn("adoption");
-		close(fd);
-		(void)adopt_orphaned(&bk.adopt);
+	if (i < 2) {
+		adopt_fail(&bk.adopt, fd, "MSG_ADOPT_LISTENER");
 		return;
 	}
+	if (adopt_answer(&bk.adopt, fd, ROLE_BROKER, MSG_ADOPT_BROKER, &m,
+	    sizeof(m)) == -1)
+		return;
 	event_del(bk.adopt_ev);
 	event_del(bk.tick_ev);
 	parent_setup(bk.base, fd);

@@ -24,7 +24,8 @@ enum match {
 	CLIENT,		/* /api/clients/{id}, or /api/clients/{id}/{sub} */
 };
 
-typedef int (*body_fn)(struct msg_api_request *, const json_t *, char *,
+/* A POST body's decoder: 0, or an HTTP status with why. */
+typedef int body_fn(struct msg_api_request *, const json_t *, char *,
     size_t);
 
 struct route {
@@ -33,24 +34,12 @@ struct route {
 	const char	*sub;		/* CLIENT: what follows the identity */
 	unsigned	 methods;	/* HTTP_* it serves */
 	uint32_t	 route;		/* enum api_route, or BROKER_* */
-	body_fn		 body;		/* POST: decodes the JSON body */
+	body_fn		*body;		/* POST: decodes the JSON body */
 	enum access	 access;	/* who may (broker_auth.c) */
 };
 
-static int	body_client(struct msg_api_request *, const json_t *, char *,
-		    size_t);
-static int	body_mix(struct msg_api_request *, const json_t *, char *,
-		    size_t);
-static int	body_channels(struct msg_api_request *, const json_t *, char *,
-		    size_t);
-static int	body_probe(struct msg_api_request *, const json_t *, char *,
-		    size_t);
-static int	body_link(struct msg_api_request *, const json_t *, char *,
-		    size_t);
-static int	body_capture(struct msg_api_request *, const json_t *, char *,
-		    size_t);
-static int	body_import(struct msg_api_request *, const json_t *, char *,
-		    size_t);
+static body_fn	body_client, body_mix, body_channels, body_probe, body_link,
+		body_capture, body_import;
 
 #define GET	HTTP_GET
 #define POST	HTTP_POST

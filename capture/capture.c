@@ -65,31 +65,21 @@ source_find(struct capture *c)
 #define OFF(f)	offsetof(struct capture, f)
 
 static const struct opt_spec options[] = {
-	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL },
-	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL },
-	{ "source", OPT_TEXT, OFF(source_arg), 0, 0, NULL },
-	{ "rate", OPT_U32, OFF(rate), 8000, 384000, NULL },
-	{ "channels", OPT_U32_MAX, OFF(channels), 1, RING_MAX_CHANNELS, NULL },
-	{ "period", OPT_U32, OFF(period), 1, RING_MAX_PERIOD, NULL },
-	{ "slots", OPT_U32, OFF(slots), 0, 1u << 20, NULL },
-	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
-	{ "notify-fd", OPT_FD, OFF(notify_fd), 0, 0, NULL },
-	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
-	{ "list-devices", OPT_FLAG, OFF(list_devices), 0, 0, NULL },
-	{ "adopt", OPT_TEXT, OFF(adopt_ring), 0, 0, NULL },
-	{ "handover", OPT_FLAG, OFF(handover), 0, 0, NULL },
-	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
+	/* Run by hand: the ring by name (else MSG_CAPTURE_RING brings it). */
+	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL, "NAME" },
+	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL, NULL },
+	{ "notify-fd", OPT_FD, OFF(notify_fd), 0, 0, NULL, NULL },
+	/* The source and the ring's geometry. */
+	{ "source", OPT_TEXT, OFF(source_arg), 0, 0, NULL, "SOURCE" },
+	{ "rate", OPT_U32, OFF(rate), 8000, 384000, NULL, NULL },
+	{ "channels", OPT_U32_MAX, OFF(channels), 1, RING_MAX_CHANNELS, NULL, NULL },
+	{ "period", OPT_U32, OFF(period), 1, RING_MAX_PERIOD, NULL, NULL },
+	{ "slots", OPT_U32, OFF(slots), 0, 1u << 20, NULL, NULL },
+	/* Other jobs: list the devices; an upgrade's successor. */
+	{ "list-devices", OPT_FLAG, OFF(list_devices), 0, 0, NULL, NULL },
+	{ "handover", OPT_FLAG, OFF(handover), 0, 0, NULL, NULL },
+	SPAWN_CHILD_OPTIONS(struct capture, parent_fd, adopt_ring, verbose),
 };
-
-static const char usage[] = "usage: ringcast-capture "
-    "[--ring NAME | --ring-fd N]\n"
-    "                        [--source auto|tone|wav:PATH|portaudio:NAME|INDEX]\n"
-    "                        [--rate HZ] [--channels N|max] [--period FRAMES] "
-    "[--slots N]\n"
-    "                        [--parent-fd N] [--notify-fd N] "
-    "[--adopt RING] [--handover]\n"
-    "                        [--drop UID:GID[,GID...]] [-v]\n"
-    "       ringcast-capture --list-devices [--parent-fd N]\n";
 
 static void
 parse_args(int argc, char *argv[], struct capture *c)
@@ -99,7 +89,7 @@ parse_args(int argc, char *argv[], struct capture *c)
 	c->period = CAPTURE_PERIOD;
 	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = -1;
 	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
-	    usage);
+	    NULL);
 	if (c->slots == 1)
 		errx(2, "--slots: 0 (default) or at least 2");
 	if (strlen(c->source_arg) >= MSG_SOURCE_MAX)
@@ -377,14 +367,9 @@ adopted(struct capture *c)
 	m.rate = c->rate;
 	m.channels = c->channels;
 	m.period = c->period;
-	if (msg_send(fd, ROLE_CAPTURE, MSG_ADOPT_CAPTURE, &m, sizeof(m), NULL,
-	    0, -1) == -1) {
-		log_warn("MSG_ADOPT_CAPTURE");
-		close(fd);
-		(void)adopt_orphaned(&c->adopt);
-		return;
-	}
-	c->parent_fd = fd;
+	if (adopt_answer(&c->adopt, fd, ROLE_CAPTURE, MSG_ADOPT_CAPTURE, &m,
+	    sizeof(m)) == 0)
+		c->parent_fd = fd;
 }
 
 /* One message from the supervisor: 1 to end (retired), -1 on a fault. */

@@ -31,6 +31,9 @@ struct http_reply {
  */
 int	http_request(const char *hp, const char *method, const char *path,
 	    const char *body, struct http_reply *r);
+/* The state in dir (ringcast_state.c), to read or to write; NULL, said. */
+struct state;
+struct state *cli_state_open(const char *dir, bool write);
 int	cmd_token(int argc, char **argv);
 
 /*

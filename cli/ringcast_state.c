@@ -277,18 +277,24 @@ url_encode(const char *s, char *out, size_t outlen)
 
 /* ---- reading the state ---- */
 
-static struct state *
-open_ro(const struct state_opts *o)
+struct state *
+cli_state_open(const char *dir, bool write)
 {
 	struct state *s;
 	char err[512];
 
-	if (state_open(o->dir, true, MIX_MAX_CHANNELS, 0, 0, &s, err,
+	if (state_open(dir, !write, MIX_MAX_CHANNELS, 0, 0, &s, err,
 	    sizeof(err)) != STATE_OK) {
 		warnx("%s", err);
 		return NULL;
 	}
 	return s;
+}
+
+static struct state *
+open_ro(const struct state_opts *o)
+{
+	return cli_state_open(o->dir, false);
 }
 
 static int
@@ -579,7 +585,6 @@ static struct state *
 open_offline(const struct state_opts *o, bool create)
 {
 	struct state *s;
-	char err[512];
 	pid_t pid;
 	int rc;
 
@@ -598,12 +603,7 @@ open_offline(const struct state_opts *o, bool create)
 			return NULL;
 		state_close(s);
 	}
-	if (state_open(o->dir, false, MIX_MAX_CHANNELS, 0, 0, &s, err,
-	    sizeof(err)) != STATE_OK) {
-		warnx("%s", err);
-		return NULL;
-	}
-	return s;
+	return cli_state_open(o->dir, true);
 }
 
 /* ---- forget ---- */

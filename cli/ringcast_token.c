@@ -57,15 +57,7 @@ token_usage(FILE *f)
 static struct state *
 token_state(const struct token_opts *o, bool write)
 {
-	struct state *s;
-	char err[512];
-
-	if (state_open(o->dir, !write, MIX_MAX_CHANNELS, 0, 0, &s, err,
-	    sizeof(err)) != STATE_OK) {
-		warnx("%s", err);
-		return NULL;
-	}
-	return s;
+	return cli_state_open(o->dir, write);
 }
 
 /* The login link: the token in the fragment, which no request carries. */

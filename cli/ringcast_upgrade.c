@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,7 @@ struct upgrade_opts {
 	int		 wait_s;
 };
 
-static const char usage[] = "usage: ringcast upgrade [--http HOST:PORT] "
-    "[--wait S]\n"
-    "Tells the ringcastd that answers at --http (default " CLI_HTTP_DEFAULT
+static const char about[] = "Tells the ringcastd that answers at --http (default " CLI_HTTP_DEFAULT
     ") to re-execute\nthe binary installed at its path (SIGUSR2), waits up "
     "to --wait seconds (default 30)\nfor the new broker and capture, and "
     "says what runs now.  Listeners keep\nstreaming throughout.  Needs the "
@@ -88,9 +87,9 @@ cmd_upgrade(int argc, char **argv)
 {
 	static const struct opt_spec specs[] = {
 		{ "http", OPT_TEXT, offsetof(struct upgrade_opts, http), 0, 0,
-		    NULL },
+		    NULL, "HOST:PORT" },
 		{ "wait", OPT_INT, offsetof(struct upgrade_opts, wait_s), 1,
-		    3600, NULL },
+		    3600, NULL, "S" },
 	};
 	struct upgrade_opts o = { CLI_HTTP_DEFAULT, UPGRADE_WAIT_S };
 	struct pollfd none = { .fd = -1 };
@@ -99,8 +98,9 @@ cmd_upgrade(int argc, char **argv)
 	pid_t pid;
 	int v = 0;
 
+	argv[0] = (char *)(uintptr_t)"ringcast upgrade";	/* in the usage */
 	opt_parse(argc, argv, specs, sizeof(specs) / sizeof(specs[0]), &o,
-	    usage);
+	    about);
 	if ((before = status(o.http)) == NULL)
 		return CLI_ERR;
 	pid = (pid_t)num(before, "pid", NULL);

@@ -60,28 +60,21 @@ on_signal(int sig)
 #define OFF(f)	offsetof(struct options, f)
 
 static const struct opt_spec option_table[] = {
-	{ "parent-fd", OPT_FD, OFF(parent_fd), 0, 0, NULL },
-	{ "client-fd", OPT_FD, OFF(client_fd), 0, 0, NULL },
-	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL },
-	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL },
-	{ "adopt", OPT_TEXT, OFF(adopt), 0, 0, NULL },
-	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg },
-	{ "verbose", OPT_COUNT, OFF(verbose), 0, 0, NULL },
+	{ "client-fd", OPT_FD, OFF(client_fd), 0, 0, NULL, NULL },
+	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL, NULL },
+	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL, "NAME" },
+	SPAWN_CHILD_OPTIONS(struct options, parent_fd, adopt, verbose),
 };
-
-static const char usage[] = "usage: ringcast-sessiond --parent-fd N "
-    "--client-fd N (--ring-fd N | --ring NAME)\n"
-    "\t[--adopt RING] [--drop UID:GID[:DIR]] [-v]\n";
 
 static void
 parse_args(int argc, char *argv[], struct options *o)
 {
 	*o = (struct options){ -1, -1, -1, NULL, 0, NULL };
 	opt_parse(argc, argv, option_table, sizeof(option_table) /
-	    sizeof(option_table[0]), o, usage);
+	    sizeof(option_table[0]), o, NULL);
 	if (o->parent_fd < 0 || o->client_fd < 0 ||
 	    (o->ring_fd < 0) == (o->ring_name == NULL))
-		opt_usage(usage, 2);
+		opt_usage(2);
 }
 
 /* Map the ring read-only: a session can never write audio for others. */

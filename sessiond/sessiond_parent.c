@@ -203,13 +203,9 @@ sess_parent_adopt(struct session *s)
 	m.start = s->start;
 	m.start.mix = s->mix;
 	counters(s, &m.stats);
-	if (msg_send(fd, ROLE_SESSION, MSG_ADOPT_SESSION, &m, sizeof(m), NULL,
-	    0, -1) == -1) {
-		log_warn("MSG_ADOPT_SESSION");
-		close(fd);
-		(void)adopt_orphaned(&s->adopt);
+	if (adopt_answer(&s->adopt, fd, ROLE_SESSION, MSG_ADOPT_SESSION, &m,
+	    sizeof(m)) == -1)
 		return;
-	}
 	s->parent_fd = fd;
 	for (i = 0; i < s->nheld; i++)
 		(void)sess_parent_send(s, MSG_SESSION_MIX_REQ, &s->held[i],

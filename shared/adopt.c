@@ -171,3 +171,21 @@ adopt_fill(struct adopt *a, struct msg_adopt *m)
 	m->orphan_ms = a->orphan_ms ? clock_mono_ms() - a->orphan_ms : 0;
 	a->orphan_ms = 0;
 }
+
+void
+adopt_fail(struct adopt *a, int fd, const char *what)
+{
+	log_warn("%s", what);
+	close(fd);
+	(void)adopt_orphaned(a);
+}
+
+int
+adopt_answer(struct adopt *a, int fd, enum msg_role role, uint32_t type,
+    const void *body, size_t len)
+{
+	if (msg_send(fd, role, type, body, len, NULL, 0, -1) == 0)
+		return 0;
+	adopt_fail(a, fd, msg_name(type));
+	return -1;
+}

@@ -75,5 +75,14 @@ int	adopt_watch_fd(const struct adopt *a);
 int	adopt_accept(struct adopt *a);
 /* The part every MSG_ADOPT_* shares; we have a parent again. */
 void	adopt_fill(struct adopt *a, struct msg_adopt *m);
+/*
+ * Our answer on fd, the new supervisor's connection: the MSG_ADOPT_* of
+ * our role.  0: fd is our parent channel now.  -1: it did not go (said,
+ * fd closed, an orphan again): adopt_fail, which a child that sends more
+ * first (the broker's listeners) calls itself.
+ */
+int	adopt_answer(struct adopt *a, int fd, enum msg_role role, uint32_t type,
+	    const void *body, size_t len);
+void	adopt_fail(struct adopt *a, int fd, const char *what);
 
 #endif

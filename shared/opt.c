@@ -1,5 +1,6 @@
 /* opt.c — bounded numbers, descriptors, HOST:PORT and channel lists from text. */
 #include <err.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -215,10 +216,66 @@ bad:
 
 #define OPT_MAX		32
 
-void
-opt_usage(const char *usage, int status)
+/* What opt_usage says: the last opt_parse's table. */
+static struct {
+	const char		*prog;
+	const struct opt_spec	*specs;
+	size_t			 n;
+	const char		*about;
+} us;
+
+/* An option's argument in the usage: its own, else from kind and name. */
+static const char *
+usage_arg(const struct opt_spec *o, char *buf, size_t len)
 {
-	fprintf(status == 0 ? stdout : stderr, "%s", usage);
+	const char *w = strrchr(o->name, '-');
+	size_t i;
+
+	if (o->arg != NULL)
+		return o->arg;
+	switch (o->kind) {
+	case OPT_FLAG:
+	case OPT_COUNT:
+		return NULL;
+	case OPT_FD:
+	case OPT_INT:
+	case OPT_U32:
+		return "N";
+	case OPT_U32_MAX:
+		return "N|max";
+	default:
+		break;
+	}
+	/* --web-dir DIR, --source SOURCE */
+	snprintf(buf, len, "%s", w != NULL ? w + 1 : o->name);
+	for (i = 0; buf[i] != '\0'; i++)
+		buf[i] = (char)toupper((unsigned char)buf[i]);
+	return buf;
+}
+
+void
+opt_usage(int status)
+{
+	FILE *f = status == 0 ? stdout : stderr;
+	char word[96], arg[32];
+	const char *a;
+	size_t i;
+	int col, ind;
+
+	col = ind = fprintf(f, "usage: %s", us.prog);
+	for (i = 0; i < us.n; i++) {
+		a = usage_arg(&us.specs[i], arg, sizeof(arg));
+		if (us.specs[i].kind == OPT_COUNT)
+			snprintf(word, sizeof(word), " [-%c]", us.specs[i].name[0]);
+		else
+			snprintf(word, sizeof(word), " [--%s%s%s]",
+			    us.specs[i].name, a != NULL ? " " : "",
+			    a != NULL ? a : "");
+		if (col + (int)strlen(word) > 78)
+			col = fprintf(f, "\n%*s", ind, "") - 1;
+		col += fprintf(f, "%s", word);
+	}
+	fprintf(f, "\n%s", us.about != NULL ? us.about : "");
 	exit(status);
 }
 
@@ -262,12 +319,17 @@ opt_store(const struct opt_spec *o, const char *arg, void *base)
 
 void
 opt_parse(int argc, char *argv[], const struct opt_spec *specs, size_t n,
-    void *base, const char *usage)
+    void *base, const char *about)
 {
 	struct option longopts[OPT_MAX + 2];
+	const char *slash = strrchr(argv[0], '/');
 	size_t i;
 	int ch, v = -1;
 
+	us.prog = slash != NULL ? slash + 1 : argv[0];
+	us.specs = specs;
+	us.n = n;
+	us.about = about;
 	if (n > OPT_MAX)
 		errx(2, "too many options");
 	for (i = 0; i < n; i++) {
@@ -283,13 +345,13 @@ opt_parse(int argc, char *argv[], const struct opt_spec *specs, size_t n,
 	while ((ch = getopt_long(argc, argv, v >= 0 ? "hv" : "h", longopts,
 	    NULL)) != -1) {
 		if (ch == 'h')
-			opt_usage(usage, 0);
+			opt_usage(0);
 		if (ch == 'v')
 			ch = 256 + v;
 		if (ch < 256 || ch >= 256 + (int)n)
-			opt_usage(usage, 2);
+			opt_usage(2);
 		opt_store(&specs[ch - 256], optarg, base);
 	}
 	if (optind != argc)
-		opt_usage(usage, 2);
+		opt_usage(2);
 }

@@ -57,16 +57,19 @@ struct opt_spec {
 	size_t		 off;
 	long long	 lo, hi;
 	void		(*call)(const char *arg);
+	const char	*arg;	/* in the usage; NULL: from the kind and name */
 };
 
 /*
  * Parse argv against the table into base.  An unknown option, a bad value
- * or a positional argument prints usage to stderr and exits 2.
+ * or a positional argument prints usage to stderr and exits 2.  The usage
+ * is made from the table ("usage: PROG [--name ARG] ..."), then about
+ * (NULL: nothing more): it cannot say other options than the table's.
  */
 void	opt_parse(int argc, char *argv[], const struct opt_spec *specs,
-	    size_t n, void *base, const char *usage);
-/* The usage text on stdout (status 0) or stderr, then exit(status). */
-void	opt_usage(const char *usage, int status) __attribute__((noreturn));
+	    size_t n, void *base, const char *about);
+/* The usage of the last opt_parse on stdout (status 0) or stderr; exit. */
+void	opt_usage(int status) __attribute__((noreturn));
 
 /*
  * A channel list such as "0,1,4-7" into ascending channel numbers, each

@@ -314,10 +314,14 @@ static int
 writer_attach(int fd, const struct ring_config *cfg, bool follow,
     struct ring_writer **out)
 {
+	struct ring_config c = *cfg;
 	struct ring_writer *w;
 	struct ring_header *h;
 	int rc;
 
+	if ((rc = ring_config_check(&c)) != RING_OK)
+		return rc;
+	cfg = &c;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return RING_ESYS;
 	w->fd = fd;
@@ -367,24 +371,14 @@ int
 ring_writer_open_fd(int fd, const struct ring_config *cfg,
     struct ring_writer **out)
 {
-	struct ring_config c = *cfg;
-	int rc;
-
-	if ((rc = ring_config_check(&c)) != RING_OK)
-		return rc;
-	return writer_attach(fd, &c, false, out);
+	return writer_attach(fd, cfg, false, out);
 }
 
 int
 ring_writer_follow_fd(int fd, const struct ring_config *cfg,
     struct ring_writer **out)
 {
-	struct ring_config c = *cfg;
-	int rc;
-
-	if ((rc = ring_config_check(&c)) != RING_OK)
-		return rc;
-	return writer_attach(fd, &c, true, out);
+	return writer_attach(fd, cfg, true, out);
 }
 
 /* Mark an existing object as replaced so its readers can tell. */

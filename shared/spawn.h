@@ -2,7 +2,24 @@
 #ifndef RINGCAST_SPAWN_H
 #define RINGCAST_SPAWN_H
 
+#include <stddef.h>
+
+#include "shared/opt.h"
+#include "shared/sandbox.h"
+
 #define SPAWN_FDS_MAX	8
+
+/*
+ * The options every child takes from the supervisor, as rows of its
+ * option table (shared/opt.h): --parent-fd, --adopt, --drop, -v; the
+ * fields of its options struct type that hold them.
+ */
+#define SPAWN_CHILD_OPTIONS(type, parent, adopt, verbose)		\
+	{ "parent-fd", OPT_FD, offsetof(type, parent), 0, 0, NULL, NULL }, \
+	{ "adopt", OPT_TEXT, offsetof(type, adopt), 0, 0, NULL, "RING" },	\
+	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg,			\
+	    "UID:GID[,GID...][:DIR]" },					\
+	{ "verbose", OPT_COUNT, offsetof(type, verbose), 0, 0, NULL, NULL }
 
 /*
  * In a forked child, before exec: fds[i] on descriptor 3 + i (the parent

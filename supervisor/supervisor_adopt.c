@@ -39,6 +39,7 @@
 #include "shared/adopt.h"
 #include "shared/clock.h"
 #include "shared/log.h"
+#include "shared/proc.h"
 #include "supervisor/supervisor.h"
 
 #define ADOPT_WAIT_MS	1500	/* for a candidate to speak */
@@ -145,30 +146,6 @@ adopt_key_load(char *err, size_t errlen)
 	return key_make(path, err, errlen);
 }
 
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks. */
-static int
-start_time(pid_t pid, unsigned long long *st)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd, i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* The command may hold spaces and parentheses: count after the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL)
-		return -1;
-	for (i = 2; i < 22 && p != NULL; i++)
-		p = strchr(p + 1, ' ');
-	return p != NULL && sscanf(p + 1, "%llu", st) == 1 ? 0 : -1;
-}
-
 /* The secret of (role, pid): 0, or -1 if the process is gone. */
 static int
 secret_of(enum msg_role role, pid_t pid, uint8_t out[MSG_ADOPT_SECRET])
@@ -178,7 +155,8 @@ secret_of(enum msg_role role, pid_t pid, uint8_t out[MSG_ADOPT_SECRET])
 	char text[128];
 	int n;
 
-	if (start_time(pid, &st) == -1)
+	/* Field 22: when the process started, in clock ticks. */
+	if (proc_stat_fields(pid, 22, &st, 1) == -1)
 		return -1;
 	n = snprintf(text, sizeof(text), "ringcast-adopt %s %d %llu",
 	    msg_role_name(role), (int)pid, st);
@@ -467,6 +445,15 @@ adopt_audio(void)
 	return next_of(ROLE_CAPTURE) != NULL || next_of(ROLE_SESSION) != NULL;
 }
 
+/* A proven child we do not want: it ends (SIGTERM), said why. */
+static void
+dismiss(struct candidate *c, const char *why)
+{
+	pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
+	candidate_drop(c, why);
+	c->taken = true;
+}
+
 void
 adopt_services(void)
 {
@@ -474,32 +461,22 @@ adopt_services(void)
 	struct child *ch;
 
 	/* An upgrade's new capture that never took over writes nothing. */
-	while ((c = next_of(ROLE_CAPTURE)) != NULL) {
+	while ((c = next_of(ROLE_CAPTURE)) != NULL)
 		if (strcmp(c->u.cap.state.state, "running") != 0 ||
-		    sv.capture.child != NULL) {
-			pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
-			candidate_drop(c, "a second capture, or one not writing");
-			c->taken = true;
-			continue;
-		}
-		if ((ch = take(c, CHILD_CAPTURE)) != NULL) {
+		    sv.capture.child != NULL)
+			dismiss(c, "a second capture, or one not writing");
+		else if ((ch = take(c, CHILD_CAPTURE)) != NULL) {
 			service_adopt(&sv.capture, ch);
 			super_capture_state(&c->u.cap.state);
 			source_adopted(ch, &c->u.cap);
 		}
-	}
-	while ((c = next_of(ROLE_BROKER)) != NULL) {
-		if (sv.broker.child != NULL) {
-			pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
-			candidate_drop(c, "a second broker");
-			c->taken = true;
-			continue;
-		}
-		if ((ch = take(c, CHILD_BROKER)) != NULL) {
+	while ((c = next_of(ROLE_BROKER)) != NULL)
+		if (sv.broker.child != NULL)
+			dismiss(c, "a second broker");
+		else if ((ch = take(c, CHILD_BROKER)) != NULL) {
 			service_adopt(&sv.broker, ch);
 			sv.subscribers = c->u.bro.subscribers;
 		}
-	}
 }
 
 static void
@@ -563,11 +540,8 @@ adopt_abandon(const char *why)
 
 	for (i = 0; i < ncands; i++)
 		if (cands[i].spoke && !cands[i].taken &&
-		    cands[i].role != ROLE_BROKER) {
-			pidfd_send_signal(cands[i].pidfd, SIGTERM, NULL, 0);
-			candidate_drop(&cands[i], why);
-			cands[i].taken = true;
-		}
+		    cands[i].role != ROLE_BROKER)
+			dismiss(&cands[i], why);
 }
 
 void
