@@ -142,7 +142,8 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_LIBSRC  := shared/proto.c shared/mix.c shared/state.c shared/log.c \
-                shared/clock.c shared/text.c
+                shared/clock.c shared/text.c shared/rtp.c shared/sdp.c \
+                shared/jitter.c shared/opt.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -I. -DRINGCAST_SANDBOX=0 -DRINGCAST_VERSION='"$(VERSION)"'
