@@ -5,7 +5,7 @@
 # What the build needs (standard, warnings, include path, defines,
 # dependency files, threads, hardening) lives in the RC_* variables.
 #
-#   make / make all     the five programs
+#   make / make all     the six programs
 #   make test           programs, tests, benchmarks, replayers; runs the tests
 #   make SAN=1          all of those with ASan and UBSan, in build-san
 #   make SAN=1 test     the same, and runs the tests
@@ -31,7 +31,7 @@ BUILD    ?= build
 SANDBOX  ?= 1
 endif
 
-PKGS     := libevent jansson lmdb libseccomp sndfile portaudio-2.0
+PKGS     := libevent jansson lmdb libseccomp sndfile portaudio-2.0 libcrypto
 WARN     := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Werror
 
@@ -80,7 +80,8 @@ LDLIBS_ALL = -lrt -lm $(LDLIBS)
 # Debian packages the build, the tests and the JACK test need.
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
-            libcriterion-dev jackd2 procps ffmpeg chromium
+            libssl-dev libcriterion-dev jackd2 procps ffmpeg chromium \
+            iproute2 nftables
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
@@ -88,7 +89,10 @@ LIBSHARED  := $(BUILD)/libringcast.a
 
 # Programs: name, sources, libraries.
 CAPTURE_SRC  := $(wildcard capture/*.c)
-SESSIOND_SRC := $(wildcard sessiond/*.c)
+# sessiond/ holds the two programs that stream the ring out: a listener's
+# session, and a published AES67 stream (publish*.c).
+PUBLISH_SRC  := $(wildcard sessiond/publish*.c)
+SESSIOND_SRC := $(filter-out $(PUBLISH_SRC),$(wildcard sessiond/*.c))
 BROKER_SRC   := $(wildcard broker/*.c)
 SUPER_SRC    := $(wildcard supervisor/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
@@ -100,6 +104,9 @@ endif
 ifneq ($(SESSIOND_SRC),)
 PROGS += $(BUILD)/ringcast-sessiond
 endif
+ifneq ($(PUBLISH_SRC),)
+PROGS += $(BUILD)/ringcast-publish
+endif
 ifneq ($(BROKER_SRC),)
 PROGS += $(BUILD)/ringcast-broker
 endif
@@ -110,7 +117,8 @@ ifneq ($(CLI_SRC),)
 PROGS += $(BUILD)/ringcast
 endif
 PROG_OBJ := $(SHARED_OBJ) $(patsubst %.c,$(BUILD)/%.o,$(CAPTURE_SRC) \
-            $(SESSIOND_SRC) $(BROKER_SRC) $(SUPER_SRC) $(CLI_SRC))
+            $(SESSIOND_SRC) $(PUBLISH_SRC) $(BROKER_SRC) $(SUPER_SRC) \
+            $(CLI_SRC))
 
 LIBS_JSON  = $(shell pkg-config --libs jansson)
 LIBS_EVENT = $(shell pkg-config --libs libevent)
@@ -118,6 +126,7 @@ LIBS_LMDB  = -llmdb
 LIBS_SECC  = $(shell pkg-config --libs libseccomp)
 LIBS_SND   = $(shell pkg-config --libs sndfile)
 LIBS_PA    = $(shell pkg-config --libs portaudio-2.0)
+LIBS_CRYPTO = $(shell pkg-config --libs libcrypto)
 LIBS_COMMON = $(LIBS_JSON) $(LIBS_SECC)
 
 # Tests and benchmarks know their build directory (BUILD_DIR) and link the
@@ -152,7 +161,7 @@ FUZZ_LIBS    = $(LIBS_JSON) $(LIBS_LMDB) -lm $(LDLIBS)
 # it links them (ringcastd's main renamed) and what they need.
 FUZZ_API_SRC := broker/broker_api.c $(SUPER_SRC) \
                 $(filter-out $(FUZZ_LIBSRC),$(SHARED_SRC))
-FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) -lrt -pthread
+FUZZ_API_LIBS = $(LIBS_EVENT) $(LIBS_SECC) $(LIBS_CRYPTO) -lrt -pthread
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_OBJ     := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIBSRC) \
                 $(FUZZ_API_SRC) \
@@ -208,11 +217,15 @@ $(BUILD)/ringcast-capture: $(CAPTURE_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 $(BUILD)/ringcast-sessiond: $(SESSIOND_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
 
+$(BUILD)/ringcast-publish: $(PUBLISH_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(LINK) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
+
 $(BUILD)/ringcast-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcastd: $(SUPER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
-	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_COMMON) $(LDLIBS_ALL)
+	$(LINK) -o $@ $^ $(LIBS_EVENT) $(LIBS_LMDB) $(LIBS_CRYPTO) $(LIBS_COMMON) \
+		$(LDLIBS_ALL)
 
 $(BUILD)/ringcast: $(CLI_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_LMDB) $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)

@@ -62,6 +62,7 @@ static const struct route routes[] = {
 	{ "/api/channels", EXACT, NULL, POST, API_CHANNELS_SET,
 	    body_channels },
 	{ "/api/test/probe", EXACT, NULL, POST, API_PROBE, body_probe },
+	{ "/api/publish", EXACT, NULL, GET, API_PUBLISH, NULL },
 	{ "/api/", PREFIX, NULL, 0, 0, NULL },	/* nothing else under /api */
 	{ "/metrics", EXACT, NULL, GET, API_METRICS, NULL },
 	{ "/stream.wav", EXACT, NULL, GET, BROKER_WAV, NULL },

@@ -7,14 +7,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "shared/msg.h"
+#include "shared/rtp.h"
+#include "shared/sdp.h"
 #include "shared/text.h"
 
 #define SUP	(1u << ROLE_SUPERVISOR)
 #define CAP	(1u << ROLE_CAPTURE)
 #define BRO	(1u << ROLE_BROKER)
 #define SES	(1u << ROLE_SESSION)
-#define CHILDREN	(CAP | BRO | SES)
+#define PUB	(1u << ROLE_PUBLISH)
+#define CHILDREN	(CAP | BRO | SES | PUB)
 
 /* Content checks, one per payload: the size is already right. */
 typedef bool (*msg_check_fn)(const void *body, const char *tail,
@@ -62,7 +67,43 @@ check_capture_state(const void *b, const char *t, size_t tl)
 	(void)t;
 	(void)tl;
 	return text_ident_field(m->state, sizeof(m->state)) &&
-	    field_text(m->source, sizeof(m->source));
+	    field_text(m->source, sizeof(m->source)) &&
+	    is_bool(m->ingest.anchored) &&
+	    field_text(m->ingest.stream, sizeof(m->ingest.stream));
+}
+
+static bool
+check_capture_join(const void *b, const char *t, size_t tl)
+{
+	const struct msg_capture_join *m = b;
+
+	(void)t;
+	(void)tl;
+	return IN_MULTICAST(ntohl(m->group)) && m->port != 0 && m->pad == 0;
+}
+
+static bool
+check_publish_start(const void *b, const char *t, size_t tl)
+{
+	const struct msg_publish_start *m = b;
+	uint32_t i;
+
+	if (!text_name_field(m->name, sizeof(m->name)) || m->nch == 0 ||
+	    m->nch > MSG_PUBLISH_CHANNELS || (m->format != RTP_L16 &&
+	    m->format != RTP_L24) || m->frames == 0 ||
+	    m->frames * m->nch * m->format > RTP_PAYLOAD_MAX || m->pt > 127 ||
+	    m->seq > 0xffff || m->sap_hash > 0xffff || tl == 0 ||
+	    tl > SDP_MAX)
+		return false;
+	for (i = 1; i < m->nch; i++)
+		if (m->channels[i] <= m->channels[i - 1])
+			return false;
+	/* The SDP: text lines, no other control byte. */
+	for (i = 0; i < tl; i++)
+		if (((unsigned char)t[i] < 0x20 && t[i] != '\r' &&
+		    t[i] != '\n') || t[i] == 0x7f)
+			return false;
+	return true;
 }
 
 static bool
@@ -278,6 +319,10 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_ready, false, check_ready),
 	SPEC(MSG_CAPTURE_STATE, "CAPTURE_STATE", CAP, SUP, false,
 	    struct msg_capture_state, false, check_capture_state),
+	SPEC(MSG_CAPTURE_JOIN, "CAPTURE_JOIN", CAP, SUP, false,
+	    struct msg_capture_join, false, check_capture_join),
+	SPEC(MSG_CAPTURE_SOCKET, "CAPTURE_SOCKET", SUP, CAP, true,
+	    struct msg_capture_join, false, check_capture_join),
 	SPEC(MSG_BROKER_CLIENT, "BROKER_CLIENT", BRO, SUP, true,
 	    struct msg_client, false, check_client),
 	SPEC(MSG_BROKER_REQUEST, "BROKER_REQUEST", BRO, SUP, false,
@@ -304,6 +349,10 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_session_exit, false, check_session_exit),
 	SPEC(MSG_PROBE, "PROBE", SUP, CHILDREN, false,
 	    struct msg_probe, false, check_probe),
+	SPEC(MSG_PUBLISH_START, "PUBLISH_START", SUP, PUB, false,
+	    struct msg_publish_start, true, check_publish_start),
+	SPEC(MSG_PUBLISH_STATE, "PUBLISH_STATE", PUB, SUP, false,
+	    struct msg_publish_state, false, check_nothing),
 };
 
 static const char *const roles[ROLE_MAX] = {
@@ -311,6 +360,7 @@ static const char *const roles[ROLE_MAX] = {
 	[ROLE_CAPTURE] = "capture",
 	[ROLE_BROKER] = "broker",
 	[ROLE_SESSION] = "sessiond",
+	[ROLE_PUBLISH] = "publish",
 };
 
 static const struct msg_spec *

@@ -38,17 +38,22 @@ enum msg_role {
 	ROLE_CAPTURE,
 	ROLE_BROKER,
 	ROLE_SESSION,
+	ROLE_PUBLISH,
 	ROLE_MAX
 };
 
 enum msg_type {
 	MSG_NONE = 0,
 
-	/* capture, broker, sessiond -> supervisor */
+	/* capture, broker, sessiond, publish -> supervisor */
 	MSG_READY,		/* struct msg_ready: initialisation done */
 
 	/* capture -> supervisor */
 	MSG_CAPTURE_STATE,	/* struct msg_capture_state, once a second */
+	MSG_CAPTURE_JOIN,	/* struct msg_capture_join: a socket, please */
+
+	/* supervisor -> capture */
+	MSG_CAPTURE_SOCKET,	/* fd + struct msg_capture_join: that socket */
 
 	/* broker -> supervisor */
 	MSG_BROKER_CLIENT,	/* fd + struct msg_client: a listener to serve */
@@ -70,8 +75,14 @@ enum msg_type {
 	MSG_SESSION_METERS,	/* struct msg_session_meters: post-mix levels */
 	MSG_SESSION_EXIT,	/* struct msg_session_exit: the last word */
 
-	/* supervisor -> capture, broker, sessiond (--test-probes only) */
+	/* supervisor -> capture, broker, sessiond, publish (--test-probes only) */
 	MSG_PROBE,		/* struct msg_probe */
+
+	/* supervisor -> publish */
+	MSG_PUBLISH_START,	/* struct msg_publish_start + SDP: the first message */
+
+	/* publish -> supervisor */
+	MSG_PUBLISH_STATE,	/* struct msg_publish_state, once a second */
 
 	MSG_TYPE_MAX
 };
@@ -88,10 +99,42 @@ struct msg_ready {
 	char		version[32];	/* the child's RINGCAST_VERSION */
 };
 
+/* What a network source (capture_rtp.c) received; zero for the others. */
+struct msg_ingest {
+	uint64_t	packets;	/* taken into the jitter buffer */
+	uint64_t	lost;		/* never came (sequence numbers) */
+	uint64_t	late;		/* came after their frames were written */
+	uint64_t	malformed;	/* not RTP, or a payload of no whole frames */
+	uint64_t	foreign;	/* another payload type or SSRC */
+	uint64_t	jumps;		/* sequence or timestamp jumps dropped */
+	uint64_t	epochs;		/* new sender timelines (new ring epochs) */
+	uint64_t	sap_bad;	/* SAP or SDP packets that did not parse */
+	/* The timeline, for measurements: RTP timestamp ts is ring frame position. */
+	uint32_t	anchored;
+	uint32_t	ts;
+	uint64_t	position;
+	uint32_t	ssrc;
+	char		stream[128];	/* "239.69.1.1:5004 L24/48000/8", "" before */
+};
+
 struct msg_capture_state {
-	char		state[16];	/* "running" */
+	char		state[16];	/* "running"; network: "receiving", "quiet", "waiting" */
 	char		source[256];	/* what capture opened, for people */
 	uint64_t	epoch, xruns, overruns;
+	struct msg_ingest ingest;
+};
+
+/*
+ * A network source found its stream by SAP (sap:NAME): the supervisor
+ * opens a socket bound to that multicast group and port, joined on the
+ * configured interface, and passes it (MSG_CAPTURE_SOCKET, the same
+ * struct).  Capture's sandbox holds no socket(), bind() or setsockopt().
+ */
+struct msg_capture_join {
+	uint32_t	group;		/* IPv4 multicast, network order */
+	uint32_t	source;		/* source-filter, network order; 0: any */
+	uint16_t	port;
+	uint16_t	pad;
 };
 
 enum msg_client_kind {
@@ -131,6 +174,7 @@ enum api_route {
 	API_METRICS,		/* GET /metrics */
 	API_PROBE,		/* POST /api/test/probe (--test-probes) */
 	API_CLIENT_DISCONNECT,	/* POST /api/clients/ID/disconnect */
+	API_PUBLISH,		/* GET /api/publish */
 	API_ROUTE_MAX
 };
 
@@ -230,6 +274,39 @@ struct msg_session_exit {
 struct msg_probe {
 	char		action[16];	/* "open", "execve", "socket", "send" */
 	uint32_t	type;		/* "send": this type, contents zero */
+};
+
+#define MSG_PUBLISH_CHANNELS	8	/* AES67: at most 8 per stream */
+
+/*
+ * One published stream (sessiond/publish.c), followed by the SDP it
+ * announces.  Packet k carries ring frames k * frames .. (k + 1) * frames
+ * - 1, with timestamp k * frames + ts_offset and sequence number seq + k
+ * (both modulo their width): a restarted publisher continues the same
+ * numbering, and a gap in the ring is a gap in both.
+ */
+struct msg_publish_start {
+	char		name[128];
+	uint32_t	nch;		/* 1 .. MSG_PUBLISH_CHANNELS */
+	uint16_t	channels[MSG_PUBLISH_CHANNELS];	/* ring channels */
+	uint32_t	format;		/* enum rtp_format */
+	uint32_t	frames;		/* per packet */
+	uint32_t	pt;
+	uint32_t	ssrc;
+	uint32_t	ts_offset;
+	uint32_t	seq;		/* of the packet at ring frame 0, 16 bits */
+	uint32_t	sap_interval_ms;	/* 0: no announcements */
+	uint32_t	sap_hash;	/* 16 bits */
+	uint32_t	sap_origin;	/* network order */
+};
+
+struct msg_publish_state {
+	uint64_t	packets, bytes;	/* sent */
+	uint64_t	dropped;	/* the socket refused (full, unreachable) */
+	uint64_t	late;		/* sent over a packet time after due */
+	uint64_t	skipped;	/* not sent: too far behind to catch up */
+	uint64_t	lost;		/* ring periods lapped or skipped */
+	uint64_t	sap;		/* announcements sent */
 };
 
 /* ---- the channel ---- */

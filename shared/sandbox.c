@@ -228,6 +228,7 @@ limits(enum sandbox_role role, unsigned nofile)
 	limit(RLIMIT_CORE, "core", 0);
 	switch (role) {
 	case SANDBOX_SESSIOND:
+	case SANDBOX_PUBLISH:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
 		limit_nproc();
 		limit(RLIMIT_MEMLOCK, "memlock", 0);
@@ -312,6 +313,11 @@ static const struct rule sessiond[] = {
 	R(recvfrom, "client control messages"),
 	R(sendto, "client packets"),
 	R(getsockopt, "TCP_INFO: is a stalled client alive?"),
+};
+
+/* Both its sockets are connected: send() is all it does with them. */
+static const struct rule publish[] = {
+	R(sendto, "RTP packets and SAP announcements"),
 };
 
 static const struct rule broker[] = {
@@ -430,6 +436,8 @@ build(scmp_filter_ctx ctx, enum sandbox_role role)
 	switch (role) {
 	case SANDBOX_SESSIOND:
 		return add_list(ctx, sessiond, N(sessiond));
+	case SANDBOX_PUBLISH:
+		return add_list(ctx, publish, N(publish));
 	case SANDBOX_BROKER:
 		/* libevent asks how much an HTTP socket holds; nothing else. */
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl),

@@ -321,6 +321,8 @@ super_child_ready(struct child *c)
 		service_ready(&sv.capture);
 	else if (c->kind == CHILD_BROKER)
 		service_ready(&sv.broker);
+	else if (c->kind == CHILD_PUBLISH)
+		publish_ready(c);
 	if (!sv.announced && !sv.stopping && sv.capture.child != NULL &&
 	    sv.capture.child->ready && sv.broker.child != NULL &&
 	    sv.broker.child->ready)
@@ -341,6 +343,7 @@ super_capture_state(const struct msg_capture_state *m)
 	sv.cap.epoch = m->epoch;
 	sv.cap.xruns = m->xruns;
 	sv.cap.overruns = m->overruns;
+	sv.cap.ingest = m->ingest;
 }
 
 static void
@@ -370,6 +373,7 @@ stop(void)
 	session_sweep_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
+	publish_stop_all();
 	session_stop_all();
 	if ((kill_ev = evtimer_new(sv.base, kill_cb, NULL)) == NULL ||
 	    evtimer_add(kill_ev, &tv) == -1)
@@ -384,9 +388,11 @@ reload_report(const struct config *o, const struct config *n)
 	    strcmp(o->state_dir, n->state_dir) || strcmp(o->ring, n->ring) ||
 	    strcmp(o->source, n->source) || strcmp(o->user, n->user) ||
 	    o->channels != n->channels || o->rate != n->rate ||
-	    o->period != n->period)
-		log_warnx("reload: listeners, state, ring, source, user and "
-		    "audio format changes take effect after a restart");
+	    o->period != n->period ||
+	    memcmp(&o->publish, &n->publish, sizeof(o->publish)) != 0)
+		log_warnx("reload: listeners, state, ring, source, user, "
+		    "publish and audio format changes take effect after a "
+		    "restart");
 }
 
 /* SIGHUP: what a running daemon can change; the rest waits for a restart. */
@@ -549,6 +555,8 @@ setup(int argc, char *argv[])
 	    sv.native_addr, sizeof(sv.native_addr), err, sizeof(err))) == -1 ||
 	    (sv.http_fd = bind_listener("http", sv.cfg.http, sv.http_addr,
 	    sizeof(sv.http_addr), err, sizeof(err))) == -1 ||
+	    ingest_setup(err, sizeof(err)) == -1 ||
+	    publish_setup(err, sizeof(err)) == -1 ||
 	    ring_setup(err, sizeof(err)) == -1) {
 		ring_unlock(sv.cfg.ring, sv.ring_lock);
 		errx(1, "%s", err);
@@ -566,6 +574,7 @@ start(void)
 	service_init(&sv.broker, "broker", CHILD_BROKER);
 	service_start(&sv.capture);
 	service_start(&sv.broker);
+	publish_start_all();
 	/* After those forks, so no LMDB handle crosses them. */
 	if (state_open(sv.cfg.state_dir, false, sv.cfg.channels, 0, 0,
 	    &sv.state, err, sizeof(err)) != STATE_OK) {

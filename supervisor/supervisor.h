@@ -5,10 +5,13 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include <net/if.h>
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -33,6 +36,15 @@
 
 /* ---- configuration (supervisor_config.c) ---- */
 
+#define CONFIG_LIST_MAX		8	/* entries of a repeatable key */
+#define CONFIG_LIST_LEN		512
+
+/* A key that may be given more than once (publish). */
+struct config_list {
+	uint32_t	 n;
+	char		 item[CONFIG_LIST_MAX][CONFIG_LIST_LEN];
+};
+
 struct config {
 	char		 file[PATH_MAX];	/* -f, "" for none */
 	char		 native[256];		/* HOST:PORT */
@@ -44,6 +56,11 @@ struct config {
 	char		 chroot_dir[PATH_MAX];	/* "" = <state>/empty, "none" */
 	char		 channel_names[4096];	/* "Kick, Snare, ..." */
 	char		 web_dir[PATH_MAX];	/* "" = found next to the programs */
+	struct config_list publish;		/* rtp://GROUP:PORT?... */
+	char		 mcast_if[IF_NAMESIZE];	/* "" = the routing table's */
+	char		 sap[64];		/* HOST:PORT announced to */
+	uint32_t	 sap_interval;		/* seconds */
+	uint32_t	 jitter_ms;		/* network sources */
 	uint32_t	 channels, rate, period;
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
@@ -87,6 +104,8 @@ enum child_kind {
 	CHILD_CAPTURE,
 	CHILD_BROKER,
 	CHILD_SESSION,
+	CHILD_PUBLISH,
+	CHILD_KINDS
 };
 
 struct client;
@@ -216,6 +235,38 @@ void	api_channels_load(void);
 json_t	*api_channel_names(void);
 json_t	*api_capture_json(void);
 
+/* ---- published AES67 streams (supervisor_publish.c) ---- */
+
+/* The publish entries: 0, or -1 with err naming the entry. */
+int	publish_check(const struct config *c, char *err, size_t errlen);
+/* Before any child: each stream's sockets, numbers and SDP; 0 or -1. */
+int	publish_setup(char *err, size_t errlen);
+void	publish_start_all(void);
+void	publish_stop_all(void);
+/* The service's spawn (supervisor_child.c calls it for CHILD_PUBLISH). */
+struct child *publish_spawn(struct service *s);
+void	publish_ready(struct child *c);
+void	publish_exited(struct child *c, int status);
+void	publish_state(struct child *c, const struct msg_publish_state *m);
+/* The publisher of the stream called name, or NULL (probes). */
+struct child *publish_child(const char *name);
+/* GET /api/publish. */
+json_t	*publish_json(void);
+void	publish_metrics(FILE *f);
+
+/* ---- a network source's sockets (supervisor_ingest.c) ---- */
+
+bool	ingest_source(const char *source);
+/* Before any child: the socket capture reads (or the SAP one); 0 or -1. */
+int	ingest_setup(char *err, size_t errlen);
+/* Capture's extra arguments and descriptor: the new argument count. */
+int	ingest_args(char **argv, int n, int *fds, int *nfds);
+/* MSG_CAPTURE_JOIN: a socket on the announced group, if the source is sap:. */
+void	ingest_join(struct child *c, const struct msg_capture_join *m);
+/* The capture state's network part, NULL for the other sources. */
+json_t	*ingest_json(void);
+void	ingest_metrics(FILE *f);
+
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 
 void	watch_start(void);
@@ -255,6 +306,7 @@ struct super {
 		uint64_t	 epoch, xruns, overruns;
 		bool		 stalled;	/* the watchdog's verdict */
 		uint64_t	 stalls;
+		struct msg_ingest ingest;	/* network sources */
 	} cap;
 
 	/* counters for /metrics */
@@ -263,7 +315,7 @@ struct super {
 	uint64_t		 done_sent, done_dropped;	/* ended sessions */
 	uint64_t		 disconnects[SUPER_REASONS];
 	uint64_t		 sandbox_violations;	/* children killed by SIGSYS */
-	uint64_t		 faults[3];	/* channel faults, by child_kind */
+	uint64_t		 faults[CHILD_KINDS];	/* channel faults, by child_kind */
 };
 
 extern struct super sv;

@@ -63,6 +63,8 @@ api_capture_json(void)
 		json_object_set_new(cap, "xruns", json_integer(sv.cap.xruns));
 		json_object_set_new(cap, "overruns",
 		    json_integer(sv.cap.overruns));
+		if (ingest_source(sv.cfg.source))
+			json_object_set_new(cap, "ingest", ingest_json());
 	}
 	return cap;
 }
@@ -270,10 +272,12 @@ metrics_text(FILE *f)
 	metric(f, "ringcast_channel_faults_total", "counter",
 	    "Parent-channel messages refused (wrong direction, size or "
 	    "contents), by the kind of child involved.");
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < CHILD_KINDS; i++)
 		fprintf(f, "ringcast_channel_faults_total{child=\"%s\"} %llu\n",
-		    i == CHILD_CAPTURE ? "capture" : i == CHILD_BROKER ?
-		    "broker" : "sessiond", (unsigned long long)sv.faults[i]);
+		    (const char *[]){ "capture", "broker", "sessiond",
+		    "publish" }[i], (unsigned long long)sv.faults[i]);
+	ingest_metrics(f);
+	publish_metrics(f);
 }
 
 static void
@@ -441,6 +445,7 @@ route(struct reply *r, const struct msg_api_request *q)
 	case API_METRICS:	get_metrics(r); break;
 	case API_PROBE:		post_probe(r, &q->body.probe); break;
 	case API_CLIENT_DISCONNECT: post_disconnect(r, q->client); break;
+	case API_PUBLISH:	answer(r, publish_json()); break;
 	default:		fail(r, 404, "not found"); break;
 	}
 }

@@ -39,6 +39,10 @@ child_name(const struct child *c)
 		return "broker";
 	case CHILD_SESSION:
 		return "sessiond";
+	case CHILD_PUBLISH:
+		return "publish";
+	case CHILD_KINDS:
+		break;
 	}
 	return "child";
 }
@@ -278,7 +282,10 @@ role_of(const struct child *c)
 		return ROLE_CAPTURE;
 	case CHILD_BROKER:
 		return ROLE_BROKER;
+	case CHILD_PUBLISH:
+		return ROLE_PUBLISH;
 	case CHILD_SESSION:
+	case CHILD_KINDS:
 		break;
 	}
 	return ROLE_SESSION;
@@ -329,6 +336,12 @@ dispatch(struct child *c)
 		break;
 	case MSG_BROKER_SUBSCRIBERS:
 		sv.subscribers = MSG_BODY(&cm, struct msg_subscribers)->count;
+		break;
+	case MSG_CAPTURE_JOIN:
+		ingest_join(c, MSG_BODY(&cm, struct msg_capture_join));
+		break;
+	case MSG_PUBLISH_STATE:
+		publish_state(c, MSG_BODY(&cm, struct msg_publish_state));
 		break;
 	default:
 		session_dispatch(c, &cm);
@@ -422,6 +435,11 @@ exited(struct child *c, int status)
 	case CHILD_SESSION:
 		session_exited(c, status);
 		break;
+	case CHILD_PUBLISH:
+		publish_exited(c, status);
+		break;
+	case CHILD_KINDS:
+		break;
 	}
 	free(c);
 	super_child_gone();
@@ -471,6 +489,8 @@ child_probe(const struct api_probe *p, char *err, size_t errlen)
 	else if (strncmp(p->target, "session:", 8) == 0 &&
 	    (cl = session_find(p->target + 8)) != NULL)
 		c = cl->child;
+	else if (strncmp(p->target, "publish:", 8) == 0)
+		c = publish_child(p->target + 8);
 	if (c == NULL || c->chan == -1) {
 		errbuf_set(err, errlen, "no such process: %s", p->target);
 		return 404;
@@ -493,8 +513,8 @@ static struct child *
 spawn_capture(void)
 {
 	char rate[16], ch[16], period[16];
-	char *argv[16];
-	int fds[1] = { sv.ring_rw_fd }, n = 0;
+	char *argv[24];
+	int fds[2] = { sv.ring_rw_fd, -1 }, n = 0, nfds = 1;
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
 	snprintf(ch, sizeof(ch), "%u", sv.cfg.channels);
@@ -512,11 +532,12 @@ spawn_capture(void)
 	argv[n++] = ch;
 	argv[n++] = "--period";
 	argv[n++] = period;
+	n = ingest_args(argv, n, fds, &nfds);
 	if (sv.cfg.verbose > 0)
 		argv[n++] = "-v";
 	argv[n] = NULL;
 	return child_spawn(CHILD_CAPTURE, super_prog("ringcast-capture"), argv,
-	    fds, 1);
+	    fds, nfds);
 }
 
 /*
@@ -627,7 +648,8 @@ spawn(struct service *s)
 	if (s->last_spawn_ms != 0)
 		s->restarts++;
 	s->last_spawn_ms = clock_mono_ms();
-	s->child = s->kind == CHILD_CAPTURE ? spawn_capture() : spawn_broker();
+	s->child = s->kind == CHILD_CAPTURE ? spawn_capture() :
+	    s->kind == CHILD_PUBLISH ? publish_spawn(s) : spawn_broker();
 	if (s->child != NULL)
 		return;
 	s->fails++;

@@ -12,7 +12,7 @@
 #include "tests/testutil.h"
 
 static const enum msg_role roles[] = {
-	ROLE_SUPERVISOR, ROLE_CAPTURE, ROLE_BROKER, ROLE_SESSION,
+	ROLE_SUPERVISOR, ROLE_CAPTURE, ROLE_BROKER, ROLE_SESSION, ROLE_PUBLISH,
 };
 #define NROLES	(sizeof(roles) / sizeof(roles[0]))
 
@@ -182,6 +182,8 @@ example(uint32_t t, void *body, const char **tail)
 		struct msg_session_exit	ex;
 		struct msg_probe	p;
 		struct mix_patch	mp;
+		struct msg_capture_join	j;
+		struct msg_publish_start ps;
 	} *u = body;
 
 	memset(body, 0, msg_size(t));
@@ -231,6 +233,20 @@ example(uint32_t t, void *body, const char **tail)
 		break;
 	case MSG_PROBE:
 		strcpy(u->p.action, "open");
+		break;
+	case MSG_CAPTURE_JOIN:
+	case MSG_CAPTURE_SOCKET:
+		u->j.group = htonl(0xef450101);		/* 239.69.1.1 */
+		u->j.port = 5004;
+		break;
+	case MSG_PUBLISH_START:
+		strcpy(u->ps.name, "Stage A");
+		u->ps.nch = 2;
+		u->ps.channels[1] = 5;
+		u->ps.format = 3;
+		u->ps.frames = 48;
+		u->ps.pt = 96;
+		*tail = "v=0\r\ns=Stage A\r\n";
 		break;
 	}
 	return msg_size(t);
@@ -399,7 +415,7 @@ start(struct child *c, char *const argv[], const int *fds, int nfds)
 	c->pid = fork();
 	cr_assert_geq(c->pid, 0);
 	if (c->pid == 0) {
-		int park[4];
+		int park[5];
 
 		park[0] = fcntl(sv[1], F_DUPFD, 20);
 		for (i = 0; i < nfds; i++)
@@ -493,6 +509,34 @@ Test(msg, capture_ends_on_every_wrong_message, .timeout = 120)
 		expect_fault_exit(&c, t);
 	}
 	close(fd);
+	ring_unlink(ring);
+}
+
+/* Before its START, anything else ends a publisher with the fault status. */
+Test(msg, publish_ends_on_every_wrong_message, .timeout = 120)
+{
+	struct ring_config rc = { 48000, 2, 64, 0 };
+	const char *ring = tu_name("msgpub");
+	char *argv[] = { (char *)(uintptr_t)tu_prog("ringcast-publish"),
+	    "--parent-fd", "3", "--ring-fd", "4", "--rtp-fd", "5",
+	    "--sap-fd", "6", NULL };
+	struct child c;
+	uint32_t t;
+	int fds[3];
+
+	cr_assert_eq(ring_create(ring, &rc), RING_OK);
+	fds[0] = shm_open(ring, O_RDONLY | O_CLOEXEC, 0);
+	fds[1] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fds[2] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (t = MSG_NONE + 1; t < MSG_TYPE_MAX; t++) {
+		if (t == MSG_PUBLISH_START || msg_carries_fd(t))
+			continue;
+		start(&c, argv, fds, 3);
+		expect_fault_exit(&c, t);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	close(fds[2]);
 	ring_unlink(ring);
 }
 
