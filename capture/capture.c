@@ -38,7 +38,8 @@
 static volatile sig_atomic_t terminate;
 
 static const struct capture_source *const sources[] = {
-	&capture_tone, &capture_wav, &capture_pa,
+	&capture_tone, &capture_wav, &capture_pa, &capture_rtp, &capture_sdp,
+	&capture_sap,
 };
 
 static __attribute__((noreturn)) void
@@ -46,9 +47,11 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: ringcast-capture [--ring NAME | --ring-fd N] "
-	    "[--source tone|wav:PATH|portaudio:NAME|INDEX]\n"
-	    "                        [--rate HZ] [--channels N] "
-	    "[--period FRAMES] [--slots N]\n"
+	    "[--source tone|wav:PATH|portaudio:NAME|INDEX|\n"
+	    "                        rtp://GROUP:PORT?...|sdp:FILE|sap:NAME] "
+	    "[--rate HZ] [--channels N]\n"
+	    "                        [--period FRAMES] [--slots N] "
+	    "[--net-fd N] [--jitter-ms MS]\n"
 	    "                        [--parent-fd N] [--notify-fd N] "
 	    "[--drop UID:GID[,GID...]] [-v]\n"
 	    "       ringcast-capture --list-devices\n");
@@ -69,8 +72,8 @@ source_find(struct capture *c)
 		if (strlen(sources[i]->kind) == len &&
 		    strncmp(sources[i]->kind, c->source_arg, len) == 0)
 			return sources[i];
-	errx(2, "--source %s: expected tone, wav:PATH or portaudio:NAME|INDEX",
-	    c->source_arg);
+	errx(2, "--source %s: expected tone, wav:PATH, portaudio:NAME|INDEX, "
+	    "rtp://GROUP:PORT, sdp:FILE or sap:NAME", c->source_arg);
 }
 
 static void
@@ -93,6 +96,9 @@ parse_opt(struct capture *c, int ch, int *list)
 		break;
 	case 'P': c->parent_fd = opt_fd_or_exit("--parent-fd", optarg); break;
 	case 'n': c->notify_fd = opt_fd_or_exit("--notify-fd", optarg); break;
+	case 'N': c->net_fd = opt_fd_or_exit("--net-fd", optarg); break;
+	case 'j': c->jitter_ms = (uint32_t)opt_number_or_exit("--jitter-ms",
+	    optarg, 1, 100); break;
 	case 'D': sandbox_drop_arg(optarg); break;
 	case 'l': *list = 1; break;
 	case 'v': c->verbose++; break;
@@ -114,6 +120,8 @@ parse_args(int argc, char *argv[], struct capture *c, int *list)
 		{ "slots",	  required_argument, NULL, 'S' },
 		{ "parent-fd",	  required_argument, NULL, 'P' },
 		{ "notify-fd",	  required_argument, NULL, 'n' },
+		{ "net-fd",	  required_argument, NULL, 'N' },
+		{ "jitter-ms",	  required_argument, NULL, 'j' },
 		{ "drop",	  required_argument, NULL, 'D' },
 		{ "list-devices", no_argument,	     NULL, 'l' },
 		{ "help",	  no_argument,	     NULL, 'h' },
@@ -125,7 +133,8 @@ parse_args(int argc, char *argv[], struct capture *c, int *list)
 	c->source_arg = "tone";
 	c->rate = CAPTURE_RATE;
 	c->period = CAPTURE_PERIOD;
-	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = -1;
+	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = c->net_fd = -1;
+	c->jitter_ms = CAPTURE_JITTER_MS;
 	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1)
 		parse_opt(c, ch, list);
 	if (optind != argc)
@@ -249,6 +258,8 @@ send_state(struct capture *c)
 	m.epoch = atomic_load(&h->epoch);
 	m.xruns = atomic_load(&h->xruns);
 	m.overruns = atomic_load(&h->overruns);
+	if (c->src->report != NULL)
+		c->src->report(c, &m);
 	/* A full channel skips one report; the next has the totals. */
 	if (msg_send(c->parent_fd, ROLE_CAPTURE, MSG_CAPTURE_STATE, &m,
 	    sizeof(m), NULL, 0, -1) == -1 && errno != EAGAIN)
@@ -285,8 +296,16 @@ parent_input(struct capture *c, int *status)
 
 	if (rc == -1 && errno == EAGAIN)
 		return 0;
+	if (rc == 1 && m.hdr.type == MSG_CAPTURE_SOCKET) {
+		if (c->src->joined != NULL)
+			c->src->joined(c, m.fd, MSG_BODY(&m,
+			    struct msg_capture_join));
+		else
+			close(m.fd);
+		return 0;
+	}
 	if (rc == 1) {
-		/* MSG_PROBE is all the supervisor may send us. */
+		/* Else MSG_PROBE is all the supervisor may send us. */
 		sandbox_probe(c->parent_fd, ROLE_CAPTURE, MSG_BODY(&m,
 		    struct msg_probe));
 		return 0;
@@ -339,8 +358,11 @@ loop(struct capture *c, const sigset_t *mask)
 			fatal("ppoll");
 		if (terminate)
 			return 0;
-		if (pfd[0].revents & POLLIN)
+		if (pfd[0].revents & POLLIN) {
 			drain_events(c);
+			if (c->src->event != NULL)
+				c->src->event(c);
+		}
 		if (!announced && atomic_load(&c->ready)) {
 			announce_ready(c);
 			announced = 1;
@@ -377,17 +399,21 @@ setup_fds(struct capture *c)
 }
 
 /*
- * The built-in sources need nothing new once started: they get the
- * seccomp list.  Audio libraries (PortAudio with ALSA or JACK) open
- * devices, load plugins and start threads whenever they like: no list.
+ * The built-in and network sources need nothing new once started: they get
+ * the seccomp list (a network source reads sockets it was given).  Audio
+ * libraries (PortAudio with ALSA or JACK) open devices, load plugins and
+ * start threads whenever they like: no list.  Nor sap:NAME run by hand:
+ * without a supervisor to open the announced stream's socket, it opens it
+ * itself, later.
  */
 static void
 confine(struct capture *c)
 {
-	if (strcmp(c->src->kind, "tone") == 0 || strcmp(c->src->kind, "wav") == 0)
-		sandbox_enter(SANDBOX_CAPTURE);
-	else
+	if (c->src == &capture_pa || (c->src == &capture_sap &&
+	    c->parent_fd < 0))
 		log_info("%s source: no seccomp list", c->src->kind);
+	else
+		sandbox_enter(SANDBOX_CAPTURE);
 }
 
 static int

@@ -335,6 +335,7 @@ static const struct rule broker[] = {
 
 static const struct rule capture[] = {
 	R(lseek, "WAV source: loop to the start"),
+	R(recvfrom, "network sources: RTP and SAP datagrams"),
 	/*
 	 * The audio thread is created just before the filter is loaded (with
 	 * TSYNC): without real-time priority it may reach glibc's start-up
