@@ -17,8 +17,12 @@ jitter_init(struct jitter *j, const struct jitter_config *c, uint64_t wp)
 		return -1;
 	while (cap < need)
 		cap <<= 1;
-	if ((j->buf = calloc((size_t)cap * c->nch, sizeof(float))) == NULL)
+	if ((j->buf = calloc((size_t)cap * c->nch, sizeof(float))) == NULL ||
+	    (j->have = calloc(cap, 1)) == NULL) {
+		free(j->buf);
+		j->buf = NULL;
 		return -1;
+	}
 	j->cfg = *c;
 	j->cap = cap;
 	j->wp = j->high = wp;
@@ -32,7 +36,9 @@ void
 jitter_free(struct jitter *j)
 {
 	free(j->buf);
+	free(j->have);
 	j->buf = NULL;
+	j->have = NULL;
 }
 
 /* Fold the losses of a numbering into the totals: the next counts afresh. */
@@ -107,6 +113,7 @@ anchor(struct jitter *j, const struct rtp_hdr *h)
 	if (j->anchored)
 		close_stream(j);
 	memset(j->buf, 0, (size_t)j->cap * j->cfg.nch * sizeof(float));
+	memset(j->have, 0, j->cap);
 	j->anchored = true;
 	j->ssrc = h->ssrc;
 	j->ts_last = h->ts;
@@ -145,6 +152,7 @@ store(struct jitter *j, const struct rtp_hdr *h, int64_t pos, uint32_t frames)
 		rtp_unpack(j->format, j->buf + (size_t)(p & (j->cap - 1)) *
 		    j->cfg.nch, j->cfg.nch, h->payload + (size_t)f * stride, 1,
 		    j->src_nch, copy);
+		j->have[p & (j->cap - 1)] = 1;
 	}
 	if ((uint64_t)pos + frames > j->high)
 		j->high = (uint64_t)pos + frames;
@@ -176,30 +184,57 @@ resumes(const struct jitter *j, const struct rtp_hdr *h, uint64_t quiet_ms)
 	    pos < (int64_t)(j->wp + j->cap / 2);
 }
 
+/*
+ * Does this packet off the window follow the last one, in sequence and in
+ * time?  Only such a run moves the timeline: stray or hostile packets
+ * with our SSRC, whatever their numbers, are each dropped alone.
+ */
+static bool
+misfit_follows(const struct jitter *j, const struct rtp_hdr *h)
+{
+	int32_t dt = (int32_t)(h->ts - j->misfit_ts);
+
+	return j->misfits > 0 && h->seq == (uint16_t)(j->misfit_seq + 1) &&
+	    dt > 0 && dt <= (int32_t)MAX_PACKET_FRAMES(j);
+}
+
+/*
+ * A packet of the current timeline.  Sequence numbers are tracked only
+ * for packets whose timestamps fit (or are merely late): a packet whose
+ * timestamp is off cannot disturb the numbering.
+ */
 static enum jitter_verdict
 live(struct jitter *j, const struct rtp_hdr *h, uint32_t frames)
 {
 	int64_t pos = position_of(j, h->ts);
 	int where = fit(j, pos, frames);
 
-	if (!seq_update(j, h->seq)) {
-		j->st.jumps++;
-		return JITTER_JUMP;
-	}
 	if (where == 0) {
+		if (!seq_update(j, h->seq)) {
+			j->st.jumps++;
+			return JITTER_JUMP;
+		}
 		store(j, h, pos, frames);
 		return JITTER_TAKEN;
 	}
-	if (++j->misfits < JITTER_MISFITS) {
-		*(where < 0 ? &j->st.late : &j->st.jumps) += 1;
-		return where < 0 ? JITTER_LATE : JITTER_JUMP;
+	j->misfits = misfit_follows(j, h) ? j->misfits + 1 : 1;
+	j->misfit_seq = h->seq;
+	j->misfit_ts = h->ts;
+	if (j->misfits >= JITTER_MISFITS) {
+		/* A run of packets off the window: the timeline moved. */
+		anchor(j, h);
+		j->st.epochs++;
+		j->received++;
+		store(j, h, (int64_t)j->wp, frames);
+		return JITTER_EPOCH;
 	}
-	/* Packets keep missing the window: the sender's timeline moved. */
-	anchor(j, h);
-	j->st.epochs++;
-	j->received++;
-	store(j, h, (int64_t)j->wp, frames);
-	return JITTER_EPOCH;
+	if (where < 0) {
+		(void)seq_update(j, h->seq);
+		j->st.late++;
+		return JITTER_LATE;
+	}
+	j->st.jumps++;
+	return JITTER_JUMP;
 }
 
 enum jitter_verdict
@@ -234,11 +269,25 @@ jitter_put(struct jitter *j, const uint8_t *pkt, size_t n, uint64_t quiet_ms)
 	return verdict;
 }
 
+/*
+ * Complete audio is never held back: the period goes out as soon as all
+ * its frames are here.  One with a hole waits until depth frames after it
+ * have come (the packet may only be late, or reordered), then goes out
+ * with zeros in the hole.
+ */
 bool
 jitter_ready(const struct jitter *j)
 {
-	return j->anchored &&
-	    j->high >= j->wp + j->cfg.period + j->cfg.depth;
+	uint32_t f;
+
+	if (!j->anchored || j->high < j->wp + j->cfg.period)
+		return false;
+	if (j->high >= j->wp + j->cfg.period + j->cfg.depth)
+		return true;
+	for (f = 0; f < j->cfg.period; f++)
+		if (!j->have[(j->wp + f) & (j->cap - 1)])
+			return false;
+	return true;
 }
 
 bool
@@ -257,6 +306,7 @@ jitter_pop(struct jitter *j, float *dst)
 		src = j->buf + (size_t)((j->wp + f) & (j->cap - 1)) * nch;
 		memcpy(dst + (size_t)f * nch, src, nch * sizeof(float));
 		memset(src, 0, nch * sizeof(float));
+		j->have[(j->wp + f) & (j->cap - 1)] = 0;
 	}
 	j->wp += per;
 	if (j->high < j->wp)

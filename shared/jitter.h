@@ -13,12 +13,14 @@
  * sender's packets arrive.  A packet's RTP timestamp gives its frames a
  * ring position (position = extended timestamp + a fixed offset, set when
  * the stream is anchored), so the ring is the sender's timeline shifted by
- * a constant.  A period is ready once `depth` frames beyond its end have
- * arrived: a packet that comes later than that (reordered or delayed by
- * more than the depth) is late, and its frames stay zeros; frames no packet
- * brought (lost) are zeros too.  Nothing here reads a clock: the caller
- * says how long the stream has been quiet, and publishes silence on its
- * own clock while it is (jitter_pop with nothing stored is a silent period).
+ * a constant.  A period is ready as soon as all its frames are here; one
+ * with a hole waits until `depth` frames beyond its end have arrived (a
+ * reordered packet fills it), then goes out with zeros in the hole.  A
+ * packet that comes later than that is late and dropped.  So complete
+ * audio costs no latency, and the depth (jitter-ms) is how long a missing
+ * packet is waited for.  Nothing here reads a clock: the caller says how
+ * long the stream has been quiet, and publishes silence on its own clock
+ * while it is (jitter_pop with nothing stored is a silent period).
  *
  * A new timeline (JITTER_EPOCH: another SSRC once ours has gone quiet, the
  * same SSRC back after a long silence or far from where it left off,
@@ -29,7 +31,7 @@
 
 #define JITTER_QUIET_MS		50	/* no packet this long: the sender is quiet */
 #define JITTER_LONG_MS		1000	/* quiet this long: any return is a new epoch */
-#define JITTER_MISFITS		4	/* packets in a row off the window: new epoch */
+#define JITTER_MISFITS		4	/* a run of packets off the window: new epoch */
 #define JITTER_MAX_DROPOUT	3000	/* RFC 3550 A.1 */
 #define JITTER_MAX_MISORDER	100
 
@@ -62,6 +64,7 @@ enum jitter_verdict {
 struct jitter {
 	struct jitter_config	 cfg;
 	float			*buf;		/* cap frames x cfg.nch, zero where empty */
+	uint8_t			*have;		/* cap: 1 where a packet brought the frame */
 	uint32_t		 cap;		/* a power of two */
 	/* the stream's format */
 	enum rtp_format		 format;
@@ -73,7 +76,9 @@ struct jitter {
 	int64_t			 to_pos;	/* position = extended ts + to_pos */
 	int64_t			 ext_last;
 	uint32_t		 ts_last;
-	uint32_t		 misfits;
+	uint32_t		 misfits;	/* packets in a row off the window */
+	uint16_t		 misfit_seq;
+	uint32_t		 misfit_ts;
 	/* sequence numbers, RFC 3550 A.1 and A.3 */
 	uint16_t		 max_seq;
 	uint32_t		 cycles, base_seq, bad_seq;
@@ -94,7 +99,7 @@ void	jitter_stream(struct jitter *j, enum rtp_format f, uint32_t nch,
 /* One datagram, quiet_ms after the last one taken (UINT64_MAX: none yet). */
 enum jitter_verdict jitter_put(struct jitter *j, const uint8_t *pkt, size_t n,
 	    uint64_t quiet_ms);
-/* Whether the period at wp and depth frames after it have arrived. */
+/* Whether the period at wp is complete, or depth frames after it have come. */
 bool	jitter_ready(const struct jitter *j);
 /* Whether frames beyond wp are stored (a quiet sender's last ones). */
 bool	jitter_pending(const struct jitter *j);

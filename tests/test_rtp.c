@@ -358,24 +358,31 @@ pop(float *first, float *last)
 	*last = d[(PER - 1) * NCH];
 }
 
-Test(jitter, periods_come_out_when_depth_has_arrived)
+/* Complete periods go out at once; one with a hole waits for the depth. */
+Test(jitter, complete_periods_at_once_holes_after_the_depth)
 {
 	float a, b;
 	uint32_t ts = 7777;
 
-	jb_up(FRAMES);
+	jb_up(2 * FRAMES);
 	cr_assert_eq(put(ts, 1, 0.5f, UINT64_MAX), JITTER_TAKEN);
-	cr_assert_not(jitter_ready(&J));
+	cr_assert_not(jitter_ready(&J), "48 frames of 64");
 	cr_assert_eq(put(ts + FRAMES, 1, 0.25f, 0), JITTER_TAKEN);
-	cr_assert_not(jitter_ready(&J), "96 < 64 + 48");
-	cr_assert_eq(put(ts + 2 * FRAMES, 1, 0.125f, 0), JITTER_TAKEN);
-	cr_assert(jitter_ready(&J));
+	cr_assert(jitter_ready(&J), "complete: no wait");
 	cr_assert_eq(jitter_position(&J, ts), 6400);
 	pop(&a, &b);
 	cr_assert_eq(a, 0.5f);
 	cr_assert_eq(b, 0.25f);
 	cr_assert_eq(J.wp, 6464);
-	cr_assert_not(jitter_ready(&J));
+	cr_assert_not(jitter_ready(&J), "frames 6496.. are missing");
+	seq++;				/* ts + 2 F is lost */
+	cr_assert_eq(put(ts + 3 * FRAMES, 1, 0.125f, 0), JITTER_TAKEN);
+	cr_assert_not(jitter_ready(&J), "a hole, and 6592 < 6464 + 64 + 96");
+	cr_assert_eq(put(ts + 4 * FRAMES, 1, 0.125f, 0), JITTER_TAKEN);
+	cr_assert(jitter_ready(&J), "the depth has come");
+	pop(&a, &b);
+	cr_assert_eq(a, 0.25f);
+	cr_assert_eq(b, 0.0f);
 	jitter_free(&J);
 }
 

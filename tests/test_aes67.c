@@ -1,0 +1,479 @@
+/* test_aes67.c — AES67 between boxes in network namespaces: ffmpeg and ringcast as each other's peers, loss, hostile packets. */
+/*
+ * Each test makes its own pair of namespaces (tests/lib/netns.h): box A
+ * and box B joined by a veth pair, multicast routed over it, nothing
+ * leaving them.  Box A runs ringcastd on its tone and publishes channels
+ * 0-7 as one AES67 stream announced by SAP every second; box B runs
+ * ringcastd with a network source, or ffmpeg.  Root is needed for the
+ * namespaces: without it every test skips with that message.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/clock.h"
+#include "shared/rtp.h"
+#include "shared/sdp.h"
+#include "shared/tone.h"
+#include "tests/lib/aes67.h"
+#include "tests/lib/http.h"
+#include "tests/lib/tu.h"
+
+static struct aes67 X;
+static pid_t ffmpeg = -1;
+static int ffmpeg_out = -1;
+
+static void
+teardown(void)
+{
+	if (ffmpeg > 0)
+		tu_stop(ffmpeg, 3000);
+	ffmpeg = -1;
+	if (ffmpeg_out >= 0)
+		close(ffmpeg_out);
+	ffmpeg_out = -1;
+	aes67_down(&X);
+}
+
+TestSuite(aes67, .fini = teardown, .timeout = 300);
+
+/* A failed check shows both boxes' logs. */
+#define check(cond, ...) do {						\
+	bool ok_ = (cond);						\
+									\
+	if (!ok_) {							\
+		rcd_dump_log(&X.a, 4000);				\
+		rcd_dump_log(&X.b, 4000);				\
+	}								\
+	cr_assert(ok_, __VA_ARGS__);					\
+} while (0)
+
+static void
+up(const char *tag)
+{
+	char why[512];
+
+	if (aes67_up(&X, tag, why, sizeof(why)) == -1)
+		cr_skip_test("%s", why);
+}
+
+static json_t *
+ingest(void)
+{
+	json_t *st = aes67_get(&X, NETNS_B, "/api/status");
+	json_t *in = json_incref(json_object_get(json_object_get(st,
+	    "capture"), "ingest"));
+
+	json_decref(st);
+	return in;
+}
+
+static long long
+ingest_int(const char *key)
+{
+	json_t *in = ingest();
+	long long v = json_integer_value(json_object_get(in, key));
+
+	json_decref(in);
+	return v;
+}
+
+/* Until B's ingest counter key reaches at least v: 1, or 0. */
+static int
+ingest_reaches(const char *key, long long v, int timeout_ms)
+{
+	uint64_t end = clock_mono_ms() + (uint64_t)timeout_ms;
+
+	while (clock_mono_ms() < end) {
+		if (ingest_int(key) >= v)
+			return 1;
+		tu_sleep_until(clock_mono_ns() + 100000000ull);
+	}
+	return 0;
+}
+
+/* ---- ffmpeg hears ringcast ---- */
+
+static const json_t *
+stream0(json_t *pub)
+{
+	return json_array_get(json_object_get(pub, "streams"), 0);
+}
+
+/* The publisher of A, sandboxed like a session: no_new_privs, seccomp, --user, chroot. */
+static void
+publisher_confined(json_t *pub)
+{
+	pid_t pid = (pid_t)json_integer_value(json_object_get(stream0(pub),
+	    "pid"));
+	char link[64], root[256] = "";
+	ssize_t n;
+
+	check(pid > 0, "no publisher pid");
+	check(tu_proc_field(pid, "status", "NoNewPrivs") == 1,
+	    "publisher without no_new_privs");
+#if RINGCAST_SANDBOX
+	check(tu_proc_field(pid, "status", "Seccomp") == 2,
+	    "publisher without its seccomp list");
+#endif
+	check(tu_proc_field(pid, "status", "Uid") == 65534,
+	    "publisher not dropped to nobody");
+	snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+	n = readlink(link, root, sizeof(root) - 1);
+	root[n > 0 ? n : 0] = '\0';
+	check(strstr(root, "/empty") != NULL, "publisher root is %s", root);
+}
+
+/* 2 s from ffmpeg's sap:// input, as 24-bit raw: A's tone, consecutive. */
+static void
+tone_in(const uint8_t *raw, size_t frames)
+{
+	int64_t n0;
+	size_t i, bad = 0;
+	uint32_t c;
+	int32_t v;
+
+	for (n0 = 0; n0 < 192; n0++) {
+		for (i = 0, bad = 0; i < frames && bad == 0; i++)
+			for (c = 0; c < AES67_NCH; c++) {
+				const uint8_t *p = raw + (i * AES67_NCH + c) * 3;
+
+				v = (int32_t)((uint32_t)p[2] << 24 |
+				    (uint32_t)p[1] << 16 | (uint32_t)p[0] << 8) >> 8;
+				bad += (float)v / 8388608.0f != X.tone[tone_index(
+				    c, (uint64_t)n0 + i, AES67_RATE)];
+			}
+		if (bad == 0)
+			break;
+	}
+	check(n0 < 192, "ffmpeg's samples are not A's tone at consecutive "
+	    "positions");
+}
+
+Test(aes67, ffmpeg_finds_the_stream_by_sap_and_decodes_it)
+{
+	const char *user[] = { "--user", "nobody", NULL };
+	char path[256], out[16384];
+	const char *argv[] = { "timeout", "-k", "5", "60", "ffmpeg", "-nostdin",
+	    "-hide_banner", "-y", "-i", "sap://239.255.255.255:9875", "-t",
+	    "2", "-f", "s24le", "-c:a", "pcm_s24le", path, NULL };
+	static uint8_t raw[96000 * AES67_NCH * 3 + 1];
+	json_t *pub;
+	size_t n;
+	FILE *f;
+	int rc;
+
+	up("ff");
+	check(aes67_start_a(&X, user) == 0, "A did not start");
+	check((pub = aes67_get(&X, NETNS_A, "/api/publish")) != NULL,
+	    "GET /api/publish");
+	cr_log_info("A announces:\n%s", json_string_value(json_object_get(
+	    stream0(pub), "sdp")));
+	check(strstr(json_string_value(json_object_get(stream0(pub), "sdp")),
+	    "a=rtpmap:96 L24/48000/8") != NULL, "no AES67 rtpmap");
+	publisher_confined(pub);
+	json_decref(pub);
+	snprintf(path, sizeof(path), "%s/ffmpeg.raw", X.b.dir[0] ? X.b.dir :
+	    X.a.dir);
+	rc = tu_run(argv, out, sizeof(out), 90000);
+	check(rc == 0, "ffmpeg: exit %d\n%s", rc, out);
+	check(strstr(out, "pcm_s24be, 48000 Hz, 7.1") != NULL,
+	    "ffmpeg did not see 8 channels of L24 at 48 kHz:\n%s", out);
+	check((f = fopen(path, "rb")) != NULL, "%s", path);
+	n = fread(raw, 1, sizeof(raw), f);
+	fclose(f);
+	check(n == 96000 * AES67_NCH * 3, "ffmpeg wrote %zu bytes", n);
+	tone_in(raw, 96000);
+}
+
+/* ---- ringcast hears ringcast ---- */
+
+struct churn {
+	pthread_t	 thr;
+	atomic_int	 stop;
+	int		 port;
+	unsigned	 done, failed;
+};
+
+/* Listeners come and go on B while the relay's steady listener is judged. */
+static void *
+churn_thread(void *arg)
+{
+	struct churn *ch = arg;
+	struct proto_audio a;
+	struct v2c c;
+	char id[32];
+
+	while (!atomic_load(&ch->stop)) {
+		snprintf(id, sizeof(id), "churn-%u", ch->done + ch->failed);
+		if (v2_join(&c, ch->port, id, v2_channels(2), 10000) == -1 ||
+		    v2_recv_audio(&c, &a, 5000) != V2_MSG) {
+			ch->failed++;
+			v2_close(&c);
+			continue;
+		}
+		if ((ch->done++ & 1) == 0)
+			v2_reset(&c);
+		else
+			v2_close(&c);
+	}
+	return NULL;
+}
+
+/* Read B's listener for ms, judging every packet. */
+static void
+hear(struct v2c *c, struct aes67_heard *h, int ms)
+{
+	uint64_t end = clock_mono_ms() + (uint64_t)ms;
+	struct proto_audio a;
+	int rc;
+
+	while (clock_mono_ms() < end) {
+		rc = v2_recv_audio(c, &a, 5000);
+		check(rc == V2_MSG, "B's listener: %d after %llu packets", rc,
+		    (unsigned long long)h->packets);
+		aes67_hear(&X, h, &a, clock_mono_ns());
+	}
+}
+
+static void
+relay_up(const char *tag)
+{
+	up(tag);
+	check(aes67_start_a(&X, NULL) == 0, "A did not start");
+	check(aes67_start_b(&X, "sap:" AES67_NAME, NULL) == 0,
+	    "B did not start");
+	check(aes67_offset(&X, AES67_WAIT_MS) == 0,
+	    "B never anchored on A's stream");
+}
+
+Test(aes67, relay_box_hears_a_sample_exact_under_churn)
+{
+	struct aes67_heard h = { 0 };
+	struct churn ch = { .port = 0 };
+	long long epoch;
+	struct v2c c;
+
+	relay_up("relay");
+	check(aes67_listen(&X, &c, "relay-listener", AES67_NCH) == 0,
+	    "no listener on B");
+	epoch = ingest_int("epochs");
+	ch.port = X.b.native_port;
+	cr_assert_eq(pthread_create(&ch.thr, NULL, churn_thread, &ch), 0);
+	hear(&c, &h, 30000);
+	atomic_store(&ch.stop, 1);
+	pthread_join(ch.thr, NULL);
+	v2_close(&c);
+	cr_log_info("relay: %llu packets, %llu frames exact, %llu zero, "
+	    "%llu wrong, %llu periods lost; %u listeners came and went "
+	    "(%u failed); A's ring to B's listener: p50 %.2f ms, p99 %.2f ms, "
+	    "max %.2f ms (jitter-ms 3)", (unsigned long long)h.packets,
+	    (unsigned long long)h.exact, (unsigned long long)h.zeros,
+	    (unsigned long long)h.wrong, (unsigned long long)h.gaps, ch.done,
+	    ch.failed, aes67_latency_pct(&h, 50), aes67_latency_pct(&h, 99),
+	    aes67_latency_pct(&h, 100));
+	check(h.packets > 20000, "only %llu packets in 30 s",
+	    (unsigned long long)h.packets);
+	check(h.gaps == 0, "%llu periods lost", (unsigned long long)h.gaps);
+	check(h.wrong == 0 && h.zeros == 0, "%llu frames wrong, %llu zero",
+	    (unsigned long long)h.wrong, (unsigned long long)h.zeros);
+	check(ch.done > 50, "only %u listeners churned", ch.done);
+	check(ingest_int("epochs") == epoch, "a new epoch on B");
+	free(h.lat_ms);
+}
+
+/* 1 % of A's packets dropped on their way: zeros in their place, positions whole. */
+Test(aes67, lost_packets_are_zeros_and_positions_go_on)
+{
+	const char *table[] = { "nft", "add", "table", "inet", "rcloss", NULL };
+	const char *chain[] = { "nft", "add", "chain", "inet", "rcloss", "out",
+	    "{", "type", "filter", "hook", "output", "priority", "0", ";", "}",
+	    NULL };
+	const char *rule[] = { "nft", "add", "rule", "inet", "rcloss", "out",
+	    "udp", "dport", "5004", "numgen", "random", "mod", "100", "0",
+	    "drop", NULL };
+	struct aes67_heard h = { 0 };
+	struct v2c c;
+	double share;
+
+	relay_up("loss");
+	check(netns_run(&X.ns, NETNS_A, table) == 0 &&
+	    netns_run(&X.ns, NETNS_A, chain) == 0 &&
+	    netns_run(&X.ns, NETNS_A, rule) == 0, "nft");
+	check(aes67_listen(&X, &c, "loss-listener", AES67_NCH) == 0,
+	    "no listener on B");
+	hear(&c, &h, 10000);
+	v2_close(&c);
+	share = 100.0 * (double)h.zeros / (double)h.frames;
+	cr_log_info("loss: %llu frames, %.2f %% zeros in %llu runs, B counted "
+	    "%lld packets lost", (unsigned long long)h.frames, share,
+	    (unsigned long long)h.zero_runs, ingest_int("lost"));
+	check(h.gaps == 0, "%llu periods missing", (unsigned long long)h.gaps);
+	check(h.wrong == 0, "%llu frames neither tone nor zeros",
+	    (unsigned long long)h.wrong);
+	check(h.zero_runs > 0 && share > 0.2 && share < 3.0,
+	    "%.2f %% zeros in %llu runs for 1 %% loss", share,
+	    (unsigned long long)h.zero_runs);
+	check(h.misaligned == 0, "%llu zero runs are not A's packets",
+	    (unsigned long long)h.misaligned);
+	check(ingest_int("lost") > 0, "B counted no lost packet");
+	free(h.lat_ms);
+}
+
+/* ---- ringcast hears ffmpeg ---- */
+
+Test(aes67, ffmpeg_sine_is_found_by_sap_name_and_heard)
+{
+	const char *argv[] = { "timeout", "-k", "5", "120", "ffmpeg",
+	    "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-f",
+	    "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-ac", "2",
+	    "-c:a", "pcm_s24be", "-metadata", "title=Sine", "-f", "sap",
+	    "sap://239.69.11.2:5006?announce_addr=239.255.255.255&ttl=1&"
+	    "same_port=1", NULL };
+	struct proto_audio a;
+	uint64_t frames = 0, cross[2] = { 0, 0 };
+	float last[2] = { 0, 0 }, v;
+	struct v2c c;
+	uint32_t f, ch;
+
+	up("sine");
+	check(aes67_start_b(&X, "sap:Sine", NULL) == 0, "B did not start");
+	check(netns_enter(&X.ns, NETNS_A) == 0, "into A");
+	ffmpeg = tu_run_start(argv, &ffmpeg_out);
+	check(netns_enter(&X.ns, NETNS_B) == 0 && ffmpeg > 0, "ffmpeg");
+	check(ingest_reaches("packets", 2000, AES67_WAIT_MS),
+	    "B never received ffmpeg's stream");
+	check(aes67_listen(&X, &c, "sine-listener", 2) == 0, "no listener");
+	/* One second of audio: a 1 kHz sine crosses zero 2000 times. */
+	while (frames < AES67_RATE) {
+		check(v2_recv_audio(&c, &a, 5000) == V2_MSG, "no audio");
+		for (f = 0; f < a.frames; f++, frames++)
+			for (ch = 0; ch < 2; ch++) {
+				v = proto_audio_sample(&a, (size_t)f * 2 + ch);
+				cross[ch] += (v < 0) != (last[ch] < 0);
+				last[ch] = v;
+			}
+	}
+	v2_close(&c);
+	cr_log_info("ffmpeg's sine on B: %llu and %llu zero crossings in 1 s",
+	    (unsigned long long)cross[0], (unsigned long long)cross[1]);
+	check(cross[0] >= 1960 && cross[0] <= 2040 && cross[1] >= 1960 &&
+	    cross[1] <= 2040, "not 1 kHz: %llu, %llu crossings",
+	    (unsigned long long)cross[0], (unsigned long long)cross[1]);
+}
+
+/* ---- hostile packets ---- */
+
+static void
+send_to(int fd, const char *group, int port, const void *p, size_t n)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port) };
+
+	inet_pton(AF_INET, group, &sin.sin_addr);
+	(void)sendto(fd, p, n, 0, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+/* RTP that is not, of another type, of another SSRC, or leaping. */
+static void
+bad_rtp(int fd, uint32_t ssrc, uint32_t ts)
+{
+	uint8_t p[RTP_HDR_LEN + 48 * 24] = { 0 };
+	struct rtp_hdr h = { .pt = 96, .seq = 1, .ts = ts, .ssrc = ssrc + 1 };
+	int i;
+
+	send_to(fd, "239.69.1.1", 5004, p, 7);			/* short */
+	p[0] = 0x8f;
+	send_to(fd, "239.69.1.1", 5004, p, 20);			/* CSRCs */
+	p[0] = 0x40;
+	send_to(fd, "239.69.1.1", 5004, p, sizeof(p));		/* version 1 */
+	rtp_encode(p, &h);
+	send_to(fd, "239.69.1.1", 5004, p, sizeof(p));		/* foreign SSRC */
+	h.ssrc = ssrc;
+	h.pt = 0;
+	rtp_encode(p, &h);
+	send_to(fd, "239.69.1.1", 5004, p, sizeof(p));		/* wrong type */
+	h.pt = 96;
+	h.ts = ts + 10 * AES67_RATE;		/* ten seconds ahead */
+	for (i = 0; i < 4; i++) {		/* and leaping, never in a row */
+		h.seq = (uint16_t)(12345 + i * 9000);
+		rtp_encode(p, &h);
+		send_to(fd, "239.69.1.1", 5004, p, sizeof(p));
+	}
+	send_to(fd, "239.69.1.1", 5004, p, 13);			/* half a frame */
+}
+
+/* SAP that is not, and an impostor announcing StageA elsewhere. */
+static void
+bad_sap(int fd)
+{
+	static const char sdp[] = "v=0\r\ns=" AES67_NAME "\r\nc=IN IP4 "
+	    "239.69.9.9\r\nm=audio 6000 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2"
+	    "\r\n";
+	uint8_t p[SAP_MAX] = { 0x20, 0, 0, 1 };
+	size_t n;
+
+	send_to(fd, SAP_GROUP, SAP_PORT, p, 5);			/* short */
+	p[0] = 0x00;
+	send_to(fd, SAP_GROUP, SAP_PORT, p, 40);		/* version 0 */
+	n = sap_encode(p, sizeof(p), false, 7, htonl(0x0a4d0009), "v=0\r\n"
+	    "m=audio", 12);
+	send_to(fd, SAP_GROUP, SAP_PORT, p, n);			/* no stream */
+	p[0] |= 0x02;
+	send_to(fd, SAP_GROUP, SAP_PORT, p, n);			/* encrypted */
+	n = sap_encode(p, sizeof(p), false, 9, htonl(0x0a4d0009), sdp,
+	    strlen(sdp));
+	send_to(fd, SAP_GROUP, SAP_PORT, p, n);			/* an impostor */
+}
+
+Test(aes67, hostile_packets_are_counted_and_dropped)
+{
+	struct aes67_heard h = { 0 };
+	uint8_t junk[8] = { 0x80 };
+	pid_t cap;
+	uint32_t ssrc, ts;
+	struct v2c c;
+	int fd, i;
+
+	relay_up("hostile");
+	cap = http_child_pid(X.b.http_port, "capture");
+	ssrc = (uint32_t)ingest_int("ssrc");
+	ts = (uint32_t)ingest_int("ts");
+	check(aes67_listen(&X, &c, "hostile-listener", AES67_NCH) == 0,
+	    "no listener on B");
+	check(netns_enter(&X.ns, NETNS_A) == 0, "into A");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	check(netns_enter(&X.ns, NETNS_B) == 0 && fd >= 0, "a socket in A");
+	for (i = 0; i < 20; i++) {
+		bad_rtp(fd, ssrc, ts);
+		bad_sap(fd);
+		/* Same port, another group: B must not even see it. */
+		send_to(fd, "239.69.1.2", 5004, junk, sizeof(junk));
+	}
+	hear(&c, &h, 3000);
+	close(fd);
+	v2_close(&c);
+	/* Per round: 4 malformed, 2 foreign, 4 jumps, 4 bad SAP. */
+	check(ingest_reaches("malformed", 80, AES67_WAIT_MS) &&
+	    ingest_reaches("foreign", 40, AES67_WAIT_MS) &&
+	    ingest_reaches("jumps", 80, AES67_WAIT_MS) &&
+	    ingest_reaches("sap_bad", 80, AES67_WAIT_MS),
+	    "hostile packets not counted");
+	check(ingest_int("malformed") == 80, "%lld malformed: the other "
+	    "group's packets reached B", ingest_int("malformed"));
+	check(ingest_int("epochs") == 0, "hostile packets moved the timeline");
+	check(h.gaps == 0 && h.wrong == 0 && h.zeros == 0,
+	    "the listener heard them: %llu gaps, %llu wrong, %llu zero",
+	    (unsigned long long)h.gaps, (unsigned long long)h.wrong,
+	    (unsigned long long)h.zeros);
+	check(http_child_pid(X.b.http_port, "capture") == cap,
+	    "B's capture did not survive");
+}
