@@ -31,11 +31,10 @@
 #include "shared/msg.h"
 #include "shared/opt.h"
 #include "shared/sandbox.h"
+#include "shared/term.h"
 #include "capture/capture.h"
 
 #define STATE_MS	1000	/* MSG_CAPTURE_STATE interval */
-
-static volatile sig_atomic_t terminate;
 
 static const struct capture_source *const sources[] = {
 	&capture_tone, &capture_wav, &capture_pa, &capture_rtp, &capture_sdp,
@@ -142,13 +141,6 @@ parse_args(int argc, char *argv[], struct capture *c, int *list)
 	c->src = source_find(c);
 }
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	terminate = 1;
-}
-
 /*
  * Block SIGTERM and SIGINT everywhere (threads inherit the mask) and take
  * them only inside the main loop's ppoll: no check-then-sleep race, and
@@ -157,16 +149,9 @@ on_signal(int sig)
 static void
 signals_setup(sigset_t *loopmask)
 {
-	struct sigaction sa;
 	sigset_t block;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	term_setup();
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -356,7 +341,7 @@ loop(struct capture *c, const sigset_t *mask)
 		ts.tv_nsec = next > now ? (long)((next - now) % 1000) * 1000000 : 0;
 		if (ppoll(pfd, 2, &ts, mask) == -1 && errno != EINTR)
 			fatal("ppoll");
-		if (terminate)
+		if (term_requested)
 			return 0;
 		if (pfd[0].revents & POLLIN) {
 			drain_events(c);
@@ -440,7 +425,7 @@ run(struct capture *c, const sigset_t *mask)
 	}
 	c->src->stop(c);
 	log_info("stopping after %" PRIu64 " periods%s", c->seq,
-	    terminate ? " (signal)" : "");
+	    term_requested ? " (signal)" : "");
 	ring_writer_close(c->w);
 	c->src->close(c);
 	return status;

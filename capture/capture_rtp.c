@@ -489,38 +489,13 @@ net_report(struct capture *c, struct msg_capture_state *m)
 	    phases[atomic_load(&n->phase)]);
 }
 
-const struct capture_source capture_rtp = {
-	.kind = "rtp",
-	.open = stream_open,
-	.start = net_start,
-	.check = net_check,
-	.stop = net_stop,
-	.close = net_close,
-	.event = net_event,
-	.joined = net_joined,
-	.report = net_report,
-};
+/* The three differ in how they learn the stream, not in what follows. */
+#define NET_SOURCE(k, o) {						\
+	.kind = k, .open = o, .start = net_start, .check = net_check,	\
+	.stop = net_stop, .close = net_close, .event = net_event,	\
+	.joined = net_joined, .report = net_report,			\
+}
 
-const struct capture_source capture_sdp = {
-	.kind = "sdp",
-	.open = stream_open,
-	.start = net_start,
-	.check = net_check,
-	.stop = net_stop,
-	.close = net_close,
-	.event = net_event,
-	.joined = net_joined,
-	.report = net_report,
-};
-
-const struct capture_source capture_sap = {
-	.kind = "sap",
-	.open = sap_open,
-	.start = net_start,
-	.check = net_check,
-	.stop = net_stop,
-	.close = net_close,
-	.event = net_event,
-	.joined = net_joined,
-	.report = net_report,
-};
+const struct capture_source capture_rtp = NET_SOURCE("rtp", stream_open);
+const struct capture_source capture_sdp = NET_SOURCE("sdp", stream_open);
+const struct capture_source capture_sap = NET_SOURCE("sap", sap_open);

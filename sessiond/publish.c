@@ -24,7 +24,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "shared/rtp.h"
 #include "shared/sandbox.h"
 #include "shared/sdp.h"
+#include "shared/term.h"
 
 #define START_TIMEOUT_MS	10000
 #define STATE_MS		1000
@@ -46,10 +48,9 @@
 #define WAIT_MS			50	/* ring wait: housekeeping this often */
 #define SKIP_MS			20	/* later than this: not sent at all */
 #define FIFO_FRAMES		8192	/* a power of two, > period + 2 F */
+#define PUBLISH_RT_PRIO		60	/* SCHED_FIFO, below capture's audio thread */
 #define TIMES			64	/* recent periods' timestamps */
 #define NSEC			1000000000ull
-
-static volatile sig_atomic_t terminate;
 
 struct pub {
 	int			 parent_fd, rtp_fd, sap_fd;
@@ -80,28 +81,6 @@ struct pub {
 };
 
 static struct msg pm;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	terminate = 1;
-}
-
-static void
-signals_setup(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: waits and sleeps return at once on SIGTERM. */
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-}
 
 static __attribute__((noreturn)) void
 usage(void)
@@ -467,7 +446,7 @@ loop(struct pub *p)
 	uint64_t keep_ns, due;
 	int rc;
 
-	while (!terminate && !p->fault && !p->gone) {
+	while (!term_requested && !p->fault && !p->gone) {
 		keep_ns = housekeeping(p);
 		drain(p);
 		if (packet_ready(p)) {
@@ -482,6 +461,23 @@ loop(struct pub *p)
 	}
 }
 
+/*
+ * Pacing is the publisher's whole job: like capture's audio thread it asks
+ * for SCHED_FIFO (it keeps RLIMIT_RTPRIO across the drop), and runs at
+ * normal priority with one warning if refused.  Before the seccomp list,
+ * which has no sched_setscheduler.
+ */
+static void
+realtime(void)
+{
+	struct sched_param sp = { .sched_priority = PUBLISH_RT_PRIO };
+	int rc;
+
+	if ((rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp)) != 0)
+		log_warnx("SCHED_FIFO %d refused (%s): packets are paced at "
+		    "normal priority", PUBLISH_RT_PRIO, strerror(rc));
+}
+
 static int
 run(struct pub *p)
 {
@@ -494,11 +490,12 @@ run(struct pub *p)
 		fatal("parent channel: O_NONBLOCK");
 	/* Begin at the live edge, on a packet boundary. */
 	ring_reader_seek_live(p->ring);
+	realtime();
 	sandbox_enter(SANDBOX_PUBLISH);
 	loop(p);
 	send_sap(p, true);
 	log_info("%s: stopping%s: sent %llu, dropped %llu, late %llu, "
-	    "skipped %llu", p->st.name, terminate ? " (signal)" : p->gone ?
+	    "skipped %llu", p->st.name, term_requested ? " (signal)" : p->gone ?
 	    " (parent gone)" : "", (unsigned long long)p->c.packets,
 	    (unsigned long long)p->c.dropped, (unsigned long long)p->c.late,
 	    (unsigned long long)p->c.skipped);
@@ -512,7 +509,7 @@ main(int argc, char *argv[])
 	int ring_fd, status;
 
 	ring_fd = parse_args(argc, argv, &p);
-	signals_setup();
+	term_setup();
 	ring_open(&p, ring_fd);
 	sandbox_prepare(SANDBOX_PUBLISH, 0);
 	status = run(&p);

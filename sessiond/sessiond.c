@@ -24,11 +24,10 @@
 #include "shared/msg.h"
 #include "shared/opt.h"
 #include "shared/sandbox.h"
+#include "shared/term.h"
 #include "sessiond/sessiond.h"
 
 #define LINGER_MS	500	/* at most this long to flush a final error */
-
-static volatile sig_atomic_t terminate;
 
 struct options {
 	int		 parent_fd;
@@ -45,28 +44,6 @@ sess_end(struct session *s, const char *reason)
 {
 	if (s->reason == NULL)
 		s->reason = reason;
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	terminate = 1;
-}
-
-static void
-signals_setup(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: the ring wait returns early on SIGTERM. */
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 }
 
 static __attribute__((noreturn)) void
@@ -205,7 +182,7 @@ loop(struct session *s)
 		if (s->reason != NULL)
 			break;
 		rc = ring_wait_for(s->ring, periods_needed(s), SESS_WAIT_MS);
-		if (terminate)
+		if (term_requested)
 			sess_end(s, "terminated");
 		else if (rc < 0 && errno != EINTR) {
 			log_warn("ring wait");
@@ -269,14 +246,14 @@ main(int argc, char *argv[])
 
 	parse_args(argc, argv, &o);
 	log_init("sessiond", o.verbose);
-	signals_setup();
+	term_setup();
 	s.parent_fd = o.parent_fd;
 	s.client_fd = o.client_fd;
 	ring_open(&s, &o);
 	sandbox_prepare(SANDBOX_SESSIOND, 0);
 	if (sess_parent_start(&s, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		sess_end(&s, terminate ? "terminated" : "error");
+		sess_end(&s, term_requested ? "terminated" : "error");
 	} else if (session_setup(&s) == 0) {
 		log_debug("client %s (%s) streaming", s.hello.client_id,
 		    s.persistent_id);

@@ -183,37 +183,31 @@ from_url(const char *url, uint32_t nch, struct sdp_stream *s, char *err,
 	    "source", NULL };
 	struct rtp_url u;
 	const char *v;
-	long long n;
+	long long ch, pt;
 
 	memset(s, 0, sizeof(*s));
+	s->format = RTP_L24;
 	if (rtp_url_parse(url, &u, err, errlen) == -1 ||
 	    rtp_url_only(&u, keys, err, errlen) == -1 ||
-	    mcast_addr(u.host, u.port, &s->group, &s->port, err, errlen) == -1)
+	    mcast_addr(u.host, u.port, &s->group, &s->port, err, errlen) == -1 ||
+	    rtp_url_number(&u, "channels", 1, SDP_CHANNELS_MAX, nch, &ch, err,
+	    errlen) == -1 || rtp_url_number(&u, "pt", 0, 127, RTP_PT_DYNAMIC,
+	    &pt, err, errlen) == -1)
 		return -1;
-	s->format = RTP_L24;
-	s->channels = nch;
-	s->pt = RTP_PT_DYNAMIC;
-	if ((v = rtp_url_get(&u, "channels")) != NULL) {
-		if (opt_number(v, 1, SDP_CHANNELS_MAX, &n) == -1)
-			goto bad;
-		s->channels = (uint32_t)n;
-	}
+	s->channels = (uint32_t)ch;
+	s->pt = (uint8_t)pt;
 	if ((v = rtp_url_get(&u, "format")) != NULL &&
-	    rtp_format_parse(v, strlen(v), &s->format) == -1)
-		goto bad;
-	if ((v = rtp_url_get(&u, "pt")) != NULL) {
-		if (opt_number(v, 0, 127, &n) == -1)
-			goto bad;
-		s->pt = (uint8_t)n;
+	    rtp_format_parse(v, strlen(v), &s->format) == -1) {
+		errbuf_set(err, errlen, "format=%s: expected L24 or L16", v);
+		return -1;
 	}
 	if ((v = rtp_url_get(&u, "source")) != NULL &&
-	    inet_pton(AF_INET, v, &s->source) != 1)
-		goto bad;
+	    inet_pton(AF_INET, v, &s->source) != 1) {
+		errbuf_set(err, errlen, "source=%s: expected an IPv4 address",
+		    v);
+		return -1;
+	}
 	return 0;
-bad:
-	errbuf_set(err, errlen, "%s: %s: expected channels=1..%d, format=L24|"
-	    "L16, pt=0..127, source=IPV4", url, v, SDP_CHANNELS_MAX);
-	return -1;
 }
 
 static int

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shared/bytes.h"
 #include "shared/log.h"
 #include "shared/opt.h"
 #include "shared/rtp.h"
@@ -24,33 +25,6 @@ rtp_strerror(int err)
 	return "unknown error";
 }
 
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /*
  * Every length is checked against what is left before it is used: the
  * CSRC list, the extension (RFC 3550 5.3.1: 4 bytes, then length words)
@@ -68,16 +42,16 @@ rtp_decode(const uint8_t *p, size_t n, struct rtp_hdr *h)
 	h->csrc_count = p[0] & 0x0f;
 	h->marker = (p[1] & 0x80) != 0;
 	h->pt = p[1] & 0x7f;
-	h->seq = get16(p + 2);
-	h->ts = get32(p + 4);
-	h->ssrc = get32(p + 8);
+	h->seq = be_get16(p + 2);
+	h->ts = be_get32(p + 4);
+	h->ssrc = be_get32(p + 8);
 	if ((size_t)h->csrc_count * 4 > end - off)
 		return RTP_ECSRC;
 	off += (size_t)h->csrc_count * 4;
 	if (p[0] & 0x10) {
 		if (end - off < 4)
 			return RTP_EEXT;
-		ext = 4 + (size_t)get16(p + off + 2) * 4;
+		ext = 4 + (size_t)be_get16(p + off + 2) * 4;
 		if (ext > end - off)
 			return RTP_EEXT;
 		off += ext;
@@ -97,9 +71,9 @@ rtp_encode(uint8_t out[RTP_HDR_LEN], const struct rtp_hdr *h)
 {
 	out[0] = RTP_VERSION << 6;
 	out[1] = (uint8_t)((h->marker ? 0x80 : 0) | (h->pt & 0x7f));
-	put16(out + 2, h->seq);
-	put32(out + 4, h->ts);
-	put32(out + 8, h->ssrc);
+	be_put16(out + 2, h->seq);
+	be_put32(out + 4, h->ts);
+	be_put32(out + 8, h->ssrc);
 }
 
 const char *
@@ -162,7 +136,7 @@ rtp_pack(enum rtp_format f, uint8_t *out, const float *in, size_t n)
 
 	if (f == RTP_L16) {
 		for (i = 0; i < n; i++)
-			put16(out + 2 * i, (uint16_t)quant(in[i], S16));
+			be_put16(out + 2 * i, (uint16_t)quant(in[i], S16));
 		return 2 * n;
 	}
 	for (i = 0; i < n; i++, out += 3) {
@@ -197,7 +171,7 @@ rtp_unpack(enum rtp_format f, float *dst, size_t dst_stride,
 	    src += bps * src_nch)
 		for (c = 0; c < copy_nch; c++)
 			dst[c] = f == RTP_L16 ?
-			    (float)(int16_t)get16(src + 2 * c) / S16 :
+			    (float)(int16_t)be_get16(src + 2 * c) / S16 :
 			    sample24(src + 3 * c);
 }
 
@@ -308,6 +282,21 @@ rtp_url_get(const struct rtp_url *u, const char *key)
 		if (strcmp(u->param[i].key, key) == 0)
 			return u->param[i].value;
 	return NULL;
+}
+
+int
+rtp_url_number(const struct rtp_url *u, const char *key, long long lo,
+    long long hi, long long def, long long *out, char *err, size_t errlen)
+{
+	const char *v = rtp_url_get(u, key);
+
+	*out = def;
+	if (v != NULL && opt_number(v, lo, hi, out) == -1) {
+		errbuf_set(err, errlen, "%s=%s: expected %lld..%lld", key, v, lo,
+		    hi);
+		return -1;
+	}
+	return 0;
 }
 
 int

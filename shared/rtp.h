@@ -94,6 +94,10 @@ int	rtp_url_parse(const char *url, struct rtp_url *u, char *err,
 	    size_t errlen);
 /* The value of key, or NULL. */
 const char *rtp_url_get(const struct rtp_url *u, const char *key);
+/* The number key says, in lo..hi, or def without it: 0, or -1 with err. */
+int	rtp_url_number(const struct rtp_url *u, const char *key, long long lo,
+	    long long hi, long long def, long long *out, char *err,
+	    size_t errlen);
 /* Every key is one of the NULL-terminated list: 0, or -1 naming the first that is not. */
 int	rtp_url_only(const struct rtp_url *u, const char *const *keys,
 	    char *err, size_t errlen);

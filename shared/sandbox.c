@@ -149,7 +149,9 @@ sanitizers_before_chroot(void)
 static void
 drop_privileges(enum sandbox_role role)
 {
-	bool keepcaps = role == SANDBOX_CAPTURE && keep_realtime();
+	/* The two that pace audio keep real-time scheduling: capture, publish. */
+	bool keepcaps = (role == SANDBOX_CAPTURE || role == SANDBOX_PUBLISH) &&
+	    keep_realtime();
 	uid_t r, e, s;
 	gid_t rg, eg, sg, gid = drop.groups[0];
 
@@ -227,8 +229,10 @@ limits(enum sandbox_role role, unsigned nofile)
 {
 	limit(RLIMIT_CORE, "core", 0);
 	switch (role) {
-	case SANDBOX_SESSIOND:
 	case SANDBOX_PUBLISH:
+		limit(RLIMIT_RTPRIO, "rtprio", CAPTURE_RTPRIO_LIMIT);
+		/* FALLTHROUGH */
+	case SANDBOX_SESSIOND:
 		limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : 16);
 		limit_nproc();
 		limit(RLIMIT_MEMLOCK, "memlock", 0);

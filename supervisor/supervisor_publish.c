@@ -90,27 +90,19 @@ def_format(struct pubdef *d, const struct rtp_url *u, uint32_t rate,
 	exact = ms * rate / 1000.0;
 	d->frames = (uint32_t)llround(exact);
 	if (d->frames == 0 || fabs(exact - d->frames) > 0.01) {
-		errbuf_set(err, errlen, "ptime %s ms is no whole number of "
-		    "frames at %u Hz", v, rate);
+		errbuf_set(err, errlen, "ptime %g ms is no whole number of "
+		    "frames at %u Hz", ms, rate);
 		return -1;
 	}
 	d->ptime_us = (uint32_t)((uint64_t)d->frames * 1000000 / rate);
-	d->ttl = PUB_TTL_DEFAULT;
-	if ((v = rtp_url_get(u, "ttl")) != NULL) {
-		if (opt_number(v, 1, 255, &n) == -1) {
-			errbuf_set(err, errlen, "ttl %s: 1..255", v);
-			return -1;
-		}
-		d->ttl = (uint8_t)n;
-	}
-	d->pt = RTP_PT_DYNAMIC;
-	if ((v = rtp_url_get(u, "pt")) != NULL) {
-		if (opt_number(v, 96, 127, &n) == -1) {
-			errbuf_set(err, errlen, "pt %s: 96..127", v);
-			return -1;
-		}
-		d->pt = (uint8_t)n;
-	}
+	if (rtp_url_number(u, "ttl", 1, 255, PUB_TTL_DEFAULT, &n, err,
+	    errlen) == -1)
+		return -1;
+	d->ttl = (uint8_t)n;
+	if (rtp_url_number(u, "pt", 96, 127, RTP_PT_DYNAMIC, &n, err,
+	    errlen) == -1)
+		return -1;
+	d->pt = (uint8_t)n;
 	return 0;
 }
 
