@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -255,6 +256,22 @@ relay_up(const char *tag)
 	    "B never anchored on A's stream");
 }
 
+/* Both sides' counters in the test's log, to tell a failure's cause. */
+static void
+counters(const char *when)
+{
+	json_t *pub = aes67_get(&X, NETNS_A, "/api/publish"), *in = ingest();
+	char *a = json_dumps(json_object_get(stream0(pub), "counters"),
+	    JSON_COMPACT), *b = json_dumps(in, JSON_COMPACT);
+
+	cr_log_info("%s: A's publisher %s; B's ingest %s", when, a ? a : "?",
+	    b ? b : "?");
+	free(a);
+	free(b);
+	json_decref(pub);
+	json_decref(in);
+}
+
 Test(aes67, relay_box_hears_a_sample_exact_under_churn)
 {
 	struct aes67_heard h = { 0 };
@@ -280,6 +297,7 @@ Test(aes67, relay_box_hears_a_sample_exact_under_churn)
 	    (unsigned long long)h.wrong, (unsigned long long)h.gaps, ch.done,
 	    ch.failed, aes67_latency_pct(&h, 50), aes67_latency_pct(&h, 99),
 	    aes67_latency_pct(&h, 100));
+	counters("relay");
 	check(h.packets > 20000, "only %llu packets in 30 s",
 	    (unsigned long long)h.packets);
 	check(h.gaps == 0, "%llu periods lost", (unsigned long long)h.gaps);
@@ -316,6 +334,7 @@ Test(aes67, lost_packets_are_zeros_and_positions_go_on)
 	cr_log_info("loss: %llu frames, %.2f %% zeros in %llu runs, B counted "
 	    "%lld packets lost", (unsigned long long)h.frames, share,
 	    (unsigned long long)h.zero_runs, ingest_int("lost"));
+	counters("loss");
 	check(h.gaps == 0, "%llu periods missing", (unsigned long long)h.gaps);
 	check(h.wrong == 0, "%llu frames neither tone nor zeros",
 	    (unsigned long long)h.wrong);

@@ -1,0 +1,191 @@
+/* bench_aes67.c — AES67 between boxes: the publisher's CPU per stream, and the latency from A's ring to a listener on B. */
+#define _GNU_SOURCE	/* program_invocation_short_name */
+#include "bench/benchutil.h"
+#include "tests/lib/aes67.h"
+
+#define MAXRUN		3
+#define CPU_TARGET	3.0	/* % of one core per 8-channel stream */
+#define JITTER_MS	3	/* ringcastd's default jitter-ms */
+
+struct run {
+	double	p50, p99, max;		/* ms, A's ring to B's listener */
+	double	pub_cpu, cap_cpu;	/* % of one core: A's publisher, B's capture */
+	uint64_t packets, lost, zeros;
+};
+
+static struct run res[MAXRUN];
+static struct aes67 X;
+static int window_ms;
+
+/* Past the budget: both daemons' groups and the namespaces go. */
+static void
+on_alarm(int sig)
+{
+	const char *ns[2] = { X.ns.name[NETNS_A], X.ns.name[NETNS_B] };
+	int i;
+
+	(void)sig;
+	if (X.a.pid > 0)
+		kill(-X.a.pid, SIGKILL);
+	if (X.b.pid > 0)
+		kill(-X.b.pid, SIGKILL);
+	for (i = 0; i < 2; i++)
+		if (ns[i][0] != '\0' && fork() == 0) {
+			execlp("ip", "ip", "netns", "del", ns[i], (char *)NULL);
+			_exit(127);
+		}
+	_exit(2);
+}
+
+static pid_t
+pid_in(json_t *o, const char *a, const char *b, size_t idx)
+{
+	json_t *v = json_object_get(o, a);
+
+	if (json_is_array(v))
+		v = json_array_get(v, idx);
+	return (pid_t)json_integer_value(json_object_get(v, b));
+}
+
+/* Both boxes up and B anchored: the publisher's and B's capture's pids. */
+static int
+boxes(pid_t *pub, pid_t *cap)
+{
+	json_t *p, *s;
+
+	if (aes67_start_a(&X, NULL) == -1 || aes67_start_b(&X,
+	    "sap:" AES67_NAME, NULL) == -1 || aes67_offset(&X,
+	    AES67_WAIT_MS) == -1)
+		return -1;
+	p = aes67_get(&X, NETNS_A, "/api/publish");
+	s = aes67_get(&X, NETNS_B, "/api/status");
+	*pub = pid_in(p, "streams", "pid", 0);
+	*cap = pid_in(s, "capture", "pid", 0);
+	json_decref(p);
+	json_decref(s);
+	return *pub > 0 && *cap > 0 ? 0 : -1;
+}
+
+static int
+measure(struct run *r)
+{
+	struct aes67_heard h = { 0 };
+	struct proto_audio a;
+	long long p0, c0, p1, c1;
+	uint64_t t0, end;
+	pid_t pub, cap;
+	struct v2c c;
+	int rc = -1;
+
+	if (boxes(&pub, &cap) == -1 || aes67_listen(&X, &c, "bench-aes67",
+	    AES67_NCH) == -1)
+		return -1;
+	p0 = bu_cpu_us(pub);
+	c0 = bu_cpu_us(cap);
+	t0 = clock_mono_ns();
+	end = clock_mono_ms() + (uint64_t)window_ms;
+	while (clock_mono_ms() < end) {
+		if (v2_recv_audio(&c, &a, 5000) != V2_MSG)
+			goto out;
+		aes67_hear(&X, &h, &a, clock_mono_ns());
+	}
+	p1 = bu_cpu_us(pub);
+	c1 = bu_cpu_us(cap);
+	r->pub_cpu = 100.0 * (double)(p1 - p0) * 1000.0 /
+	    (double)(clock_mono_ns() - t0);
+	r->cap_cpu = 100.0 * (double)(c1 - c0) * 1000.0 /
+	    (double)(clock_mono_ns() - t0);
+	r->p50 = aes67_latency_pct(&h, 50);
+	r->p99 = aes67_latency_pct(&h, 99);
+	r->max = aes67_latency_pct(&h, 100);
+	r->packets = h.packets;
+	r->lost = h.gaps;
+	r->zeros = h.zeros;
+	rc = p0 >= 0 && p1 >= 0 && h.nlat > 0 ? 0 : -1;
+out:
+	v2_close(&c);
+	free(h.lat_ms);
+	return rc;
+}
+
+static int
+run(struct run *r)
+{
+	char why[256];
+	int rc;
+
+	if (aes67_up(&X, "bench", why, sizeof(why)) == -1) {
+		printf("AES67: skipped: %s\n", why);
+		return 1;
+	}
+	if ((rc = measure(r)) == -1) {
+		fprintf(stderr, "%s: a part failed\n",
+		    program_invocation_short_name);
+		rcd_dump_log(&X.a, 2048);
+		rcd_dump_log(&X.b, 2048);
+	}
+	aes67_down(&X);
+	return rc;
+}
+
+static double
+med(int n, size_t off)
+{
+	return bu_median_field(res, sizeof(res[0]), n, off);
+}
+
+static void
+report(int n)
+{
+	static const int w[] = { 34, 9, 9, 9 };
+	char m[64];
+	double worst = 0, p99 = med(n, offsetof(struct run, p99));
+	double cpu = med(n, offsetof(struct run, pub_cpu));
+	uint64_t lost = 0, zeros = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		worst = res[i].max > worst ? res[i].max : worst;
+		lost += res[i].lost;
+		zeros += res[i].zeros;
+	}
+	printf("AES67: A publishes its tone (8 ch L24, 1 ms packets), B "
+	    "ingests it by SAP (jitter-ms %d), a v2 listener on B (%s; "
+	    "window %d s)\n", JITTER_MS, n > 1 ? "median of 3" : "1 run",
+	    window_ms / 1000);
+	bu_row(w, 4, "what", "p50 ms", "p99 ms", "max ms");
+	bu_rule(w, 4);
+	printf("%34s %9.2f %9.2f %9.2f\n", "A's ring -> B's listener",
+	    med(n, offsetof(struct run, p50)), p99, worst);
+	printf("%34s %8.2f%% (B's capture %.2f%%)\n",
+	    "publisher CPU, one 8-ch stream", cpu,
+	    med(n, offsetof(struct run, cap_cpu)));
+	printf("(latency: from when A captured a packet's last frame (A's "
+	    "ring slot times) to the listener's read of it on B, every "
+	    "packet; CPU: utime + stime over the window, %% of one core; "
+	    "periods lost at the listener: %llu, zero frames: %llu)\n\n",
+	    (unsigned long long)lost, (unsigned long long)zeros);
+	printf("targets:\n");
+	snprintf(m, sizeof(m), "%.2f %%", cpu);
+	bu_target("publisher CPU per 8-channel stream < 3 %", m,
+	    cpu < CPU_TARGET);
+	snprintf(m, sizeof(m), "%.2f ms", p99);
+	bu_target("A's ring -> B's listener p99 <= jitter-ms + 2 ms", m,
+	    p99 <= JITTER_MS + 2);
+}
+
+int
+main(void)
+{
+	int quick = bu_quick(), nrun = quick ? 1 : MAXRUN, r, rc;
+
+	bu_begin();
+	window_ms = quick ? 5000 : 20000;
+	signal(SIGALRM, on_alarm);
+	alarm(quick ? 60 : 150);
+	for (r = 0; r < nrun; r++)
+		if ((rc = run(&res[r])) != 0)
+			return rc == 1 ? 0 : 1;
+	report(nrun);
+	return 0;
+}
