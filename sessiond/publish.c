@@ -47,6 +47,7 @@
 #define PARENT_POLL_MS		20
 #define WAIT_MS			50	/* ring wait: housekeeping this often */
 #define SKIP_MS			20	/* later than this: not sent at all */
+#define EARLY_NS		20000	/* this close to due is due: no second sleep */
 #define FIFO_FRAMES		8192	/* a power of two, > period + 2 F */
 #define PUBLISH_RT_PRIO		60	/* SCHED_FIFO, below capture's audio thread */
 #define TIMES			64	/* recent periods' timestamps */
@@ -70,7 +71,7 @@ struct pub {
 	uint64_t		 next;		/* first frame of the next packet */
 	uint64_t		 delay_ns;	/* D */
 	uint64_t		 ptime_ns;
-	float			*samples;	/* one packet, interleaved */
+	uint64_t		 expect_ns;	/* when the next packet should be due */
 	uint8_t			 pkt[RTP_HDR_LEN + RTP_PAYLOAD_MAX];
 	bool			 ready;
 
@@ -241,8 +242,7 @@ stream_setup(struct pub *p)
 	}
 	p->period_buf = calloc((size_t)p->period * p->rnch, sizeof(float));
 	p->fifo = calloc((size_t)FIFO_FRAMES * p->st.nch, sizeof(float));
-	p->samples = calloc((size_t)f * p->st.nch, sizeof(float));
-	if (p->period_buf == NULL || p->fifo == NULL || p->samples == NULL) {
+	if (p->period_buf == NULL || p->fifo == NULL) {
 		log_warn("publish");
 		return -1;
 	}
@@ -328,7 +328,10 @@ packet_ready(const struct pub *p)
 static void
 send_packet(struct pub *p)
 {
-	uint32_t f = p->st.frames, nch = p->st.nch, i;
+	uint32_t f = p->st.frames, nch = p->st.nch;
+	uint32_t at = (uint32_t)(p->next & (FIFO_FRAMES - 1));
+	uint32_t first = f < FIFO_FRAMES - at ? f : FIFO_FRAMES - at;
+	enum rtp_format fmt = (enum rtp_format)p->st.format;
 	uint64_t k = p->next / f;
 	struct rtp_hdr h = {
 		.pt = (uint8_t)p->st.pt,
@@ -336,15 +339,13 @@ send_packet(struct pub *p)
 		.ts = (uint32_t)(p->next + p->st.ts_offset),
 		.ssrc = p->st.ssrc,
 	};
-	size_t n;
+	size_t n = RTP_HDR_LEN;
 
-	for (i = 0; i < f; i++)
-		memcpy(p->samples + (size_t)i * nch, p->fifo +
-		    (size_t)((p->next + i) & (FIFO_FRAMES - 1)) * nch,
-		    nch * sizeof(float));
+	/* Straight from the FIFO, in two pieces where it wraps. */
 	rtp_encode(p->pkt, &h);
-	n = RTP_HDR_LEN + rtp_pack((enum rtp_format)p->st.format,
-	    p->pkt + RTP_HDR_LEN, p->samples, (size_t)f * nch);
+	n += rtp_pack(fmt, p->pkt + n, p->fifo + (size_t)at * nch,
+	    (size_t)first * nch);
+	n += rtp_pack(fmt, p->pkt + n, p->fifo, (size_t)(f - first) * nch);
 	if (send(p->rtp_fd, p->pkt, n, MSG_DONTWAIT) == (ssize_t)n) {
 		p->c.packets++;
 		p->c.bytes += n;
@@ -424,27 +425,49 @@ pace(struct pub *p, uint64_t due, uint64_t keep_ns)
 {
 	uint64_t now = clock_mono_ns();
 
-	if (now < due) {
+	if (now + EARLY_NS < due) {
 		sleep_until(due < keep_ns ? due : keep_ns);
 		return;
 	}
-	if (now - due > SKIP_MS * 1000000ull) {
+	if (now > due && now - due > SKIP_MS * 1000000ull) {
 		p->c.skipped++;
 		p->next += p->st.frames;
 		return;
 	}
-	if (now - due > p->ptime_ns)
+	if (now > due && now - due > p->ptime_ns)
 		p->c.late++;
 	send_packet(p);
+	p->expect_ns = due + p->ptime_ns;
 	if (!p->ready)
 		announce_ready(p);
+}
+
+/*
+ * The next packet is not complete yet.  It should be by the time it is
+ * due (D covers the wait for its period): sleep until then rather than
+ * wake for the period and sleep again, one wake-up a packet instead of
+ * two.  Only when that guess is past, wait on the ring.
+ */
+static void
+wait_next(struct pub *p, uint64_t keep_ns)
+{
+	uint64_t now = clock_mono_ns(), until = p->expect_ns;
+	int rc;
+
+	p->expect_ns = 0;
+	if (until > now) {
+		sleep_until(until < keep_ns ? until : keep_ns);
+		return;
+	}
+	rc = ring_wait(p->ring, WAIT_MS);
+	if (rc < 0 && errno != EINTR)
+		fatal("ring wait");
 }
 
 static void
 loop(struct pub *p)
 {
 	uint64_t keep_ns, due;
-	int rc;
 
 	while (!term_requested && !p->fault && !p->gone) {
 		keep_ns = housekeeping(p);
@@ -453,11 +476,8 @@ loop(struct pub *p)
 			due = captured_ns(p, p->next + p->st.frames) +
 			    p->delay_ns;
 			pace(p, due, keep_ns);
-			continue;
-		}
-		rc = ring_wait(p->ring, WAIT_MS);
-		if (rc < 0 && errno != EINTR)
-			fatal("ring wait");
+		} else
+			wait_next(p, keep_ns);
 	}
 }
 
@@ -516,6 +536,5 @@ main(int argc, char *argv[])
 	ring_reader_close(p.ring);
 	free(p.period_buf);
 	free(p.fifo);
-	free(p.samples);
 	return status;
 }

@@ -96,25 +96,22 @@ rtp_format_parse(const char *s, size_t n, enum rtp_format *f)
 
 /*
  * Clip, scale, round half away from zero.  The product of a float and a
- * power of two is exact, and so is adding 0.5 in double: truncation then
- * rounds as lround would, without the libm call.
+ * power of two is exact; below 2^23 floats are at most half a unit apart,
+ * so adding 0.5 is exact too, and truncation then rounds as lround would,
+ * without the libm call or a double.  NaN fails both comparisons: 0.
  */
-static int32_t
+static inline int32_t
 quant(float x, float scale)
 {
-	double y;
+	float y;
 
-	if (isnan(x))
-		return 0;
-	if (x >= 1.0f)
+	if (!(x > -1.0f))
+		return x <= -1.0f ? -(int32_t)scale : 0;
+	if (!(x < 1.0f))
 		return (int32_t)scale - 1;
-	if (x <= -1.0f)
-		return -(int32_t)scale;
-	y = (double)(x * scale);
-	y = y >= 0 ? y + 0.5 : y - 0.5;
-	if (y >= scale)
-		return (int32_t)scale - 1;
-	return (int32_t)y;
+	y = x * scale;
+	y = y >= 0 ? y + 0.5f : y - 0.5f;
+	return y >= scale ? (int32_t)scale - 1 : (int32_t)y;
 }
 
 #define S24	8388608.0f
