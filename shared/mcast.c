@@ -19,7 +19,7 @@
 
 /* The interface's index and first IPv4 address (0 if it has none). */
 static int
-iface(const char *ifname, unsigned *index, uint32_t *addr, char *err,
+mcast_iface(const char *ifname, unsigned *index, uint32_t *addr, char *err,
     size_t errlen)
 {
 	struct ifaddrs *all, *ifa;
@@ -59,7 +59,7 @@ sock_fail(int fd, const char *what, char *err, size_t errlen)
 }
 
 static struct sockaddr_in
-sin_of(uint32_t addr, uint16_t port)
+mcast_sin(uint32_t addr, uint16_t port)
 {
 	struct sockaddr_in sin;
 
@@ -82,7 +82,7 @@ mcast_sender(uint32_t group, uint16_t port, uint32_t ttl, const char *ifname,
 	uint32_t addr;
 	int fd;
 
-	if (iface(ifname, &index, &addr, err, errlen) == -1)
+	if (mcast_iface(ifname, &index, &addr, err, errlen) == -1)
 		return -1;
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return sock_fail(-1, "socket", err, errlen);
@@ -96,10 +96,10 @@ mcast_sender(uint32_t group, uint16_t port, uint32_t ttl, const char *ifname,
 	if (index != 0 && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr,
 	    sizeof(mr)) == -1)
 		return sock_fail(fd, "IP_MULTICAST_IF", err, errlen);
-	sin = sin_of(addr, 0);
+	sin = mcast_sin(addr, 0);
 	if (addr != 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		return sock_fail(fd, "bind to the interface's address", err, errlen);
-	sin = sin_of(group, port);
+	sin = mcast_sin(group, port);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		return sock_fail(fd, "connect", err, errlen);
 	*src = getsockname(fd, (struct sockaddr *)&me, &ml) == 0 ?
@@ -109,7 +109,8 @@ mcast_sender(uint32_t group, uint16_t port, uint32_t ttl, const char *ifname,
 
 /* Source-specific when there is a source; the interface's, or the route's. */
 static int
-join(int fd, uint32_t group, uint32_t source, unsigned index, uint32_t addr)
+mcast_join(int fd, uint32_t group, uint32_t source, unsigned index,
+    uint32_t addr)
 {
 	struct ip_mreq_source ms;
 	struct ip_mreqn mr;
@@ -133,12 +134,12 @@ int
 mcast_receiver(uint32_t group, uint16_t port, uint32_t source,
     const char *ifname, char *err, size_t errlen)
 {
-	struct sockaddr_in sin = sin_of(group, port);
+	struct sockaddr_in sin = mcast_sin(group, port);
 	int fd, on = 1, off = 0, rcv = RCVBUF;
 	unsigned index;
 	uint32_t addr;
 
-	if (iface(ifname, &index, &addr, err, errlen) == -1)
+	if (mcast_iface(ifname, &index, &addr, err, errlen) == -1)
 		return -1;
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return sock_fail(-1, "socket", err, errlen);
@@ -150,7 +151,7 @@ mcast_receiver(uint32_t group, uint16_t port, uint32_t source,
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		return sock_fail(fd, "bind", err, errlen);
-	if (join(fd, group, source, index, addr) == -1)
+	if (mcast_join(fd, group, source, index, addr) == -1)
 		return sock_fail(fd, "join", err, errlen);
 	return fd;
 }

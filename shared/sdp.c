@@ -370,7 +370,7 @@ line(struct sdp_parse *ps, struct span l)
 
 /* What the lines said, judged as a whole. */
 static int
-verdict(struct sdp_parse *ps)
+sdp_verdict(struct sdp_parse *ps)
 {
 	struct sdp_stream *s = ps->s;
 
@@ -420,7 +420,7 @@ sdp_parse(const char *text, size_t len, struct sdp_stream *s, char *err,
 		s->group = ps.session_group;
 		s->ttl = ps.session_ttl;
 	}
-	return verdict(&ps);
+	return sdp_verdict(&ps);
 }
 
 /* ---- building ---- */

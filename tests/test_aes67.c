@@ -535,4 +535,5 @@ Test(aes67, hostile_packets_are_counted_and_dropped)
 	    (unsigned long long)h.wrong, (unsigned long long)h.zeros);
 	check(http_child_pid(X.b.http_port, "capture") == cap,
 	    "B's capture did not survive");
+	free(h.lat_ms);
 }

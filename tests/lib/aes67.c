@@ -30,8 +30,8 @@ aes67_up(struct aes67 *x, const char *tag, char *why, size_t whylen)
 
 /* ringcastd in a namespace, its arguments and then extra. */
 static int
-start(struct aes67 *x, struct rcd *d, enum netns_side side, const char *tag,
-    const char *const *args, const char *const *extra)
+aes67_start(struct aes67 *x, struct rcd *d, enum netns_side side,
+    const char *tag, const char *const *args, const char *const *extra)
 {
 	const char *argv[32];
 	int n = 0, rc;
@@ -56,7 +56,7 @@ aes67_start_a(struct aes67 *x, const char *const *extra)
 	    AES67_NAME, "--multicast-interface", x->ns.ifname[NETNS_A],
 	    "--sap-interval", "1", NULL };
 
-	if (start(x, &x->a, NETNS_A, "a", args, extra) == -1)
+	if (aes67_start(x, &x->a, NETNS_A, "a", args, extra) == -1)
 		return -1;
 	if (x->ring_a == NULL && ring_reader_open(x->a.ring, &x->ring_a) !=
 	    RING_OK)
@@ -70,7 +70,7 @@ aes67_start_b(struct aes67 *x, const char *source, const char *const *extra)
 	const char *args[] = { "--source", source, "--multicast-interface",
 	    x->ns.ifname[NETNS_B], NULL };
 
-	return start(x, &x->b, NETNS_B, "b", args, extra);
+	return aes67_start(x, &x->b, NETNS_B, "b", args, extra);
 }
 
 json_t *
@@ -86,7 +86,7 @@ aes67_get(struct aes67 *x, enum netns_side side, const char *path)
 }
 
 static json_t *
-path_get(const json_t *o, const char *a, const char *b)
+aes67_path_get(const json_t *o, const char *a, const char *b)
 {
 	return json_object_get(json_object_get(o, a), b);
 }
@@ -105,7 +105,7 @@ aes67_offset(struct aes67 *x, int timeout_ms)
 		json_decref(st);
 		pub = aes67_get(x, NETNS_A, "/api/publish");
 		st = aes67_get(x, NETNS_B, "/api/status");
-		in = path_get(st, "capture", "ingest");
+		in = aes67_path_get(st, "capture", "ingest");
 		if (pub == NULL || !json_is_true(json_object_get(in,
 		    "anchored"))) {
 			tu_sleep_until(clock_mono_ns() + 100000000ull);
@@ -136,7 +136,7 @@ aes67_listen(struct aes67 *x, struct v2c *c, const char *id, int nch)
 
 /* When A captured the frame before a_end (its ring's slot times). */
 static int
-a_time(struct aes67 *x, uint64_t a_end, uint64_t *ns)
+aes67_a_time(struct aes67 *x, uint64_t a_end, uint64_t *ns)
 {
 	uint64_t p = (a_end + AES67_PERIOD - 1) / AES67_PERIOD * AES67_PERIOD;
 
@@ -147,7 +147,7 @@ a_time(struct aes67 *x, uint64_t a_end, uint64_t *ns)
 }
 
 static void
-latency(struct aes67_heard *h, double ms)
+aes67_latency_add(struct aes67_heard *h, double ms)
 {
 	double *n;
 
@@ -167,7 +167,7 @@ latency(struct aes67_heard *h, double ms)
  * only when it begins or ends right next to it.
  */
 static void
-frame(struct aes67 *x, struct aes67_heard *h, const struct proto_audio *a,
+aes67_frame(struct aes67 *x, struct aes67_heard *h, const struct proto_audio *a,
     uint32_t f, uint64_t an)
 {
 	bool ok = true, zero = true;
@@ -217,14 +217,15 @@ aes67_hear(struct aes67 *x, struct aes67_heard *h, const struct proto_audio *a,
 	h->last_end = a->position;
 	h->packets++;
 	for (f = 0; f < a->frames; f++)
-		frame(x, h, a, f, (uint64_t)((int64_t)(first + f) - x->delta));
-	if (a_time(x, (uint64_t)((int64_t)a->position - x->delta), &t) == 0 &&
-	    recv_ns > t)
-		latency(h, (double)(recv_ns - t) / 1e6);
+		aes67_frame(x, h, a, f, (uint64_t)((int64_t)(first + f) -
+		    x->delta));
+	if (aes67_a_time(x, (uint64_t)((int64_t)a->position - x->delta),
+	    &t) == 0 && recv_ns > t)
+		aes67_latency_add(h, (double)(recv_ns - t) / 1e6);
 }
 
 static int
-cmp_double(const void *a, const void *b)
+aes67_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -238,7 +239,7 @@ aes67_latency_pct(struct aes67_heard *h, double p)
 
 	if (h->nlat == 0)
 		return -1;
-	qsort(h->lat_ms, h->nlat, sizeof(double), cmp_double);
+	qsort(h->lat_ms, h->nlat, sizeof(double), aes67_cmp_double);
 	i = (size_t)(p / 100.0 * (double)(h->nlat - 1) + 0.5);
 	return h->lat_ms[i < h->nlat ? i : h->nlat - 1];
 }

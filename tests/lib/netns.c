@@ -10,7 +10,8 @@
 #include "tests/lib/tu.h"
 
 static int
-ip(const char *why_fmt, const char *const argv[], char *why, size_t whylen)
+netns_ip(const char *why_fmt, const char *const argv[], char *why,
+    size_t whylen)
 {
 	char out[512];
 	int rc = tu_run(argv, out, sizeof(out), 20000);
@@ -23,7 +24,7 @@ ip(const char *why_fmt, const char *const argv[], char *why, size_t whylen)
 
 /* The namespaces, the pair, addresses, routes: each step checked. */
 static int
-build(struct netns *n, char *why, size_t whylen)
+netns_build(struct netns *n, char *why, size_t whylen)
 {
 	const char *a = n->name[NETNS_A], *b = n->name[NETNS_B];
 	const char *va = n->ifname[NETNS_A], *vb = n->ifname[NETNS_B];
@@ -46,7 +47,7 @@ build(struct netns *n, char *why, size_t whylen)
 	size_t i;
 
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		if (ip("network namespaces", steps[i], why, whylen) == -1)
+		if (netns_ip("network namespaces", steps[i], why, whylen) == -1)
 			return -1;
 		if (i == 0)
 			n->made = true;
@@ -55,7 +56,7 @@ build(struct netns *n, char *why, size_t whylen)
 }
 
 static int
-open_ns(const char *path)
+netns_open(const char *path)
 {
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
@@ -78,12 +79,12 @@ netns_pair(struct netns *n, const char *tag, char *why, size_t whylen)
 		snprintf(n->ifname[s], sizeof(n->ifname[s]), "rv%d%c",
 		    (int)getpid() % 10000000, s == NETNS_A ? 'a' : 'b');
 	}
-	n->fd[NETNS_HOME] = open_ns("/proc/self/ns/net");
-	if (n->fd[NETNS_HOME] == -1 || build(n, why, whylen) == -1)
+	n->fd[NETNS_HOME] = netns_open("/proc/self/ns/net");
+	if (n->fd[NETNS_HOME] == -1 || netns_build(n, why, whylen) == -1)
 		goto fail;
 	for (s = NETNS_A; s <= NETNS_B; s++) {
 		snprintf(path, sizeof(path), "/run/netns/%s", n->name[s]);
-		if ((n->fd[s] = open_ns(path)) == -1) {
+		if ((n->fd[s] = netns_open(path)) == -1) {
 			snprintf(why, whylen, "%s: cannot open", path);
 			goto fail;
 		}
