@@ -179,6 +179,7 @@ measure(struct run *r)
 		v2_close(&c);
 		return -1;
 	}
+	(void)aes67_reader_realtime();
 	p0 = bu_cpu_us(pub);
 	c0 = bu_cpu_us(cap);
 	b0 = bu_cpu_us(bare);
@@ -269,7 +270,7 @@ report(int n)
 	    med(n, offsetof(struct run, cap_cpu)));
 	printf("(latency: from when A captured a packet's last frame (A's "
 	    "ring slot times) to the listener's read of it on B, every "
-	    "packet; CPU: utime + stime over the window; bare: a process that "
+	    "packet, read at SCHED_FIFO; CPU: utime + stime over the window; bare: a process that "
 	    "only sends a packet of the same size every 1 ms at SCHED_FIFO, "
 	    "beside it, read on B by a SCHED_FIFO thread; on this single "
 	    "host the "

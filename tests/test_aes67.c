@@ -8,13 +8,14 @@
  * namespaces: without it every test skips with that message.
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "shared/clock.h"
+#include "shared/mcast.h"
 #include "shared/rtp.h"
 #include "shared/sdp.h"
 #include "shared/tone.h"
@@ -160,6 +162,40 @@ tone_in(const uint8_t *raw, size_t frames)
 	    "positions");
 }
 
+/* A stops: its last word on SAP is the deletion of its session. */
+static void
+deleted_at_stop(void)
+{
+	static uint8_t p[SAP_MAX + 256];
+	uint64_t end = clock_mono_ms() + AES67_WAIT_MS;
+	struct pollfd pfd;
+	struct sdp_stream s;
+	struct sap_msg m;
+	char err[256];
+	ssize_t n;
+	int fd, st;
+
+	fd = mcast_receiver(inet_addr(SAP_GROUP), SAP_PORT, 0,
+	    X.ns.ifname[NETNS_B], err, sizeof(err));
+	check(fd >= 0, "SAP socket: %s", err);
+	st = rcd_stop(&X.a, 10000);
+	check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "A did not stop cleanly: 0x%x", st);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (clock_mono_ms() < end && poll(&pfd, 1, 1000) >= 0) {
+		if ((n = recv(fd, p, sizeof(p), MSG_DONTWAIT)) <= 0 ||
+		    sap_decode(p, (size_t)n, &m) != SDP_OK || !m.deletion)
+			continue;
+		check(sdp_parse(m.sdp, m.sdp_len, &s, err, sizeof(err)) ==
+		    SDP_OK && strcmp(s.name, AES67_NAME) == 0,
+		    "a deletion of another session");
+		close(fd);
+		return;
+	}
+	close(fd);
+	check(false, "no SAP deletion when A stopped");
+}
+
 Test(aes67, ffmpeg_finds_the_stream_by_sap_and_decodes_it)
 {
 	const char *user[] = { "--user", "nobody", NULL };
@@ -194,6 +230,66 @@ Test(aes67, ffmpeg_finds_the_stream_by_sap_and_decodes_it)
 	fclose(f);
 	check(n == 96000 * AES67_NCH * 3, "ffmpeg wrote %zu bytes", n);
 	tone_in(raw, 96000);
+	deleted_at_stop();
+}
+
+/* ---- the configuration ---- */
+
+/* ringcastd -n with this publish = line (and the default 8 channels). */
+static int
+check_config(const char *line, char *out, size_t len)
+{
+	char path[64];
+	const char *argv[] = { tu_prog("ringcastd"), "-n", "-f", path, NULL };
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "/tmp/rc-test-%d-pub.conf",
+	    (int)getpid());
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "%s\n", line);
+	fclose(f);
+	rc = tu_run(argv, out, len, 20000);
+	unlink(path);
+	return rc;
+}
+
+Test(aes67, publish_lines_are_checked)
+{
+	static const struct {
+		const char	*line;
+		int		 rc;
+		const char	*says;
+	} t[] = {
+		{ "publish = rtp://239.69.1.1:5004?name=A\npublish = "
+		    "rtp://239.69.2.1:5004?channels=0,2&format=L16&ptime=0.25&"
+		    "ttl=4&pt=97", 0, "configuration OK" },
+		{ "channels = 16\npublish = rtp://239.69.1.1:5004?name=A", 0,
+		    "configuration OK" },
+		{ "publish = rtp://10.0.0.1:5004", 1, "multicast" },
+		{ "publish = rtp://239.69.1.1:5004?ptime=4", 1, "1440 bytes" },
+		{ "publish = rtp://239.69.1.1:5004?ptime=0.3", 1, "whole number" },
+		{ "publish = rtp://239.69.1.1:5004?channels=8", 1, "channels" },
+		{ "publish = rtp://239.69.1.1:5004?colour=red", 1, "colour" },
+		{ "publish = rtp://239.69.1.1:5004\npublish = "
+		    "rtp://239.69.1.1:5004?name=B", 1, "share" },
+		{ "channels = 16\npublish = rtp://239.69.1.1:5004\npublish = "
+		    "rtp://239.69.1.2:5004", 1, "share" },
+		{ "source = rtp://239.69.1.1:5004?channels=2&format=L16", 0,
+		    "configuration OK" },
+		{ "source = rtp://239.69.1.1:5004?format=opus", 1, "L24" },
+		{ "source = sap:Stage A", 0, "configuration OK" },
+		{ "sap = 10.0.0.1:9875", 1, "multicast" },
+	};
+	char out[2048];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		rc = check_config(t[i].line, out, sizeof(out));
+		cr_expect(rc == t[i].rc && strstr(out, t[i].says) != NULL,
+		    "%s: exit %d: %s", t[i].line, rc, out);
+	}
 }
 
 /* ---- ringcast hears ringcast ---- */
@@ -230,21 +326,15 @@ churn_thread(void *arg)
 	return NULL;
 }
 
-/*
- * Read B's listener for ms, judging every packet.  The reader runs at
- * SCHED_FIFO (the tests run as root): on a busy 2-core VM a reader left
- * waiting for 100 ms is a slow client, and B's session rightly drops
- * periods for it alone; that would say nothing of the relay.
- */
+/* Read B's listener for ms, judging every packet, at real-time priority. */
 static void
 hear(struct v2c *c, struct aes67_heard *h, int ms)
 {
-	struct sched_param sp = { .sched_priority = 50 };
 	uint64_t end = clock_mono_ms() + (uint64_t)ms;
 	struct proto_audio a;
 	int rc;
 
-	(void)pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	(void)aes67_reader_realtime();
 	while (clock_mono_ms() < end) {
 		rc = v2_recv_audio(c, &a, 5000);
 		check(rc == V2_MSG, "B's listener: %d after %llu packets", rc,

@@ -1,4 +1,6 @@
 /* aes67.c — test library: box A publishes its tone, box B ingests it; what B's listeners hear, judged. */
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +124,15 @@ aes67_offset(struct aes67 *x, int timeout_ms)
 	json_decref(pub);
 	json_decref(st);
 	return rc;
+}
+
+int
+aes67_reader_realtime(void)
+{
+	struct sched_param sp = { .sched_priority = 50 };
+
+	return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0 ?
+	    0 : -1;
 }
 
 int

@@ -64,6 +64,13 @@ int	aes67_start_b(struct aes67 *x, const char *source,
 json_t	*aes67_get(struct aes67 *x, enum netns_side side, const char *path);
 /* Wait until B is anchored on A's stream and learn delta; 0 or -1. */
 int	aes67_offset(struct aes67 *x, int timeout_ms);
+/*
+ * The calling thread, which reads B's listener, at SCHED_FIFO (root): on a
+ * busy 2-core machine a reader left waiting for 100 ms is a slow client,
+ * for which B's session rightly drops periods; that says nothing of the
+ * relay.  0, or -1 if refused.
+ */
+int	aes67_reader_realtime(void);
 /* A listener on B: float32, channels 0..nch-1; 0 or -1. */
 int	aes67_listen(struct aes67 *x, struct v2c *c, const char *id, int nch);
 /* Judge one packet B sent, read at recv_ns. */
