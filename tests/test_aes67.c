@@ -519,6 +519,59 @@ Test(aes67, ffmpeg_sine_is_found_by_sap_name_and_heard)
 	    (unsigned long long)cross[0], (unsigned long long)cross[1]);
 }
 
+/* ---- a publisher that dies ---- */
+
+static pid_t
+publisher_pid(void)
+{
+	json_t *pub = aes67_get(&X, NETNS_A, "/api/publish");
+	const json_t *s = stream0(pub);
+	pid_t pid = json_is_string(json_object_get(s, "state")) &&
+	    strcmp(json_string_value(json_object_get(s, "state")),
+	    "running") == 0 ? (pid_t)json_integer_value(json_object_get(s,
+	    "pid")) : -1;
+
+	json_decref(pub);
+	return pid;
+}
+
+/*
+ * SIGKILL the publisher: A restarts it at once (it had been running), the
+ * new one goes on with the same SSRC and numbering, and B goes on in the
+ * same epoch: zeros for what was not sent, no gap in positions.
+ */
+Test(aes67, killed_publisher_is_restarted_and_b_goes_on)
+{
+	struct aes67_heard h = { 0 };
+	uint64_t end;
+	pid_t old, now = -1;
+	struct v2c c;
+
+	relay_up("restart");
+	check((old = publisher_pid()) > 0, "no running publisher");
+	check(aes67_listen(&X, &c, "restart-listener", AES67_NCH) == 0,
+	    "no listener on B");
+	hear(&c, &h, 1000);
+	cr_assert_eq(kill(old, SIGKILL), 0);
+	end = clock_mono_ms() + AES67_WAIT_MS;
+	while (clock_mono_ms() < end && ((now = publisher_pid()) <= 0 ||
+	    now == old))
+		hear(&c, &h, 100);
+	check(now > 0 && now != old, "the publisher was not restarted");
+	hear(&c, &h, 2000);
+	no_gap(&h, "restart-listener");
+	v2_close(&c);
+	cr_log_info("publisher restarted: %llu frames of zeros at B",
+	    (unsigned long long)h.zeros);
+	check(h.wrong == 0 && h.misaligned == 0, "%llu wrong frames, %llu "
+	    "misaligned zero runs", (unsigned long long)h.wrong,
+	    (unsigned long long)h.misaligned);
+	check(h.zeros < AES67_RATE / 2, "%llu frames of zeros",
+	    (unsigned long long)h.zeros);
+	check(ingest_int("epochs") == 0, "B started a new epoch");
+	free(h.lat_ms);
+}
+
 /* ---- hostile packets ---- */
 
 static void
@@ -625,5 +678,11 @@ Test(aes67, hostile_packets_are_counted_and_dropped)
 	    (unsigned long long)h.wrong, (unsigned long long)h.zeros);
 	check(http_child_pid(X.b.http_port, "capture") == cap,
 	    "B's capture did not survive");
+	check(tu_proc_field(cap, "status", "NoNewPrivs") == 1,
+	    "B's capture without no_new_privs");
+#if RINGCAST_SANDBOX
+	check(tu_proc_field(cap, "status", "Seccomp") == 2,
+	    "B's capture without its seccomp list");
+#endif
 	free(h.lat_ms);
 }
