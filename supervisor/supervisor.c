@@ -389,9 +389,12 @@ reload_report(const struct config *o, const struct config *n)
 	    strcmp(o->source, n->source) || strcmp(o->user, n->user) ||
 	    o->channels != n->channels || o->rate != n->rate ||
 	    o->period != n->period ||
-	    memcmp(&o->publish, &n->publish, sizeof(o->publish)) != 0)
+	    memcmp(&o->publish, &n->publish, sizeof(o->publish)) != 0 ||
+	    strcmp(o->mcast_if, n->mcast_if) || strcmp(o->sap, n->sap) ||
+	    o->sap_interval != n->sap_interval || o->jitter_ms != n->jitter_ms)
 		log_warnx("reload: listeners, state, ring, source, user, "
-		    "publish and audio format changes take effect after a "
+		    "AES67 (publish, multicast-interface, sap, sap-interval, "
+		    "jitter-ms) and audio format changes take effect after a "
 		    "restart");
 }
 
