@@ -58,6 +58,7 @@ found(struct capture *c, struct netin *n, const struct sdp_stream *s)
 	n->join_req = (struct msg_capture_join){ s->group, s->source,
 	    s->port, 0 };
 	atomic_store_explicit(&n->join, 1, memory_order_release);
+	capture_wake(c);
 	inet_ntop(AF_INET, &s->group, g, sizeof(g));
 	capture_net_notice(c, "sap:%s: %s:%u, %s/%u/%u, payload type %u",
 	    n->name, g, s->port, rtp_format_name(s->format), s->rate,
