@@ -16,7 +16,7 @@
  * (period - gcd(period, F) frames: 1 ms for 48-frame packets over 64-frame
  * periods).  So they leave one packet time apart, whatever the period.
  * Nothing here waits on the network: a full socket drops the packet, a
- * publisher left far behind skips to the present.
+ * publisher left more than SKIP_MS behind skips to the present.
  */
 #include <sys/socket.h>
 
@@ -46,7 +46,13 @@
 #define STATE_MS		1000
 #define PARENT_POLL_MS		20
 #define WAIT_MS			50	/* ring wait: housekeeping this often */
-#define SKIP_MS			20	/* later than this: not sent at all */
+/*
+ * After a stall (the machine, not the network) packets less late than this
+ * are sent at once: a relay box uses every one, a device with a fixed
+ * playout delay drops the late ones itself.  Later ones are not sent, so
+ * a catch-up burst stays bounded.
+ */
+#define SKIP_MS			100
 #define EARLY_NS		20000	/* this close to due is due: no second sleep */
 #define FIFO_FRAMES		8192	/* a power of two, > period + 2 F */
 #define PUBLISH_RT_PRIO		60	/* SCHED_FIFO, below capture's audio thread */
