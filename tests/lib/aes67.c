@@ -199,14 +199,18 @@ aes67_frame(struct aes67 *x, struct aes67_heard *h, const struct proto_audio *a,
 	}
 	if (zero) {
 		h->zeros++;
-		if (h->run_start == 0)
+		if (h->run_start == 0) {
 			h->run_start = h->amb_from != 0 ? h->amb_from : an;
+			/* Begun before we listened: its start is not ours to judge. */
+			h->run_cut = h->frames == 1;
+		}
 		h->run_end = an + 1;
 	} else if (ok) {
 		h->exact++;
 		if (h->run_start != 0) {
 			h->zero_runs++;
-			h->misaligned += h->run_start % AES67_FRAMES != 0 ||
+			h->misaligned += (!h->run_cut &&
+			    h->run_start % AES67_FRAMES != 0) ||
 			    h->run_end % AES67_FRAMES != 0;
 			h->run_start = 0;
 		}

@@ -45,6 +45,7 @@ struct aes67_heard {
 	uint64_t		 last_end;	/* B position of the last packet's end */
 	uint64_t		 run_start;	/* A frame where zeros began, 0: none */
 	uint64_t		 run_end;	/* after its last frame of zeros */
+	bool			 run_cut;	/* it began before the first frame heard */
 	uint64_t		 amb_from;	/* A frame where zero tone frames began */
 	double			*lat_ms;	/* A's capture to our read, per packet */
 	size_t			 nlat, caplat;
