@@ -112,6 +112,18 @@ stream0(json_t *pub)
 	return json_array_get(json_object_get(pub, "streams"), 0);
 }
 
+/* A child under no_new_privs and, unless built with SANDBOX=0, its seccomp list. */
+static void
+confined(pid_t pid, const char *who)
+{
+	check(tu_proc_field(pid, "status", "NoNewPrivs") == 1,
+	    "%s without no_new_privs", who);
+#if RINGCAST_SANDBOX
+	check(tu_proc_field(pid, "status", "Seccomp") == 2,
+	    "%s without its seccomp list", who);
+#endif
+}
+
 /* The publisher of A, sandboxed like a session: no_new_privs, seccomp, --user, chroot. */
 static void
 publisher_confined(json_t *pub)
@@ -122,12 +134,7 @@ publisher_confined(json_t *pub)
 	ssize_t n;
 
 	check(pid > 0, "no publisher pid");
-	check(tu_proc_field(pid, "status", "NoNewPrivs") == 1,
-	    "publisher without no_new_privs");
-#if RINGCAST_SANDBOX
-	check(tu_proc_field(pid, "status", "Seccomp") == 2,
-	    "publisher without its seccomp list");
-#endif
+	confined(pid, "publisher");
 	check(tu_proc_field(pid, "status", "Uid") == 65534,
 	    "publisher not dropped to nobody");
 	snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
@@ -707,11 +714,6 @@ Test(aes67, hostile_packets_are_counted_and_dropped)
 	exact(&h);
 	check(http_child_pid(X.b.http_port, "capture") == cap,
 	    "B's capture did not survive");
-	check(tu_proc_field(cap, "status", "NoNewPrivs") == 1,
-	    "B's capture without no_new_privs");
-#if RINGCAST_SANDBOX
-	check(tu_proc_field(cap, "status", "Seccomp") == 2,
-	    "B's capture without its seccomp list");
-#endif
+	confined(cap, "B's capture");
 	free(h.lat_ms);
 }
