@@ -1,5 +1,6 @@
 /* bench_aes67.c — AES67 between boxes: the publisher's CPU per stream, and the latency from A's ring to a listener on B. */
 #define _GNU_SOURCE	/* program_invocation_short_name */
+#include <sys/mman.h>
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <sched.h>
@@ -25,7 +26,19 @@ static struct aes67 X;
 static int window_ms;
 static pid_t bare = -1;
 
-/* Past the budget: both daemons' groups and the namespaces go. */
+/* The boxes' rings and their owners' locks, named before any alarm. */
+static char shm[4][80];
+
+static void
+shm_names(void)
+{
+	snprintf(shm[0], sizeof(shm[0]), "%s", X.a.ring);
+	snprintf(shm[1], sizeof(shm[1]), "%s.lock", X.a.ring);
+	snprintf(shm[2], sizeof(shm[2]), "%s", X.b.ring);
+	snprintf(shm[3], sizeof(shm[3]), "%s.lock", X.b.ring);
+}
+
+/* Past the budget: both daemons' groups, their rings and the namespaces go. */
 static void
 on_alarm(int sig)
 {
@@ -37,6 +50,9 @@ on_alarm(int sig)
 		kill(-X.a.pid, SIGKILL);
 	if (X.b.pid > 0)
 		kill(-X.b.pid, SIGKILL);
+	for (i = 0; i < 4; i++)
+		if (shm[i][0] != '\0')
+			shm_unlink(shm[i]);
 	if (bare > 0)
 		kill(bare, SIGKILL);
 	for (i = 0; i < 2; i++)
@@ -149,8 +165,10 @@ boxes(pid_t *pub, pid_t *cap)
 	json_t *p, *s;
 
 	if (aes67_start_a(&X, NULL) == -1 || aes67_start_b(&X,
-	    "sap:" AES67_NAME, NULL) == -1 || aes67_offset(&X,
-	    AES67_WAIT_MS) == -1)
+	    "sap:" AES67_NAME, NULL) == -1)
+		return -1;
+	shm_names();
+	if (aes67_offset(&X, AES67_WAIT_MS) == -1)
 		return -1;
 	p = aes67_get(&X, NETNS_A, "/api/publish");
 	s = aes67_get(&X, NETNS_B, "/api/status");
