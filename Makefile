@@ -5,7 +5,7 @@
 # What the build needs (standard, warnings, include path, defines,
 # dependency files, threads, hardening) lives in the RC_* variables.
 #
-#   make / make all     the five programs
+#   make / make all     the six programs
 #   make test           programs, tests, benchmarks, replayers; runs the tests
 #   make SAN=1          all of those with ASan and UBSan, in build-san
 #   make SAN=1 test     the same, and runs the tests
@@ -82,7 +82,7 @@ LDLIBS_ALL = -lrt -lm $(LDLIBS)
 DEB_PKGS := build-essential pkg-config libevent-dev libjansson-dev liblmdb-dev \
             lmdb-utils libseccomp-dev libsndfile1-dev portaudio19-dev \
             libcriterion-dev jackd2 procps ffmpeg chromium libssl-dev \
-            libqrencode-dev openssl curl
+            libqrencode-dev openssl curl iproute2 nftables
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
@@ -90,7 +90,10 @@ LIBSHARED  := $(BUILD)/libringcast.a
 
 # Programs: name, sources, libraries.
 CAPTURE_SRC  := $(wildcard capture/*.c)
-SESSIOND_SRC := $(wildcard sessiond/*.c)
+# sessiond/ holds the two programs that stream the ring out: a listener's
+# session, and a published AES67 stream (publish*.c).
+PUBLISH_SRC  := $(wildcard sessiond/publish*.c)
+SESSIOND_SRC := $(filter-out $(PUBLISH_SRC),$(wildcard sessiond/*.c))
 BROKER_SRC   := $(wildcard broker/*.c)
 SUPER_SRC    := $(wildcard supervisor/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
@@ -102,6 +105,9 @@ endif
 ifneq ($(SESSIOND_SRC),)
 PROGS += $(BUILD)/ringcast-sessiond
 endif
+ifneq ($(PUBLISH_SRC),)
+PROGS += $(BUILD)/ringcast-publish
+endif
 ifneq ($(BROKER_SRC),)
 PROGS += $(BUILD)/ringcast-broker
 endif
@@ -112,7 +118,8 @@ ifneq ($(CLI_SRC),)
 PROGS += $(BUILD)/ringcast
 endif
 PROG_OBJ := $(SHARED_OBJ) $(patsubst %.c,$(BUILD)/%.o,$(CAPTURE_SRC) \
-            $(SESSIOND_SRC) $(BROKER_SRC) $(SUPER_SRC) $(CLI_SRC))
+            $(SESSIOND_SRC) $(PUBLISH_SRC) $(BROKER_SRC) $(SUPER_SRC) \
+            $(CLI_SRC))
 
 LIBS_JSON  = $(shell pkg-config --libs jansson)
 LIBS_EVENT = $(shell pkg-config --libs libevent)
@@ -148,7 +155,8 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_LIBSRC  := shared/proto.c shared/mix.c shared/state.c shared/state_record.c \
-                shared/log.c shared/clock.c shared/text.c
+                shared/log.c shared/clock.c shared/text.c shared/rtp.c \
+                shared/sdp.c shared/jitter.c shared/opt.c
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -I. -DRINGCAST_SANDBOX=0 -DRINGCAST_VERSION='"$(VERSION)"'
@@ -214,6 +222,9 @@ $(BUILD)/ringcast-capture: $(CAPTURE_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_PA) $(LIBS_SND) $(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcast-sessiond: $(SESSIOND_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
+	$(LINK) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
+
+$(BUILD)/ringcast-publish: $(PUBLISH_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)
 	$(LINK) -o $@ $^ $(LIBS_COMMON) $(LDLIBS_ALL)
 
 $(BUILD)/ringcast-broker: $(BROKER_SRC:%.c=$(BUILD)/%.o) $(LIBSHARED)

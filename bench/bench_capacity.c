@@ -71,43 +71,15 @@ static int broken;		/* a set-up failed: the exit status says so */
 struct ringsrc {
 	struct ring_reader		*r;
 	const struct ring_header	*h;
-	const uint8_t			*slots;
 };
 
-static const struct ring_slot *
-ring_slot_at(const struct ringsrc *rs, uint64_t seq)
-{
-	return (const struct ring_slot *)(const void *)(rs->slots +
-	    (size_t)(seq & (rs->h->slot_count - 1)) * rs->h->slot_size);
-}
-
-/* The slot's timestamp for the period ending at position, checked by seqlock. */
+/* The publish time of the period ending at position, checked by seqlock. */
 static uint64_t
 ring_time_of(void *arg, uint64_t position)
 {
-	struct ringsrc *rs = arg;
-	const struct ring_slot *sl;
-	uint64_t ws, last, pos, seq, ts, sq;
+	uint64_t ts;
 
-	ws = atomic_load_explicit(&rs->h->write_seq, memory_order_acquire);
-	if (ws == 0)
-		return 0;
-	last = ws - 1;
-	sl = ring_slot_at(rs, last);
-	pos = sl->position;
-	if (position > pos || (pos - position) % C_PERIOD != 0 ||
-	    (pos - position) / C_PERIOD >= rs->h->slot_count - 1)
-		return 0;
-	seq = last - (pos - position) / C_PERIOD;
-	sl = ring_slot_at(rs, seq);
-	sq = atomic_load_explicit(&sl->seq, memory_order_acquire);
-	pos = sl->position;
-	ts = sl->timestamp_ns;
-	atomic_thread_fence(memory_order_acquire);
-	if (sq != 2 * seq + 2 || atomic_load(&sl->seq) != sq ||
-	    pos != position)
-		return 0;
-	return ts;
+	return ring_reader_time_of(arg, position, &ts) == 0 ? ts : 0;
 }
 
 /* ---- the bare baseline: a futex word, a shared page, send() ---- */
@@ -257,8 +229,7 @@ sut_start(struct sut *u, struct lc *lc)
 	if (ring_reader_open(u->d.ring, &u->rs.r) != RING_OK)
 		return -1;
 	u->rs.h = ring_reader_header(u->rs.r);
-	u->rs.slots = (const uint8_t *)u->rs.h + u->rs.h->header_size;
-	return lc_init(lc, C_PERIOD, u->frames, dl, ring_time_of, &u->rs);
+	return lc_init(lc, C_PERIOD, u->frames, dl, ring_time_of, u->rs.r);
 }
 
 /* One more baseline process, streaming to a new load-client connection. */

@@ -37,7 +37,8 @@ else
 fi
 echo
 
-order="bench_ring bench_capacity bench_churn bench_recovery bench_footprint"
+order="bench_ring bench_capacity bench_churn bench_recovery bench_footprint
+    bench_aes67"
 others=$(cd "$build/bench" 2>/dev/null && ls bench_* 2>/dev/null |
     grep -v '\.d$')
 for b in $order $others; do

@@ -386,7 +386,8 @@ signals_setup(struct event_base *base)
 {
 	static struct event *ev[2];
 
-	spawn_signals(NULL);
+	/* A peer's close is an error from write, never a death. */
+	signal(SIGPIPE, SIG_IGN);
 	if ((ev[0] = evsignal_new(base, SIGTERM, on_signal, base)) == NULL ||
 	    (ev[1] = evsignal_new(base, SIGINT, on_signal, base)) == NULL ||
 	    evsignal_add(ev[0], NULL) == -1 || evsignal_add(ev[1], NULL) == -1)

@@ -77,6 +77,7 @@ static const struct route routes[] = {
 	{ "/api/capture", EXACT, NULL, POST, API_CAPTURE, body_capture, ENG },
 	{ "/api/state/import", EXACT, NULL, POST, API_STATE_IMPORT,
 	    body_import, ENG },
+	{ "/api/publish", EXACT, NULL, GET, API_PUBLISH, NULL, ENG },
 	{ "/api/", PREFIX, NULL, 0, 0, NULL, ENG },	/* nothing else under /api */
 	{ "/metrics", EXACT, NULL, GET, API_METRICS, NULL, ACCESS_METRICS },
 	{ "/stream.wav", EXACT, NULL, GET, BROKER_WAV, NULL, ACCESS_LISTENER },

@@ -34,14 +34,14 @@
 #include "shared/sandbox.h"
 #include "shared/spawn.h"
 #include "shared/text.h"
+#include "shared/term.h"
 #include "capture/capture.h"
 
 #define STATE_MS	1000	/* MSG_CAPTURE_STATE interval */
 
-static volatile sig_atomic_t terminate;
-
 static const struct capture_source *const sources[] = {
-	&capture_tone, &capture_wav, &capture_pa,
+	&capture_tone, &capture_wav, &capture_pa, &capture_rtp, &capture_sdp,
+	&capture_sap,
 };
 
 /* "kind" or "kind:spec" -> the source; spec stays in c->source_spec. */
@@ -58,8 +58,9 @@ source_find(struct capture *c)
 		if (strlen(sources[i]->kind) == len &&
 		    strncmp(sources[i]->kind, c->source_arg, len) == 0)
 			return sources[i];
-	errx(2, "--source %s: expected auto, tone, wav:PATH or "
-	    "portaudio:NAME|INDEX", c->source_arg);
+	errx(2, "--source %s: expected auto, tone, wav:PATH, "
+	    "portaudio:NAME|INDEX, rtp://GROUP:PORT, sdp:FILE or sap:NAME",
+	    c->source_arg);
 }
 
 #define OFF(f)	offsetof(struct capture, f)
@@ -75,6 +76,9 @@ static const struct opt_spec options[] = {
 	{ "channels", OPT_U32_MAX, OFF(channels), 1, RING_MAX_CHANNELS, NULL, NULL },
 	{ "period", OPT_U32, OFF(period), 1, RING_MAX_PERIOD, NULL, NULL },
 	{ "slots", OPT_U32, OFF(slots), 0, 1u << 20, NULL, NULL },
+	/* A network source: its socket from the supervisor, its buffer. */
+	{ "net-fd", OPT_FD, OFF(net_fd), 0, 0, NULL, NULL },
+	{ "jitter-ms", OPT_U32, OFF(jitter_ms), 1, 100, NULL, NULL },
 	/* Other jobs: list the devices; an upgrade's successor. */
 	{ "list-devices", OPT_FLAG, OFF(list_devices), 0, 0, NULL, NULL },
 	{ "handover", OPT_FLAG, OFF(handover), 0, 0, NULL, NULL },
@@ -87,7 +91,8 @@ parse_args(int argc, char *argv[], struct capture *c)
 	c->source_arg = "tone";
 	c->rate = CAPTURE_RATE;
 	c->period = CAPTURE_PERIOD;
-	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = -1;
+	c->parent_fd = c->notify_fd = c->event_fd = c->ring_fd = c->net_fd = -1;
+	c->jitter_ms = CAPTURE_JITTER_MS;
 	opt_parse(argc, argv, options, sizeof(options) / sizeof(options[0]), c,
 	    NULL);
 	if (c->slots == 1)
@@ -102,13 +107,6 @@ parse_args(int argc, char *argv[], struct capture *c)
 		c->src = source_find(c);
 }
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	terminate = 1;
-}
-
 /*
  * Block SIGTERM and SIGINT everywhere (threads inherit the mask) and take
  * them only inside the main loop's ppoll: no check-then-sleep race, and
@@ -119,7 +117,7 @@ signals_setup(sigset_t *loopmask)
 {
 	sigset_t block;
 
-	spawn_signals(on_signal);
+	term_setup();
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -202,7 +200,7 @@ ring_setup(struct capture *c)
 }
 
 static struct msg_capture_state
-state_of(const struct capture *c)
+state_of(struct capture *c)
 {
 	const struct ring_header *h = ring_writer_header(c->w);
 	struct msg_capture_state m;
@@ -214,6 +212,8 @@ state_of(const struct capture *c)
 	m.epoch = atomic_load(&h->epoch);
 	m.xruns = atomic_load(&h->xruns);
 	m.overruns = atomic_load(&h->overruns);
+	if (c->src->report != NULL)
+		c->src->report(c, &m);
 	return m;
 }
 
@@ -286,17 +286,21 @@ ring_received(struct capture *c, const struct msg *m)
 }
 
 /*
- * The built-in sources need nothing new once started: they get the
- * seccomp list.  Audio libraries (PortAudio with ALSA or JACK) open
- * devices, load plugins and start threads whenever they like: no list.
+ * The built-in and network sources need nothing new once started: they get
+ * the seccomp list (a network source reads sockets it was given).  Audio
+ * libraries (PortAudio with ALSA or JACK) open devices, load plugins and
+ * start threads whenever they like: no list.  Nor sap:NAME run by hand:
+ * without a supervisor to open the announced stream's socket, it opens it
+ * itself, later.
  */
 static void
 confine(struct capture *c)
 {
-	if (strcmp(c->src->kind, "tone") == 0 || strcmp(c->src->kind, "wav") == 0)
-		sandbox_enter(SANDBOX_CAPTURE);
-	else
+	if (c->src == &capture_pa || (c->src == &capture_sap &&
+	    c->parent_fd < 0))
 		log_info("%s source: no seccomp list", c->src->kind);
+	else
+		sandbox_enter(SANDBOX_CAPTURE);
 }
 
 /* The source produces periods from now on: 0, or -1 (said). */
@@ -380,6 +384,13 @@ parent_dispatch(struct capture *c, struct msg *m)
 	case MSG_ADOPT_KEY:
 		adopt_keyed(&c->adopt, MSG_BODY(m, struct msg_adopt_key));
 		return 0;
+	case MSG_CAPTURE_SOCKET:
+		if (c->src->joined != NULL)
+			c->src->joined(c, m->fd, MSG_BODY(m,
+			    struct msg_capture_join));
+		else
+			close(m->fd);
+		return 0;
 	case MSG_CAPTURE_RING:
 		if (ring_received(c, m) == 0)
 			return 0;
@@ -453,7 +464,7 @@ ring_wait_parent(struct capture *c, const sigset_t *mask, int *status)
 		pfd = (struct pollfd){ .fd = c->parent_fd, .events = POLLIN };
 		if (ppoll(&pfd, 1, NULL, mask) == -1 && errno != EINTR)
 			fatal("ppoll");
-		if (terminate)
+		if (term_requested)
 			return -1;
 		if (pfd.revents && parent_input(c, status) == -1)
 			return -1;
@@ -498,10 +509,13 @@ loop(struct capture *c, const sigset_t *mask)
 		ts.tv_nsec = next > now ? (long)((next - now) % 1000) * 1000000 : 0;
 		if (ppoll(pfd, 3, &ts, mask) == -1 && errno != EINTR)
 			fatal("ppoll");
-		if (terminate)
+		if (term_requested)
 			return 0;
-		if (pfd[0].revents & POLLIN)
+		if (pfd[0].revents & POLLIN) {
 			drain_events(c);
+			if (c->src->event != NULL)
+				c->src->event(c);
+		}
 		if (!c->announced && atomic_load(&c->ready)) {
 			announce_ready(c);
 			c->announced = 1;
@@ -639,7 +653,7 @@ run(struct capture *c, const sigset_t *mask)
 	}
 	c->src->stop(c);
 	log_info("stopping after %" PRIu64 " periods%s", c->seq,
-	    terminate ? " (signal)" : "");
+	    term_requested ? " (signal)" : "");
 	ring_writer_close(c->w);
 	source_close(c);
 	return status;

@@ -445,4 +445,4 @@ pa_stop(struct capture *c)
 
 /* In the order capture.c calls them (capture.h). */
 const struct capture_source capture_pa = { "portaudio", true, 1, pa_open,
-    pa_start, pa_check, pa_stop, pa_close };
+    pa_start, pa_check, pa_stop, pa_close, NULL, NULL, NULL };

@@ -70,8 +70,8 @@ pace_thread(void *arg)
 	return NULL;
 }
 
-static void
-set_realtime(pthread_t thr)
+void
+capture_realtime(pthread_t thr)
 {
 	struct sched_param sp;
 	int max, rc;
@@ -98,7 +98,7 @@ capture_pace_start(struct capture *c, capture_fill_fn fill)
 		return -1;
 	}
 	c->pace.running = 1;
-	set_realtime(c->pace.thr);
+	capture_realtime(c->pace.thr);
 	return 0;
 }
 

@@ -82,4 +82,4 @@ tone_close(struct capture *c)
 
 /* In the order capture.c calls them (capture.h). */
 const struct capture_source capture_tone = { "tone", false, 0, tone_open,
-    tone_start, NULL, capture_pace_stop, tone_close };
+    tone_start, NULL, capture_pace_stop, tone_close, NULL, NULL, NULL };

@@ -290,4 +290,4 @@ wav_stop(struct capture *c)
 
 /* In the order capture.c calls them (capture.h). */
 const struct capture_source capture_wav = { "wav", false, 0, wav_open,
-    wav_start, wav_check, wav_stop, wav_close };
+    wav_start, wav_check, wav_stop, wav_close, NULL, NULL, NULL };

@@ -18,7 +18,7 @@ for bin in "$build"/fuzz/fuzz_*; do
 	# The corpus grows across runs in the build dir, seeded from the tree.
 	cp -n fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true
 	dict=
-	[ "$name" = proto ] || dict=-dict=fuzz/json.dict
+	case $name in proto|rtp) ;; *) dict=-dict=fuzz/json.dict ;; esac
 	echo "=== fuzz_$name: $secs s"
 	log="$work/last.log"
 	# -max_len: a control payload's cap plus a header; audio is bounded by

@@ -3,8 +3,12 @@
 
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "shared/mix.h"
 #include "shared/proto.h"
+#include "shared/rtp.h"
+#include "shared/sdp.h"
 #include "shared/state.h"
 
 static const char *dir;
@@ -137,6 +141,64 @@ records(void)
 	put_record(&r, "record-mix");
 }
 
+/* An RTP packet of 48 frames: what the publisher sends and the ingest reads. */
+static size_t
+rtp_packet(uint8_t *p, uint16_t seq, uint32_t ts, uint32_t nch)
+{
+	static float s[48 * 8];
+	struct rtp_hdr h = { .pt = 96, .seq = seq, .ts = ts, .ssrc = 0x5eed };
+	size_t i;
+
+	for (i = 0; i < 48 * nch; i++)
+		s[i] = (float)i / (float)(48 * nch) - 0.5f;
+	rtp_encode(p, &h);
+	return RTP_HDR_LEN + rtp_pack(RTP_L24, p + RTP_HDR_LEN, s, 48 * nch);
+}
+
+static const char ffmpeg_sdp[] = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\n"
+    "s=No Name\r\nc=IN IP4 239.69.11.2/1\r\nt=0 0\r\n"
+    "a=tool:libavformat LIBAVFORMAT_VERSION\r\nm=audio 5006 RTP/AVP 96\r\n"
+    "b=AS:2304\r\na=rtpmap:96 L24/48000/2\r\n";
+
+static void
+rtp_and_sap(void)
+{
+	static uint8_t p[SAP_MAX], seq[4096];
+	struct sdp_stream s = { .name = "Stage A", .session_id = 1591125781,
+	    .origin = inet_addr("10.0.0.7"), .group = inet_addr("239.69.1.1"),
+	    .ttl = 1, .port = 5004, .pt = 96, .format = RTP_L24,
+	    .rate = 48000, .channels = 8, .ptime_us = 1000,
+	    .source = inet_addr("10.0.0.7"), .has_offset = true,
+	    .offset = 123456 };
+	static const char url[] = "rtp://239.69.1.1:5004?channels=0-7&"
+	    "format=L24&ptime=1&name=Stage%20A&ttl=1";
+	char sdp[SDP_MAX];
+	size_t n, len, off = 1;
+	int i;
+
+	put("rtp", "l24-8ch", p, rtp_packet(p, 1, 1000, 8));
+	n = sdp_build(&s, sdp, sizeof(sdp));
+	put("rtp", "sap-ringcast", p, sap_encode(p, sizeof(p), false, 0x1234,
+	    s.origin, sdp, n));
+	put("rtp", "sap-delete", p, sap_encode(p, sizeof(p), true, 0x1234,
+	    s.origin, sdp, n));
+	put("rtp", "sap-ffmpeg", p, sap_encode(p, sizeof(p), false, 0x9876, 0,
+	    ffmpeg_sdp, strlen(ffmpeg_sdp)));
+	put("rtp", "url", url, strlen(url));
+	/* A jitter run: mono, four packets, the third late, then a pause. */
+	seq[0] = 'J';
+	seq[1] = 2;		/* L24, 1 + 2 % 3 = 3 channels */
+	for (i = 0; i < 4; i++) {
+		len = rtp_packet(seq + off + 4, (uint16_t)(i == 2 ? 9 : i),
+		    (uint32_t)(i == 2 ? 48 : 48 * i), 3);
+		seq[off + 1] = i == 3 ? 20 : 0;
+		seq[off + 2] = (uint8_t)(len >> 8);
+		seq[off + 3] = (uint8_t)len;
+		off += 3 + len;
+	}
+	put("rtp", "jitter", seq, off + 1);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -148,5 +210,6 @@ main(int argc, char *argv[])
 	mkdir(dir, 0755);
 	controls_and_frames();
 	records();
+	rtp_and_sap();
 	return 0;
 }

@@ -25,11 +25,10 @@
 #include "shared/opt.h"
 #include "shared/sandbox.h"
 #include "shared/spawn.h"
+#include "shared/term.h"
 #include "sessiond/sessiond.h"
 
 #define LINGER_MS	500	/* at most this long to flush a final error */
-
-static volatile sig_atomic_t terminate;
 
 struct options {
 	int		 parent_fd;
@@ -49,14 +48,6 @@ sess_end(struct session *s, const char *reason)
 		s->reason = reason;
 }
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	terminate = 1;
-}
-
-
 #define OFF(f)	offsetof(struct options, f)
 
 static const struct opt_spec option_table[] = {
@@ -75,26 +66,6 @@ parse_args(int argc, char *argv[], struct options *o)
 	if (o->parent_fd < 0 || o->client_fd < 0 ||
 	    (o->ring_fd < 0) == (o->ring_name == NULL))
 		opt_usage(2);
-}
-
-/* Map the ring read-only: a session can never write audio for others. */
-static void
-ring_open(struct session *s, const struct options *o)
-{
-	const struct ring_header *h;
-	int rc;
-
-	if (o->ring_fd >= 0) {
-		rc = ring_reader_open_fd(o->ring_fd, &s->ring);
-		close(o->ring_fd);
-	} else
-		rc = ring_reader_open(o->ring_name, &s->ring);
-	if (rc != RING_OK)
-		fatalx("ring: %s", ring_strerror(rc));
-	h = ring_reader_header(s->ring);
-	s->rate = h->rate;
-	s->nch = h->channels;
-	s->period = h->period_frames;
 }
 
 /* Client, parent, and the rendezvous while orphaned (a -1 is skipped). */
@@ -180,7 +151,7 @@ loop(struct session *s)
 		if (s->reason != NULL)
 			break;
 		rc = ring_wait_for(s->ring, periods_needed(s), SESS_WAIT_MS);
-		if (terminate)
+		if (term_requested)
 			sess_end(s, "terminated");
 		else if (rc < 0 && errno != EINTR) {
 			log_warn("ring wait");
@@ -241,19 +212,22 @@ main(int argc, char *argv[])
 	static struct session s;
 	struct options o;
 	char err[256];
+	int rc;
 
 	parse_args(argc, argv, &o);
 	log_init("sessiond", o.verbose);
-	/* The ring wait returns early on SIGTERM (no SA_RESTART). */
-	spawn_signals(on_signal);
+	term_setup();
 	s.parent_fd = o.parent_fd;
 	s.client_fd = o.client_fd;
-	ring_open(&s, &o);
+	/* Read-only: a session can never write audio for others. */
+	if ((rc = ring_reader_child(o.ring_fd, o.ring_name, &s.ring, &s.rate,
+	    &s.nch, &s.period)) != RING_OK)
+		fatalx("ring: %s", ring_strerror(rc));
 	(void)adopt_listen(&s.adopt, o.adopt, ROLE_SESSION);
 	sandbox_prepare(SANDBOX_SESSIOND, 0);
 	if (sess_parent_start(&s, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		sess_end(&s, terminate ? "terminated" : "error");
+		sess_end(&s, term_requested ? "terminated" : "error");
 	} else if (session_setup(&s) == 0) {
 		log_debug("client %s (%s) streaming", s.hello.client_id,
 		    s.persistent_id);

@@ -14,13 +14,6 @@
 #include "shared/clock.h"
 #include "shared/log.h"
 
-static const char *const role_words[ROLE_MAX] = {
-	[ROLE_SUPERVISOR] = "supervisor",
-	[ROLE_CAPTURE] = "capture",
-	[ROLE_BROKER] = "broker",
-	[ROLE_SESSION] = "session",
-};
-
 int
 adopt_name(char *buf, size_t len, const char *ring, enum msg_role role,
     pid_t pid)
@@ -30,7 +23,7 @@ adopt_name(char *buf, size_t len, const char *ring, enum msg_role role,
 	if (len > ADOPT_NAME_MAX + 1)
 		len = ADOPT_NAME_MAX + 1;
 	n = snprintf(buf, len, "%s%s/%s/%d", ADOPT_PREFIX, ring,
-	    role_words[role], (int)pid);
+	    msg_role_name(role), (int)pid);
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
@@ -49,8 +42,10 @@ adopt_name_parse(const char *name, const char *ring, enum msg_role *role,
 		return -1;
 	p = name + pl + rl + 1;
 	for (r = ROLE_CAPTURE; r < ROLE_MAX; r++) {
-		wl = strlen(role_words[r]);
-		if (strncmp(p, role_words[r], wl) == 0 && p[wl] == '/')
+		const char *word = msg_role_name((enum msg_role)r);
+
+		wl = strlen(word);
+		if (strncmp(p, word, wl) == 0 && p[wl] == '/')
 			break;
 	}
 	if (r == ROLE_MAX)

@@ -7,9 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "shared/msg.h"
 #include "shared/state.h"
+#include "shared/rtp.h"
+#include "shared/sdp.h"
 #include "shared/text.h"
+
+_Static_assert(MSG_PUBLISH_SDP == SDP_MAX, "an adopted publisher's SDP");
 
 /* A request and a whole batch of imported records go in one message. */
 _Static_assert(sizeof(struct msg_api_request) + API_IMPORT_BATCH *
@@ -19,7 +25,8 @@ _Static_assert(sizeof(struct msg_api_request) + API_IMPORT_BATCH *
 #define CAP	(1u << ROLE_CAPTURE)
 #define BRO	(1u << ROLE_BROKER)
 #define SES	(1u << ROLE_SESSION)
-#define CHILDREN	(CAP | BRO | SES)
+#define PUB	(1u << ROLE_PUBLISH)
+#define CHILDREN	(CAP | BRO | SES | PUB)
 
 /* Content checks, one per payload (the size is already right), and one
  * per kind of tail. */
@@ -67,7 +74,50 @@ check_capture_state(const void *b)
 	const struct msg_capture_state *m = b;
 
 	return text_ident_field(m->state, sizeof(m->state)) &&
-	    field_text(m->source, sizeof(m->source));
+	    field_text(m->source, sizeof(m->source)) &&
+	    is_bool(m->ingest.anchored) &&
+	    field_text(m->ingest.stream, sizeof(m->ingest.stream));
+}
+
+static bool
+check_capture_join(const void *b)
+{
+	const struct msg_capture_join *m = b;
+
+	return IN_MULTICAST(ntohl(m->group)) && m->port != 0 && m->pad == 0;
+}
+
+static bool
+check_publish_start(const void *b)
+{
+	const struct msg_publish_start *m = b;
+	uint32_t i;
+
+	if (!text_name_field(m->name, sizeof(m->name)) || m->nch == 0 ||
+	    m->nch > MSG_PUBLISH_CHANNELS || (m->format != RTP_L16 &&
+	    m->format != RTP_L24) || m->frames == 0 ||
+	    m->frames * m->nch * m->format > RTP_PAYLOAD_MAX || m->pt > 127 ||
+	    m->seq > 0xffff || m->sap_hash > 0xffff)
+		return false;
+	for (i = 1; i < m->nch; i++)
+		if (m->channels[i] <= m->channels[i - 1])
+			return false;
+	return true;
+}
+
+/* An SDP: text lines, no other control byte, within SDP_MAX. */
+static bool
+tail_sdp(const char *t, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > SDP_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (((unsigned char)t[i] < 0x20 && t[i] != '\r' &&
+		    t[i] != '\n') || t[i] == 0x7f)
+			return false;
+	return true;
 }
 
 static bool
@@ -307,6 +357,16 @@ check_adopt_session(const void *b)
 }
 
 static bool
+check_adopt_publish(const void *b)
+{
+	const struct msg_adopt_publish *m = b;
+	size_t n = strnlen(m->sdp, sizeof(m->sdp));
+
+	return adopt_ok(&m->a) && check_publish_start(&m->st) &&
+	    n < sizeof(m->sdp) && tail_sdp(m->sdp, n);
+}
+
+static bool
 check_retire(const void *b)
 {
 	const struct msg_retire *m = b;
@@ -418,6 +478,10 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_capture_devices, NULL, check_capture_devices),
 	SPEC(MSG_CAPTURE_RING, "CAPTURE_RING", SUP, CAP, true,
 	    struct msg_capture_ring, NULL, check_capture_ring),
+	SPEC(MSG_CAPTURE_JOIN, "CAPTURE_JOIN", CAP, SUP, false,
+	    struct msg_capture_join, NULL, check_capture_join),
+	SPEC(MSG_CAPTURE_SOCKET, "CAPTURE_SOCKET", SUP, CAP, true,
+	    struct msg_capture_join, NULL, check_capture_join),
 	SPEC(MSG_BROKER_CLIENT, "BROKER_CLIENT", BRO, SUP, true,
 	    struct msg_client, NULL, check_client),
 	SPEC(MSG_BROKER_REQUEST, "BROKER_REQUEST", BRO, SUP, false,
@@ -458,6 +522,8 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_adopt_broker, NULL, check_adopt_broker),
 	SPEC(MSG_ADOPT_SESSION, "ADOPT_SESSION", SES, SUP, false,
 	    struct msg_adopt_session, NULL, check_adopt_session),
+	SPEC(MSG_ADOPT_PUBLISH, "ADOPT_PUBLISH", PUB, SUP, false,
+	    struct msg_adopt_publish, NULL, check_adopt_publish),
 	SPEC(MSG_BROKER_RETIRE, "BROKER_RETIRE", SUP, BRO, false,
 	    struct msg_retire, NULL, check_retire),
 	SPEC(MSG_CAPTURE_RETIRE, "CAPTURE_RETIRE", SUP, CAP, false,
@@ -466,6 +532,10 @@ static const struct msg_spec specs[MSG_TYPE_MAX] = {
 	    struct msg_capture_handover, NULL, check_nothing),
 	SPEC(MSG_CAPTURE_TAKEOVER, "CAPTURE_TAKEOVER", SUP, CAP, false,
 	    struct msg_capture_handover, NULL, check_nothing),
+	SPEC(MSG_PUBLISH_START, "PUBLISH_START", SUP, PUB, false,
+	    struct msg_publish_start, tail_sdp, check_publish_start),
+	SPEC(MSG_PUBLISH_STATE, "PUBLISH_STATE", PUB, SUP, false,
+	    struct msg_publish_state, NULL, check_nothing),
 };
 
 static const char *const roles[ROLE_MAX] = {
@@ -473,6 +543,7 @@ static const char *const roles[ROLE_MAX] = {
 	[ROLE_CAPTURE] = "capture",
 	[ROLE_BROKER] = "broker",
 	[ROLE_SESSION] = "sessiond",
+	[ROLE_PUBLISH] = "publish",
 };
 
 static const struct msg_spec *

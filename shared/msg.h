@@ -35,8 +35,8 @@
  * MSG_FINGERPRINT is msg_fingerprint() of the table as of this version;
  * tests/test_msg.c fails when they part, saying the new value.
  */
-#define MSG_VERSION	4
-#define MSG_FINGERPRINT	0x5a3eaed7u
+#define MSG_VERSION	5
+#define MSG_FINGERPRINT	0x51fcc3e2u
 #define MSG_MAX_PAYLOAD	(64 * 1024)
 #define MSG_PARENT_FD	3	/* every child finds its parent channel here */
 #define MSG_EXIT_FAULT	3	/* a child's exit status after a channel fault */
@@ -46,22 +46,25 @@ enum msg_role {
 	ROLE_CAPTURE,
 	ROLE_BROKER,
 	ROLE_SESSION,
+	ROLE_PUBLISH,
 	ROLE_MAX
 };
 
 enum msg_type {
 	MSG_NONE = 0,
 
-	/* capture, broker, sessiond -> supervisor */
+	/* capture, broker, sessiond, publish -> supervisor */
 	MSG_READY,		/* struct msg_ready: initialisation done */
 
 	/* capture -> supervisor */
 	MSG_CAPTURE_STATE,	/* struct msg_capture_state, once a second */
 	MSG_CAPTURE_OPENED,	/* struct msg_capture_opened: the source, or why not */
 	MSG_CAPTURE_DEVICES,	/* struct msg_capture_devices: --list-devices */
+	MSG_CAPTURE_JOIN,	/* struct msg_capture_join: a socket, please */
 
 	/* supervisor -> capture */
 	MSG_CAPTURE_RING,	/* fd + struct msg_capture_ring: write this ring */
+	MSG_CAPTURE_SOCKET,	/* fd + struct msg_capture_join: that socket */
 
 	/* broker -> supervisor */
 	MSG_BROKER_CLIENT,	/* fd + struct msg_client: a listener to serve */
@@ -85,23 +88,30 @@ enum msg_type {
 	MSG_SESSION_METERS,	/* struct msg_session_meters: post-mix levels */
 	MSG_SESSION_EXIT,	/* struct msg_session_exit: the last word */
 
-	/* supervisor -> capture, broker, sessiond (--test-probes only) */
+	/* supervisor -> capture, broker, sessiond, publish (--test-probes only) */
 	MSG_PROBE,		/* struct msg_probe */
 
-	/* supervisor -> capture, broker, sessiond: first, at spawn */
+	/* supervisor -> capture, broker, sessiond, publish: first, at spawn */
 	MSG_ADOPT_KEY,		/* struct msg_adopt_key: the proof, the grace */
 
-	/* capture, broker, sessiond -> a new supervisor (docs/internals.md) */
+	/* a child -> a new supervisor (docs/internals.md) */
 	MSG_ADOPT_CAPTURE,	/* struct msg_adopt_capture */
 	MSG_ADOPT_LISTENER,	/* fd + struct msg_adopt_listener, twice */
 	MSG_ADOPT_BROKER,	/* struct msg_adopt_broker, after the two */
 	MSG_ADOPT_SESSION,	/* struct msg_adopt_session */
+	MSG_ADOPT_PUBLISH,	/* struct msg_adopt_publish */
 
 	/* an upgrade: old broker and capture make way for new ones */
 	MSG_BROKER_RETIRE,	/* sup -> broker: struct msg_retire */
 	MSG_CAPTURE_RETIRE,	/* sup -> capture: struct msg_retire */
 	MSG_CAPTURE_RETIRED,	/* capture -> sup: struct msg_capture_handover */
 	MSG_CAPTURE_TAKEOVER,	/* sup -> capture: struct msg_capture_handover */
+
+	/* supervisor -> publish */
+	MSG_PUBLISH_START,	/* struct msg_publish_start + SDP: the first message */
+
+	/* publish -> supervisor */
+	MSG_PUBLISH_STATE,	/* struct msg_publish_state, once a second */
 
 	MSG_TYPE_MAX
 };
@@ -118,10 +128,42 @@ struct msg_ready {
 	char		version[32];	/* the child's RINGCAST_VERSION */
 };
 
+/* What a network source (capture_rtp.c) received; zero for the others. */
+struct msg_ingest {
+	uint64_t	packets;	/* taken into the jitter buffer */
+	uint64_t	lost;		/* never came (sequence numbers) */
+	uint64_t	late;		/* came after their frames were written */
+	uint64_t	malformed;	/* not RTP, or a payload of no whole frames */
+	uint64_t	foreign;	/* another payload type or SSRC */
+	uint64_t	jumps;		/* sequence or timestamp jumps dropped */
+	uint64_t	epochs;		/* new sender timelines (new ring epochs) */
+	uint64_t	sap_bad;	/* SAP or SDP packets that did not parse */
+	/* The timeline, for measurements: RTP timestamp ts is ring frame position. */
+	uint32_t	anchored;
+	uint32_t	ts;
+	uint64_t	position;
+	uint32_t	ssrc;
+	char		stream[128];	/* "239.69.1.1:5004 L24/48000/8", "" before */
+};
+
 struct msg_capture_state {
-	char		state[16];	/* "running" */
+	char		state[16];	/* "running"; network: "receiving", "quiet", "waiting" */
 	char		source[256];	/* what capture opened, for people */
 	uint64_t	epoch, xruns, overruns;
+	struct msg_ingest ingest;
+};
+
+/*
+ * A network source found its stream by SAP (sap:NAME): the supervisor
+ * opens a socket bound to that multicast group and port, joined on the
+ * configured interface, and passes it (MSG_CAPTURE_SOCKET, the same
+ * struct).  Capture's sandbox holds no socket(), bind() or setsockopt().
+ */
+struct msg_capture_join {
+	uint32_t	group;		/* IPv4 multicast, network order */
+	uint32_t	source;		/* source-filter, network order; 0: any */
+	uint16_t	port;
+	uint16_t	pad;
 };
 
 #define MSG_SOURCE_MAX	256	/* "tone", "wav:PATH", "portaudio:NAME", NUL included */
@@ -209,6 +251,7 @@ enum api_route {
 	API_DEVICES,		/* GET /api/devices */
 	API_CAPTURE,		/* POST /api/capture {"source", "channels"} */
 	API_STATE_IMPORT,	/* POST /api/state/import + records as the tail */
+	API_PUBLISH,		/* GET /api/publish */
 	API_ROUTE_MAX
 };
 
@@ -409,6 +452,49 @@ struct msg_retire {
 struct msg_capture_handover {
 	uint64_t	seq;		/* the next period to write */
 	uint64_t	due_ns;		/* CLOCK_MONOTONIC: when it is due */
+};
+
+#define MSG_PUBLISH_CHANNELS	8	/* AES67: at most 8 per stream */
+
+/*
+ * One published stream (sessiond/publish.c), followed by the SDP it
+ * announces.  Packet k carries ring frames k * frames .. (k + 1) * frames
+ * - 1, with timestamp k * frames + ts_offset and sequence number seq + k
+ * (both modulo their width): a restarted publisher continues the same
+ * numbering, and a gap in the ring is a gap in both.
+ */
+struct msg_publish_start {
+	char		name[128];
+	uint32_t	nch;		/* 1 .. MSG_PUBLISH_CHANNELS */
+	uint16_t	channels[MSG_PUBLISH_CHANNELS];	/* ring channels */
+	uint32_t	format;		/* enum rtp_format */
+	uint32_t	frames;		/* per packet */
+	uint32_t	pt;
+	uint32_t	ssrc;
+	uint32_t	ts_offset;
+	uint32_t	seq;		/* of the packet at ring frame 0, 16 bits */
+	uint32_t	sap_interval_ms;	/* 0: no announcements */
+	uint32_t	sap_hash;	/* 16 bits */
+	uint32_t	sap_origin;	/* network order */
+};
+
+struct msg_publish_state {
+	uint64_t	packets, bytes;	/* sent */
+	uint64_t	dropped;	/* the socket refused (full, unreachable) */
+	uint64_t	late;		/* sent over a packet time after due */
+	uint64_t	skipped;	/* not sent: too far behind to catch up */
+	uint64_t	lost;		/* ring periods lapped or skipped */
+	uint64_t	sap;		/* announcements sent */
+};
+
+#define MSG_PUBLISH_SDP	2048	/* SDP_MAX (shared/sdp.h) */
+
+/* A publisher shows its stream as it sends it: a successor keeps it so. */
+struct msg_adopt_publish {
+	struct msg_adopt	 a;
+	struct msg_publish_start st;
+	struct msg_publish_state counters;
+	char			 sdp[MSG_PUBLISH_SDP];	/* announced; NUL-ended */
 };
 
 /* ---- the channel ---- */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "shared/bytes.h"
 #include "shared/clock.h"
 #include "shared/proto.h"
 #include "shared/text.h"
@@ -59,60 +60,16 @@ proto_ctl_name(enum proto_ctl t)
 	return ctl_names[t];
 }
 
-/* ---- byte order ---- */
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v >> 32);
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 /* ---- header and framing ---- */
 
 void
 proto_hdr_encode(uint8_t out[PROTO_HDR_LEN], const struct proto_hdr *h)
 {
-	put32(out, h->magic);
-	put16(out + 4, h->version);
-	put16(out + 6, (uint16_t)(h->type << 8 | h->flags));
-	put32(out + 8, h->timestamp_ms);
-	put32(out + 12, h->length);
+	be_put32(out, h->magic);
+	be_put16(out + 4, h->version);
+	be_put16(out + 6, (uint16_t)(h->type << 8 | h->flags));
+	be_put32(out + 8, h->timestamp_ms);
+	be_put32(out + 12, h->length);
 }
 
 int
@@ -120,13 +77,13 @@ proto_hdr_decode(const uint8_t in[PROTO_HDR_LEN], struct proto_hdr *h)
 {
 	uint16_t tf;
 
-	h->magic = get32(in);
-	h->version = get16(in + 4);
-	tf = get16(in + 6);
+	h->magic = be_get32(in);
+	h->version = be_get16(in + 4);
+	tf = be_get16(in + 6);
 	h->type = tf >> 8;
 	h->flags = tf & 0xff;
-	h->timestamp_ms = get32(in + 8);
-	h->length = get32(in + 12);
+	h->timestamp_ms = be_get32(in + 8);
+	h->length = be_get32(in + 12);
 	return h->magic == PROTO_MAGIC ? PROTO_OK : PROTO_EMAGIC;
 }
 
@@ -586,11 +543,11 @@ put_samples(uint8_t *p, const float *s, size_t n, bool float32)
 	if (float32) {
 		for (i = 0; i < n; i++, p += 4) {
 			memcpy(&u, &s[i], 4);
-			put32(p, u);
+			be_put32(p, u);
 		}
 	} else {
 		for (i = 0; i < n; i++, p += 2)
-			put16(p, (uint16_t)to_int16(s[i]));
+			be_put16(p, (uint16_t)to_int16(s[i]));
 	}
 }
 
@@ -609,10 +566,10 @@ proto_audio_encode(uint8_t *out, uint64_t position,
 	uint32_t w, words = mask_words ? mask_words : 1;
 
 	proto_hdr_encode(out, &h);
-	put64(p, position);
+	be_put64(p, position);
 	p += 8;
 	for (w = 0; w < words; w++, p += 4)
-		put32(p, w < mask_words ? mask[w] : 0);
+		be_put32(p, w < mask_words ? mask[w] : 0);
 	put_samples(p, samples, (size_t)nch * frames, float32);
 	return total;
 }
@@ -634,9 +591,9 @@ proto_audio_decode(const struct proto_hdr *h, const uint8_t *payload,
 	if (h->length < head)
 		return PROTO_ESHORT;
 	a->float32 = fmt == PROTO_FLAG_FLOAT32;
-	a->position = get64(payload);
+	a->position = be_get64(payload);
 	for (w = 0; w < mask_words; w++) {
-		a->mask[w] = get32(payload + 8 + 4 * w);
+		a->mask[w] = be_get32(payload + 8 + 4 * w);
 		a->nch += (uint32_t)__builtin_popcount(a->mask[w]);
 	}
 	rest = h->length - head;
@@ -655,9 +612,9 @@ proto_audio_sample(const struct proto_audio *a, size_t i)
 	float f;
 
 	if (a->float32) {
-		u = get32(a->samples + 4 * i);
+		u = be_get32(a->samples + 4 * i);
 		memcpy(&f, &u, 4);
 		return f;
 	}
-	return (int16_t)get16(a->samples + 2 * i) / 32768.0f;
+	return (int16_t)be_get16(a->samples + 2 * i) / 32768.0f;
 }

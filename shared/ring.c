@@ -492,6 +492,21 @@ ring_writer_publish(struct ring_writer *w, uint64_t timestamp_ns)
 	    RING_WAKE_ANY | ring_wake_bit(n + 1));
 }
 
+/*
+ * The source started a new timeline without a new writer (an RTP sender
+ * that changed): the same as a restarted writer for readers, between two
+ * periods.
+ */
+void
+ring_writer_new_epoch(struct ring_writer *w)
+{
+	struct ring_header *h = w->h;
+
+	atomic_store_explicit(&h->epoch_seq, w->next, memory_order_relaxed);
+	w->epoch = atomic_fetch_add_explicit(&h->epoch, 1,
+	    memory_order_release) + 1;
+}
+
 void
 ring_writer_update_meters(struct ring_writer *w, const float *x)
 {
@@ -582,6 +597,27 @@ ring_reader_open(const char *name, struct ring_reader **out)
 	rc = ring_reader_open_fd(fd, out);
 	close(fd);
 	return rc;
+}
+
+int
+ring_reader_child(int fd, const char *name, struct ring_reader **out,
+    uint32_t *rate, uint32_t *channels, uint32_t *period)
+{
+	const struct ring_header *h;
+	int rc;
+
+	if (fd >= 0) {
+		rc = ring_reader_open_fd(fd, out);
+		close(fd);
+	} else
+		rc = ring_reader_open(name, out);
+	if (rc != RING_OK)
+		return rc;
+	h = ring_reader_header(*out);
+	*rate = h->rate;
+	*channels = h->channels;
+	*period = h->period_frames;
+	return RING_OK;
 }
 
 void
@@ -685,6 +721,32 @@ ring_read(struct ring_reader *r, float *dst, struct ring_period *info,
 		return lapped(r, lost);
 	r->next = n + 1;
 	return RING_READ_OK;
+}
+
+int
+ring_reader_time_of(const struct ring_reader *r, uint64_t position,
+    uint64_t *ts)
+{
+	const struct ring_header *h = r->h;
+	const struct ring_slot *s;
+	uint64_t ws, n, seq, pos, t;
+
+	ws = atomic_load_explicit(&h->write_seq, memory_order_acquire);
+	if (position == 0 || position % h->period_frames != 0 ||
+	    (n = position / h->period_frames - 1) >= ws ||
+	    ws - n > h->slot_count - 1)
+		return -1;
+	s = (const struct ring_slot *)(r->slots + (size_t)(n & r->mask) *
+	    h->slot_size);
+	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	pos = s->position;
+	t = s->timestamp_ns;
+	atomic_thread_fence(memory_order_acquire);
+	if (seq != 2 * n + 2 || pos != position ||
+	    atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+		return -1;
+	*ts = t;
+	return 0;
 }
 
 int

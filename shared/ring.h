@@ -154,6 +154,8 @@ void	 ring_writer_write(struct ring_writer *w, const float *interleaved,
 	    uint64_t timestamp_ns);
 void	 ring_writer_update_meters(struct ring_writer *w, const float *interleaved);
 void	 ring_writer_count_xrun(struct ring_writer *w);
+/* Between two periods: a new epoch for readers, as a restarted writer makes. */
+void	 ring_writer_new_epoch(struct ring_writer *w);
 void	 ring_writer_count_overrun(struct ring_writer *w, uint64_t periods);
 
 /* Reader side. */
@@ -162,6 +164,12 @@ struct ring_reader;
 int	ring_reader_open(const char *name, struct ring_reader **out);
 /* Attach from a descriptor (may be O_RDONLY); the descriptor is not kept. */
 int	ring_reader_open_fd(int fd, struct ring_reader **out);
+/*
+ * A child's reader: of descriptor fd (closed here), or by name when fd is
+ * -1; and the ring's geometry.  RING_OK or an error.
+ */
+int	ring_reader_child(int fd, const char *name, struct ring_reader **out,
+	    uint32_t *rate, uint32_t *channels, uint32_t *period);
 void	ring_reader_close(struct ring_reader *r);
 const struct ring_header *ring_reader_header(const struct ring_reader *r);
 
@@ -212,6 +220,12 @@ ring_wake_bit(uint64_t write_seq)
 	return 2u << (write_seq % RING_WAKE_PHASES);
 }
 int	ring_wait_for(struct ring_reader *r, uint32_t count, int timeout_ms);
+/*
+ * The timestamp of the period that ends at position, while its slot still
+ * holds it (checked by the seqlock): 0, or -1.  For measurements.
+ */
+int	ring_reader_time_of(const struct ring_reader *r, uint64_t position,
+	    uint64_t *ts);
 /* Move the cursor to the live edge (the next period to be published). */
 void	ring_reader_seek_live(struct ring_reader *r);
 uint64_t ring_reader_cursor(const struct ring_reader *r);

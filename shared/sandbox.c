@@ -149,7 +149,9 @@ sanitizers_before_chroot(void)
 static void
 drop_privileges(enum sandbox_role role)
 {
-	bool keepcaps = role == SANDBOX_CAPTURE && keep_realtime();
+	/* The two that pace audio keep real-time scheduling: capture, publish. */
+	bool keepcaps = (role == SANDBOX_CAPTURE || role == SANDBOX_PUBLISH) &&
+	    keep_realtime();
 	uid_t r, e, s;
 	gid_t rg, eg, sg, gid = drop.groups[0];
 
@@ -225,23 +227,27 @@ limit_nproc(void)
 static void
 limits(enum sandbox_role role, unsigned nofile)
 {
-	/* Audio libraries open devices and start threads: capture keeps
-	 * NPROC and MEMLOCK, and gets its real-time priority. */
+	/*
+	 * Audio libraries open devices and start threads: capture keeps NPROC
+	 * and MEMLOCK.  Capture and the publisher (they pace audio) get
+	 * their real-time priority.
+	 */
 	static const struct {
 		rlim_t	nofile, data;
-		bool	audio;
+		bool	rtprio, confined;
 	} roles[] = {
-		[SANDBOX_CAPTURE] = { 256, 0, true },
-		[SANDBOX_BROKER] = { 1024, 1024 * MIB, false },
-		[SANDBOX_SESSIOND] = { 16, 256 * MIB, false },
+		[SANDBOX_CAPTURE] = { 256, 0, true, false },
+		[SANDBOX_BROKER] = { 1024, 1024 * MIB, false, true },
+		[SANDBOX_SESSIOND] = { 16, 256 * MIB, false, true },
+		[SANDBOX_PUBLISH] = { 16, 256 * MIB, true, true },
 	};
 
 	limit(RLIMIT_CORE, "core", 0);
 	limit(RLIMIT_NOFILE, "nofile", nofile ? nofile : roles[role].nofile);
-	if (roles[role].audio) {
+	if (roles[role].rtprio)
 		limit(RLIMIT_RTPRIO, "rtprio", CAPTURE_RTPRIO_LIMIT);
+	if (!roles[role].confined)
 		return;
-	}
 	limit_nproc();
 	limit(RLIMIT_MEMLOCK, "memlock", 0);
 	limit_data(roles[role].data);
@@ -315,6 +321,11 @@ static const struct rule sessiond[] = {
 	R(sendto, "client packets"),
 };
 
+/* Both its sockets are connected: send() is all it does with them. */
+static const struct rule publish[] = {
+	R(sendto, "RTP packets and SAP announcements"),
+};
+
 static const struct rule broker[] = {
 	R(epoll_wait, "libevent"), R(epoll_pwait, "libevent"),
 	R(epoll_ctl, "libevent"),
@@ -330,6 +341,7 @@ static const struct rule broker[] = {
 
 static const struct rule capture[] = {
 	R(lseek, "WAV source: loop to the start"),
+	R(recvfrom, "network sources: RTP and SAP datagrams"),
 	/*
 	 * The audio thread is created just before the filter is loaded (with
 	 * TSYNC): without real-time priority it may reach glibc's start-up
@@ -431,6 +443,8 @@ build(scmp_filter_ctx ctx, enum sandbox_role role)
 	switch (role) {
 	case SANDBOX_SESSIOND:
 		return add_list(ctx, sessiond, N(sessiond));
+	case SANDBOX_PUBLISH:
+		return add_list(ctx, publish, N(publish));
 	case SANDBOX_BROKER:
 		/* libevent asks how much an HTTP socket holds; nothing else. */
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl),

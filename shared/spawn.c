@@ -2,7 +2,6 @@
 #define _GNU_SOURCE	/* close_range */
 #include <fcntl.h>
 #include <signal.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "shared/spawn.h"
@@ -32,20 +31,4 @@ spawn_prepare(const int *fds, int nfds)
 		signal(i, SIG_DFL);
 	sigemptyset(&none);
 	return sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-void
-spawn_signals(void (*on_stop)(int))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	if (on_stop == NULL)
-		return;
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 }

@@ -29,12 +29,5 @@
  * _exits).
  */
 int	spawn_prepare(const int *fds, int nfds);
-/*
- * In a child, at start: SIGPIPE ignored (a peer's close is an error from
- * write, never a death); SIGTERM and SIGINT call on_stop, without
- * SA_RESTART so that a blocking wait returns early (NULL: left as they are,
- * for a child that takes them in its event loop).
- */
-void	spawn_signals(void (*on_stop)(int));
 
 #endif

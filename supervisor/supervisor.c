@@ -396,7 +396,8 @@ super_child_ready(struct child *c)
 	} else if (c->kind == CHILD_BROKER && c == sv.broker.child) {
 		service_ready(&sv.broker);
 		auth_broker_ready();
-	}
+	} else if (c->kind == CHILD_PUBLISH)
+		publish_ready(c);
 	upgrade_child_ready(c);
 	announce_when_ready();
 }
@@ -415,6 +416,7 @@ super_capture_state(const struct msg_capture_state *m)
 	sv.cap.epoch = m->epoch;
 	sv.cap.xruns = m->xruns;
 	sv.cap.overruns = m->overruns;
+	sv.cap.ingest = m->ingest;
 }
 
 static void
@@ -446,6 +448,7 @@ stop(void)
 	source_stop();
 	service_stop(&sv.broker);
 	service_stop(&sv.capture);
+	publish_stop_all();
 	session_end_all("shutdown");
 	if ((kill_ev = evtimer_new(sv.base, kill_cb, NULL)) == NULL ||
 	    evtimer_add(kill_ev, &tv) == -1)
@@ -460,9 +463,14 @@ reload_report(const struct config *o, const struct config *n)
 	    strcmp(o->state_dir, n->state_dir) || strcmp(o->ring, n->ring) ||
 	    strcmp(o->source, n->source) || strcmp(o->user, n->user) ||
 	    o->channels != n->channels || o->rate != n->rate ||
-	    o->period != n->period)
-		log_warnx("reload: listeners, state, ring, source, user and "
-		    "audio format changes take effect after a restart");
+	    o->period != n->period ||
+	    memcmp(&o->publish, &n->publish, sizeof(o->publish)) != 0 ||
+	    strcmp(o->mcast_if, n->mcast_if) || strcmp(o->sap, n->sap) ||
+	    o->sap_interval != n->sap_interval || o->jitter_ms != n->jitter_ms)
+		log_warnx("reload: listeners, state, ring, source, user, "
+		    "AES67 (publish, multicast-interface, sap, sap-interval, "
+		    "jitter-ms) and audio format changes take effect after a "
+		    "restart");
 }
 
 /* SIGHUP: what a running daemon can change; the rest waits for a restart. */
@@ -741,6 +749,8 @@ setup(int argc, char *argv[])
 	/* Owning the ring, we may take over what a previous owner left. */
 	adopt_gather();
 	if (listeners(err, sizeof(err)) == -1 ||
+	    ingest_setup(err, sizeof(err)) == -1 ||
+	    publish_setup(err, sizeof(err)) == -1 ||
 	    ring_setup(err, sizeof(err)) == -1) {
 		ring_unlock(sv.cfg.ring, sv.ring_lock);
 		errx(1, "%s", err);
@@ -759,6 +769,7 @@ start(void)
 	adopt_services();
 	if (sv.broker.child == NULL)
 		service_start(&sv.broker);
+	publish_start_all();
 	/*
 	 * Later children are forked with the environment open; they only
 	 * move descriptors and exec.  Capture waits for it: a source saved

@@ -5,10 +5,13 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include <net/if.h>
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -35,6 +38,15 @@
 
 /* ---- configuration (supervisor_config.c) ---- */
 
+#define CONFIG_LIST_MAX		8	/* entries of a repeatable key */
+#define CONFIG_LIST_LEN		512
+
+/* A key that may be given more than once (publish). */
+struct config_list {
+	uint32_t	 n;
+	char		 item[CONFIG_LIST_MAX][CONFIG_LIST_LEN];
+};
+
 struct config {
 	char		 file[PATH_MAX];	/* -f, "" for none */
 	char		 native[256];		/* HOST:PORT */
@@ -51,6 +63,11 @@ struct config {
 	char		 metrics_public[8];	/* yes | no */
 	char		 tls_cert[PATH_MAX];	/* "": plain HTTP */
 	char		 tls_key[PATH_MAX];
+	struct config_list publish;		/* rtp://GROUP:PORT?... */
+	char		 mcast_if[IF_NAMESIZE];	/* "" = the routing table's */
+	char		 sap[64];		/* HOST:PORT announced to */
+	uint32_t	 sap_interval;		/* seconds */
+	uint32_t	 jitter_ms;		/* network sources */
 	uint32_t	 channels, rate, period;	/* channels 0: "max" */
 	uint32_t	 max_clients;
 	uint32_t	 stall_ms, user_timeout_ms;
@@ -107,6 +124,7 @@ enum child_kind {
 	CHILD_BROKER,
 	CHILD_SESSION,
 	CHILD_LISTER,		/* ringcast-capture --list-devices */
+	CHILD_PUBLISH,
 	CHILD_KINDS
 };
 
@@ -318,6 +336,19 @@ void	api_channels_load(void);
 json_t	*api_channel_names(void);
 json_t	*api_capture_json(void);
 
+/* A uint64_t counter of a record, for /metrics: its name, help, offset. */
+struct metric_counter {
+	const char	*name, *help;
+	size_t		 off;
+};
+/*
+ * Each counter of m, one sample for each of n records (rec, then every
+ * stride bytes), labelled label="keys[i]"; label NULL: one record, no label.
+ */
+void	metric_counters(FILE *f, const struct metric_counter *m, size_t nm,
+	    const char *label, const char *const *keys, const void *rec,
+	    size_t stride, int n);
+
 /* ---- adoption (supervisor_adopt.c) ---- */
 
 /* The installation's key, made once in the state directory. */
@@ -328,7 +359,7 @@ void	adopt_key_send(struct child *c);
 void	adopt_gather(void);
 /* The adopted broker's listening sockets (ours now); false if none. */
 bool	adopt_listeners(int *native, int *http);
-/* Whether an adopted capture or session uses the ring (it must be kept). */
+/* Whether an adopted capture, session or publisher uses the ring (kept). */
 bool	adopt_audio(void);
 /*
  * Capture and broker to their services; then, with the state open, the
@@ -336,6 +367,14 @@ bool	adopt_audio(void);
  */
 void	adopt_services(void);
 void	adopt_sessions(void);
+/*
+ * The proven publisher of stream name, if fits(arg, what it sends) (one
+ * that does not fit is dismissed); NULL if none.  Then, once every stream
+ * had its turn, the publishers no stream claimed are dismissed.
+ */
+struct child *adopt_publisher(const char *name, bool (*fits)(void *,
+	    const struct msg_adopt_publish *), void *arg);
+void	adopt_publishers_done(void);
 /* Whether sessions of a previous instance may still be adopted. */
 bool	adopt_pending(void);
 /* End what would use a ring we cannot keep. */
@@ -408,6 +447,37 @@ void	source_stop(void);
  */
 int	import_batch(const struct api_import *b, const char *tail, size_t len,
 	    json_t **out);
+/* ---- published AES67 streams (supervisor_publish.c) ---- */
+
+/* The publish entries: 0, or -1 with err naming the entry. */
+int	publish_check(const struct config *c, char *err, size_t errlen);
+/* Before any child: each stream's sockets, numbers and SDP; 0 or -1. */
+int	publish_setup(char *err, size_t errlen);
+void	publish_start_all(void);
+void	publish_stop_all(void);
+/* The service's spawn (supervisor_child.c calls it for CHILD_PUBLISH). */
+struct child *publish_spawn(struct service *s);
+void	publish_ready(struct child *c);
+void	publish_exited(struct child *c, int status);
+void	publish_state(struct child *c, const struct msg_publish_state *m);
+/* The publisher of the stream called name, or NULL (probes). */
+struct child *publish_child(const char *name);
+/* GET /api/publish. */
+json_t	*publish_json(void);
+void	publish_metrics(FILE *f);
+
+/* ---- a network source's sockets (supervisor_ingest.c) ---- */
+
+bool	ingest_source(const char *source);
+/* Before any child: the socket capture reads (or the SAP one); 0 or -1. */
+int	ingest_setup(char *err, size_t errlen);
+/* Capture's extra arguments and descriptor: the new argument count. */
+int	ingest_args(const char **argv, int n, int *fds, int *nfds);
+/* MSG_CAPTURE_JOIN: a socket on the announced group, if the source is sap:. */
+void	ingest_join(struct child *c, const struct msg_capture_join *m);
+/* The capture state's network part, NULL for the other sources. */
+json_t	*ingest_json(void);
+void	ingest_metrics(FILE *f);
 
 /* ---- the capture watchdog (supervisor_watch.c) ---- */
 
@@ -451,6 +521,7 @@ struct super {
 		uint64_t	 epoch, xruns, overruns;
 		bool		 stalled;	/* the watchdog's verdict */
 		uint64_t	 stalls;
+		struct msg_ingest ingest;	/* network sources */
 	} cap;
 
 	/* counters for /metrics */

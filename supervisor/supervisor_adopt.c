@@ -65,6 +65,7 @@ struct candidate {
 		struct msg_adopt_capture	cap;
 		struct msg_adopt_broker		bro;
 		struct msg_adopt_session	ses;
+		struct msg_adopt_publish	pub;
 	} u;
 };
 
@@ -298,6 +299,7 @@ hear(struct candidate *c)
 	case MSG_ADOPT_CAPTURE:
 	case MSG_ADOPT_BROKER:
 	case MSG_ADOPT_SESSION:
+	case MSG_ADOPT_PUBLISH:
 		memcpy(&c->u, m.u.data, msg_size(m.hdr.type));
 		c->spoke = true;
 		return 0;
@@ -442,7 +444,8 @@ adopt_listeners(int *native, int *http)
 bool
 adopt_audio(void)
 {
-	return next_of(ROLE_CAPTURE) != NULL || next_of(ROLE_SESSION) != NULL;
+	return next_of(ROLE_CAPTURE) != NULL || next_of(ROLE_SESSION) != NULL ||
+	    next_of(ROLE_PUBLISH) != NULL;
 }
 
 /* A proven child we do not want: it ends (SIGTERM), said why. */
@@ -477,6 +480,49 @@ adopt_services(void)
 			service_adopt(&sv.broker, ch);
 			sv.subscribers = c->u.bro.subscribers;
 		}
+}
+
+struct child *
+adopt_publisher(const char *name, bool (*fits)(void *,
+    const struct msg_adopt_publish *), void *arg)
+{
+	struct candidate *c;
+	size_t i;
+
+	for (i = 0; i < ncands; i++) {
+		c = &cands[i];
+		if (!c->spoke || c->taken || c->role != ROLE_PUBLISH ||
+		    strcmp(c->u.pub.st.name, name) != 0)
+			continue;
+		if (fits(arg, &c->u.pub))
+			return take(c, CHILD_PUBLISH);
+		dismiss(c, "its stream is configured otherwise now");
+	}
+	return NULL;
+}
+
+/* Whether a publisher of c's stream was adopted already. */
+static bool
+stream_taken(const struct candidate *c)
+{
+	size_t i;
+
+	for (i = 0; i < ncands; i++)
+		if (cands[i].taken && cands[i].spoke && cands[i].role ==
+		    ROLE_PUBLISH && strcmp(cands[i].u.pub.st.name,
+		    c->u.pub.st.name) == 0)
+			return true;
+	return false;
+}
+
+void
+adopt_publishers_done(void)
+{
+	struct candidate *c;
+
+	while ((c = next_of(ROLE_PUBLISH)) != NULL)
+		dismiss(c, stream_taken(c) ? "a second publisher of its stream" :
+		    "no such stream is configured now");
 }
 
 static void

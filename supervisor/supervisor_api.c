@@ -69,6 +69,8 @@ api_capture_json(void)
 		json_object_set_new(cap, "xruns", json_integer(sv.cap.xruns));
 		json_object_set_new(cap, "overruns",
 		    json_integer(sv.cap.overruns));
+		if (ingest_source(sv.cfg.source))
+			json_object_set_new(cap, "ingest", ingest_json());
 	}
 	return cap;
 }
@@ -228,6 +230,22 @@ delete_client(struct reply *r, const char *id)
 
 /* ---- /metrics ---- */
 
+/* One sample, labelled label="key" (quote and backslash escaped) unless label is NULL. */
+static void
+sample(FILE *f, const char *name, const char *label, const char *key,
+    uint64_t v)
+{
+	if (label == NULL) {
+		fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+		return;
+	}
+	fprintf(f, "%s{%s=\"", name, label);
+	for (; *key != '\0'; key++)
+		fprintf(f, "%s%c", *key == '"' || *key == '\\' ? "\\" : "",
+		    *key);
+	fprintf(f, "\"} %llu\n", (unsigned long long)v);
+}
+
 /* One metric: its help and type, then n samples, labelled label="keys[i]"
  * (keys NULL: one sample, no label). */
 static void
@@ -238,11 +256,26 @@ metric(FILE *f, const char *name, const char *type, const char *help,
 
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 	for (i = 0; i < n; i++)
-		if (keys == NULL)
-			fprintf(f, "%s %llu\n", name, (unsigned long long)v[i]);
-		else
-			fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, keys[i],
-			    (unsigned long long)v[i]);
+		sample(f, name, keys != NULL ? label : NULL,
+		    keys != NULL ? keys[i] : NULL, v[i]);
+}
+
+void
+metric_counters(FILE *f, const struct metric_counter *m, size_t nm,
+    const char *label, const char *const *keys, const void *rec,
+    size_t stride, int n)
+{
+	size_t k;
+	int i;
+
+	for (k = 0; k < nm && n > 0; k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", m[k].name,
+		    m[k].help, m[k].name);
+		for (i = 0; i < n; i++)
+			sample(f, m[k].name, label, keys != NULL ? keys[i] :
+			    NULL, *(const uint64_t *)(const void *)((const char *)
+			    rec + (size_t)i * stride + m[k].off));
+	}
 }
 
 static void
@@ -254,7 +287,7 @@ metrics_text(FILE *f)
 	    [ADOPT_INCOMPATIBLE] = "incompatible" };
 	static const char *const kinds[] = { [CHILD_CAPTURE] = "capture",
 	    [CHILD_BROKER] = "broker", [CHILD_SESSION] = "sessiond",
-	    [CHILD_LISTER] = "devices" };
+	    [CHILD_LISTER] = "devices", [CHILD_PUBLISH] = "publish" };
 	const uint64_t sessions = session_count(), restarts[] = {
 	    sv.capture.restarts, sv.broker.restarts };
 	const struct {
@@ -312,6 +345,8 @@ metrics_text(FILE *f)
 	metric(f, "ringcast_auth_blocks_total", "counter",
 	    "Addresses refused for a minute after 20 failed credentials.",
 	    NULL, NULL, &auth_counts()->blocks, 1);
+	ingest_metrics(f);
+	publish_metrics(f);
 }
 
 static void
@@ -525,6 +560,7 @@ route(struct reply *r, struct child *broker, const struct msg_api_request *q,
 	case API_STATE_IMPORT:
 		post_import(r, &q->body.import, tail, taillen);
 		break;
+	case API_PUBLISH:	answer(r, publish_json()); break;
 	default:		fail(r, 404, "not found"); break;
 	}
 }

@@ -40,6 +40,8 @@ child_name(const struct child *c)
 		return "sessiond";
 	case CHILD_LISTER:
 		return "devices";
+	case CHILD_PUBLISH:
+		return "publish";
 	case CHILD_KINDS:
 		break;
 	}
@@ -349,6 +351,8 @@ child_role(const struct child *c)
 		return ROLE_CAPTURE;
 	case CHILD_BROKER:
 		return ROLE_BROKER;
+	case CHILD_PUBLISH:
+		return ROLE_PUBLISH;
 	case CHILD_SESSION:
 	case CHILD_KINDS:
 		break;
@@ -427,10 +431,17 @@ dispatch(struct child *c)
 	case MSG_ADOPT_LISTENER:
 	case MSG_ADOPT_BROKER:
 	case MSG_ADOPT_SESSION:
+	case MSG_ADOPT_PUBLISH:
 		/* Said at a rendezvous only (supervisor_adopt.c). */
 		if (cm.fd >= 0)
 			close(cm.fd);
 		fault(c, "out of place:");
+		break;
+	case MSG_CAPTURE_JOIN:
+		ingest_join(c, MSG_BODY(&cm, struct msg_capture_join));
+		break;
+	case MSG_PUBLISH_STATE:
+		publish_state(c, MSG_BODY(&cm, struct msg_publish_state));
 		break;
 	default:
 		session_dispatch(c, &cm);
@@ -539,8 +550,12 @@ exited(struct child *c, int status)
 		session_exited(c, status);
 		break;
 	case CHILD_LISTER:
-	case CHILD_KINDS:
 		source_child_exited(c, status);
+		break;
+	case CHILD_PUBLISH:
+		publish_exited(c, status);
+		break;
+	case CHILD_KINDS:
 		break;
 	}
 	free(c);
@@ -609,6 +624,8 @@ child_probe(const struct api_probe *p, char *err, size_t errlen)
 	else if (strncmp(p->target, "session:", 8) == 0 &&
 	    (cl = session_find(p->target + 8)) != NULL)
 		c = cl->child;
+	else if (strncmp(p->target, "publish:", 8) == 0)
+		c = publish_child(p->target + 8);
 	if (c == NULL || c->chan == -1) {
 		errbuf_set(err, errlen, "no such process: %s", p->target);
 		return 404;
@@ -650,10 +667,10 @@ child_spawn_capture(const char *source, uint32_t channels)
 {
 	struct timeval tv = { SUPER_OPEN_MS / 1000, 0 };
 	char rate[16], ch[16], period[16];
-	/* An upgrade's new capture waits to take the ring over. */
-	const char *const words[] = { "ringcast-capture", "--parent-fd", "3",
+	const char *words[24] = { "ringcast-capture", "--parent-fd", "3",
 	    "--source", source, "--rate", rate, "--channels", ch, "--period",
-	    period, upgrade_handover() ? "--handover" : NULL, NULL };
+	    period };
+	int fds[2], nfds = 0, n = 11;
 	struct child *c;
 
 	snprintf(rate, sizeof(rate), "%u", sv.cfg.rate);
@@ -662,7 +679,14 @@ child_spawn_capture(const char *source, uint32_t channels)
 	else
 		snprintf(ch, sizeof(ch), "%u", channels);
 	snprintf(period, sizeof(period), "%u", sv.cfg.period);
-	if ((c = child_spawn(CHILD_CAPTURE, words, NULL, 0)) == NULL)
+	/* An upgrade's new capture waits to take the ring over. */
+	if (upgrade_handover())
+		words[n++] = "--handover";
+	/* A network source: its socket (supervisor_ingest.c). */
+	if (ingest_source(source))
+		n = ingest_args(words, n, fds, &nfds);
+	words[n] = NULL;
+	if ((c = child_spawn(CHILD_CAPTURE, words, fds, nfds)) == NULL)
 		return NULL;
 	if ((c->open_ev = evtimer_new(sv.base, open_expired, c)) == NULL ||
 	    evtimer_add(c->open_ev, &tv) == -1)
@@ -777,7 +801,8 @@ spawn(struct service *s)
 	if (s->last_spawn_ms != 0)
 		s->restarts++;
 	s->last_spawn_ms = clock_mono_ms();
-	s->child = s->kind == CHILD_CAPTURE ? spawn_capture() : spawn_broker();
+	s->child = s->kind == CHILD_CAPTURE ? spawn_capture() :
+	    s->kind == CHILD_PUBLISH ? publish_spawn(s) : spawn_broker();
 	if (s->child != NULL)
 		return;
 	s->fails++;

@@ -14,15 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shared/mcast.h"
 #include "shared/opt.h"
 #include "shared/ring.h"
 #include "shared/adopt.h"
+#include "shared/sdp.h"
 #include "supervisor/supervisor.h"
 
 #define LINE_MAX_LEN	4096
 #define CLI_MAX		64
 
-enum ktype { K_STR, K_U32, K_INT, K_HOURS, K_U32_MAX };
+enum ktype { K_STR, K_U32, K_INT, K_HOURS, K_U32_MAX, K_LIST };
 
 struct key {
 	const char	*name;
@@ -41,6 +43,9 @@ struct key {
 #define U32_MAX(f, lo, hi) K_U32_MAX, offsetof(struct config, f), 0, lo, hi
 /* A decimal number of hours (0.001 is 3.6 s), kept in milliseconds. */
 #define HOURS(f, lo, hi) K_HOURS, offsetof(struct config, f), 0, lo, hi
+/* Repeatable: each occurrence adds an entry (struct config_list). */
+#define LIST(f)	K_LIST, offsetof(struct config, f), CONFIG_LIST_LEN, 0, \
+		CONFIG_LIST_MAX
 
 /* The long options and the file's keys are the same table. */
 static const struct key keys[] = {
@@ -73,6 +78,11 @@ static const struct key keys[] = {
 	{ "metrics-public",	STR(metrics_public),	"yes|no" },
 	{ "tls-cert",		STR(tls_cert),		"FILE" },
 	{ "tls-key",		STR(tls_key),		"FILE" },
+	{ "publish",		LIST(publish),		"rtp://GROUP:PORT?..." },
+	{ "multicast-interface", STR(mcast_if),		"IFNAME" },
+	{ "sap",		STR(sap),		"GROUP:PORT" },
+	{ "sap-interval",	U32(sap_interval, 1, 300), "S" },
+	{ "jitter-ms",		U32(jitter_ms, 1, 100),	"MS" },
 	{ "notify-fd",		INT(notify_fd, 0, 1 << 20), "N" },
 	{ "verbose",		INT(verbose, 0, 2),	NULL },
 };
@@ -118,6 +128,9 @@ defaults(struct config *c)
 	snprintf(c->auth, sizeof(c->auth), "auto");
 	snprintf(c->admit, sizeof(c->admit), "open");
 	snprintf(c->metrics_public, sizeof(c->metrics_public), "no");
+	snprintf(c->sap, sizeof(c->sap), "%s:%d", SAP_GROUP, SAP_PORT);
+	c->sap_interval = 30;
+	c->jitter_ms = 3;
 }
 
 static int
@@ -167,11 +180,33 @@ set_number(struct config *c, const struct key *k, const char *val, char *err,
 }
 
 static int
+add_item(struct config *c, const struct key *k, const char *val, char *err,
+    size_t errlen)
+{
+	struct config_list *l = (struct config_list *)(void *)((char *)c +
+	    k->off);
+
+	if (l->n == (uint32_t)k->max) {
+		snprintf(err, errlen, "%s: more than %ld", k->name, k->max);
+		return -1;
+	}
+	if (*val == '\0' || strlen(val) >= k->size) {
+		snprintf(err, errlen, "%s: value %s", k->name, *val == '\0' ?
+		    "is empty" : "is too long");
+		return -1;
+	}
+	snprintf(l->item[l->n++], k->size, "%s", val);
+	return 0;
+}
+
+static int
 set_key(struct config *c, const struct key *k, const char *val, char *err,
     size_t errlen)
 {
 	if (k->type == K_HOURS)
 		return set_hours(c, k, val, err, errlen);
+	if (k->type == K_LIST)
+		return add_item(c, k, val, err, errlen);
 	if (k->type != K_STR)
 		return set_number(c, k, val, err, errlen);
 	if (*val == '\0' || strlen(val) >= k->size) {
@@ -264,19 +299,31 @@ read_file(struct config *c, char *err, size_t errlen)
 	return rc;
 }
 
-/* Defaults, then the file, then the command line. */
+/*
+ * Defaults, then the file, then the command line.  A repeatable key given
+ * on the command line replaces the file's entries (the command line wins,
+ * as for any key) rather than adding to them.
+ */
 static int
 apply(struct config *c, char *err, size_t errlen)
 {
+	bool cleared[NKEYS] = { false };
+	const struct key *k;
 	size_t i;
 
 	defaults(c);
 	if (c->file[0] != '\0' && read_file(c, err, errlen) == -1)
 		return -1;
-	for (i = 0; i < ncli; i++)
-		if (set_key(c, &keys[cli[i].key], cli[i].val, err,
-		    errlen) == -1)
+	for (i = 0; i < ncli; i++) {
+		k = &keys[cli[i].key];
+		if (k->type == K_LIST && !cleared[cli[i].key]) {
+			((struct config_list *)(void *)((char *)c +
+			    k->off))->n = 0;
+			cleared[cli[i].key] = true;
+		}
+		if (set_key(c, k, cli[i].val, err, errlen) == -1)
 			return -1;
+	}
 	if (cli_verbose > 0)
 		c->verbose = cli_verbose;
 	c->test_probes = cli_test_probes;
@@ -406,8 +453,30 @@ config_source_check(const char *src, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(err, errlen, "source: \"%s\" is not auto, tone, wav:PATH or "
-	    "portaudio:DEVICE", src);
+	    "portaudio:DEVICE (a network source, rtp://, sdp: or sap:, is set "
+	    "in the configuration)", src);
 	return -1;
+}
+
+/* The configured source: one of this machine's, or a network stream. */
+static int
+check_source(const struct config *c, char *err, size_t errlen)
+{
+	const char *src = c->source;
+	struct sdp_stream s;
+
+	if (strncmp(src, "sap:", 4) == 0 && src[4] != '\0')
+		return 0;
+	if (strncmp(src, "rtp://", 6) != 0 && strncmp(src, "sdp:", 4) != 0)
+		return config_source_check(src, err, errlen);
+	if (mcast_source_stream(src, c->channels, &s, err, errlen) == -1)
+		return -1;
+	if (s.rate != 0 && s.rate != c->rate) {
+		snprintf(err, errlen, "source: the stream is %u Hz, the ring "
+		    "%u Hz", s.rate, c->rate);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -520,17 +589,40 @@ check_channel_names(const struct config *c, char *err, size_t errlen)
 	    c->channels : RING_MAX_CHANNELS, names, &n, err, errlen);
 }
 
+static int
+check_multicast(const struct config *c, char *err, size_t errlen)
+{
+	char host[64], port[8], why[160];
+	uint32_t g;
+	uint16_t p;
+
+	if (c->mcast_if[0] != '\0' && if_nametoindex(c->mcast_if) == 0) {
+		snprintf(err, errlen, "multicast-interface: no interface %s",
+		    c->mcast_if);
+		return -1;
+	}
+	if (opt_hostport(c->sap, NULL, host, sizeof(host), port, sizeof(port),
+	    why, sizeof(why)) == -1 || mcast_addr(host, port, &g, &p, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "sap: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_check(struct config *c, char *err, size_t errlen)
 {
 	if (check_addr("native", c->native, err, errlen) == -1 ||
 	    check_state(c, err, errlen) == -1 ||
 	    check_addr("http", c->http, err, errlen) == -1 ||
-	    config_source_check(c->source, err, errlen) == -1 ||
+	    check_source(c, err, errlen) == -1 ||
 	    check_ring(c, err, errlen) == -1 ||
 	    check_user(c, err, errlen) == -1 ||
 	    check_channel_names(c, err, errlen) == -1 ||
-	    auth_config_check(c, err, errlen) == -1)
+	    auth_config_check(c, err, errlen) == -1 ||
+	    check_multicast(c, err, errlen) == -1 ||
+	    publish_check(c, err, errlen) == -1)
 		return -1;
 	return 0;
 }

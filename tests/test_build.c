@@ -16,7 +16,8 @@
 #include "tests/lib/tu.h"
 
 static const char *const programs[] = { "ringcastd", "ringcast",
-    "ringcast-capture", "ringcast-broker", "ringcast-sessiond" };
+    "ringcast-capture", "ringcast-broker", "ringcast-sessiond",
+    "ringcast-publish" };
 
 #define NPROGRAMS	(sizeof(programs) / sizeof(programs[0]))
 
@@ -234,7 +235,8 @@ Test(build, install_without_criterion, .timeout = 600)
 	cr_expect(installed(dir, "bin/ringcastd") && installed(dir,
 	    "bin/ringcast") && installed(dir, "libexec/ringcast/ringcast-capture")
 	    && installed(dir, "libexec/ringcast/ringcast-broker") &&
-	    installed(dir, "libexec/ringcast/ringcast-sessiond"),
+	    installed(dir, "libexec/ringcast/ringcast-sessiond") &&
+	    installed(dir, "libexec/ringcast/ringcast-publish"),
 	    "programs missing from DESTDIR");
 	snprintf(tests, sizeof(tests), "%s/build/tests", dir);
 	cr_expect(access(tests, F_OK) == -1, "make install built tests");

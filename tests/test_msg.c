@@ -22,7 +22,7 @@
 #include "tests/lib/tu.h"
 
 static const enum msg_role roles[] = {
-	ROLE_SUPERVISOR, ROLE_CAPTURE, ROLE_BROKER, ROLE_SESSION,
+	ROLE_SUPERVISOR, ROLE_CAPTURE, ROLE_BROKER, ROLE_SESSION, ROLE_PUBLISH,
 };
 #define NROLES	(sizeof(roles) / sizeof(roles[0]))
 
@@ -182,6 +182,9 @@ example(uint32_t t, void *body, const char **tail)
 		struct msg_adopt_capture ac;
 		struct msg_adopt_broker	ab;
 		struct msg_adopt_session as;
+		struct msg_capture_join	j;
+		struct msg_publish_start ps;
+		struct msg_adopt_publish ap;
 	} *u = body;
 
 	memset(body, 0, msg_size(t));
@@ -261,6 +264,26 @@ example(uint32_t t, void *body, const char **tail)
 	case MSG_ADOPT_SESSION:
 		strcpy(u->as.a.version, "1.2.3");
 		(void)example(MSG_SESSION_START, &u->as.start, tail);
+		break;
+	case MSG_CAPTURE_JOIN:
+	case MSG_CAPTURE_SOCKET:
+		u->j.group = htonl(0xef450101);		/* 239.69.1.1 */
+		u->j.port = 5004;
+		break;
+	case MSG_PUBLISH_START:
+		strcpy(u->ps.name, "Stage A");
+		u->ps.nch = 2;
+		u->ps.channels[1] = 5;
+		u->ps.format = 3;
+		u->ps.frames = 48;
+		u->ps.pt = 96;
+		*tail = "v=0\r\ns=Stage A\r\n";
+		break;
+	case MSG_ADOPT_PUBLISH:
+		strcpy(u->ap.a.version, "1.2.3");
+		(void)example(MSG_PUBLISH_START, &u->ap.st, tail);
+		strcpy(u->ap.sdp, *tail);
+		*tail = NULL;
 		break;
 	}
 	return msg_size(t);
@@ -589,6 +612,34 @@ Test(msg, capture_awaiting_its_ring_ends_on_every_wrong_message,
 	    "a 4-channel ring for 2 channels: status 0x%x", st);
 	close(c.chan);
 	close(fd);
+	ring_unlink(ring);
+}
+
+/* Before its START, anything else ends a publisher with the fault status. */
+Test(msg, publish_ends_on_every_wrong_message, .timeout = 120)
+{
+	struct ring_config rc = { 48000, 2, 64, 0 };
+	const char *ring = tu_name("msgpub");
+	char *argv[] = { (char *)(uintptr_t)tu_prog("ringcast-publish"),
+	    "--parent-fd", "3", "--ring-fd", "4", "--rtp-fd", "5",
+	    "--sap-fd", "6", NULL };
+	struct child c;
+	uint32_t t;
+	int fds[3];
+
+	cr_assert_eq(ring_create(ring, &rc), RING_OK);
+	fds[0] = shm_open(ring, O_RDONLY | O_CLOEXEC, 0);
+	fds[1] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fds[2] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (t = MSG_NONE + 1; t < MSG_TYPE_MAX; t++) {
+		if (t == MSG_PUBLISH_START || msg_carries_fd(t))
+			continue;
+		start(&c, argv, fds, 3);
+		expect_fault_exit(&c, t);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	close(fds[2]);
 	ring_unlink(ring);
 }
 

@@ -185,7 +185,14 @@ v2_skip_ctl(struct v2c *c, const char *type, int timeout_ms)
 int
 v2_join(struct v2c *c, int port, const char *id, json_t *mix, int timeout_ms)
 {
-	if (v2_open(c, port, v2_hello(id, NULL), timeout_ms) == -1) {
+	return v2_join_hello(c, port, v2_hello(id, NULL), mix, timeout_ms);
+}
+
+int
+v2_join_hello(struct v2c *c, int port, json_t *hello, json_t *mix,
+    int timeout_ms)
+{
+	if (v2_open(c, port, hello, timeout_ms) == -1) {
 		json_decref(mix);
 		return -1;
 	}

@@ -67,6 +67,9 @@ int	v2_open_from(struct v2c *c, int port, const char *src, json_t *hello,
  */
 int	v2_join(struct v2c *c, int port, const char *id, json_t *mix,
 	    int timeout_ms);
+/* The same with this handshake (stolen) instead of the app's. */
+int	v2_join_hello(struct v2c *c, int port, json_t *hello, json_t *mix,
+	    int timeout_ms);
 void	v2_close(struct v2c *c);
 /* Close with an RST instead of a FIN. */
 void	v2_reset(struct v2c *c);
