@@ -98,25 +98,13 @@ BROKER_SRC   := $(wildcard broker/*.c)
 SUPER_SRC    := $(wildcard supervisor/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
 
-PROGS :=
-ifneq ($(CAPTURE_SRC),)
-PROGS += $(BUILD)/ringcast-capture
-endif
-ifneq ($(SESSIOND_SRC),)
-PROGS += $(BUILD)/ringcast-sessiond
-endif
-ifneq ($(PUBLISH_SRC),)
-PROGS += $(BUILD)/ringcast-publish
-endif
-ifneq ($(BROKER_SRC),)
-PROGS += $(BUILD)/ringcast-broker
-endif
-ifneq ($(SUPER_SRC),)
-PROGS += $(BUILD)/ringcastd
-endif
-ifneq ($(CLI_SRC),)
-PROGS += $(BUILD)/ringcast
-endif
+# A program is built when its folder has sources.
+PROGS := $(if $(CAPTURE_SRC),$(BUILD)/ringcast-capture) \
+         $(if $(SESSIOND_SRC),$(BUILD)/ringcast-sessiond) \
+         $(if $(PUBLISH_SRC),$(BUILD)/ringcast-publish) \
+         $(if $(BROKER_SRC),$(BUILD)/ringcast-broker) \
+         $(if $(SUPER_SRC),$(BUILD)/ringcastd) \
+         $(if $(CLI_SRC),$(BUILD)/ringcast)
 PROG_OBJ := $(SHARED_OBJ) $(patsubst %.c,$(BUILD)/%.o,$(CAPTURE_SRC) \
             $(SESSIOND_SRC) $(PUBLISH_SRC) $(BROKER_SRC) $(SUPER_SRC) \
             $(CLI_SRC))

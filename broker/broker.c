@@ -173,8 +173,8 @@ await_drop(struct await *a)
 
 static const struct opt_spec options[] = {
 	/* The listening sockets the supervisor bound. */
-	{ "native-fd", OPT_FD, OFF(native_fd), 0, 0, NULL, NULL },
-	{ "http-fd", OPT_FD, OFF(http_fd), 0, 0, NULL, NULL },
+	OPT_DESCRIPTOR(struct broker_config, "native-fd", native_fd),
+	OPT_DESCRIPTOR(struct broker_config, "http-fd", http_fd),
 	/* Limits: absent, the broker's own defaults (broker.h). */
 	{ "handshake-ms", OPT_INT, OFF(handshake_ms), 1, BROKER_MS_MAX, NULL, NULL },
 	{ "max-pending", OPT_INT, OFF(max_pending), 1, 65536, NULL, NULL },
@@ -266,10 +266,8 @@ adopted(evutil_socket_t lfd, short what, void *arg)
 	(void)lfd;
 	(void)what;
 	(void)arg;
-	if ((fd = adopt_accept(&bk.adopt)) == -1)
+	if ((fd = adopt_accept(&bk.adopt, &m, sizeof(m))) == -1)
 		return;
-	memset(&m, 0, sizeof(m));
-	adopt_fill(&bk.adopt, &m.a);
 	m.subscribers = (uint32_t)events_subscribers();
 	m.held = (uint32_t)handoff_held();
 	for (i = 0; i < 2; i++) {

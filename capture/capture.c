@@ -68,8 +68,8 @@ source_find(struct capture *c)
 static const struct opt_spec options[] = {
 	/* Run by hand: the ring by name (else MSG_CAPTURE_RING brings it). */
 	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL, "NAME" },
-	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL, NULL },
-	{ "notify-fd", OPT_FD, OFF(notify_fd), 0, 0, NULL, NULL },
+	OPT_DESCRIPTOR(struct capture, "ring-fd", ring_fd),
+	OPT_DESCRIPTOR(struct capture, "notify-fd", notify_fd),
 	/* The source and the ring's geometry. */
 	{ "source", OPT_TEXT, OFF(source_arg), 0, 0, NULL, "SOURCE" },
 	{ "rate", OPT_U32, OFF(rate), 8000, 384000, NULL, NULL },
@@ -77,7 +77,7 @@ static const struct opt_spec options[] = {
 	{ "period", OPT_U32, OFF(period), 1, RING_MAX_PERIOD, NULL, NULL },
 	{ "slots", OPT_U32, OFF(slots), 0, 1u << 20, NULL, NULL },
 	/* A network source: its socket from the supervisor, its buffer. */
-	{ "net-fd", OPT_FD, OFF(net_fd), 0, 0, NULL, NULL },
+	OPT_DESCRIPTOR(struct capture, "net-fd", net_fd),
 	{ "jitter-ms", OPT_U32, OFF(jitter_ms), 1, 100, NULL, NULL },
 	/* Other jobs: list the devices; an upgrade's successor. */
 	{ "list-devices", OPT_FLAG, OFF(list_devices), 0, 0, NULL, NULL },
@@ -362,10 +362,8 @@ adopted(struct capture *c)
 	struct msg_adopt_capture m;
 	int fd;
 
-	if ((fd = adopt_accept(&c->adopt)) == -1)
+	if ((fd = adopt_accept(&c->adopt, &m, sizeof(m))) == -1)
 		return;
-	memset(&m, 0, sizeof(m));
-	adopt_fill(&c->adopt, &m.a);
 	m.state = state_of(c);
 	snprintf(m.source, sizeof(m.source), "%s", c->source);
 	m.rate = c->rate;

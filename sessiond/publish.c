@@ -106,9 +106,9 @@ static struct msg pm;
 #define OFF(f)	offsetof(struct options, f)
 
 static const struct opt_spec option_table[] = {
-	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL, NULL },
-	{ "rtp-fd", OPT_FD, OFF(rtp_fd), 0, 0, NULL, NULL },
-	{ "sap-fd", OPT_FD, OFF(sap_fd), 0, 0, NULL, NULL },
+	OPT_DESCRIPTOR(struct options, "ring-fd", ring_fd),
+	OPT_DESCRIPTOR(struct options, "rtp-fd", rtp_fd),
+	OPT_DESCRIPTOR(struct options, "sap-fd", sap_fd),
 	SPAWN_CHILD_OPTIONS(struct options, parent_fd, adopt, verbose),
 };
 
@@ -396,10 +396,8 @@ adopted(struct pub *p)
 	static struct msg_adopt_publish m;
 	int fd;
 
-	if ((fd = adopt_accept(&p->adopt)) == -1)
+	if ((fd = adopt_accept(&p->adopt, &m, sizeof(m))) == -1)
 		return;
-	memset(&m, 0, sizeof(m));
-	adopt_fill(&p->adopt, &m.a);
 	m.st = p->st;
 	m.counters = p->c;
 	memcpy(m.sdp, p->sdp, sizeof(m.sdp));

@@ -51,8 +51,8 @@ sess_end(struct session *s, const char *reason)
 #define OFF(f)	offsetof(struct options, f)
 
 static const struct opt_spec option_table[] = {
-	{ "client-fd", OPT_FD, OFF(client_fd), 0, 0, NULL, NULL },
-	{ "ring-fd", OPT_FD, OFF(ring_fd), 0, 0, NULL, NULL },
+	OPT_DESCRIPTOR(struct options, "client-fd", client_fd),
+	OPT_DESCRIPTOR(struct options, "ring-fd", ring_fd),
 	{ "ring", OPT_TEXT, OFF(ring_name), 0, 0, NULL, "NAME" },
 	SPAWN_CHILD_OPTIONS(struct options, parent_fd, adopt, verbose),
 };

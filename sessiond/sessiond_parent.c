@@ -196,10 +196,8 @@ sess_parent_adopt(struct session *s)
 	uint32_t i;
 	int fd;
 
-	if ((fd = adopt_accept(&s->adopt)) == -1)
+	if ((fd = adopt_accept(&s->adopt, &m, sizeof(m))) == -1)
 		return;
-	memset(&m, 0, sizeof(m));
-	adopt_fill(&s->adopt, &m.a);
 	m.start = s->start;
 	m.start.mix = s->mix;
 	counters(s, &m.stats);

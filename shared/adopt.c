@@ -134,37 +134,39 @@ adopt_watch_fd(const struct adopt *a)
 	return a->orphan_ms != 0 ? a->fd : -1;
 }
 
+/* The part every MSG_ADOPT_* shares. */
+static void
+adopt_fill(struct adopt *a, struct msg_adopt *m)
+{
+	memcpy(m->secret, a->key.secret, sizeof(m->secret));
+	snprintf(m->version, sizeof(m->version), "%s", RINGCAST_VERSION);
+	m->orphan_ms = a->orphan_ms ? clock_mono_ms() - a->orphan_ms : 0;
+	a->orphan_ms = 0;
+}
+
 int
-adopt_accept(struct adopt *a)
+adopt_accept(struct adopt *a, void *answer, size_t len)
 {
 	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	socklen_t crlen = sizeof(cr);
 	int fd;
 
 	if (a->orphan_ms == 0 ||
 	    (fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1)
 		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1 ||
 	    cr.uid != a->uid) {
 		log_warnx("rendezvous: a process of user %d knocked: closed",
-		    len == sizeof(cr) ? (int)cr.uid : -1);
+		    crlen == sizeof(cr) ? (int)cr.uid : -1);
 		close(fd);
 		return -1;
 	}
 	log_info("adopted by pid %d after %llu ms", (int)cr.pid,
 	    (unsigned long long)(clock_mono_ms() - a->orphan_ms));
+	memset(answer, 0, len);
+	adopt_fill(a, answer);
 	return fd;
-}
-
-void
-adopt_fill(struct adopt *a, struct msg_adopt *m)
-{
-	memset(m, 0, sizeof(*m));
-	memcpy(m->secret, a->key.secret, sizeof(m->secret));
-	snprintf(m->version, sizeof(m->version), "%s", RINGCAST_VERSION);
-	m->orphan_ms = a->orphan_ms ? clock_mono_ms() - a->orphan_ms : 0;
-	a->orphan_ms = 0;
 }
 
 void

@@ -70,11 +70,11 @@ int	adopt_watch_fd(const struct adopt *a);
 /*
  * The rendezvous is readable: a connection from our supervisor's user, as
  * the new parent channel (non-blocking, close-on-exec), or -1 (nothing, or
- * a stranger, closed).
+ * a stranger, closed).  On a connection, answer (len bytes, a MSG_ADOPT_*
+ * body, which starts with struct msg_adopt) is zeroed and its shared part
+ * filled in: we have a parent again.
  */
-int	adopt_accept(struct adopt *a);
-/* The part every MSG_ADOPT_* shares; we have a parent again. */
-void	adopt_fill(struct adopt *a, struct msg_adopt *m);
+int	adopt_accept(struct adopt *a, void *answer, size_t len);
 /*
  * Our answer on fd, the new supervisor's connection: the MSG_ADOPT_* of
  * our role.  0: fd is our parent channel now.  -1: it did not go (said,

@@ -70,6 +70,20 @@ mcast_sin(uint32_t addr, uint16_t port)
 	return sin;
 }
 
+/* A UDP socket for the interface (any if none): its index and address too. */
+static int
+mcast_socket(const char *ifname, unsigned *index, uint32_t *addr, char *err,
+    size_t errlen)
+{
+	int fd;
+
+	if (mcast_iface(ifname, index, addr, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return sock_fail(-1, "socket", err, errlen);
+	return fd;
+}
+
 int
 mcast_sender(uint32_t group, uint16_t port, uint32_t ttl, const char *ifname,
     uint32_t *src, char *err, size_t errlen)
@@ -82,10 +96,8 @@ mcast_sender(uint32_t group, uint16_t port, uint32_t ttl, const char *ifname,
 	uint32_t addr;
 	int fd;
 
-	if (mcast_iface(ifname, &index, &addr, err, errlen) == -1)
+	if ((fd = mcast_socket(ifname, &index, &addr, err, errlen)) == -1)
 		return -1;
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return sock_fail(-1, "socket", err, errlen);
 	memset(&mr, 0, sizeof(mr));
 	mr.imr_ifindex = (int)index;
 	mr.imr_address.s_addr = addr;
@@ -139,10 +151,8 @@ mcast_receiver(uint32_t group, uint16_t port, uint32_t source,
 	unsigned index;
 	uint32_t addr;
 
-	if (mcast_iface(ifname, &index, &addr, err, errlen) == -1)
+	if ((fd = mcast_socket(ifname, &index, &addr, err, errlen)) == -1)
 		return -1;
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return sock_fail(-1, "socket", err, errlen);
 	/* Another receiver of the same stream on this host may bind it too. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &off,

@@ -60,6 +60,10 @@ struct opt_spec {
 	const char	*arg;	/* in the usage; NULL: from the kind and name */
 };
 
+/* The row of a descriptor the parent passes: --NAME N into type's field. */
+#define OPT_DESCRIPTOR(type, name, field)				\
+	{ name, OPT_FD, offsetof(type, field), 0, 0, NULL, NULL }
+
 /*
  * Parse argv against the table into base.  An unknown option, a bad value
  * or a positional argument prints usage to stderr and exits 2.  The usage

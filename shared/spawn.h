@@ -15,7 +15,7 @@
  * fields of its options struct type that hold them.
  */
 #define SPAWN_CHILD_OPTIONS(type, parent, adopt, verbose)		\
-	{ "parent-fd", OPT_FD, offsetof(type, parent), 0, 0, NULL, NULL }, \
+	OPT_DESCRIPTOR(type, "parent-fd", parent),			\
 	{ "adopt", OPT_TEXT, offsetof(type, adopt), 0, 0, NULL, "RING" },	\
 	{ "drop", OPT_CALL, 0, 0, 0, sandbox_drop_arg,			\
 	    "UID:GID[,GID...][:DIR]" },					\

@@ -341,6 +341,9 @@ struct metric_counter {
 	const char	*name, *help;
 	size_t		 off;
 };
+/* The counter field of a struct type, as ringcast_<what>_<name>_total. */
+#define METRIC_COUNTER(what, type, field, name, help)			\
+	{ "ringcast_" what "_" name "_total", help, offsetof(type, field) }
 /*
  * Each counter of m, one sample for each of n records (rec, then every
  * stride bytes), labelled label="keys[i]"; label NULL: one record, no label.

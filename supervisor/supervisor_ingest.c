@@ -134,29 +134,29 @@ ingest_json(void)
 	    "ts", (json_int_t)m->ts, "position", (json_int_t)m->position);
 }
 
+#define INGEST(field, name, help)	\
+	METRIC_COUNTER("ingest", struct msg_ingest, field, name, help)
+
 void
 ingest_metrics(FILE *f)
 {
 	static const struct metric_counter m[] = {
-		{ "ringcast_ingest_packets_total", "RTP packets taken.",
-		    offsetof(struct msg_ingest, packets) },
-		{ "ringcast_ingest_lost_total", "RTP packets that never came "
-		    "(their audio is zeros).", offsetof(struct msg_ingest, lost) },
-		{ "ringcast_ingest_late_total", "RTP packets that came after "
-		    "their audio was written (zeros).",
-		    offsetof(struct msg_ingest, late) },
-		{ "ringcast_ingest_malformed_total", "Datagrams that are not "
-		    "RTP of the stream's format.",
-		    offsetof(struct msg_ingest, malformed) },
-		{ "ringcast_ingest_foreign_total", "RTP packets of another "
-		    "payload type or SSRC.", offsetof(struct msg_ingest, foreign) },
-		{ "ringcast_ingest_jumps_total", "RTP packets dropped for a "
-		    "sequence or timestamp jump.",
-		    offsetof(struct msg_ingest, jumps) },
-		{ "ringcast_ingest_epochs_total", "New sender timelines (each a "
-		    "new ring epoch).", offsetof(struct msg_ingest, epochs) },
-		{ "ringcast_ingest_sap_malformed_total", "SAP or SDP packets "
-		    "that did not parse.", offsetof(struct msg_ingest, sap_bad) },
+		INGEST(packets, "packets", "RTP packets taken."),
+		INGEST(lost, "lost",
+		    "RTP packets that never came (their audio is zeros)."),
+		INGEST(late, "late",
+		    "RTP packets that came after their audio was written "
+		    "(zeros)."),
+		INGEST(malformed, "malformed",
+		    "Datagrams that are not RTP of the stream's format."),
+		INGEST(foreign, "foreign",
+		    "RTP packets of another payload type or SSRC."),
+		INGEST(jumps, "jumps",
+		    "RTP packets dropped for a sequence or timestamp jump."),
+		INGEST(epochs, "epochs",
+		    "New sender timelines (each a new ring epoch)."),
+		INGEST(sap_bad, "sap_malformed",
+		    "SAP or SDP packets that did not parse."),
 	};
 
 	if (ingest_source(sv.cfg.source))

@@ -545,20 +545,21 @@ publish_json(void)
 	    "interface", sv.cfg.mcast_if);
 }
 
+#define PUBLISHED(field, name, help)	\
+	METRIC_COUNTER("publish", struct msg_publish_state, field, name, help)
+
 void
 publish_metrics(FILE *f)
 {
 	static const struct metric_counter m[] = {
-		{ "ringcast_publish_packets_total", "RTP packets sent.",
-		    offsetof(struct msg_publish_state, packets) },
-		{ "ringcast_publish_dropped_total", "RTP packets the socket "
-		    "refused.", offsetof(struct msg_publish_state, dropped) },
-		{ "ringcast_publish_late_total", "RTP packets sent over a "
-		    "packet time after they were due.",
-		    offsetof(struct msg_publish_state, late) },
-		{ "ringcast_publish_skipped_total", "RTP packets not sent: the "
-		    "publisher was too far behind.",
-		    offsetof(struct msg_publish_state, skipped) },
+		PUBLISHED(packets, "packets", "RTP packets sent."),
+		PUBLISHED(dropped, "dropped", "RTP packets the socket refused."),
+		PUBLISHED(late, "late",
+		    "RTP packets sent over a packet time after they were "
+		    "due."),
+		PUBLISHED(skipped, "skipped",
+		    "RTP packets not sent: the publisher was too far "
+		    "behind."),
 	};
 	const char *names[PUB_STREAMS_MAX];
 	int i;

@@ -38,12 +38,7 @@ static int ffmpeg_out = -1;
 static void
 teardown(void)
 {
-	if (ffmpeg > 0)
-		tu_stop(ffmpeg, 3000);
-	ffmpeg = -1;
-	if (ffmpeg_out >= 0)
-		close(ffmpeg_out);
-	ffmpeg_out = -1;
+	tu_run_end(&ffmpeg, &ffmpeg_out);
 	aes67_down(&X);
 }
 

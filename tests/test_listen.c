@@ -50,11 +50,7 @@ ringcast(void)
 static void
 teardown(void)
 {
-	if (client > 0)
-		tu_stop(client, 3000);
-	client = -1;
-	if (client_out >= 0)
-		close(client_out);
+	tu_run_end(&client, &client_out);
 	if (lfd >= 0)
 		close(lfd);
 	unlink(wav[0]);

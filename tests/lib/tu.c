@@ -257,6 +257,17 @@ tu_stop(pid_t pid, int grace_ms)
 }
 
 void
+tu_run_end(pid_t *pid, int *outfd)
+{
+	if (*pid > 0)
+		tu_stop(*pid, 3000);
+	if (*outfd >= 0)
+		close(*outfd);
+	*pid = -1;
+	*outfd = -1;
+}
+
+void
 tu_kill_group(pid_t pgid, int grace_ms)
 {
 	if (pgid <= 0)

@@ -42,6 +42,8 @@ int	tu_wait_text(int fd, const char *want, int timeout_ms);
 int	tu_wait_exit(pid_t pid, int timeout_ms);
 /* SIGTERM, then SIGKILL after grace_ms; always reaps.  The status or -1. */
 int	tu_stop(pid_t pid, int grace_ms);
+/* A child of tu_spawn or tu_run_start stopped (if *pid > 0), its pipe closed; both -1. */
+void	tu_run_end(pid_t *pid, int *outfd);
 /* A process group: SIGTERM, its leader reaped within grace_ms, then SIGKILL
  * to the whole group in any case, so that nothing outlives it. */
 void	tu_kill_group(pid_t pgid, int grace_ms);
