@@ -545,21 +545,20 @@ publish_json(void)
 	    "interface", sv.cfg.mcast_if);
 }
 
-#define PUBLISHED(field, name, help)	\
-	METRIC_COUNTER("publish", struct msg_publish_state, field, name, help)
-
 void
 publish_metrics(FILE *f)
 {
 	static const struct metric_counter m[] = {
-		PUBLISHED(packets, "packets", "RTP packets sent."),
-		PUBLISHED(dropped, "dropped", "RTP packets the socket refused."),
-		PUBLISHED(late, "late",
-		    "RTP packets sent over a packet time after they were "
-		    "due."),
-		PUBLISHED(skipped, "skipped",
-		    "RTP packets not sent: the publisher was too far "
-		    "behind."),
+		METRIC_COUNTER("publish", struct msg_publish_state, packets,
+		    "packets", "RTP packets sent."),
+		METRIC_COUNTER("publish", struct msg_publish_state, dropped,
+		    "dropped", "RTP packets the socket refused."),
+		METRIC_COUNTER("publish", struct msg_publish_state, late,
+		    "late", "RTP packets sent over a packet time after they "
+		    "were due."),
+		METRIC_COUNTER("publish", struct msg_publish_state, skipped,
+		    "skipped", "RTP packets not sent: the publisher was too "
+		    "far behind."),
 	};
 	const char *names[PUB_STREAMS_MAX];
 	int i;

@@ -179,8 +179,8 @@ example(uint32_t t, void *body, const char **tail)
 		struct msg_probe	p;
 		struct mix_patch	mp;
 		struct msg_adopt_key	k;
+		struct msg_adopt	ad;	/* what every answer starts with */
 		struct msg_adopt_capture ac;
-		struct msg_adopt_broker	ab;
 		struct msg_adopt_session as;
 		struct msg_capture_join	j;
 		struct msg_publish_start ps;
@@ -189,6 +189,9 @@ example(uint32_t t, void *body, const char **tail)
 
 	memset(body, 0, msg_size(t));
 	*tail = NULL;
+	if (t == MSG_ADOPT_CAPTURE || t == MSG_ADOPT_BROKER ||
+	    t == MSG_ADOPT_SESSION || t == MSG_ADOPT_PUBLISH)
+		strcpy(u->ad.version, "1.2.3");
 	switch (t) {
 	case MSG_READY:
 		strcpy(u->r.version, "1.2.3");
@@ -252,17 +255,12 @@ example(uint32_t t, void *body, const char **tail)
 		u->k.grace_s = 60;
 		break;
 	case MSG_ADOPT_CAPTURE:
-		strcpy(u->ac.a.version, "1.2.3");
 		strcpy(u->ac.state.state, "running");
 		u->ac.rate = 48000;
 		u->ac.channels = 8;
 		u->ac.period = 64;
 		break;
-	case MSG_ADOPT_BROKER:
-		strcpy(u->ab.a.version, "1.2.3");
-		break;
 	case MSG_ADOPT_SESSION:
-		strcpy(u->as.a.version, "1.2.3");
 		(void)example(MSG_SESSION_START, &u->as.start, tail);
 		break;
 	case MSG_CAPTURE_JOIN:
@@ -280,7 +278,6 @@ example(uint32_t t, void *body, const char **tail)
 		*tail = "v=0\r\ns=Stage A\r\n";
 		break;
 	case MSG_ADOPT_PUBLISH:
-		strcpy(u->ap.a.version, "1.2.3");
 		(void)example(MSG_PUBLISH_START, &u->ap.st, tail);
 		strcpy(u->ap.sdp, *tail);
 		*tail = NULL;
