@@ -87,11 +87,22 @@ check_capture_join(const void *b)
 	return IN_MULTICAST(ntohl(m->group)) && m->port != 0 && m->pad == 0;
 }
 
+/* n channel numbers, ascending, each one a ring can have. */
+static bool
+channel_list(const uint16_t *v, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] >= MIX_MAX_CHANNELS || (i > 0 && v[i] <= v[i - 1]))
+			return false;
+	return true;
+}
+
 static bool
 check_publish_start(const void *b)
 {
 	const struct msg_publish_start *m = b;
-	uint32_t i;
 
 	if (!text_name_field(m->name, sizeof(m->name)) || m->nch == 0 ||
 	    m->nch > MSG_PUBLISH_CHANNELS || (m->format != RTP_L16 &&
@@ -99,10 +110,7 @@ check_publish_start(const void *b)
 	    m->frames * m->nch * m->format > RTP_PAYLOAD_MAX || m->pt > 127 ||
 	    m->seq > 0xffff || m->sap_hash > 0xffff)
 		return false;
-	for (i = 1; i < m->nch; i++)
-		if (m->channels[i] <= m->channels[i - 1])
-			return false;
-	return true;
+	return channel_list(m->channels, m->nch);
 }
 
 /* An SDP: text lines, no other control byte, within SDP_MAX. */
@@ -166,16 +174,9 @@ check_capture_devices(const void *b)
 static bool
 wav_channels_ok(const struct msg_client *m)
 {
-	uint32_t i;
-
-	if (!is_bool(m->wav_mix) || m->wav_nchannels > MSG_WAV_CHANNELS_MAX ||
-	    (m->wav_nchannels == 0 && !m->wav_mix))
-		return false;
-	for (i = 0; i < m->wav_nchannels; i++)
-		if (m->wav_channels[i] >= MIX_MAX_CHANNELS ||
-		    (i > 0 && m->wav_channels[i] <= m->wav_channels[i - 1]))
-			return false;
-	return true;
+	return is_bool(m->wav_mix) && m->wav_nchannels <= MSG_WAV_CHANNELS_MAX &&
+	    (m->wav_nchannels > 0 || m->wav_mix) &&
+	    channel_list(m->wav_channels, m->wav_nchannels);
 }
 
 static bool

@@ -17,6 +17,7 @@
 
 #include "shared/msg.h"
 #include "shared/ring.h"
+#include "shared/rtp.h"
 #include "shared/spawn.h"
 #include "shared/state.h"
 #include "tests/lib/tu.h"
@@ -269,12 +270,9 @@ example(uint32_t t, void *body, const char **tail)
 		u->j.port = 5004;
 		break;
 	case MSG_PUBLISH_START:
-		strcpy(u->ps.name, "Stage A");
-		u->ps.nch = 2;
-		u->ps.channels[1] = 5;
-		u->ps.format = 3;
-		u->ps.frames = 48;
-		u->ps.pt = 96;
+		u->ps = (struct msg_publish_start){ .name = "Stage A",
+		    .nch = 2, .channels = { 0, 5 }, .format = RTP_L24,
+		    .frames = 48, .pt = 96 };
 		*tail = "v=0\r\ns=Stage A\r\n";
 		break;
 	case MSG_ADOPT_PUBLISH:
