@@ -425,13 +425,14 @@ publish_start_all(void)
 {
 	struct pubstream *ps;
 	struct child *c;
-	char g[16];
+	char g[16], name[sizeof(streams[0].svc_name)];
 	int i;
 
 	for (i = 0; i < nstreams; i++) {
 		ps = &streams[i];
-		snprintf(ps->svc_name, sizeof(ps->svc_name), "publish %s",
-		    ps->def.name);
+		/* Through name: at -O0 gcc takes the two members to overlap. */
+		snprintf(name, sizeof(name), "publish %s", ps->def.name);
+		memcpy(ps->svc_name, name, sizeof(name));
 		service_init(&ps->svc, ps->svc_name, CHILD_PUBLISH);
 		inet_ntop(AF_INET, &ps->def.group, g, sizeof(g));
 		log_info("publishing %s: %u channels %s to %s:%u, announced to "
