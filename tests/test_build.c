@@ -291,17 +291,25 @@ Test(build, function_names_are_unique, .timeout = 180)
  * and two functions whose words are the same in another order. */
 Test(build, the_names_check_finds_what_it_forbids, .timeout = 120)
 {
-	static const char a[] = "static int twice(void) { return 1; }\n"
+	/*
+	 * A header's static inline, which -O0 keeps out of line in both
+	 * units: one definition, not two.
+	 */
+	static const char h[] = "static inline int shared(int x) "
+	    "{ return x + 1; }\n";
+	static const char a[] = "#include \"h.h\"\n"
+	    "static int twice(void) { return 1; }\n"
 	    "int spawn_session(void);\n"
-	    "int spawn_session(void) { return twice(); }\n";
-	static const char b[] = "int spawn_session(void);\n"
+	    "int spawn_session(void) { return shared(twice()); }\n";
+	static const char b[] = "#include \"h.h\"\n"
+	    "int spawn_session(void);\n"
 	    "static int twice(void) { return 2; }\n"
 	    "int session_spawn(void);\n"
 	    "int session_spawn(void) { return 0; }\n"
-	    "int main(void) { return spawn_session() + twice(); }\n";
+	    "int main(void) { return spawn_session() + shared(twice()); }\n";
 	char dir[] = "/tmp/rc-test-names-XXXXXX", src[PATH_MAX];
-	char pa[64], pb[64], prog[64], log[64], out[4096];
-	char *cc[] = { "gcc", "-g", "-O2", "-o", prog, pa, pb, NULL };
+	char pa[64], pb[64], ph[64], prog[64], log[64], out[4096];
+	char *cc[] = { "gcc", "-g", "-O0", "-o", prog, pa, pb, NULL };
 	char *rm[] = { "rm", "-rf", dir, NULL };
 	FILE *f;
 	size_t n = 0;
@@ -312,11 +320,14 @@ Test(build, the_names_check_finds_what_it_forbids, .timeout = 120)
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(pa, sizeof(pa), "%s/a.c", dir);
 	snprintf(pb, sizeof(pb), "%s/b.c", dir);
+	snprintf(ph, sizeof(ph), "%s/h.h", dir);
 	snprintf(prog, sizeof(prog), "%s/ringcastd", dir);
 	snprintf(log, sizeof(log), "%s/log", dir);
 	cr_assert((f = fopen(pa, "w")) != NULL && fputs(a, f) >= 0 &&
 	    fclose(f) == 0);
 	cr_assert((f = fopen(pb, "w")) != NULL && fputs(b, f) >= 0 &&
+	    fclose(f) == 0);
+	cr_assert((f = fopen(ph, "w")) != NULL && fputs(h, f) >= 0 &&
 	    fclose(f) == 0);
 	cr_assert_eq(run(cc, log, 60000), 0, "gcc failed");
 	st = names_check(src, dir, log);
@@ -331,5 +342,7 @@ Test(build, the_names_check_finds_what_it_forbids, .timeout = 120)
 	    "not found: a static function in two files\n%s", out);
 	cr_expect(strstr(out, "session_spawn spawn_session") != NULL,
 	    "not found: namesakes in another order\n%s", out);
+	cr_expect(strstr(out, "shared") == NULL,
+	    "a header's inline function taken for two\n%s", out);
 	run(rm, "/dev/null", 60000);
 }

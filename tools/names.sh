@@ -7,7 +7,9 @@
 # Reads each program's debugging information (objdump --dwarf), so that it
 # sees every function compiled in, those the optimiser inlined included;
 # functions declared inline (a header's static inline, a library's) are
-# left out.  Prints each problem and exits 1 if there is any; exits 2 when
+# left out.  Without the optimiser (-O0) gcc does not mark those, and each
+# unit that calls one keeps a copy of its own: copies of the same source
+# (name, line, column and size alike) count as one definition.  Prints each problem and exits 1 if there is any; exits 2 when
 # a program has no debugging information to read (CFLAGS without -g).
 set -u
 build=${1:-build}
@@ -16,25 +18,30 @@ all=$(mktemp)
 trap 'rm -f "$all"' EXIT
 
 # Top-level DW_TAG_subprogram entries that define (no DW_AT_declaration)
-# and were not declared inline (DW_AT_inline 2 or 3): one name a line.
+# and were not declared inline (DW_AT_inline 2 or 3), each once: a line
+# "name line:column:size" per definition.
 defined() {
 	objdump --dwarf=info "$1" 2>/dev/null | awk '
 	function flush() {
 		if (sub_ && name != "" && !decl && !inl)
-			print name
+			print name, line ":" col ":" size
 		sub_ = 0
 	}
 	/^ <[0-9]+><[0-9a-f]+>: Abbrev Number/ {
 		flush()
 		if ($0 ~ /^ <1>/ && $0 ~ /DW_TAG_subprogram/) {
 			sub_ = 1; name = ""; decl = 0; inl = 0
+			line = col = size = ""
 		}
 		next
 	}
 	sub_ && /DW_AT_name/ { name = $NF }
+	sub_ && /DW_AT_decl_line/ { line = $NF }
+	sub_ && /DW_AT_decl_column/ { col = $NF }
+	sub_ && /DW_AT_high_pc/ { size = $NF }
 	sub_ && /DW_AT_declaration/ { decl = 1 }
 	sub_ && /DW_AT_inline *: [23]/ { inl = 1 }
-	END { flush() }'
+	END { flush() }' | sort -u
 }
 
 n=0
@@ -46,6 +53,7 @@ for prog in "$build"/ringcast* "$build"/tests/test_* "$build"/bench/bench_*; do
 		exit 2
 	fi
 	n=$((n + 1))
+	names=$(printf '%s\n' "$names" | cut -d ' ' -f 1)
 	twice=$(printf '%s\n' "$names" | sort | uniq -d)
 	if [ -n "$twice" ]; then
 		echo "$prog: defined twice: $(echo $twice)"
