@@ -292,7 +292,7 @@ fuzz:
 
 # Rewrites fuzz/corpus from the real encoders.
 $(BUILD)/fuzz-seeds: $(BUILD)/fuzz/seeds.o $(LIBSHARED)
-	$(LINK) -o $@ $^ $(LIBS_JSON) $(LIBS_LMDB) $(LDLIBS_ALL)
+	$(LINK) -o $@ $^ $(LIBS_JSON) $(LIBS_LMDB) $(LIBS_SSL) $(LDLIBS_ALL)
 
 $(BUILD)/fuzz/seeds.o: fuzz/seeds.c $(BUILD)/flags
 	@mkdir -p $(dir $@)

@@ -10,6 +10,8 @@
 #include "shared/rtp.h"
 #include "shared/sdp.h"
 #include "shared/state.h"
+#include "shared/state_token.h"
+#include "shared/token.h"
 
 static const char *dir;
 
@@ -199,6 +201,54 @@ rtp_and_sap(void)
 	put("rtp", "jitter", seq, off + 1);
 }
 
+/*
+ * fuzz_auth's input: a selector byte (0 a header value, 1 a login body,
+ * 2 origin and host, 3 a stored token record), then the text.
+ */
+static void
+put_auth(const char *name, uint8_t which, const char *text)
+{
+	uint8_t buf[1024];
+	size_t n = strlen(text);
+
+	buf[0] = which;
+	memcpy(buf + 1, text, n);
+	put("auth", name, buf, n + 1);
+}
+
+static void
+auth(void)
+{
+	struct token_record r = { .e = { .id = "abcdefgh",
+	    .role = TOKEN_LISTENER, .listener = "phone-a" }, .name = "link",
+	    .created_ms = 1767671704881ull };
+	char tok[TOKEN_LEN + 1], text[512], *rec;
+	json_t *j;
+
+	/* A token of the right form: its id, a dot, a base64url secret. */
+	memcpy(tok, "abcdefgh.", TOKEN_ID_LEN + 1);
+	memset(tok + TOKEN_ID_LEN + 1, 'A', TOKEN_SECRET_LEN);
+	memcpy(tok + TOKEN_LEN - 22, "-_", 2);
+	memset(tok + TOKEN_LEN - 20, 'z', 20);
+	tok[TOKEN_LEN] = '\0';
+	snprintf(text, sizeof(text), "Bearer %s", tok);
+	put_auth("bearer", 0, text);
+	snprintf(text, sizeof(text), "a=b; ringcast_token=%s; c=d", tok);
+	put_auth("cookie", 0, text);
+	snprintf(text, sizeof(text), "{\"token\":\"%s\"}", tok);
+	put_auth("login", 1, text);
+	put_auth("origin", 2, "https://127.0.0.1:5100\n127.0.0.1:5100");
+	memset(r.e.hash, 0xab, sizeof(r.e.hash));
+	if ((j = token_record_json(&r)) == NULL ||
+	    (rec = json_dumps(j, JSON_COMPACT)) == NULL) {
+		fprintf(stderr, "seeds: token record\n");
+		exit(1);
+	}
+	put_auth("record", 3, rec);
+	free(rec);
+	json_decref(j);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -211,5 +261,6 @@ main(int argc, char *argv[])
 	controls_and_frames();
 	records();
 	rtp_and_sap();
+	auth();
 	return 0;
 }
