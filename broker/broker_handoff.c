@@ -89,6 +89,17 @@ handoff_free(struct handoff *h)
 	free(h);
 }
 
+/* A held or passed client refused: in its own protocol, then closed. */
+static void
+handoff_refuse(struct handoff *h, uint32_t status, const char *message)
+{
+	if (h->kind == CLIENT_WAV)
+		handoff_http_error(h->fd, status, message);
+	else
+		handoff_v2_error(h->fd, message);
+	handoff_free(h);
+}
+
 static void
 handoff_expire(struct await *a)
 {
@@ -123,11 +134,7 @@ held_expire(struct await *a)
 	struct handoff *h = (struct handoff *)a;
 
 	log_warnx("%s: no supervisor within %d ms", h->m.remote, ho.hold_ms);
-	if (h->kind == CLIENT_WAV)
-		handoff_http_error(h->fd, 503, "server restarting, try again");
-	else
-		handoff_v2_error(h->fd, "server restarting, try again");
-	handoff_free(h);
+	handoff_refuse(h, 503, "server restarting, try again");
 }
 
 int
@@ -175,10 +182,8 @@ handoff_flush(void)
 	while ((a = TAILQ_FIRST(&ho.held.list)) != NULL) {
 		await_drop(a);
 		h = (struct handoff *)a;
-		if (pass(h) == -1) {
-			handoff_v2_error(h->fd, "server busy, try again");
-			handoff_free(h);
-		}
+		if (pass(h) == -1)
+			handoff_refuse(h, 503, "server busy, try again");
 	}
 }
 
@@ -203,9 +208,8 @@ handoff_done(const struct msg_client_done *d)
 		log_debug("client %u: the answer came too late", d->id);
 		return;
 	}
-	if (d->status != 0 && h->kind == CLIENT_WAV)
-		handoff_http_error(h->fd, d->status, d->message);
-	else if (d->status != 0)
-		handoff_v2_error(h->fd, d->message);
-	handoff_free(h);
+	if (d->status != 0)
+		handoff_refuse(h, d->status, d->message);
+	else
+		handoff_free(h);
 }

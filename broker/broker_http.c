@@ -274,6 +274,15 @@ accept_error(struct evconnlistener *lev, void *arg)
 
 /* ---- requests for the supervisor ---- */
 
+/* No supervisor now: the next one is seconds away at most. */
+static void
+reply_restarting(struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Retry-After", "1");
+	reply_error(req, 503, "server restarting, try again");
+}
+
 static void
 hreq_expire(struct await *a)
 {
@@ -295,9 +304,7 @@ http_orphaned(void)
 	while ((a = TAILQ_FIRST(&hs.reqs.list)) != NULL) {
 		await_drop(a);
 		r = (struct hreq *)a;
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-		    "Retry-After", "1");
-		reply_error(r->req, 503, "server restarting, try again");
+		reply_restarting(r->req);
 		free(r);
 	}
 }
@@ -399,9 +406,7 @@ serve_api(struct evhttp_request *req, struct msg_api_request *api)
 	}
 	/* Between two supervisors: the next one is seconds away at most. */
 	if (broker_orphan()) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Retry-After", "1");
-		reply_error(req, 503, "server restarting, try again");
+		reply_restarting(req);
 		return;
 	}
 	if (api_route_has_body(api->route) &&

@@ -799,8 +799,14 @@ import_online(const struct state_opts *o, const struct recs *r,
 		free(body);
 		if (rc == -1)
 			return CLI_ERR;
+		if (rep.status == 0 && *answered) {
+			warnx("%s stopped answering during the import: its "
+			    "last batch was not committed, nothing was "
+			    "imported", o->http);
+			return CLI_ERR;
+		}
 		if (rep.status == 0)
-			return CLI_OK;	/* nobody there (only before the first) */
+			return CLI_OK;	/* nobody there */
 		*answered = true;
 		if (rep.status != 200) {
 			import_refused(o, &rep);
@@ -812,6 +818,11 @@ import_online(const struct state_opts *o, const struct recs *r,
 		    "import"));
 		json_decref(j);
 		free(rep.body);
+		if (token == 0 && next < r->n) {
+			warnx("%s: an import answer without its number: "
+			    "nothing was imported", o->http);
+			return CLI_ERR;
+		}
 	} while (next < r->n);
 	printf("imported %zu records (ringcastd at %s)\n", r->n, o->http);
 	return CLI_OK;

@@ -234,7 +234,7 @@ stream_setup(struct pub *p)
 			    p->st.channels[i], p->rnch);
 			return -1;
 		}
-	if (p->period + 2 * f > FIFO_FRAMES) {
+	if ((uint64_t)p->period + 2ull * f > FIFO_FRAMES) {
 		log_warnx("%u frames per packet: too many", f);
 		return -1;
 	}
@@ -425,10 +425,12 @@ housekeeping(struct pub *p)
 		}
 		p->next_poll_ms = now + PARENT_POLL_MS;
 	}
-	if (now >= p->next_state_ms && p->parent_fd >= 0) {
-		/* A full channel skips one report: the next has the totals. */
-		(void)msg_send(p->parent_fd, ROLE_PUBLISH, MSG_PUBLISH_STATE,
-		    &p->c, sizeof(p->c), NULL, 0, -1);
+	/* A full channel skips one report: the next has the totals.  An
+	 * orphan's report time moves on too, or the loop would spin. */
+	if (now >= p->next_state_ms) {
+		if (p->parent_fd >= 0)
+			(void)msg_send(p->parent_fd, ROLE_PUBLISH,
+			    MSG_PUBLISH_STATE, &p->c, sizeof(p->c), NULL, 0, -1);
 		p->next_state_ms = now + STATE_MS;
 	}
 	if (p->st.sap_interval_ms > 0 && now >= p->next_sap_ms) {

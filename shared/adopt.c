@@ -155,10 +155,14 @@ adopt_accept(struct adopt *a, void *answer, size_t len)
 	    (fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1)
 		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1 ||
-	    cr.uid != a->uid) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1) {
+		log_warn("rendezvous: SO_PEERCRED");
+		close(fd);
+		return -1;
+	}
+	if (cr.uid != a->uid) {
 		log_warnx("rendezvous: a process of user %d knocked: closed",
-		    crlen == sizeof(cr) ? (int)cr.uid : -1);
+		    (int)cr.uid);
 		close(fd);
 		return -1;
 	}

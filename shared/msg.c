@@ -107,7 +107,7 @@ check_publish_start(const void *b)
 	if (!text_name_field(m->name, sizeof(m->name)) || m->nch == 0 ||
 	    m->nch > MSG_PUBLISH_CHANNELS || (m->format != RTP_L16 &&
 	    m->format != RTP_L24) || m->frames == 0 ||
-	    m->frames * m->nch * m->format > RTP_PAYLOAD_MAX || m->pt > 127 ||
+	    (uint64_t)m->frames * m->nch * m->format > RTP_PAYLOAD_MAX || m->pt > 127 ||
 	    m->seq > 0xffff || m->sap_hash > 0xffff)
 		return false;
 	return channel_list(m->channels, m->nch);

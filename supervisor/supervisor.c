@@ -622,9 +622,7 @@ ring_reuse(void)
 		return -1;
 	if ((sv.ring_rw_fd = shm_open(sv.cfg.ring, O_RDWR | O_CLOEXEC, 0)) ==
 	    -1 || ring_reader_open_fd(sv.ring_fd, &sv.ring) != RING_OK) {
-		if (sv.ring_rw_fd != -1)
-			close(sv.ring_rw_fd);
-		close(sv.ring_fd);
+		ring_close();
 		return -1;
 	}
 	/* With channels "max" (0) the capture's source said how many. */
@@ -636,9 +634,7 @@ ring_reuse(void)
 		sv.channels = h->channels;
 		return 0;
 	}
-	ring_reader_close(sv.ring);
-	close(sv.ring_fd);
-	close(sv.ring_rw_fd);
+	ring_close();
 	return -1;
 }
 

@@ -189,6 +189,9 @@ candidate_drop(struct candidate *c, const char *why)
 		    (int)c->pid, why);
 		sv.adoptions[ADOPT_REFUSED]++;
 	}
+	if (c->ev != NULL)	/* before its descriptor closes */
+		event_free(c->ev);
+	c->ev = NULL;
 	if (c->fd != -1)
 		close(c->fd);
 	if (c->pidfd != -1)
@@ -540,7 +543,8 @@ late_session(evutil_socket_t fd, short what, void *arg)
 			session_adopt(ch, &c->u.ses.start, &c->u.ses.stats);
 	}
 	if (!listening(c)) {
-		event_free(c->ev);
+		if (c->ev != NULL)
+			event_free(c->ev);
 		c->ev = NULL;
 		if (!adopt_pending())
 			session_agains_flush();
